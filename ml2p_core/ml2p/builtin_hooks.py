@@ -1,0 +1,51 @@
+"""The built-in plugin: the model's own methods, as hook implementations.
+
+Registered by :func:`ml2p.plugins.make_plugin_manager` under the name
+:data:`ml2p.plugins.BUILTIN_PLUGIN` with ``trylast=True``, so each of these
+is the innermost implementation that plugins wrap.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List
+
+from ml2p.hookspecs import hookimpl
+
+
+@hookimpl(trylast=True)
+def ml2p_setup(predictor: Any) -> None:
+    predictor.setup()
+
+
+@hookimpl(trylast=True)
+def ml2p_teardown(predictor: Any) -> None:
+    predictor.teardown()
+
+
+@hookimpl(trylast=True)
+def ml2p_train(trainer: Any) -> Any:
+    return trainer.train()
+
+
+@hookimpl(trylast=True)
+def ml2p_generate(generator: Any) -> Any:
+    return generator.generate()
+
+
+@hookimpl(trylast=True)
+def ml2p_result(predictor: Any, data: Any) -> Any:
+    return predictor.result(data)
+
+
+@hookimpl(trylast=True)
+def ml2p_batch_result(predictor: Any, data: List[Any]) -> List[Any]:
+    per_datum = predictor.plugin_manager.per_datum_result_caller()
+    if per_datum is None:
+        # Nothing but the model itself answers ml2p_result: keep its batch path.
+        return predictor.batch_result(data)
+    return [per_datum(predictor=predictor, data=datum) for datum in data]
+
+
+@hookimpl(trylast=True)
+def ml2p_record_invoke_id(predictor: Any, datum: Any, prediction: Any) -> Any:
+    return predictor.record_invoke_id(datum, prediction)

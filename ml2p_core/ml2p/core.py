@@ -1,0 +1,689 @@
+"""ML2P core utilities.
+
+The classes a model author uses: :class:`Model` holds a dataset generator, a
+trainer and a predictor; :class:`SageMakerEnv` describes the SageMaker
+container they run in, and :class:`LocalEnv` a local stand-in for it.
+
+Importing this module is cheap: boto3 is imported where a client is first
+needed, and plugins are loaded when a hook is first called.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import json
+import logging
+import os
+import pathlib
+import re
+import shutil
+import tempfile
+import time
+import urllib.parse
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Union
+
+from ml2p import __version__
+from ml2p.errors import APIError, ML2PError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ml2p.config import Config
+    from ml2p.plugins import PluginManager
+    from ml2p.recording import Recorder
+
+__all__ = [
+    "LocalEnv",
+    "Model",
+    "ModelDatasetGenerator",
+    "ModelPredictor",
+    "ModelTrainer",
+    "S3URL",
+    "SageMakerEnv",
+    "SageMakerEnvType",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: Names of datasets and training jobs: they become parts of S3 keys.
+_RESOURCE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+
+
+def _check_name(kind: str, name: str) -> str:
+    if not isinstance(name, str) or not _RESOURCE_NAME.match(name) or ".." in name:
+        raise ML2PError(
+            f"invalid {kind} name {name!r}: use letters, digits, '.', '_' and '-', "
+            "starting and ending with a letter or digit"
+        )
+    return name
+
+
+class S3URL:
+    """A friendly interface to an S3 URL.
+
+    :param str s3folder: An ``s3://bucket/path`` URL.
+    """
+
+    def __init__(self, s3folder: str):
+        parsed = urllib.parse.urlparse(s3folder)
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise ML2PError(f"invalid S3 URL {s3folder!r}: expected s3://bucket/path")
+        self._s3folder = s3folder
+        self._bucket = parsed.netloc
+        self._base = parsed.path.strip("/")
+
+    def __repr__(self) -> str:
+        return f"S3URL({self._s3folder!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, S3URL) and (self._bucket, self._base) == (other._bucket, other._base)
+
+    def __hash__(self) -> int:
+        return hash((self._bucket, self._base))
+
+    def bucket(self) -> str:
+        """Return the bucket of the S3 URL.
+
+        :rtype: str
+        :returns: The bucket of the S3 URL.
+        """
+        return self._bucket
+
+    def path(self, suffix: str) -> str:
+        """Return the base path of the S3 URL followed by a '/' and the given suffix.
+
+        The result is an S3 key: it never starts with ``/`` (when the URL
+        has no path, the suffix alone is returned).
+
+        :param str suffix: The suffix to append.
+        :rtype: str
+        :returns: The path with the suffix appended.
+        """
+        suffix = suffix.lstrip("/")
+        return f"{self._base}/{suffix}" if self._base else suffix
+
+    def url(self, suffix: str = "") -> str:
+        """Return S3 URL followed by a '/' and the given suffix.
+
+        :param str suffix: The suffix to append. Default: "".
+        :rtype: str
+        :returns: The URL with the suffix appended.
+        """
+        return f"s3://{self._bucket}/{self.path(suffix)}"
+
+
+class SageMakerEnvType(str, enum.Enum):
+    """The type of SageMakerEnvironment."""
+
+    DATASET = "dataset"
+    TRAIN = "train"
+    SERVE = "serve"
+    LOCAL = "local"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class _EnvFolders:
+    """The ``/opt/ml`` folder layout shared by :class:`SageMakerEnv` and :class:`LocalEnv`."""
+
+    _ml_folder: pathlib.Path
+
+    @property
+    def ml_folder(self) -> pathlib.Path:
+        """The root folder (``/opt/ml`` in a SageMaker container)."""
+        return self._ml_folder
+
+    def data_channel_folder(self, channel: str = "training") -> pathlib.Path:
+        """Return the folder of the input data channel ``channel``.
+
+        :param str channel: The channel name (default ``training``).
+        """
+        return self._ml_folder / "input" / "data" / _check_name("channel", channel)
+
+    def dataset_folder(self) -> pathlib.Path:
+        """Return the folder the training dataset is read from (the ``training`` channel)."""
+        return self.data_channel_folder("training")
+
+    def model_folder(self) -> pathlib.Path:
+        """Return the folder the model is written to and loaded from."""
+        return self._ml_folder / "model"
+
+    def output_data_folder(self) -> pathlib.Path:
+        """Return the folder for other training output (``output/data``)."""
+        return self._ml_folder / "output" / "data"
+
+    def _config_json(self, name: str) -> Dict[str, Any]:
+        path = self._ml_folder / "input" / "config" / name
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise ML2PError(f"{path}: cannot read SageMaker configuration: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ML2PError(f"{path}: expected a JSON object, got {type(data).__name__}")
+        return data
+
+    def resourceconfig(self) -> Dict[str, Any]:
+        """Return the decoded ``input/config/resourceconfig.json`` ({} if absent)."""
+        return self._config_json("resourceconfig.json")
+
+    def inputdataconfig(self) -> Dict[str, Any]:
+        """Return the decoded ``input/config/inputdataconfig.json`` ({} if absent)."""
+        return self._config_json("inputdataconfig.json")
+
+    def _read_hyperparameters(self) -> Dict[str, Any]:
+        from ml2p import hyperparameters
+
+        raw = self._config_json("hyperparameters.json")
+        return hyperparameters.decode({str(k): str(v) for k, v in raw.items()})
+
+    def write_failure(self, text: str) -> pathlib.Path:
+        """Write ``text`` to ``output/failure``; SageMaker shows its first 1024 characters.
+
+        :returns: The path written.
+        """
+        path = self._ml_folder / "output" / "failure"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+
+class SageMakerEnv(_EnvFolders):
+    """An interface to the SageMaker docker environment.
+
+    Attributes that are expected to be available in both training and serving
+    environments:
+
+    * ``env_type`` - Whether this is a training, serving or local environment
+      (type: :class:`ml2p.core.SageMakerEnvType`).
+    * ``project`` - The ML2P project name (type: str).
+    * ``model_cls`` - The fulled dotted Python name of the
+      :class:`ml2p.core.Model` class to be used for training and prediction
+      (type: str), or the name of an ``ml2p.models`` entry point. This may be
+      None if the docker image itself specifies the name with
+      ``ml2p-docker --model ...``.
+    * ``s3`` - The URL of the project S3 bucket (type: :class:`ml2p.core.S3URL`).
+
+    Attributes that are only expected to be available while training (and
+    that will be None when serving the model):
+
+    * ``training_job_name`` - The full job name of the training job (type: str).
+
+    Attributes that are only expected to be available while serving the
+    model (and that will be None when training):
+
+    * ``model_version`` - The full job name of the deployed model, or None
+      during training (type: str).
+    * ``record_invokes`` - Whether to store a record of each invocation of the
+      endpoint in S3 (type: bool).
+
+    Attributes only available while generating a dataset:
+
+    * ``dataset_name`` - The name of the dataset being generated (type: str).
+
+    In the training environment settings are loaded from hyperparameters
+    stored by ML2P when the training job is created (the ``ML2P_ENV``
+    hyperparameter, which overrides the process environment); the decoded
+    hyperparameters are available as ``hyperparameters`` (type: dict).
+
+    In the serving environment settings are loaded from environment variables
+    stored by ML2P when the model is created.
+
+    Which variable is set decides ``env_type``: ``ML2P_TRAINING_JOB`` means
+    training, ``ML2P_DATASET`` dataset generation, and otherwise serving.
+
+    :param ml_folder: The SageMaker folder (``/opt/ml/`` in a container).
+    :param environ: The environment variables (default ``os.environ``).
+    """
+
+    TRAIN = SageMakerEnvType.TRAIN
+    SERVE = SageMakerEnvType.SERVE
+    DATASET = SageMakerEnvType.DATASET
+    LOCAL = SageMakerEnvType.LOCAL
+
+    def __init__(self, ml_folder: PathLike, environ: Optional[Mapping[str, str]] = None):
+        self._ml_folder = pathlib.Path(ml_folder)
+        env: Dict[str, str] = dict(os.environ if environ is None else environ)
+        self.hyperparameters: Dict[str, Any] = self._read_hyperparameters()
+        stored = self.hyperparameters.get("ML2P_ENV")
+        if isinstance(stored, dict):
+            env.update({str(k): str(v) for k, v in stored.items() if v is not None})
+        self.environ: Dict[str, str] = env
+        self.project: Optional[str] = env.get("ML2P_PROJECT")
+        self.model_cls: Optional[str] = env.get("ML2P_MODEL_CLS") or None
+        self.s3: Optional[S3URL] = S3URL(env["ML2P_S3_URL"]) if env.get("ML2P_S3_URL") else None
+        self.training_job_name: Optional[str] = env.get("ML2P_TRAINING_JOB") or None
+        self.dataset_name: Optional[str] = env.get("ML2P_DATASET") or None
+        self.model_version: Optional[str] = env.get("ML2P_MODEL_VERSION") or None
+        self.record_invokes: bool = env.get("ML2P_RECORD_INVOKES", "false").lower() == "true"
+        if self.training_job_name:
+            self.env_type = SageMakerEnvType.TRAIN
+        elif self.dataset_name:
+            self.env_type = SageMakerEnvType.DATASET
+        else:
+            self.env_type = SageMakerEnvType.SERVE
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self._ml_folder)!r}, env_type={self.env_type.value!r})"
+
+
+class LocalEnv(SageMakerEnv):
+    """An interface to a local dummy of the SageMaker environment.
+
+    :param str ml_folder: The directory the environments files are stored in.
+        An error is raised if this directory does not exist. Files and
+        folders are created within this directory as needed.
+    :param str cfg: The path to an ml2p.yml configuration file (or a loaded
+        :class:`ml2p.config.Config`).
+    :param boto3.session.Session session: A boto3 session object. Maybe be
+        None if downloading files from S3 is not required (a default session
+        is then made if a download is asked for).
+
+    Attributes that are expected to be available in the local environment:
+
+    * ``env_type`` - Whether this is a training, serving or local environment
+      (type: :class:`ml2p.core.SageMakerEnvType`).
+    * ``project`` - The ML2P project name (type: str).
+    * ``s3`` - The URL of the project S3 bucket (type: :class:`ml2p.core.S3URL`).
+    * ``model_version`` - The fixed value "local" (type: str).
+
+    In the local environment settings are loaded directly from the ML2P
+    configuration file.
+    """
+
+    #: Concurrent S3 downloads in :meth:`download_dataset`.
+    DOWNLOAD_THREADS = 8
+
+    def __init__(self, ml_folder: PathLike, cfg: Union[PathLike, Config], session: Any = None):
+        from ml2p.config import Config, load_config
+
+        self._ml_folder = pathlib.Path(ml_folder)
+        if not self._ml_folder.is_dir():
+            raise ML2PError(f"local environment folder {str(self._ml_folder)!r} does not exist")
+        self._session = session
+        self.cfg: Config = cfg if isinstance(cfg, Config) else load_config(cfg)
+        self.hyperparameters = self._read_hyperparameters()
+        self.environ = {}
+        self.env_type = SageMakerEnvType.LOCAL
+        self.project = self.cfg.project
+        self.s3 = S3URL(self.cfg.s3folder)
+        self.model_cls = None
+        self.training_job_name = None
+        self.dataset_name = None
+        self.model_version = "local"
+        self.record_invokes = False
+
+    def _s3_client(self) -> Any:
+        from ml2p import aws
+
+        return aws.client("s3", self._session)
+
+    def clean_model_folder(self) -> None:
+        """Remove and recreate the model folder.
+
+        This is useful to run before training a model if one wants to ensure
+        that the model folder is empty beforehand.
+        """
+        folder = self.model_folder()
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+
+    def download_dataset(
+        self, dataset: str, progress: Optional[Callable[[int], None]] = None
+    ) -> List[pathlib.Path]:
+        """Download the given dataset from S3 into the local environment.
+
+        Every object under ``datasets/<dataset>/`` (all pages of the
+        listing, folder markers skipped) is downloaded into
+        :meth:`dataset_folder`, keeping its relative path, several at a time.
+        Every key is checked before anything is downloaded: one that would
+        land outside the dataset folder (``..``, absolute, empty segments)
+        raises :class:`ml2p.errors.UnsafePathError`.
+
+        :param str dataset: The name of the dataset in S3 to download.
+        :param progress: Called with the number of bytes as they arrive.
+        :returns: The local paths written.
+        :raises ml2p.errors.ML2PError: if the dataset has no files.
+        """
+        from ml2p.safety import is_folder_marker, safe_join
+
+        _check_name("dataset", dataset)
+        client = self._s3_client()
+        bucket = self.s3.bucket()
+        prefix = self.s3.path(f"datasets/{dataset}/")
+        dest = self.dataset_folder()
+        dest.mkdir(parents=True, exist_ok=True)
+        jobs = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                key = obj["Key"]
+                if is_folder_marker(key):
+                    continue
+                jobs.append((key, safe_join(dest, key[len(prefix) :])))
+        if not jobs:
+            raise ML2PError(f"dataset {dataset!r} has no files at {self.s3.url(prefix)}")
+
+        def fetch(job: Any) -> pathlib.Path:
+            key, target = job
+            target.parent.mkdir(parents=True, exist_ok=True)
+            client.download_file(bucket, key, str(target), Callback=progress)
+            return target
+
+        with ThreadPoolExecutor(max_workers=min(self.DOWNLOAD_THREADS, len(jobs))) as pool:
+            return list(pool.map(fetch, jobs))
+
+    def download_model(self, training_job: str) -> List[pathlib.Path]:
+        """Download the given trained model from S3 and unpack it into the local environment.
+
+        The archive ``models/<project>-<training_job>/output/model.tar.gz`` is
+        unpacked into :meth:`model_folder`. Every member is checked first: an
+        absolute path, ``..``, a link pointing outside the folder or a device
+        raises :class:`ml2p.errors.UnsafePathError` and nothing is written.
+
+        :param str training_job: The name of the training job whose model
+            should be downloaded.
+        :returns: The files unpacked.
+        """
+        from ml2p.safety import safe_extract_tar
+
+        _check_name("training job", training_job)
+        key = self.s3.path(f"models/{self.project}-{training_job}/output/model.tar.gz")
+        folder = self.model_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix="model-", suffix=".tar.gz", dir=self._ml_folder)
+        os.close(fd)
+        try:
+            self._s3_client().download_file(self.s3.bucket(), key, tmp)
+            return safe_extract_tar(tmp, folder)
+        finally:
+            os.unlink(tmp)
+
+
+class _Hooked:
+    """Gives trainers, predictors and generators their environment and plugin manager."""
+
+    def __init__(self, env: SageMakerEnv, *, plugin_manager: Optional[PluginManager] = None):
+        self.env = env
+        self._plugin_manager = plugin_manager
+
+    @property
+    def plugin_manager(self) -> PluginManager:
+        """The plugin manager whose hooks run this object (the process-wide one by default)."""
+        if self._plugin_manager is None:
+            from ml2p.plugins import get_plugin_manager
+
+            self._plugin_manager = get_plugin_manager()
+        return self._plugin_manager
+
+    @property
+    def logger(self) -> logging.Logger:
+        """A logger named after the class, under ``ml2p.model`` (it adds no handler)."""
+        return logging.getLogger(f"ml2p.model.{type(self).__name__}")
+
+
+class ModelTrainer(_Hooked):
+    """An interface that allows ml2p-docker to train models within SageMaker.
+
+    :param env: The :class:`SageMakerEnv` (or :class:`LocalEnv`) to train in.
+    """
+
+    def train(self) -> None:
+        """Train the model.
+
+        This method should:
+
+        * Read training data (using self.env to determine where to read data from).
+        * Train the model.
+        * Write the model out (using self.env to determine where to write the model to).
+        * Write out any validation or model analysis alongside the model.
+        """
+        raise NotImplementedError("Sub-classes should implement .train()")
+
+
+class ModelDatasetGenerator(_Hooked):
+    """An interface that allows ml2p-docker to generate a dataset within SageMaker.
+
+    :param env: The :class:`SageMakerEnv` (or :class:`LocalEnv`) to run in.
+    """
+
+    def generate(self) -> None:
+        """Generates and stores a dataset to S3.
+
+        This method should:
+
+        * Read data from source (e.g. S3, Redshift, ...).
+        * Process the dataset.
+        * Write the dataset to S3 (using self.env to determine where to write the data to).
+        """
+        raise NotImplementedError("Sub-classes should implement .generate()")
+
+    def upload_to_s3(self, file_path: PathLike) -> str:
+        """Uploads the file to the S3 dataset folder
+
+        The object is ``datasets/<dataset_name>/<file name>`` under the
+        project's S3 folder.
+
+        :param str file_path: The path of the file to upload to S3.
+        :returns: The S3 URL written.
+        """
+        from ml2p import aws
+
+        if not self.env.dataset_name:
+            raise ML2PError("upload_to_s3 needs a dataset name: ML2P_DATASET is not set")
+        if self.env.s3 is None:
+            raise ML2PError("upload_to_s3 needs the project S3 folder: ML2P_S3_URL is not set")
+        name = os.path.basename(os.fspath(file_path))
+        key = self.env.s3.path(f"datasets/{_check_name('dataset', self.env.dataset_name)}/{name}")
+        aws.client("s3", getattr(self.env, "_session", None)).upload_file(
+            os.fspath(file_path), self.env.s3.bucket(), key
+        )
+        return f"s3://{self.env.s3.bucket()}/{key}"
+
+
+class ModelPredictor(_Hooked):
+    """An interface that allows ml2p-docker to make predictions from a model within SageMaker.
+
+    :param env: The :class:`SageMakerEnv` (or :class:`LocalEnv`) to serve in.
+    :param plugin_manager: The plugin manager whose hooks wrap the model
+        (default: the process-wide one, built on first use).
+    :param recorder: Where invocation records go (default: written to S3
+        synchronously, one object per record).
+    """
+
+    def __init__(
+        self,
+        env: SageMakerEnv,
+        *,
+        plugin_manager: Optional[PluginManager] = None,
+        recorder: Optional[Recorder] = None,
+    ):
+        super().__init__(env, plugin_manager=plugin_manager)
+        self.recorder = recorder
+
+    def setup(self) -> None:
+        """Called once before any calls to .predict(...) are made.
+
+        This method should:
+
+        * Load the model (using self.env to determine where to read the model from).
+        * Allocate any other resources needed in order to make predictions.
+        """
+
+    def teardown(self) -> None:
+        """Called once after all calls to .predict(...) have ended.
+
+        This method should:
+
+        * Cleanup any resources acquired in .setup().
+        """
+
+    def metadata(self) -> Dict[str, Any]:
+        """Return metadata for a prediction that is about to be made.
+
+        :rtype: dict
+        :returns: The metadata as a dictionary.
+
+        By default this method returns a dictionary containing:
+
+        * model_version: The ML2P_MODEL_VERSION (str).
+        * ml2p_version: The version of ML2P (str).
+        * timestamp: The UTC POSIX timestamp in seconds (float).
+        """
+        return {
+            "model_version": self.env.model_version,
+            "ml2p_version": __version__,
+            "timestamp": time.time(),
+        }
+
+    def result(self, data: Any) -> Any:
+        """Make a prediction given the input data.
+
+        :param dict data: The input data to make a prediction from.
+        :rtype: dict
+        :returns: The prediction result as a dictionary.
+        """
+        raise NotImplementedError("Sub-classes should implement .result(...)")
+
+    def batch_result(self, data: List[Any]) -> List[Any]:
+        """Make a batch prediction given a batch of input data.
+
+        :param dict data: The batch of input data to make a prediction from.
+        :rtype: list
+        :returns: The list of predictions made for instance of the input data.
+
+        This method can be overrided for sub-classes in order to improve
+        performance of batch predictions.
+        """
+        return [self.result(datum) for datum in data]
+
+    def invoke(self, data: Any) -> Dict[str, Any]:
+        """Invokes the model and returns the full result.
+
+        The prediction is made through the ``ml2p_result`` hook, whose
+        innermost implementation is ``.result(data)``. If
+        ``env.record_invokes`` is set, the invocation is recorded with
+        :meth:`record_invoke` before this method returns.
+
+        :param dict data: The input data the model is being invoked with.
+        :rtype: dict
+        :returns: The result as a dictionary.
+
+        By default this method results a dictionary containing:
+
+        * metadata: The result of calling .metadata().
+        * result: The result of calling .result(data).
+        """
+        metadata = self.metadata()
+        prediction = self.plugin_manager.hook.ml2p_result(predictor=self, data=data)
+        if self.env.record_invokes:
+            self.record_invoke(data, prediction)
+        return {"metadata": metadata, "result": prediction}
+
+    def batch_invoke(self, data: List[Any]) -> List[Dict[str, Any]]:
+        """Invokes the model on a batch of input data and returns the full result for each instance.
+
+        The predictions are made through the ``ml2p_batch_result`` hook, whose
+        innermost implementation is ``.batch_result(data)``. If
+        ``env.record_invokes`` is set, every invocation is recorded before
+        this method returns.
+
+        :param dict data: The batch of input data the model is being invoked with.
+        :rtype: list
+        :returns: The result as a list of dictionaries.
+
+        By default this method results a list of dictionaries containing:
+
+        * metadata: The result of calling .metadata().
+        * result: The result of calling .batch_result(data).
+        """
+        metadata = self.metadata()
+        predictions = self.plugin_manager.hook.ml2p_batch_result(predictor=self, data=data)
+        if predictions is None or len(predictions) != len(data):
+            count = "no" if predictions is None else len(predictions)
+            raise APIError(f"batch prediction returned {count} results for {len(data)} inputs")
+        if self.env.record_invokes:
+            for datum, prediction in zip(data, predictions):
+                self.record_invoke(datum, prediction)
+        return [{"metadata": metadata, "result": prediction} for prediction in predictions]
+
+    def record_invoke_id(self, datum: Any, prediction: Any) -> Dict[str, str]:
+        """Return an id for an invocation record.
+
+        :param dict datum: The dictionary of input values passed when
+            invoking the endpoint.
+        :param dict result: The prediction returned for datum by this predictor.
+        :returns dict: Returns an *ordered* dictionary of key-value pairs that
+            make up the unique identifier for the invocation request.
+
+        By default this method returns a dictionary containing the following:
+
+        * "ts": an ISO8601 formatted UTC timestamp.
+        * "uuid": a UUID4 unique identifier.
+
+        Sub-classes may override this method to return their own
+        identifiers, but including these default identifiers is recommended.
+        Plugins add pairs after these through the ``ml2p_record_invoke_id``
+        hook.
+
+        The name of the record in S3 is determined by combining the key value
+        pairs with a dash ("-") and then separating each pair with a double
+        dash ("--").
+        """
+        ts = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return {"ts": ts, "uuid": str(uuid.uuid4())}
+
+    def _record_key(self, datum: Any, prediction: Any) -> str:
+        from ml2p.record_ids import format_record_id, merge_parts
+
+        parts = self.plugin_manager.hook.ml2p_record_invoke_id(
+            predictor=self, datum=datum, prediction=prediction
+        )
+        # pluggy returns the built-in (trylast) part last and the others
+        # newest first: put the model's part first, then registration order.
+        ordered = parts[-1:] + parts[-2::-1] if parts else []
+        record_id = format_record_id(merge_parts(ordered))
+        return self.env.s3.path(f"predictions/{self.env.model_version}/{record_id}.json")
+
+    def record_invoke(self, datum: Any, prediction: Any) -> str:
+        """Store an invocation of the endpoint in the ML2P project S3 bucket.
+
+        The record ``{"input": datum, "result": prediction}`` is written to
+        ``predictions/<model_version>/<record id>.json``; by the time this
+        method returns it is stored, unless the predictor was given a
+        background recorder (as the server does).
+
+        :param dict datum: The dictionary of input values passed when
+            invoking the endpoint.
+        :param dict result: The prediction returned for datum by this predictor.
+        :returns: The S3 key of the record.
+        """
+        if self.env.s3 is None:
+            raise ML2PError("cannot record invocations: ML2P_S3_URL is not set")
+        key = self._record_key(datum, prediction)
+        body = json.dumps({"input": datum, "result": prediction}).encode("utf-8")
+        if self.recorder is None:
+            from ml2p.recording import S3Recorder
+
+            self.recorder = S3Recorder(self.env.s3.bucket(), getattr(self.env, "_session", None))
+        self.recorder.record(key, body)
+        return key
+
+
+class Model:
+    """A holder for dataset generator, trainer and predictor.
+
+    Sub-classes should:
+
+    * Set the attribute DATASET_GENERATOR to a ModelDatasetGenerator sub-class.
+    * Set the attribute TRAINER to a ModelTrainer sub-class.
+    * Set the attribute PREDICTOR to a ModelPredictor sub-class.
+    """
+
+    DATASET_GENERATOR: Optional[type] = None
+    TRAINER: Optional[type] = None
+    PREDICTOR: Optional[type] = None

@@ -1,0 +1,200 @@
+"""Hook specifications: what a plugin can implement.
+
+A plugin is a module (or any object) with functions marked ``@hookimpl``
+whose names are the hooks below. ML2P ships the model's own behaviour as the
+built-in plugin ``ml2p.builtin`` (see :mod:`ml2p.builtin_hooks`), registered
+through these same hooks with ``trylast=True``, so the model's own method is
+always the innermost implementation and every other plugin can:
+
+* **wrap** it with ``@hookimpl(wrapper=True)``: code before ``yield`` runs
+  first, ``yield`` returns the inner result (or raises the inner exception),
+  and the wrapper returns the value the caller sees (or raises);
+* **replace** it, for ``firstresult`` hooks, by returning a value that is not
+  ``None`` from a plain implementation: the chain stops there and the model's
+  own method is not called (a cache, say);
+* **add** to it, for hooks whose results are collected (``ml2p_setup``,
+  ``ml2p_teardown``, ``ml2p_record_invoke_id``).
+
+Hook arguments are passed by keyword; an implementation may accept any
+subset of a hook's parameters. All hooks are new in ML2P 0.7.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable, List, Mapping, Optional, Tuple, Union
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ml2p.core import ModelDatasetGenerator, ModelPredictor, ModelTrainer
+
+PROJECT_NAME = "ml2p"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+#: What an ``ml2p_record_invoke_id`` implementation may return.
+RecordIdParts = Union[Mapping[str, Any], Iterable[Tuple[str, Any]]]
+
+
+@hookspec
+def ml2p_setup(predictor: ModelPredictor) -> None:
+    """Prepare ``predictor`` to answer invocations.
+
+    Called once per predictor (in the server: once in every worker, before
+    it answers ``/ping`` with 200). The built-in implementation calls
+    ``predictor.setup()``, which loads the model.
+
+    :param predictor: The :class:`ml2p.core.ModelPredictor` being set up.
+    :returns: Ignored.
+
+    All implementations are called. The built-in one runs last, so a plain
+    implementation runs *before* the model is loaded; to act after it, use a
+    wrapper and do the work after ``yield``. An exception from any
+    implementation fails the setup, and the server does not become healthy.
+
+    .. versionadded:: 0.7
+    """
+
+
+@hookspec
+def ml2p_teardown(predictor: ModelPredictor) -> None:
+    """Release what ``ml2p_setup`` acquired.
+
+    Called once per predictor when it stops (in the server: on SIGTERM, after
+    in-flight requests are answered). The built-in implementation calls
+    ``predictor.teardown()``.
+
+    :param predictor: The :class:`ml2p.core.ModelPredictor` being torn down.
+    :returns: Ignored.
+
+    All implementations are called; the built-in one runs last.
+
+    .. versionadded:: 0.7
+    """
+
+
+@hookspec(firstresult=True)
+def ml2p_train(trainer: ModelTrainer) -> Optional[Any]:
+    """Train a model.
+
+    The built-in implementation calls ``trainer.train()`` and returns its
+    value. Wrappers observe or change the outcome (time it, log it, turn an
+    exception into another); exceptions fail the training job, and
+    ``ml2p-docker train`` writes them to ``output/failure``.
+
+    :param trainer: The :class:`ml2p.core.ModelTrainer` to run.
+    :returns: Whatever ``trainer.train()`` returns (usually ``None``).
+
+    ``firstresult``: a plain implementation that returns something other than
+    ``None`` stops the call, and ``trainer.train()`` is not called.
+
+    .. versionadded:: 0.7
+    """
+
+
+@hookspec(firstresult=True)
+def ml2p_generate(generator: ModelDatasetGenerator) -> Optional[Any]:
+    """Generate a dataset.
+
+    The built-in implementation calls ``generator.generate()`` and returns
+    its value.
+
+    :param generator: The :class:`ml2p.core.ModelDatasetGenerator` to run.
+    :returns: Whatever ``generator.generate()`` returns (usually ``None``).
+
+    ``firstresult``: a plain implementation that returns something other than
+    ``None`` stops the call, and ``generator.generate()`` is not called.
+
+    .. versionadded:: 0.7
+    """
+
+
+@hookspec(firstresult=True)
+def ml2p_result(predictor: ModelPredictor, data: Any) -> Any:
+    """Make the prediction for one datum.
+
+    Called by :meth:`ml2p.core.ModelPredictor.invoke`, and by
+    :meth:`~ml2p.core.ModelPredictor.batch_invoke` for every datum of a batch
+    when a plugin implements this hook but not ``ml2p_batch_result`` (so
+    wrapping this hook alone covers batches too). The built-in
+    implementation returns ``predictor.result(data)``.
+
+    :param predictor: The :class:`ml2p.core.ModelPredictor` invoked.
+    :param data: The input datum (the decoded JSON object).
+    :returns: The prediction (JSON-serialisable).
+
+    ``firstresult``: the first implementation to return something other than
+    ``None`` provides the prediction, and the inner ones, the model's
+    included, are not called: that is how a cache short-circuits the model.
+    A wrapper may raise :class:`ml2p.errors.ClientError` to reject the input
+    (the server answers with its status, 400 by default).
+
+    .. versionadded:: 0.7
+    """
+
+
+@hookspec(firstresult=True)
+def ml2p_batch_result(predictor: ModelPredictor, data: List[Any]) -> List[Any]:
+    """Make the predictions for a batch of data.
+
+    Called by :meth:`ml2p.core.ModelPredictor.batch_invoke`. The built-in
+    implementation keeps the batch-level path whenever it can: if no plugin
+    needs a per-datum ``ml2p_result`` call it returns
+    ``predictor.batch_result(data)`` in one call; otherwise it calls the
+    ``ml2p_result`` hook once per datum, leaving out the plugins that also
+    implement this hook (they have already seen the whole batch here).
+
+    :param predictor: The :class:`ml2p.core.ModelPredictor` invoked.
+    :param data: The list of input data.
+    :returns: One prediction per datum, in order.
+
+    ``firstresult``: as for ``ml2p_result``. A plugin that implements both
+    hooks keeps the model's batch path: it is called once per batch here
+    rather than once per datum.
+
+    .. versionadded:: 0.7
+    """
+
+
+@hookspec
+def ml2p_record_invoke_id(
+    predictor: ModelPredictor, datum: Any, prediction: Any
+) -> Optional[RecordIdParts]:
+    """Add key-value pairs to the id of an invocation record.
+
+    The record of an invocation is stored at
+    ``predictions/<model_version>/<id>.json``, where ``<id>`` joins each
+    key and value with ``-`` and the pairs with ``--``. The built-in
+    implementation contributes ``predictor.record_invoke_id(datum,
+    prediction)`` (``ts`` and ``uuid`` by default); the pairs of every other
+    implementation follow, in registration order.
+
+    :param predictor: The :class:`ml2p.core.ModelPredictor` invoked.
+    :param datum: The input datum.
+    :param prediction: The prediction made for it.
+    :returns: An ordered mapping or a sequence of ``(key, value)`` pairs, or
+        ``None`` to add nothing.
+
+    All implementations are called. Keys and values are made safe for an S3
+    key before use: characters other than letters, digits and ``._:+=@,``
+    become ``_``, runs of ``-`` and ``.`` are collapsed, and lengths are
+    bounded; a key already used keeps its first value.
+
+    .. versionadded:: 0.7
+    """
+
+
+@hookspec(historic=True)
+def ml2p_cli_commands(cli: Any) -> None:
+    """Add commands to the ``ml2p`` command line.
+
+    :param cli: The top-level :class:`click.Group` of ``ml2p``; call
+        ``cli.add_command(...)`` or decorate with ``@cli.command()``.
+    :returns: Ignored.
+
+    Called once, when the ``ml2p`` command line is built, for every plugin,
+    including plugins registered later (``historic``).
+
+    .. versionadded:: 0.7
+    """

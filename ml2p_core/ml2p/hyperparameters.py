@@ -1,0 +1,205 @@
+"""Encode nested settings as SageMaker hyperparameters, and decode them again.
+
+SageMaker passes training hyperparameters as a flat map from strings to
+strings, with at most :data:`MAX_KEYS` entries, keys of at most
+:data:`MAX_KEY_LENGTH` characters and values of at most :data:`MAX_VALUE_LENGTH`
+characters. ML2P stores nested settings there by joining the keys of nested
+dictionaries with ``"."`` and JSON-encoding each leaf value::
+
+    >>> encode({"ML2P_ENV": {"ML2P_PROJECT": "p"}, "epochs": 3})
+    {'ML2P_ENV.ML2P_PROJECT': '"p"', 'epochs': '3'}
+    >>> decode({"ML2P_ENV.ML2P_PROJECT": '"p"', "epochs": "3"})
+    {'ML2P_ENV': {'ML2P_PROJECT': 'p'}, 'epochs': 3}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import HyperparameterError
+
+__all__ = ["MAX_KEYS", "MAX_KEY_LENGTH", "MAX_VALUE_LENGTH", "SEPARATOR", "decode", "encode"]
+
+#: The largest number of hyperparameters SageMaker accepts for a training job.
+MAX_KEYS = 100
+#: The longest hyperparameter key, in characters, SageMaker accepts.
+MAX_KEY_LENGTH = 256
+#: The longest hyperparameter value, in characters, SageMaker accepts.
+MAX_VALUE_LENGTH = 256
+#: The string that joins the keys of nested dictionaries.
+SEPARATOR = "."
+
+
+def _describe(parents: tuple[str, ...], key: Any) -> str:
+    """Name a key for an error message, including the path of its parents."""
+    if parents:
+        return f"key {key!r} (under {SEPARATOR.join(parents)!r})"
+    return f"key {key!r}"
+
+
+def _flatten(
+    params: Mapping[Any, Any],
+    parents: tuple[str, ...],
+    out: dict[str, str],
+    active: list[int],
+) -> None:
+    """Add the encoded leaves of ``params`` (found under ``parents``) to ``out``.
+
+    ``active`` holds the ``id`` of every mapping being flattened, to refuse
+    mappings that contain themselves.
+    """
+    for key, value in params.items():
+        if not isinstance(key, str):
+            raise HyperparameterError(
+                f"hyperparameter {_describe(parents, key)} is a {type(key).__name__}, not a str"
+            )
+        if not key:
+            raise HyperparameterError(f"hyperparameter {_describe(parents, key)} is empty")
+        if SEPARATOR in key:
+            raise HyperparameterError(
+                f"hyperparameter {_describe(parents, key)} contains {SEPARATOR!r}, "
+                "which separates nested keys"
+            )
+        path = (*parents, key)
+        if isinstance(value, Mapping) and value:
+            if id(value) in active:
+                raise HyperparameterError(
+                    f"hyperparameter {_describe(parents, key)} contains itself"
+                )
+            active.append(id(value))
+            _flatten(value, path, out, active)
+            active.pop()
+            continue
+        flat_key = SEPARATOR.join(path)
+        if len(flat_key) > MAX_KEY_LENGTH:
+            raise HyperparameterError(
+                f"hyperparameter key {flat_key!r} is {len(flat_key)} characters long, "
+                f"more than the limit of {MAX_KEY_LENGTH}"
+            )
+        try:
+            encoded = json.dumps(
+                dict(value) if isinstance(value, Mapping) else value, allow_nan=False
+            )
+        except (TypeError, ValueError) as err:
+            raise HyperparameterError(
+                f"hyperparameter {flat_key!r} cannot be encoded as JSON: {err}"
+            ) from None
+        if len(encoded) > MAX_VALUE_LENGTH:
+            raise HyperparameterError(
+                f"hyperparameter {flat_key!r}: its encoded value is {len(encoded)} characters "
+                f"long, more than the limit of {MAX_VALUE_LENGTH}"
+            )
+        out[flat_key] = encoded
+
+
+def encode(params: Mapping[str, Any]) -> dict[str, str]:
+    """Flatten nested settings into SageMaker hyperparameters.
+
+    Each non-empty nested mapping is flattened: its keys are joined to the keys
+    of its parents with ``"."``, so ``{"a": {"b": 1}}`` becomes ``{"a.b": "1"}``.
+    Every other value (a leaf, including an empty mapping) is encoded with
+    :func:`json.dumps`, so strings are quoted (``"p"`` becomes ``'"p"'``) and
+    numbers, booleans, ``None`` and lists keep their JSON types. An empty mapping
+    is encoded as ``'{}'``. Tuples are encoded as JSON lists (and so decode as
+    lists). The result keeps the order of ``params``.
+
+    :param params: The settings, a mapping from keys to JSON-serialisable
+        values or to nested mappings of the same kind.
+    :returns: A new dict from dotted keys to JSON-encoded values.
+    :raises HyperparameterError: naming the key, if a key is not a ``str``, is
+        empty or contains ``"."``; if a value cannot be encoded as JSON
+        (including ``NaN`` and infinite floats, which JSON does not allow); if
+        a mapping contains itself; if a dotted key is longer than
+        :data:`MAX_KEY_LENGTH` characters or an encoded value is longer than
+        :data:`MAX_VALUE_LENGTH` characters (the message gives the length and
+        the limit); or, giving the count, if there are more than
+        :data:`MAX_KEYS` dotted keys.
+    """
+    if not isinstance(params, Mapping):
+        raise HyperparameterError(
+            f"hyperparameters must be a mapping, not a {type(params).__name__}"
+        )
+    out: dict[str, str] = {}
+    _flatten(params, (), out, [id(params)])
+    if len(out) > MAX_KEYS:
+        raise HyperparameterError(
+            f"{len(out)} hyperparameters after flattening nested keys, "
+            f"more than the limit of {MAX_KEYS}"
+        )
+    return out
+
+
+def _reject_constant(name: str) -> Any:
+    """Refuse ``NaN`` and ``Infinity``, which :func:`json.loads` otherwise accepts."""
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _decode_value(value: str) -> Any:
+    """Decode a JSON value, or return ``value`` unchanged if it is not JSON."""
+    try:
+        return json.loads(value, parse_constant=_reject_constant)
+    except ValueError:
+        return value
+
+
+def decode(hyperparameters: Mapping[str, str]) -> dict[str, Any]:
+    """Rebuild nested settings from SageMaker hyperparameters.
+
+    This is the inverse of :func:`encode`: each key is split on ``"."`` into the
+    keys of nested dicts, and each value is decoded with :func:`json.loads`. A
+    value that is not valid JSON (for example a raw string typed into the
+    SageMaker console, such as ``hello``) is kept as the string itself; so are
+    ``NaN``, ``Infinity`` and ``-Infinity``, which are not JSON. The lengths and
+    the number of keys are not checked.
+
+    :param hyperparameters: A mapping from dotted keys to JSON-encoded values.
+    :returns: A new dict of nested dicts holding the decoded values.
+    :raises HyperparameterError: naming the key, if a key or a value is not a
+        ``str``, or a key is empty or has an empty part (``"a..b"``, ``".a"``,
+        ``"a."``); or, naming both keys, if one key holds a value where another
+        key needs a nested dict (``"a"`` and ``"a.b"``).
+    """
+    if not isinstance(hyperparameters, Mapping):
+        raise HyperparameterError(
+            f"hyperparameters must be a mapping, not a {type(hyperparameters).__name__}"
+        )
+    # The key that set each leaf, and the first key that passed through each group.
+    leaves: dict[tuple[str, ...], str] = {}
+    groups: dict[tuple[str, ...], str] = {}
+    result: dict[str, Any] = {}
+    for key, value in hyperparameters.items():
+        if not isinstance(key, str):
+            raise HyperparameterError(
+                f"hyperparameter key {key!r} is a {type(key).__name__}, not a str"
+            )
+        if not isinstance(value, str):
+            raise HyperparameterError(
+                f"hyperparameter {key!r} has a {type(value).__name__} value, not a str"
+            )
+        parts = tuple(key.split(SEPARATOR))
+        if not all(parts):
+            raise HyperparameterError(
+                f"hyperparameter key {key!r} is empty or has an empty part between "
+                f"{SEPARATOR!r} separators"
+            )
+        for depth in range(1, len(parts)):
+            prefix = parts[:depth]
+            if prefix in leaves:
+                raise HyperparameterError(
+                    f"hyperparameter keys {leaves[prefix]!r} and {key!r} conflict: "
+                    f"{leaves[prefix]!r} holds a value where {key!r} needs nested keys"
+                )
+            groups.setdefault(prefix, key)
+        if parts in groups:
+            raise HyperparameterError(
+                f"hyperparameter keys {key!r} and {groups[parts]!r} conflict: "
+                f"{key!r} holds a value where {groups[parts]!r} needs nested keys"
+            )
+        leaves[parts] = key
+        node = result
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = _decode_value(value)
+    return result

@@ -1,0 +1,365 @@
+"""Finding and loading plugins and models.
+
+One factory, :func:`make_plugin_manager`, builds the plugin manager: it adds
+the hook specifications of :mod:`ml2p.hookspecs`, registers the built-in
+plugin (the model's own methods), loads the ``ml2p.plugins`` entry points,
+registers the project's own plugin modules (``plugins:`` in ``ml2p.yml``),
+and checks that every implementation matches a known hook.
+:func:`get_plugin_manager` returns a process-wide one, built on first use, so
+entry points are scanned and imported once and only when needed.
+
+Two environment variables select the installed plugins, by entry-point name
+or distribution name, comma separated:
+
+``ML2P_LOAD_PLUGINS``
+    If set, only these are loaded (set it empty to load none).
+``ML2P_DISABLE_PLUGINS``
+    These are never loaded: a broken plugin can be switched off without
+    uninstalling it.
+
+Both apply to ``ml2p.plugins`` and ``ml2p.models`` entry points alike.
+
+Writing a plugin, in short: write a module with functions named after hooks
+in :mod:`ml2p.hookspecs`, decorated with ``ml2p.hookimpl``; declare it in
+your distribution's metadata::
+
+    [options.entry_points]
+    ml2p.plugins =
+        my_plugin = my_package.my_plugin
+
+then ``pip install`` it; ``ml2p plugins`` lists it with its hooks.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+
+import pluggy
+
+from ml2p import builtin_hooks, hookspecs
+from ml2p.errors import ModelNotFoundError, PluginError
+
+PLUGIN_GROUP = "ml2p.plugins"
+MODEL_GROUP = "ml2p.models"
+BUILTIN_PLUGIN = "ml2p.builtin"
+ALLOW_ENV = "ML2P_LOAD_PLUGINS"
+BLOCK_ENV = "ML2P_DISABLE_PLUGINS"
+PROJECT_PLUGINS_ENV = "ML2P_PROJECT_PLUGINS"
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class EntryPointInfo:
+    """An installed entry point, with the distribution that provides it."""
+
+    group: str
+    name: str
+    value: str
+    dist: Optional[str]
+    version: Optional[str]
+    entry_point: Any
+
+    def load(self) -> Any:
+        return self.entry_point.load()
+
+
+def _norm(name: str) -> str:
+    return name.strip().lower().replace("_", "-").replace(".", "-")
+
+
+def _names(value: Optional[str]) -> Optional[set]:
+    if value is None:
+        return None
+    return {_norm(n) for n in value.split(",") if n.strip()}
+
+
+def _entry_points(group: str) -> List[Any]:
+    if sys.version_info >= (3, 10):
+        from importlib.metadata import entry_points
+    else:  # pragma: no cover - exercised on 3.9 only
+        from importlib_metadata import entry_points
+    return list(entry_points(group=group))
+
+
+def installed_entry_points(
+    group: str, environ: Optional[Mapping[str, str]] = None, selected_only: bool = True
+) -> Dict[str, EntryPointInfo]:
+    """Return the entry points of ``group`` by name.
+
+    :param group: ``ml2p.plugins`` or ``ml2p.models``.
+    :param environ: Where to read the allow- and block-lists (default
+        ``os.environ``).
+    :param selected_only: Leave out those the allow- and block-lists exclude.
+    """
+    environ = os.environ if environ is None else environ
+    allow = _names(environ.get(ALLOW_ENV))
+    block = _names(environ.get(BLOCK_ENV)) or set()
+    found: Dict[str, EntryPointInfo] = {}
+    for ep in _entry_points(group):
+        dist = getattr(ep, "dist", None)
+        dist_name = dist.metadata["Name"] if dist is not None else None
+        keys = {_norm(ep.name)} | ({_norm(dist_name)} if dist_name else set())
+        if selected_only and (keys & block or (allow is not None and not keys & allow)):
+            continue
+        found.setdefault(
+            ep.name,
+            EntryPointInfo(
+                group=group,
+                name=ep.name,
+                value=ep.value,
+                dist=dist_name,
+                version=dist.version if dist is not None else None,
+                entry_point=ep,
+            ),
+        )
+    return found
+
+
+def _plugin_module_name(plugin: Any) -> str:
+    if isinstance(plugin, ModuleType):
+        return plugin.__name__
+    return type(plugin).__module__
+
+
+class PluginManager(pluggy.PluginManager):
+    """ML2P's :class:`pluggy.PluginManager`.
+
+    It names the plugin in every registration error (as
+    :class:`ml2p.errors.PluginError`), remembers which entry point each
+    plugin came from, and works out once per registration change whether a
+    batch can keep the model's batch-level path.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(hookspecs.PROJECT_NAME)
+        self.add_hookspecs(hookspecs)
+        self.entry_point_plugins: Dict[str, EntryPointInfo] = {}
+        self._per_datum: Any = _UNSET
+
+    def register(self, plugin: Any, name: Optional[str] = None) -> Optional[str]:
+        label = name or self.get_canonical_name(plugin)
+        try:
+            registered = super().register(plugin, name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(label, f"invalid hook implementation: {exc}") from exc
+        except ValueError as exc:
+            raise PluginError(label, str(exc)) from exc
+        self._per_datum = _UNSET
+        return registered
+
+    def unregister(self, plugin: Any = None, name: Optional[str] = None) -> Any:
+        removed = super().unregister(plugin, name)
+        self._per_datum = _UNSET
+        return removed
+
+    def check_pending(self) -> None:
+        """Raise :class:`PluginError` naming a plugin that implements an unknown hook."""
+        try:
+            super().check_pending()
+        except pluggy.PluginValidationError as exc:
+            label = self.get_name(exc.plugin) or repr(exc.plugin)
+            raise PluginError(label, str(exc)) from exc
+
+    def per_datum_result_caller(self) -> Optional[Callable[..., Any]]:
+        """Return the ``ml2p_result`` caller a batch must call per datum, or ``None``.
+
+        ``None`` means only the model answers ``ml2p_result`` (apart from
+        plugins that also implement ``ml2p_batch_result`` and so already saw
+        the batch): the batch then goes to ``predictor.batch_result`` whole.
+        """
+        if self._per_datum is _UNSET:
+            builtin = self.get_plugin(BUILTIN_PLUGIN)
+            on_result = {id(i.plugin): i.plugin for i in self.hook.ml2p_result.get_hookimpls()}
+            on_batch = {id(i.plugin): i.plugin for i in self.hook.ml2p_batch_result.get_hookimpls()}
+            on_result.pop(id(builtin), None)
+            on_batch.pop(id(builtin), None)
+            if not set(on_result) - set(on_batch):
+                self._per_datum = None
+            elif on_batch:
+                self._per_datum = self.subset_hook_caller("ml2p_result", list(on_batch.values()))
+            else:
+                self._per_datum = self.hook.ml2p_result
+        return self._per_datum
+
+    def plugin_for_exception(self, exc: BaseException) -> Optional[str]:
+        """Return the name of the plugin whose code raised ``exc``, if any.
+
+        The innermost traceback frame that belongs to a registered plugin
+        other than the built-in one decides.
+        """
+        modules = {
+            _plugin_module_name(plugin): name
+            for name, plugin in self.list_name_plugin()
+            if name != BUILTIN_PLUGIN and plugin is not None
+        }
+        blamed = None
+        tb = exc.__traceback__
+        while tb is not None:
+            name = modules.get(tb.tb_frame.f_globals.get("__name__", ""))
+            if name is not None:
+                blamed = name
+            tb = tb.tb_next
+        return blamed
+
+    def hooks_of(self, plugin: Any) -> List[str]:
+        """Return the names of the hooks ``plugin`` implements."""
+        return sorted(caller.name for caller in self.get_hookcallers(plugin) or [])
+
+    def register_module(self, module_name: str) -> Any:
+        """Import ``module_name`` and register it as a plugin named after it."""
+        if self.has_plugin(module_name):
+            return self.get_plugin(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:
+            raise PluginError(module_name, f"failed to import: {type(exc).__name__}: {exc}") from exc
+        self.register(module, name=module_name)
+        return module
+
+    def load_entry_points(self, environ: Optional[Mapping[str, str]] = None) -> None:
+        """Load and register the selected ``ml2p.plugins`` entry points."""
+        for name, info in installed_entry_points(PLUGIN_GROUP, environ).items():
+            if self.has_plugin(name):
+                continue
+            try:
+                plugin = info.load()
+            except Exception as exc:
+                raise PluginError(
+                    name,
+                    f"failed to load entry point {info.value!r} (from {info.dist}): "
+                    f"{type(exc).__name__}: {exc}; set {BLOCK_ENV}={name} to disable it",
+                ) from exc
+            self.register(plugin, name=name)
+            self.entry_point_plugins[name] = info
+
+
+def make_plugin_manager(
+    project_plugins: Iterable[str] = (),
+    load_entry_points: bool = True,
+    environ: Optional[Mapping[str, str]] = None,
+) -> PluginManager:
+    """Build a plugin manager: specs, built-in plugin, entry points, project plugins.
+
+    :param project_plugins: Importable module names to register (the
+        ``plugins:`` list of ``ml2p.yml``).
+    :param load_entry_points: Load the ``ml2p.plugins`` entry points.
+    :param environ: Where to read ``ML2P_LOAD_PLUGINS`` and
+        ``ML2P_DISABLE_PLUGINS`` (default ``os.environ``).
+    :raises ml2p.errors.PluginError: naming the plugin that failed to
+        import or that implements a hook wrongly.
+    """
+    pm = PluginManager()
+    pm.register(builtin_hooks, name=BUILTIN_PLUGIN)
+    if load_entry_points:
+        pm.load_entry_points(environ)
+    for module_name in project_plugins:
+        pm.register_module(module_name)
+    pm.check_pending()
+    return pm
+
+
+_default_pm: Optional[PluginManager] = None
+_default_lock = threading.Lock()
+
+
+def _env_project_plugins() -> List[str]:
+    return [n.strip() for n in os.environ.get(PROJECT_PLUGINS_ENV, "").split(",") if n.strip()]
+
+
+def get_plugin_manager(project_plugins: Sequence[str] = ()) -> PluginManager:
+    """Return the process-wide plugin manager, building it on first use.
+
+    Entry points are loaded once. ``project_plugins`` and the modules listed
+    in ``ML2P_PROJECT_PLUGINS`` are registered if not already.
+    """
+    global _default_pm
+    with _default_lock:
+        if _default_pm is None:
+            _default_pm = make_plugin_manager(list(project_plugins) + _env_project_plugins())
+        else:
+            for module_name in project_plugins:
+                _default_pm.register_module(module_name)
+            _default_pm.check_pending()
+        return _default_pm
+
+
+def reset_plugin_manager() -> None:
+    """Forget the process-wide plugin manager (for tests)."""
+    global _default_pm
+    with _default_lock:
+        _default_pm = None
+
+
+def _import_dotted(ref: str) -> Any:
+    if ":" in ref:
+        module_name, _, attr_path = ref.partition(":")
+    else:
+        module_name, _, attr_path = ref.rpartition(".")
+    if not module_name or not attr_path:
+        raise ModelNotFoundError(f"model {ref!r} is not a dotted path to a class")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ModelNotFoundError(f"model {ref!r}: cannot import module {module_name!r}: {exc}") from exc
+    for attr in attr_path.split("."):
+        try:
+            obj = getattr(obj, attr)
+        except AttributeError:
+            raise ModelNotFoundError(
+                f"model {ref!r}: module {module_name!r} has no attribute {attr_path!r}"
+            ) from None
+    return obj
+
+
+def resolve_model(ref: str, environ: Optional[Mapping[str, str]] = None) -> type:
+    """Return the :class:`ml2p.core.Model` subclass that ``ref`` names.
+
+    ``ref`` is the name of an ``ml2p.models`` entry point, or a dotted path
+    (``package.module.Class`` or ``package.module:Class``). A dotted path is
+    imported first, without scanning entry points.
+
+    :raises ml2p.errors.ModelNotFoundError: if ``ref`` resolves to nothing,
+        or not to a Model subclass; the message lists the installed models.
+    :raises ml2p.errors.PluginError: if the entry point fails to load.
+    """
+    from ml2p.core import Model
+
+    if not isinstance(ref, str) or not ref.strip():
+        raise ModelNotFoundError(f"model reference must be a non-empty string, got {ref!r}")
+    ref = ref.strip()
+    obj: Any = _UNSET
+    dotted_error: Optional[ModelNotFoundError] = None
+    if "." in ref or ":" in ref:
+        try:
+            obj = _import_dotted(ref)
+        except ModelNotFoundError as exc:
+            dotted_error = exc
+    if obj is _UNSET:
+        models = installed_entry_points(MODEL_GROUP, environ)
+        if ref in models:
+            try:
+                obj = models[ref].load()
+            except Exception as exc:
+                raise PluginError(
+                    ref,
+                    f"model entry point {models[ref].value!r} (from {models[ref].dist}) failed "
+                    f"to load: {type(exc).__name__}: {exc}",
+                ) from exc
+        elif dotted_error is not None:
+            raise dotted_error
+        else:
+            known = ", ".join(sorted(models)) or "none"
+            raise ModelNotFoundError(
+                f"no model named {ref!r}: not an installed {MODEL_GROUP} entry point "
+                f"(installed: {known}) nor a dotted path to a class"
+            )
+    if not (isinstance(obj, type) and issubclass(obj, Model)):
+        raise ModelNotFoundError(f"model {ref!r} resolves to {obj!r}, not an ml2p.core.Model subclass")
+    return obj

@@ -1,0 +1,891 @@
+"""Tests for ml2p.config: loading, validating and reading ml2p.yml files."""
+
+from __future__ import annotations
+
+import copy
+import os
+import pickle
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ml2p.config import (
+    DEFAULT_CONFIG_FILE,
+    SECTIONS,
+    Config,
+    check_models,
+    config_from_dict,
+    load_config,
+)
+from ml2p.errors import ConfigError
+
+VPC = {"security_groups": ["sg-1"], "subnets": ["subnet-1", "subnet-2"]}
+
+FULL_YAML = """\
+project: "my-project"
+s3folder: "s3://my-bucket/my-prefix/"
+models:
+  my-model: "my_package.models.MyModel"
+  entry: "entry-point-model"
+  multi:
+    model-defaults:
+      cls: "pkg.Model"
+    containers:
+      c1: {training_job: "tj-0-1", image_tag: "0.1.0", cls: "pkg.Other"}
+      c2: {training_job: "tj-0-2"}
+plugins:
+  - my_project.hooks
+  - other_hooks
+defaults:
+  image: "123.dkr.ecr.eu-west-1.amazonaws.com/img:0.1.0"
+  role: "arn:aws:iam::123:role/default"
+  instance_type: "ml.m5.large"
+dataset:
+  instance_type: "ml.m5.xlarge"
+  vpc_config:
+    security_groups: ["sg-d"]
+    subnets: ["subnet-d"]
+train:
+  image: "registry.example.com:5000/train:1.0"
+  role: "arn:aws:iam::123:role/train"
+  instance_type: "ml.p3.2xlarge"
+  vpc_config:
+    security_groups: ["sg-1"]
+    subnets: ["subnet-1", "subnet-2"]
+  instance_count: 2
+  volume_size_gb: 50
+  max_runtime_seconds: 3600
+deploy:
+  record_invokes: true
+  instance_count: 1
+  vpc_config:
+    security_groups: ["sg-1"]
+    subnets: ["subnet-1"]
+notebook:
+  instance_type: "ml.t3.medium"
+  role: "arn:aws:iam::123:role/notebook"
+  volume_size: 8
+  direct_internet_access: "Disabled"
+  subnet_id: "subnet-1"
+  security_group_ids: ["sg-1", "sg-2"]
+  on_start: "on_start.sh"
+  on_create: "on_create.sh"
+  repo_url: "https://github.com/example/repo.git"
+  repo_branch: "main"
+  repo_secret_arn: "arn:aws:secretsmanager:eu-west-1:123:secret:repo"
+"""
+
+
+def minimal(**extra: Any) -> dict[str, Any]:
+    """Return a minimal valid configuration mapping with ``extra`` keys added."""
+    data: dict[str, Any] = {"project": "my-project", "s3folder": "s3://bucket/prefix/"}
+    data.update(extra)
+    return data
+
+
+def write(tmp_path: Path, text: str, name: str = "ml2p.yml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def write_yaml_dict(tmp_path: Path, data: dict[str, Any]) -> Path:
+    import yaml
+
+    path = tmp_path / "ml2p.yml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def assert_bad(tmp_path: Path, data: Any, key: str | None) -> ConfigError:
+    """Load ``data`` from a file and check the error names the file and ``key``."""
+    import yaml
+
+    path = tmp_path / "ml2p.yml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    err = info.value
+    assert str(path) in str(err)
+    assert err.path == str(path)
+    if key is not None:
+        assert key in str(err)
+        assert err.key == key
+    return err
+
+
+# --------------------------------------------------------------------------------------
+# Reading the file
+# --------------------------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.yml"
+    with pytest.raises(ConfigError, match="not found") as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+    assert isinstance(info.value.__cause__, FileNotFoundError)
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    # A directory cannot be read as a file, even by root (unlike chmod 000).
+    path = tmp_path / "ml2p.yml"
+    path.mkdir()
+    with pytest.raises(ConfigError, match="cannot read") as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+    assert isinstance(info.value.__cause__, OSError)
+
+
+def test_yaml_syntax_error_gives_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        project: "p"
+        s3folder: "s3://b/"
+        train: {instance_count: [1, 2}
+        """,
+    )
+    with pytest.raises(ConfigError, match=r"invalid YAML at line 3") as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+
+
+def test_yaml_tab_error_gives_line(tmp_path: Path) -> None:
+    path = write(tmp_path, 'project: "p"\ntrain:\n\timage: x\n')
+    with pytest.raises(ConfigError, match=r"line 3") as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        ("- a\n- b\n", "list"),
+        ("just a string\n", "str"),
+        ("42\n", "int"),
+        ("", "empty document"),
+        ("# only a comment\n", "empty document"),
+    ],
+)
+def test_top_level_not_mapping(tmp_path: Path, text: str, what: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match="top level must be a mapping") as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+    assert what in str(info.value)
+
+
+# --------------------------------------------------------------------------------------
+# project and s3folder
+# --------------------------------------------------------------------------------------
+
+
+def test_missing_project(tmp_path: Path) -> None:
+    assert_bad(tmp_path, {"s3folder": "s3://b/"}, "project")
+
+
+@pytest.mark.parametrize(
+    "project", ["", "-abc", "abc-", "-", "my project", "my_project", "proj.x", "é", 5, None, ["a"]]
+)
+def test_invalid_project(tmp_path: Path, project: Any) -> None:
+    assert_bad(tmp_path, minimal(project=project), "project")
+
+
+@pytest.mark.parametrize("project", ["a", "A1", "my-project", "a-b-c", "0x"])
+def test_valid_project(project: str) -> None:
+    assert config_from_dict(minimal(project=project)).project == project
+
+
+def test_missing_s3folder(tmp_path: Path) -> None:
+    assert_bad(tmp_path, {"project": "p"}, "s3folder")
+
+
+@pytest.mark.parametrize(
+    "s3folder",
+    [
+        "",
+        "bucket/prefix",
+        "s3:/bucket/",
+        "S3://bucket/",
+        "s3://",
+        "s3:///prefix",
+        "s3://my bucket",
+        "https://bucket/",
+        5,
+        None,
+        ["s3://b/"],
+    ],
+)
+def test_invalid_s3folder(tmp_path: Path, s3folder: Any) -> None:
+    assert_bad(tmp_path, minimal(s3folder=s3folder), "s3folder")
+
+
+@pytest.mark.parametrize("s3folder", ["s3://bucket", "s3://bucket/", "s3://b/a/b/c/"])
+def test_valid_s3folder(s3folder: str) -> None:
+    assert config_from_dict(minimal(s3folder=s3folder)).s3folder == s3folder
+
+
+# --------------------------------------------------------------------------------------
+# models
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("models", [["a.B"], "a.B", 5, True])
+def test_models_not_mapping(tmp_path: Path, models: Any) -> None:
+    assert_bad(tmp_path, minimal(models=models), "models")
+
+
+@pytest.mark.parametrize("ref", ["", "   ", "my pkg.Model", 5, None, ["a.B"], True])
+def test_model_value_invalid(tmp_path: Path, ref: Any) -> None:
+    err = assert_bad(tmp_path, minimal(models={"good": "a.B", "bad": ref}), "models.bad")
+    assert "model reference" in str(err)
+
+
+def test_model_name_not_string(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        project: p
+        s3folder: s3://b/
+        models:
+          1: a.B
+        """,
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+    assert "models.1" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("model", "key"),
+    [
+        ({"model-defaults": {"cls": "a.B"}}, "models.m.containers"),
+        ({"containers": {}}, "models.m.containers"),
+        ({"containers": [{"training_job": "t", "cls": "a.B"}]}, "models.m.containers"),
+        ({"containers": "c1"}, "models.m.containers"),
+        ({"containers": {"c1": {"training_job": "t"}}}, "models.m.containers.c1.cls"),
+        ({"containers": {"c1": {"cls": "a.B"}}}, "models.m.containers.c1.training_job"),
+        ({"containers": {"c1": "a.B"}}, "models.m.containers.c1"),
+        (
+            {"containers": {"c1": {"training_job": "t", "cls": "a.B", "x": 1}}},
+            "models.m.containers.c1.x",
+        ),
+        ({"containers": {"c1": {"training_job": "t", "cls": "a b"}}}, "models.m.containers.c1.cls"),
+        (
+            {"containers": {"c1": {"training_job": "", "cls": "a.B"}}},
+            "models.m.containers.c1.training_job",
+        ),
+        (
+            {"containers": {"c1": {"training_job": "t", "cls": "a.B", "image_tag": 1}}},
+            "models.m.containers.c1.image_tag",
+        ),
+        ({"containers": {"c1": {"training_job": "t", "cls": "a.B"}}, "extra": 1}, "models.m.extra"),
+        (
+            {"model-defaults": "a.B", "containers": {"c1": {"training_job": "t"}}},
+            "models.m.model-defaults",
+        ),
+        (
+            {"model-defaults": {"clss": "a.B"}, "containers": {"c1": {"training_job": "t"}}},
+            "models.m.model-defaults.clss",
+        ),
+        (
+            {"model-defaults": {"cls": 5}, "containers": {"c1": {"training_job": "t"}}},
+            "models.m.model-defaults.cls",
+        ),
+    ],
+)
+def test_multi_container_invalid(tmp_path: Path, model: Any, key: str) -> None:
+    assert_bad(tmp_path, minimal(models={"m": model}), key)
+
+
+def test_multi_container_cls_falls_back_to_model_defaults() -> None:
+    cfg = config_from_dict(
+        minimal(
+            models={
+                "m": {
+                    "model-defaults": {"cls": "pkg.Default"},
+                    "containers": {
+                        "c1": {"training_job": "tj-0-1", "image_tag": "0.1.0"},
+                        "c2": {"training_job": "tj-0-2", "cls": "pkg.Own"},
+                    },
+                }
+            }
+        )
+    )
+    assert cfg.model_containers("m") == {
+        "c1": {"training_job": "tj-0-1", "image_tag": "0.1.0", "cls": "pkg.Default"},
+        "c2": {"training_job": "tj-0-2", "cls": "pkg.Own"},
+    }
+
+
+# --------------------------------------------------------------------------------------
+# plugins
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("plugins", ["my_project.hooks", {"a": "b"}, 5, True])
+def test_plugins_not_list(tmp_path: Path, plugins: Any) -> None:
+    assert_bad(tmp_path, minimal(plugins=plugins), "plugins")
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "my-project.hooks", "a..b", ".a", "a.", "1abc", "a b", "a.class", "a:b", 5, None]
+)
+def test_plugins_item_not_module_name(tmp_path: Path, bad: Any) -> None:
+    err = assert_bad(tmp_path, minimal(plugins=["ok.mod", bad]), "plugins[1]")
+    assert "module name" in str(err)
+
+
+def test_plugins_duplicate(tmp_path: Path) -> None:
+    err = assert_bad(tmp_path, minimal(plugins=["a.b", "c", "a.b"]), "plugins[2]")
+    assert "more than once" in str(err)
+
+
+def test_plugins() -> None:
+    assert config_from_dict(minimal()).plugins == ()
+    assert config_from_dict(minimal(plugins=None)).plugins == ()
+    assert config_from_dict(minimal(plugins=["a", "b.c_d"])).plugins == ("a", "b.c_d")
+
+
+# --------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("section", ["defaults", *SECTIONS])
+@pytest.mark.parametrize("value", [["image"], "ml.m5.large", 5, True])
+def test_section_not_mapping(tmp_path: Path, section: str, value: Any) -> None:
+    err = assert_bad(tmp_path, minimal(**{section: value}), section)
+    assert "mapping" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("vpc_config", "subkey"),
+    [
+        ({"security_groups": ["sg-1"]}, "subnets"),
+        ({"subnets": ["subnet-1"]}, "security_groups"),
+        ({"security_groups": ["sg-1"], "subnets": []}, "subnets"),
+        ({"security_groups": [], "subnets": ["subnet-1"]}, "security_groups"),
+        ({"security_groups": ["sg-1"], "subnets": ["subnet-1", 5]}, "subnets[1]"),
+        ({"security_groups": [""], "subnets": ["subnet-1"]}, "security_groups[0]"),
+        ({"security_groups": ["sg-1"], "subnets": [None]}, "subnets[0]"),
+        ({"security_groups": ["sg-1"], "subnets": "subnet-1"}, "subnets"),
+        ({"security_groups": ["sg-1"], "subnets": ["subnet-1"], "extra": []}, "extra"),
+    ],
+)
+@pytest.mark.parametrize("section", ["defaults", "dataset", "train", "deploy"])
+def test_bad_vpc_config(tmp_path: Path, section: str, vpc_config: Any, subkey: str) -> None:
+    key = f"{section}.vpc_config.{subkey}"
+    assert_bad(tmp_path, minimal(**{section: {"vpc_config": vpc_config}}), key)
+
+
+@pytest.mark.parametrize("vpc_config", [["sg-1"], "sg-1", 5, {}])
+def test_vpc_config_not_mapping(tmp_path: Path, vpc_config: Any) -> None:
+    err = assert_bad(tmp_path, minimal(train={"vpc_config": vpc_config}), None)
+    assert "train.vpc_config" in str(err)
+
+
+@pytest.mark.parametrize("value", ["true", "yes", 1, 0, "false"])
+def test_record_invokes_not_bool(tmp_path: Path, value: Any) -> None:
+    assert_bad(tmp_path, minimal(deploy={"record_invokes": value}), "deploy.record_invokes")
+
+
+def test_record_invokes_in_defaults_is_checked(tmp_path: Path) -> None:
+    assert_bad(tmp_path, minimal(defaults={"record_invokes": "no"}), "defaults.record_invokes")
+
+
+@pytest.mark.parametrize(
+    ("section", "setting"),
+    [
+        ("train", "instance_count"),
+        ("train", "volume_size_gb"),
+        ("train", "max_runtime_seconds"),
+        ("deploy", "instance_count"),
+        ("notebook", "volume_size"),
+        ("defaults", "instance_count"),
+    ],
+)
+@pytest.mark.parametrize("value", [0, -1, "10", 1.5, 2.0, True, [1]])
+def test_numeric_setting_not_positive_int(
+    tmp_path: Path, section: str, setting: str, value: Any
+) -> None:
+    err = assert_bad(tmp_path, minimal(**{section: {setting: value}}), f"{section}.{setting}")
+    assert "positive integer" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("section", "setting", "value"),
+    [
+        ("train", "image", ""),
+        ("train", "image", 5),
+        ("dataset", "role", ["r"]),
+        ("deploy", "instance_type", "  "),
+        ("defaults", "image", {"name": "x"}),
+        ("notebook", "subnet_id", 5),
+        ("notebook", "repo_url", ""),
+        ("notebook", "on_start", True),
+    ],
+)
+def test_string_setting_invalid(tmp_path: Path, section: str, setting: str, value: Any) -> None:
+    assert_bad(tmp_path, minimal(**{section: {setting: value}}), f"{section}.{setting}")
+
+
+@pytest.mark.parametrize("value", ["yes", "enabled", 1, ["Enabled"]])
+def test_notebook_direct_internet_access_invalid(tmp_path: Path, value: Any) -> None:
+    key = "notebook.direct_internet_access"
+    assert_bad(tmp_path, minimal(notebook={"direct_internet_access": value}), key)
+
+
+@pytest.mark.parametrize(
+    ("value", "key"),
+    [
+        ("sg-1", "notebook.security_group_ids"),
+        (["sg-1", 2], "notebook.security_group_ids[1]"),
+    ],
+)
+def test_notebook_security_group_ids_invalid(tmp_path: Path, value: Any, key: str) -> None:
+    assert_bad(tmp_path, minimal(notebook={"security_group_ids": value}), key)
+
+
+def test_recursive_yaml_alias_is_an_error(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        project: p
+        s3folder: s3://b/
+        extra: &loop
+          - *loop
+        """,
+    )
+    with pytest.raises(ConfigError, match="reference to itself") as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+    assert "extra" in str(info.value)
+
+
+# --------------------------------------------------------------------------------------
+# Warnings for unknown keys
+# --------------------------------------------------------------------------------------
+
+
+def test_unknown_keys_are_kept_and_warned_about(tmp_path: Path) -> None:
+    path = write_yaml_dict(
+        tmp_path,
+        minimal(future={"a": [1, 2]}, train={"image": "i", "spot": True}, notebook={"x": 1}),
+    )
+    cfg = load_config(path)
+    assert len(cfg.warnings) == 3
+    assert any("'future'" in w and str(path) in w for w in cfg.warnings)
+    assert any("'train.spot'" in w for w in cfg.warnings)
+    assert any("'notebook.x'" in w for w in cfg.warnings)
+    assert cfg.get("future") == {"a": [1, 2]}
+    assert cfg.section("train")["spot"] is True
+    assert isinstance(cfg.warnings, tuple)
+
+
+def test_no_warnings_for_full_config(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, FULL_YAML)).warnings == ()
+
+
+# --------------------------------------------------------------------------------------
+# A full valid configuration
+# --------------------------------------------------------------------------------------
+
+
+def test_full_config(tmp_path: Path) -> None:
+    path = write(tmp_path, FULL_YAML)
+    cfg = load_config(path)
+    assert isinstance(cfg, Config)
+    assert cfg.path == str(path)
+    assert cfg.project == "my-project"
+    assert cfg.s3folder == "s3://my-bucket/my-prefix/"
+    assert cfg.plugins == ("my_project.hooks", "other_hooks")
+    assert cfg.models == {
+        "my-model": "my_package.models.MyModel",
+        "entry": "entry-point-model",
+        "multi": {
+            "model-defaults": {"cls": "pkg.Model"},
+            "containers": {
+                "c1": {"training_job": "tj-0-1", "image_tag": "0.1.0", "cls": "pkg.Other"},
+                "c2": {"training_job": "tj-0-2"},
+            },
+        },
+    }
+    assert cfg.model_reference("my-model") == "my_package.models.MyModel"
+    assert cfg.model_reference("entry") == "entry-point-model"
+    assert cfg.model_containers("multi") == {
+        "c1": {"training_job": "tj-0-1", "image_tag": "0.1.0", "cls": "pkg.Other"},
+        "c2": {"training_job": "tj-0-2", "cls": "pkg.Model"},
+    }
+    assert cfg.section("train") == {
+        "image": "registry.example.com:5000/train:1.0",
+        "role": "arn:aws:iam::123:role/train",
+        "instance_type": "ml.p3.2xlarge",
+        "vpc_config": VPC,
+        "instance_count": 2,
+        "volume_size_gb": 50,
+        "max_runtime_seconds": 3600,
+    }
+    assert cfg.section("deploy") == {
+        "image": "123.dkr.ecr.eu-west-1.amazonaws.com/img:0.1.0",
+        "role": "arn:aws:iam::123:role/default",
+        "instance_type": "ml.m5.large",
+        "record_invokes": True,
+        "instance_count": 1,
+        "vpc_config": {"security_groups": ["sg-1"], "subnets": ["subnet-1"]},
+    }
+    assert cfg.section("notebook")["security_group_ids"] == ["sg-1", "sg-2"]
+    assert cfg.section("notebook")["direct_internet_access"] == "Disabled"
+    assert cfg.section("notebook")["role"] == "arn:aws:iam::123:role/notebook"
+    data = cfg.as_dict()
+    assert set(data) == {"project", "s3folder", "models", "plugins", "defaults", *SECTIONS}
+    assert data["plugins"] == ["my_project.hooks", "other_hooks"]
+    assert cfg.get("train")["instance_count"] == 2
+    assert cfg.get("missing") is None
+    sentinel = object()
+    assert cfg.get("missing", sentinel) is sentinel
+    assert repr(cfg) == f"Config(path={str(path)!r}, project='my-project')"
+
+
+def test_load_config_accepts_str_and_pathlike(tmp_path: Path) -> None:
+    path = write(tmp_path, FULL_YAML)
+    assert load_config(str(path)) == load_config(path)
+    assert load_config(str(path)).path == str(path)
+
+
+def test_default_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert DEFAULT_CONFIG_FILE == "./ml2p.yml"
+    write(tmp_path, FULL_YAML)
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config()
+    assert cfg.path == DEFAULT_CONFIG_FILE
+    assert cfg.project == "my-project"
+    os.remove("ml2p.yml")
+    with pytest.raises(ConfigError, match=r"\./ml2p\.yml"):
+        load_config()
+
+
+def test_minimal_config() -> None:
+    cfg = config_from_dict(minimal())
+    assert cfg.path == "<dict>"
+    assert cfg.models == {}
+    assert cfg.plugins == ()
+    assert cfg.warnings == ()
+    for name in SECTIONS:
+        assert cfg.section(name) == {}
+
+
+def test_empty_sections_and_models_are_allowed(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        project: p
+        s3folder: s3://b/
+        models:
+        plugins:
+        defaults:
+        train:
+        """,
+    )
+    cfg = load_config(path)
+    assert cfg.models == {}
+    assert cfg.plugins == ()
+    assert cfg.section("train") == {}
+
+
+def test_config_from_dict_validates_like_load_config() -> None:
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(minimal(train={"instance_count": 0}), path="inline.yml")
+    assert "inline.yml" in str(info.value)
+    assert "train.instance_count" in str(info.value)
+    with pytest.raises(ConfigError, match=r"<dict>.*project"):
+        config_from_dict({"s3folder": "s3://b/"})
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        config_from_dict(["not", "a", "mapping"])  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------
+# Defaults overlay
+# --------------------------------------------------------------------------------------
+
+
+def test_section_overlays_defaults() -> None:
+    cfg = config_from_dict(
+        minimal(
+            defaults={
+                "image": "img:1",
+                "role": "r-default",
+                "instance_type": "ml.m5.large",
+                "vpc_config": VPC,
+            },
+            train={"role": "r-train", "instance_count": 3},
+            deploy={"vpc_config": {"security_groups": ["sg-x"], "subnets": ["subnet-x"]}},
+        )
+    )
+    assert cfg.section("train") == {
+        "image": "img:1",
+        "role": "r-train",
+        "instance_type": "ml.m5.large",
+        "vpc_config": VPC,
+        "instance_count": 3,
+    }
+    # The overlay is shallow: the section's vpc_config replaces the default one.
+    assert cfg.section("deploy")["vpc_config"] == {
+        "security_groups": ["sg-x"],
+        "subnets": ["subnet-x"],
+    }
+    assert cfg.section("dataset") == {
+        "image": "img:1",
+        "role": "r-default",
+        "instance_type": "ml.m5.large",
+        "vpc_config": VPC,
+    }
+    # The raw sections are unchanged by the overlay.
+    assert cfg.get("train") == {"role": "r-train", "instance_count": 3}
+
+
+def test_section_null_removes_default(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        project: p
+        s3folder: s3://b/
+        defaults:
+          role: r
+          vpc_config: {security_groups: [sg-1], subnets: [subnet-1]}
+        train:
+          vpc_config:
+        """,
+    )
+    cfg = load_config(path)
+    assert cfg.section("train") == {"role": "r"}
+    assert cfg.section("deploy")["vpc_config"] == {
+        "security_groups": ["sg-1"],
+        "subnets": ["subnet-1"],
+    }
+
+
+def test_unknown_section_name() -> None:
+    cfg = config_from_dict(minimal(), path="x.yml")
+    with pytest.raises(ConfigError) as info:
+        cfg.section("training")
+    assert "x.yml" in str(info.value)
+    assert "training" in str(info.value)
+    assert "dataset, train, deploy, notebook" in str(info.value)
+
+
+# --------------------------------------------------------------------------------------
+# Model references
+# --------------------------------------------------------------------------------------
+
+
+def test_model_reference_undefined_lists_defined_names(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, FULL_YAML))
+    with pytest.raises(ConfigError) as info:
+        cfg.model_reference("nope")
+    message = str(info.value)
+    assert cfg.path in message
+    assert "models.nope" in message
+    assert "entry, multi, my-model" in message
+
+
+def test_model_reference_with_no_models() -> None:
+    with pytest.raises(ConfigError, match=r"models\.x.*\(none\)"):
+        config_from_dict(minimal()).model_reference("x")
+
+
+def test_model_reference_of_multi_container_model(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, FULL_YAML))
+    with pytest.raises(ConfigError, match="multi-container") as info:
+        cfg.model_reference("multi")
+    assert info.value.key == "models.multi"
+    with pytest.raises(ConfigError, match="single-container"):
+        cfg.model_containers("my-model")
+    with pytest.raises(ConfigError, match="not defined"):
+        cfg.model_containers("nope")
+
+
+# --------------------------------------------------------------------------------------
+# Immutability
+# --------------------------------------------------------------------------------------
+
+
+def test_returned_values_are_copies(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, FULL_YAML))
+    before = cfg.as_dict()
+
+    models = cfg.models
+    models["my-model"] = "changed.Model"
+    models["multi"]["containers"]["c1"]["cls"] = "changed.Cls"
+    models["new"] = "x.Y"
+
+    train = cfg.section("train")
+    train["vpc_config"]["subnets"].append("subnet-evil")
+    train["instance_count"] = 99
+
+    raw = cfg.get("train")
+    raw["vpc_config"]["security_groups"].clear()
+    cfg.get("defaults")["role"] = "changed"
+
+    data = cfg.as_dict()
+    data["project"] = "other"
+    data["plugins"].append("evil")
+    data["notebook"]["security_group_ids"].append("sg-evil")
+
+    containers = cfg.model_containers("multi")
+    containers["c2"]["cls"] = "changed.Cls"
+
+    assert cfg.as_dict() == before
+    assert cfg.models["my-model"] == "my_package.models.MyModel"
+    assert cfg.model_containers("multi")["c2"]["cls"] == "pkg.Model"
+    assert cfg.section("train")["vpc_config"] == VPC
+    assert cfg.section("train")["instance_count"] == 2
+    assert cfg.section("deploy")["role"] == "arn:aws:iam::123:role/default"
+    assert cfg.plugins == ("my_project.hooks", "other_hooks")
+
+
+def test_returned_values_are_plain_types(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, FULL_YAML))
+    data = cfg.as_dict()
+    assert type(data) is dict
+    assert type(data["models"]["multi"]["containers"]) is dict
+    assert type(data["plugins"]) is list
+    assert type(cfg.section("train")["vpc_config"]["subnets"]) is list
+    assert type(cfg.models) is dict
+
+
+def test_input_mapping_changes_do_not_leak() -> None:
+    data = minimal(models={"m": "a.B"}, plugins=["p"], train={"vpc_config": copy.deepcopy(VPC)})
+    cfg = config_from_dict(data)
+    data["project"] = "other"
+    data["models"]["m"] = "c.D"
+    data["plugins"].append("q")
+    data["train"]["vpc_config"]["subnets"].append("subnet-evil")
+    assert cfg.project == "my-project"
+    assert cfg.models == {"m": "a.B"}
+    assert cfg.plugins == ("p",)
+    assert cfg.section("train")["vpc_config"] == VPC
+
+
+@pytest.mark.parametrize(
+    "name", ["project", "s3folder", "path", "plugins", "warnings", "models", "_data", "new"]
+)
+def test_attribute_assignment_raises(name: str) -> None:
+    cfg = config_from_dict(minimal())
+    with pytest.raises(AttributeError):
+        setattr(cfg, name, "x")
+    with pytest.raises(AttributeError):
+        delattr(cfg, name)
+    assert cfg.project == "my-project"
+
+
+def test_stored_data_is_read_only() -> None:
+    cfg = config_from_dict(minimal(train={"vpc_config": VPC}))
+    with pytest.raises(TypeError):
+        cfg._data["project"] = "x"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        cfg._data["train"]["vpc_config"]["subnets"] += ("x",)  # type: ignore[index]
+
+
+def test_pickle_and_copy_round_trip(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, FULL_YAML))
+    for clone in (pickle.loads(pickle.dumps(cfg)), copy.copy(cfg), copy.deepcopy(cfg)):
+        assert clone == cfg
+        assert clone.path == cfg.path
+        assert clone.as_dict() == cfg.as_dict()
+    assert cfg != config_from_dict(cfg.as_dict())  # different path
+    assert config_from_dict(cfg.as_dict(), path=cfg.path) == cfg
+    with pytest.raises(TypeError):
+        hash(cfg)
+
+
+# --------------------------------------------------------------------------------------
+# check_models
+# --------------------------------------------------------------------------------------
+
+
+class ResolveFailure(Exception):
+    pass
+
+
+def test_check_models_resolves_everything(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, FULL_YAML))
+    calls: list[str] = []
+
+    def resolve(ref: str) -> object:
+        calls.append(ref)
+        return f"<{ref}>"
+
+    assert check_models(cfg, resolve) == {
+        "my-model": "<my_package.models.MyModel>",
+        "entry": "<entry-point-model>",
+        "multi": {"c1": "<pkg.Other>", "c2": "<pkg.Model>"},
+    }
+    assert calls == ["my_package.models.MyModel", "entry-point-model", "pkg.Other", "pkg.Model"]
+
+
+def test_check_models_with_no_models() -> None:
+    assert check_models(config_from_dict(minimal()), lambda ref: ref) == {}
+
+
+def test_check_models_reports_failing_name(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, FULL_YAML))
+
+    def resolve(ref: str) -> object:
+        if ref == "entry-point-model":
+            raise ResolveFailure("no entry point named 'entry-point-model'")
+        return ref
+
+    with pytest.raises(ConfigError) as info:
+        check_models(cfg, resolve)
+    err = info.value
+    message = str(err)
+    assert str(cfg.path) in message
+    assert "models.entry" in message
+    assert err.key == "models.entry"
+    assert "'entry-point-model'" in message
+    assert "ResolveFailure" in message
+    assert "no entry point named" in message
+    assert isinstance(err.__cause__, ResolveFailure)
+
+
+@pytest.mark.parametrize(
+    ("bad_ref", "key", "inherited"),
+    [
+        ("pkg.Other", "models.multi.containers.c1.cls", False),
+        ("pkg.Model", "models.multi.containers.c2.cls", True),
+    ],
+)
+def test_check_models_reports_failing_container(
+    tmp_path: Path, bad_ref: str, key: str, inherited: bool
+) -> None:
+    cfg = load_config(write(tmp_path, FULL_YAML))
+
+    def resolve(ref: str) -> object:
+        if ref == bad_ref:
+            raise ImportError(f"No module named {ref.split('.')[0]!r}")
+        return ref
+
+    with pytest.raises(ConfigError) as info:
+        check_models(cfg, resolve)
+    message = str(info.value)
+    assert cfg.path in message
+    assert key in message
+    assert bad_ref in message
+    assert "ImportError: No module named 'pkg'" in message
+    assert ("model-defaults" in message) is inherited
+    assert isinstance(info.value.__cause__, ImportError)
+
+
+def test_check_models_does_not_swallow_base_exceptions() -> None:
+    cfg = config_from_dict(minimal(models={"m": "a.B"}))
+
+    def resolve(ref: str) -> object:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        check_models(cfg, resolve)

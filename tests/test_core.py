@@ -1,0 +1,197 @@
+"""ml2p.core: S3URL, SageMakerEnv, predictors, logging (no AWS needed)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from ml2p import __version__, hyperparameters
+from ml2p.core import (
+    S3URL,
+    LocalEnv,
+    Model,
+    ModelDatasetGenerator,
+    ModelPredictor,
+    ModelTrainer,
+    SageMakerEnv,
+    SageMakerEnvType,
+)
+from ml2p.errors import ML2PError
+from ml2p.logs import configure_logging
+
+
+@pytest.mark.parametrize("bad", ["", "bucket/path", "http://b/p", "s3://", "s3:///path"])
+def test_s3url_rejects_bad_urls(bad):
+    with pytest.raises(ML2PError, match="invalid S3 URL"):
+        S3URL(bad)
+
+
+@pytest.mark.parametrize(
+    "url, bucket, path, full",
+    [
+        ("s3://b/pre/", "b", "pre/x/y", "s3://b/pre/x/y"),
+        ("s3://b/pre", "b", "pre/x/y", "s3://b/pre/x/y"),
+        ("s3://b/a/b/", "b", "a/b/x/y", "s3://b/a/b/x/y"),
+        ("s3://b", "b", "x/y", "s3://b/x/y"),
+    ],
+)
+def test_s3url(url, bucket, path, full):
+    s3 = S3URL(url)
+    assert s3.bucket() == bucket
+    assert s3.path("x/y") == path
+    assert s3.path("/x/y") == path
+    assert s3.url("x/y") == full
+    assert s3.url().endswith("/")
+
+
+def test_env_type_values():
+    assert [(m.name, m.value) for m in SageMakerEnvType] == [
+        ("DATASET", "dataset"),
+        ("TRAIN", "train"),
+        ("SERVE", "serve"),
+        ("LOCAL", "local"),
+    ]
+    assert SageMakerEnvType("train") is SageMakerEnvType.TRAIN
+
+
+BASE = {"ML2P_PROJECT": "proj", "ML2P_S3_URL": "s3://b/p/", "ML2P_MODEL_CLS": "pkg.M"}
+
+
+@pytest.mark.parametrize(
+    "extra, env_type",
+    [
+        ({"ML2P_TRAINING_JOB": "m-0-1"}, SageMakerEnvType.TRAIN),
+        ({"ML2P_DATASET": "m-20240101"}, SageMakerEnvType.DATASET),
+        ({"ML2P_MODEL_VERSION": "m-0-1-2"}, SageMakerEnvType.SERVE),
+        ({}, SageMakerEnvType.SERVE),
+    ],
+)
+def test_sagemaker_env_type_from_variables(tmp_path, extra, env_type):
+    env = SageMakerEnv(str(tmp_path), environ={**BASE, **extra})
+    assert env.env_type is env_type
+    assert env.project == "proj"
+    assert env.model_cls == "pkg.M"
+    assert env.s3 == S3URL("s3://b/p/")
+    assert env.training_job_name == extra.get("ML2P_TRAINING_JOB")
+    assert env.model_version == extra.get("ML2P_MODEL_VERSION")
+    assert env.dataset_name == extra.get("ML2P_DATASET")
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("true", True), ("TRUE", True), ("false", False), ("", False), ("yes", False)],
+)
+def test_record_invokes(tmp_path, value, expected):
+    env = SageMakerEnv(str(tmp_path), environ={"ML2P_RECORD_INVOKES": value})
+    assert env.record_invokes is expected
+
+
+def test_training_env_from_hyperparameters(tmp_path):
+    config = tmp_path / "input" / "config"
+    config.mkdir(parents=True)
+    encoded = hyperparameters.encode(
+        {
+            "ML2P_ENV": {"ML2P_TRAINING_JOB": "m-0-1", "ML2P_PROJECT": "hp-proj"},
+            "model": {"alpha": 0.5, "layers": [3, 4]},
+        }
+    )
+    (config / "hyperparameters.json").write_text(json.dumps(encoded))
+    (config / "resourceconfig.json").write_text('{"current_host": "algo-1"}')
+    env = SageMakerEnv(str(tmp_path), environ={"ML2P_PROJECT": "os-proj"})
+    assert env.env_type is SageMakerEnvType.TRAIN
+    assert env.training_job_name == "m-0-1"
+    assert env.project == "hp-proj"  # the job's stored settings win
+    assert env.hyperparameters["model"] == {"alpha": 0.5, "layers": [3, 4]}
+    assert env.resourceconfig() == {"current_host": "algo-1"}
+
+
+def test_bad_hyperparameters_file_is_named(tmp_path):
+    config = tmp_path / "input" / "config"
+    config.mkdir(parents=True)
+    (config / "hyperparameters.json").write_text("[1, 2")
+    with pytest.raises(ML2PError, match=r"hyperparameters\.json"):
+        SageMakerEnv(str(tmp_path), environ={})
+
+
+def test_folders_and_write_failure(tmp_path):
+    env = SageMakerEnv(str(tmp_path), environ={})
+    assert env.dataset_folder() == tmp_path / "input" / "data" / "training"
+    assert env.data_channel_folder("validation") == tmp_path / "input" / "data" / "validation"
+    assert env.model_folder() == tmp_path / "model"
+    assert env.resourceconfig() == {}
+    path = env.write_failure("ValueError: boom\ntraceback")
+    assert path == tmp_path / "output" / "failure"
+    assert path.read_text().startswith("ValueError: boom")
+    with pytest.raises(ML2PError, match="invalid channel"):
+        env.data_channel_folder("../etc")
+
+
+def test_local_env(tmp_path, ml2p_yml):
+    env = LocalEnv(str(tmp_path), ml2p_yml)
+    assert env.env_type is SageMakerEnvType.LOCAL
+    assert env.project == "test-proj"
+    assert env.s3.url() == "s3://ml2p-test/proj/"
+    assert env.model_version == "local"
+    (env.model_folder()).mkdir()
+    (env.model_folder() / "old").write_text("x")
+    env.clean_model_folder()
+    assert env.model_folder().is_dir() and not list(env.model_folder().iterdir())
+
+
+def test_local_env_requires_folder(tmp_path, ml2p_yml):
+    with pytest.raises(ML2PError, match="does not exist"):
+        LocalEnv(str(tmp_path / "missing"), ml2p_yml)
+
+
+def test_base_classes():
+    assert (Model.DATASET_GENERATOR, Model.TRAINER, Model.PREDICTOR) == (None, None, None)
+    env = SageMakerEnv("/nonexistent", environ={})
+    with pytest.raises(NotImplementedError):
+        ModelTrainer(env).train()
+    with pytest.raises(NotImplementedError):
+        ModelDatasetGenerator(env).generate()
+    with pytest.raises(NotImplementedError):
+        ModelPredictor(env).result({})
+
+
+def test_metadata(tmp_path):
+    env = SageMakerEnv(str(tmp_path), environ={"ML2P_MODEL_VERSION": "m-1-2-3"})
+    md = ModelPredictor(env).metadata()
+    assert md["model_version"] == "m-1-2-3"
+    assert md["ml2p_version"] == __version__
+    assert isinstance(md["timestamp"], float)
+
+
+def test_default_record_invoke_id(tmp_path):
+    p = ModelPredictor(SageMakerEnv(str(tmp_path), environ={}))
+    first, second = p.record_invoke_id({}, {}), p.record_invoke_id({}, {})
+    assert list(first) == ["ts", "uuid"]
+    assert first["uuid"] != second["uuid"]
+    assert first["ts"].endswith("Z") and "T" in first["ts"]
+
+
+@pytest.fixture
+def restore_ml2p_logger():
+    logger = logging.getLogger("ml2p")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
+
+
+def test_one_log_handler_however_many_instances(tmp_path, restore_ml2p_logger):
+    stream = io.StringIO()
+    for _ in range(3):
+        configure_logging(stream=stream)
+    env = SageMakerEnv(str(tmp_path), environ={})
+    predictors = [ModelPredictor(env) for _ in range(5)]
+    trainers = [ModelTrainer(env) for _ in range(5)]
+    predictors[-1].logger.info("hello once")
+    trainers[-1].logger.info("trainer once")
+    lines = stream.getvalue().splitlines()
+    assert sum("hello once" in line for line in lines) == 1
+    assert sum("trainer once" in line for line in lines) == 1
+    handlers = [h for h in logging.getLogger("ml2p").handlers if getattr(h, "_ml2p_handler", 0)]
+    assert len(handlers) == 1
