@@ -7,6 +7,7 @@ test here.
 from __future__ import annotations
 
 import json
+
 import pytest
 
 from ml2p import hookimpl, lifecycle

@@ -19,8 +19,16 @@ TESTS = (Path(__file__).parent / "test_hooks.py").read_text()
 
 
 def test_hooks_found():
-    assert {"ml2p_setup", "ml2p_teardown", "ml2p_train", "ml2p_generate", "ml2p_result",
-            "ml2p_batch_result", "ml2p_record_invoke_id", "ml2p_cli_commands"} <= set(HOOKS)
+    assert {
+        "ml2p_setup",
+        "ml2p_teardown",
+        "ml2p_train",
+        "ml2p_generate",
+        "ml2p_result",
+        "ml2p_batch_result",
+        "ml2p_record_invoke_id",
+        "ml2p_cli_commands",
+    } <= set(HOOKS)
 
 
 @pytest.mark.parametrize("hook", HOOKS)

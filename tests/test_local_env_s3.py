@@ -105,9 +105,13 @@ MODEL_KEY = "proj/models/test-proj-m-0-1/output/model.tar.gz"
 
 
 def test_download_model(s3, tmp_path, ml2p_yml):
-    s3.put_object(Bucket="ml2p-test", Key=MODEL_KEY, Body=tarball(
-        [file_member("model.json", b'{"slope": 2}'), file_member("sub/extra.txt", b"e")]
-    ))
+    s3.put_object(
+        Bucket="ml2p-test",
+        Key=MODEL_KEY,
+        Body=tarball(
+            [file_member("model.json", b'{"slope": 2}'), file_member("sub/extra.txt", b"e")]
+        ),
+    )
     env = LocalEnv(str(tmp_path), ml2p_yml)
     env.download_model("m-0-1")
     assert json.loads((env.model_folder() / "model.json").read_text()) == {"slope": 2}
@@ -148,10 +152,14 @@ def test_download_model_missing_is_an_aws_error(s3, tmp_path, ml2p_yml):
 
 
 def test_upload_to_s3(s3, tmp_path):
-    env = SageMakerEnv(str(tmp_path), environ={
-        "ML2P_DATASET": "minimal-20240101", "ML2P_S3_URL": "s3://ml2p-test/proj/",
-        "ML2P_PROJECT": "test-proj",
-    })
+    env = SageMakerEnv(
+        str(tmp_path),
+        environ={
+            "ML2P_DATASET": "minimal-20240101",
+            "ML2P_S3_URL": "s3://ml2p-test/proj/",
+            "ML2P_PROJECT": "test-proj",
+        },
+    )
     url = MinimalGenerator(env).generate()
     assert url == "s3://ml2p-test/proj/datasets/minimal-20240101/data.json"
     data = read_json_object(s3, "proj/datasets/minimal-20240101/data.json")
@@ -170,10 +178,15 @@ class Echo(ModelPredictor):
 
 
 def serving_env(tmp_path, record="true"):
-    return SageMakerEnv(str(tmp_path), environ={
-        "ML2P_MODEL_VERSION": "m-0-1-0", "ML2P_S3_URL": "s3://ml2p-test/proj/",
-        "ML2P_RECORD_INVOKES": record, "ML2P_PROJECT": "test-proj",
-    })
+    return SageMakerEnv(
+        str(tmp_path),
+        environ={
+            "ML2P_MODEL_VERSION": "m-0-1-0",
+            "ML2P_S3_URL": "s3://ml2p-test/proj/",
+            "ML2P_RECORD_INVOKES": record,
+            "ML2P_PROJECT": "test-proj",
+        },
+    )
 
 
 def list_keys(s3, prefix):

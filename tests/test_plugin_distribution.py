@@ -95,8 +95,16 @@ def venv_python(tmp_path_factory):
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / ("Scripts" if os.name == "nt" else "bin") / "python"
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-         str(REPO), str(dist)],
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            str(REPO),
+            str(dist),
+        ],
         check=True,
     )
     return python
@@ -105,7 +113,9 @@ def venv_python(tmp_path_factory):
 def probe(python, **env):
     proc = subprocess.run(
         [str(python), "-c", PROBE],
-        capture_output=True, text=True, cwd=str(REPO),
+        capture_output=True,
+        text=True,
+        cwd=str(REPO),
         env={**os.environ, "PYTHONPATH": str(REPO), **env},
     )
     assert proc.returncode == 0, proc.stderr
@@ -127,7 +137,10 @@ def test_installed_plugin_is_found_and_wraps_foreign_predictor(venv_python):
 @pytest.mark.parametrize("blocked", ["throwaway", "ml2p-throwaway"])
 def test_block_list_switches_the_plugin_off(venv_python, blocked):
     proc = subprocess.run(
-        [str(venv_python), "-c", PROBE], capture_output=True, text=True, cwd=str(REPO),
+        [str(venv_python), "-c", PROBE],
+        capture_output=True,
+        text=True,
+        cwd=str(REPO),
         env={**os.environ, "PYTHONPATH": str(REPO), "ML2P_DISABLE_PLUGINS": blocked},
     )
     # Blocking the distribution also hides its model entry point.
@@ -139,7 +152,10 @@ def test_block_list_switches_the_plugin_off(venv_python, blocked):
 def test_block_list_keeps_other_behaviour(venv_python):
     code = PROBE.replace('resolve_model("throwaway")', 'resolve_model("tests.models.MinimalModel")')
     proc = subprocess.run(
-        [str(venv_python), "-c", code], capture_output=True, text=True, cwd=str(REPO),
+        [str(venv_python), "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=str(REPO),
         env={**os.environ, "PYTHONPATH": str(REPO), "ML2P_DISABLE_PLUGINS": "throwaway"},
     )
     assert proc.returncode == 0, proc.stderr

@@ -9,7 +9,9 @@ import sys
 def imported_modules(code: str) -> set:
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
 

@@ -34,12 +34,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from ml2p.recording import Recorder
 
 __all__ = [
+    "S3URL",
     "LocalEnv",
     "Model",
     "ModelDatasetGenerator",
     "ModelPredictor",
     "ModelTrainer",
-    "S3URL",
     "SageMakerEnv",
     "SageMakerEnvType",
 ]
@@ -77,7 +77,10 @@ class S3URL:
         return f"S3URL({self._s3folder!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, S3URL) and (self._bucket, self._base) == (other._bucket, other._base)
+        return isinstance(other, S3URL) and (self._bucket, self._base) == (
+            other._bucket,
+            other._base,
+        )
 
     def __hash__(self) -> int:
         return hash((self._bucket, self._base))

@@ -24,7 +24,9 @@ def get_logger(name: str = "") -> logging.Logger:
     return logger.getChild(name) if name else logger
 
 
-def configure_logging(level: int = logging.INFO, stream: Optional[IO[str]] = None) -> logging.Handler:
+def configure_logging(
+    level: int = logging.INFO, stream: Optional[IO[str]] = None
+) -> logging.Handler:
     """Install ML2P's single stream handler on the ``ml2p`` logger (idempotent).
 
     Calling it again replaces the stream and level of the existing handler

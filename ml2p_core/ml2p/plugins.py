@@ -219,7 +219,9 @@ class PluginManager(pluggy.PluginManager):
         try:
             module = importlib.import_module(module_name)
         except Exception as exc:
-            raise PluginError(module_name, f"failed to import: {type(exc).__name__}: {exc}") from exc
+            raise PluginError(
+                module_name, f"failed to import: {type(exc).__name__}: {exc}"
+            ) from exc
         self.register(module, name=module_name)
         return module
 
@@ -307,7 +309,9 @@ def _import_dotted(ref: str) -> Any:
     try:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ModelNotFoundError(f"model {ref!r}: cannot import module {module_name!r}: {exc}") from exc
+        raise ModelNotFoundError(
+            f"model {ref!r}: cannot import module {module_name!r}: {exc}"
+        ) from exc
     for attr in attr_path.split("."):
         try:
             obj = getattr(obj, attr)
@@ -361,5 +365,7 @@ def resolve_model(ref: str, environ: Optional[Mapping[str, str]] = None) -> type
                 f"(installed: {known}) nor a dotted path to a class"
             )
     if not (isinstance(obj, type) and issubclass(obj, Model)):
-        raise ModelNotFoundError(f"model {ref!r} resolves to {obj!r}, not an ml2p.core.Model subclass")
+        raise ModelNotFoundError(
+            f"model {ref!r} resolves to {obj!r}, not an ml2p.core.Model subclass"
+        )
     return obj
