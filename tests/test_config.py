@@ -32,9 +32,8 @@ models:
   multi:
     model-defaults:
       cls: "pkg.Model"
-    containers:
-      c1: {training_job: "tj-0-1", image_tag: "0.1.0", cls: "pkg.Other"}
-      c2: {training_job: "tj-0-2"}
+    c1: {training_job: "tj-0-1", image_tag: "0.1.0", cls: "pkg.Other"}
+    c2: {training_job: "tj-0-2", image_tag: "0.2.0"}
 plugins:
   - my_project.hooks
   - other_hooks
@@ -260,40 +259,33 @@ def test_model_name_not_string(tmp_path: Path) -> None:
     assert "models.1" in str(info.value)
 
 
+C1 = {"training_job": "t", "image_tag": "1", "cls": "a.B"}
+
+
 @pytest.mark.parametrize(
     ("model", "key"),
     [
-        ({"model-defaults": {"cls": "a.B"}}, "models.m.containers"),
-        ({"containers": {}}, "models.m.containers"),
-        ({"containers": [{"training_job": "t", "cls": "a.B"}]}, "models.m.containers"),
-        ({"containers": "c1"}, "models.m.containers"),
-        ({"containers": {"c1": {"training_job": "t"}}}, "models.m.containers.c1.cls"),
-        ({"containers": {"c1": {"cls": "a.B"}}}, "models.m.containers.c1.training_job"),
-        ({"containers": {"c1": "a.B"}}, "models.m.containers.c1"),
+        ({"model-defaults": {"cls": "a.B"}}, "models.m"),
+        ({"model-defaults": None}, "models.m"),
+        ({}, "models.m"),
+        ({"c1": {"training_job": "t", "image_tag": "1"}}, "models.m.c1.cls"),
+        ({"c1": {"cls": "a.B", "training_job": "t"}}, "models.m.c1.image_tag"),
+        ({"c1": "a.B"}, "models.m.c1"),
+        ({"c1": ["a.B"]}, "models.m.c1"),
+        ({"c1": {**C1, "x": 1}}, "models.m.c1.x"),
+        ({"c1": {**C1, "cls": "a b"}}, "models.m.c1.cls"),
+        ({"c1": {**C1, "training_job": ""}}, "models.m.c1.training_job"),
+        ({"c1": {**C1, "image_tag": 1}}, "models.m.c1.image_tag"),
+        ({"c1": C1, "extra": 1}, "models.m.extra"),
+        # The old ``containers:`` wrapper is just a container named "containers" now.
+        ({"containers": {"c1": C1}}, "models.m.containers.c1"),
+        ({"model-defaults": "a.B", "c1": {"training_job": "t"}}, "models.m.model-defaults"),
         (
-            {"containers": {"c1": {"training_job": "t", "cls": "a.B", "x": 1}}},
-            "models.m.containers.c1.x",
-        ),
-        ({"containers": {"c1": {"training_job": "t", "cls": "a b"}}}, "models.m.containers.c1.cls"),
-        (
-            {"containers": {"c1": {"training_job": "", "cls": "a.B"}}},
-            "models.m.containers.c1.training_job",
-        ),
-        (
-            {"containers": {"c1": {"training_job": "t", "cls": "a.B", "image_tag": 1}}},
-            "models.m.containers.c1.image_tag",
-        ),
-        ({"containers": {"c1": {"training_job": "t", "cls": "a.B"}}, "extra": 1}, "models.m.extra"),
-        (
-            {"model-defaults": "a.B", "containers": {"c1": {"training_job": "t"}}},
-            "models.m.model-defaults",
-        ),
-        (
-            {"model-defaults": {"clss": "a.B"}, "containers": {"c1": {"training_job": "t"}}},
+            {"model-defaults": {"clss": "a.B"}, "c1": {"training_job": "t"}},
             "models.m.model-defaults.clss",
         ),
         (
-            {"model-defaults": {"cls": 5}, "containers": {"c1": {"training_job": "t"}}},
+            {"model-defaults": {"cls": 5}, "c1": {"training_job": "t"}},
             "models.m.model-defaults.cls",
         ),
     ],
@@ -302,23 +294,141 @@ def test_multi_container_invalid(tmp_path: Path, model: Any, key: str) -> None:
     assert_bad(tmp_path, minimal(models={"m": model}), key)
 
 
+@pytest.mark.parametrize(
+    ("cname", "key"), [(5, "models.m.5"), ("", "models.m."), (" ", "models.m. ")]
+)
+def test_multi_container_name_not_string(cname: Any, key: str) -> None:
+    with pytest.raises(ConfigError, match="container names must be non-empty strings") as info:
+        config_from_dict(minimal(models={"m": {"c1": C1, cname: C1}}))
+    assert info.value.key == key
+
+
+def test_multi_container_missing_image_tag(tmp_path: Path) -> None:
+    err = assert_bad(
+        tmp_path,
+        minimal(models={"m": {"model-defaults": {"cls": "a.B"}, "c1": {"training_job": "t"}}}),
+        "models.m.c1.image_tag",
+    )
+    assert err.key == "models.m.c1.image_tag"
+
+
+def test_multi_container_only_model_defaults(tmp_path: Path) -> None:
+    err = assert_bad(
+        tmp_path,
+        minimal(models={"m": {"model-defaults": {"cls": "a.B", "image_tag": "1"}}}),
+        "models.m",
+    )
+    assert err.key == "models.m"
+    assert "at least one container" in str(err)
+
+
+def test_multi_container_missing_cls_mentions_model_defaults(tmp_path: Path) -> None:
+    err = assert_bad(tmp_path, minimal(models={"m": {"c1": {"image_tag": "1"}}}), "models.m.c1.cls")
+    assert err.key == "models.m.c1.cls"
+    assert "model-defaults.cls" in str(err)
+
+
 def test_multi_container_cls_falls_back_to_model_defaults() -> None:
     cfg = config_from_dict(
         minimal(
             models={
                 "m": {
                     "model-defaults": {"cls": "pkg.Default"},
-                    "containers": {
-                        "c1": {"training_job": "tj-0-1", "image_tag": "0.1.0"},
-                        "c2": {"training_job": "tj-0-2", "cls": "pkg.Own"},
-                    },
+                    "c1": {"training_job": "tj-0-1", "image_tag": "0.1.0"},
+                    "c2": {"training_job": "tj-0-2", "image_tag": "0.2.0", "cls": "pkg.Own"},
                 }
             }
         )
     )
     assert cfg.model_containers("m") == {
         "c1": {"training_job": "tj-0-1", "image_tag": "0.1.0", "cls": "pkg.Default"},
-        "c2": {"training_job": "tj-0-2", "cls": "pkg.Own"},
+        "c2": {"training_job": "tj-0-2", "image_tag": "0.2.0", "cls": "pkg.Own"},
+    }
+
+
+def test_multi_container_training_job_defaults_to_container_name() -> None:
+    cfg = config_from_dict(
+        minimal(
+            models={
+                "m": {
+                    "model-defaults": {"cls": "pkg.Default", "image_tag": "0.9.0"},
+                    "c1": None,
+                    "c2": {"image_tag": "0.2.0"},
+                    "containers": {"training_job": "tj-x"},
+                }
+            }
+        )
+    )
+    containers = cfg.model_containers("m")
+    assert list(containers) == ["c1", "c2", "containers"]
+    assert containers == {
+        "c1": {"training_job": "c1", "image_tag": "0.9.0", "cls": "pkg.Default"},
+        "c2": {"training_job": "c2", "image_tag": "0.2.0", "cls": "pkg.Default"},
+        "containers": {"training_job": "tj-x", "image_tag": "0.9.0", "cls": "pkg.Default"},
+    }
+
+
+def test_multi_container_model_defaults_training_job_applies() -> None:
+    cfg = config_from_dict(
+        minimal(models={"m": {"model-defaults": {"training_job": "tj"}, "c1": C1, "c2": C1}})
+    )
+    assert cfg.model_containers("m")["c1"]["training_job"] == "t"
+    cfg = config_from_dict(
+        minimal(
+            models={
+                "m": {
+                    "model-defaults": {"training_job": "tj", "cls": "a.B"},
+                    "c1": {"image_tag": "1"},
+                }
+            }
+        )
+    )
+    assert cfg.model_containers("m") == {
+        "c1": {"training_job": "tj", "image_tag": "1", "cls": "a.B"}
+    }
+
+
+ML2P_06_YAML = """\
+project: "test-repo"
+s3folder: "s3://my-bucket/test-repo/"
+models:
+  model-type-1: "my.pkg.module.model"          # single-container: a reference string
+  model-type-2:                                # multi-container (Direct mode)
+    model-defaults: {cls: "my.pkg.module.modeltwo"}   # optional; only `cls` (and image_tag, training_job) allowed
+    model-0-0-1:                               # container name (becomes ContainerHostname)
+      training_job: "test-repo-model-0-0-1"    # optional: defaults to the container name
+      image_tag: "0.0.1"                       # required (after model-defaults is applied)
+    model-0-0-2:
+      training_job: "test-repo-model-0-0-2"
+      image_tag: "0.0.2"
+      cls: "my.pkg.module.submodule.modeltwo"  # optional: overrides model-defaults.cls; required after defaults
+"""  # noqa: E501
+
+
+def test_ml2p_0_6_multi_container_example(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, ML2P_06_YAML))
+    assert cfg.warnings == ()
+    assert cfg.model_reference("model-type-1") == "my.pkg.module.model"
+    containers = cfg.model_containers("model-type-2")
+    assert list(containers) == ["model-0-0-1", "model-0-0-2"]
+    assert containers == {
+        "model-0-0-1": {
+            "training_job": "test-repo-model-0-0-1",
+            "image_tag": "0.0.1",
+            "cls": "my.pkg.module.modeltwo",
+        },
+        "model-0-0-2": {
+            "training_job": "test-repo-model-0-0-2",
+            "image_tag": "0.0.2",
+            "cls": "my.pkg.module.submodule.modeltwo",
+        },
+    }
+    assert check_models(cfg, lambda ref: ref) == {
+        "model-type-1": "my.pkg.module.model",
+        "model-type-2": {
+            "model-0-0-1": "my.pkg.module.modeltwo",
+            "model-0-0-2": "my.pkg.module.submodule.modeltwo",
+        },
     }
 
 
@@ -509,17 +619,15 @@ def test_full_config(tmp_path: Path) -> None:
         "entry": "entry-point-model",
         "multi": {
             "model-defaults": {"cls": "pkg.Model"},
-            "containers": {
-                "c1": {"training_job": "tj-0-1", "image_tag": "0.1.0", "cls": "pkg.Other"},
-                "c2": {"training_job": "tj-0-2"},
-            },
+            "c1": {"training_job": "tj-0-1", "image_tag": "0.1.0", "cls": "pkg.Other"},
+            "c2": {"training_job": "tj-0-2", "image_tag": "0.2.0"},
         },
     }
     assert cfg.model_reference("my-model") == "my_package.models.MyModel"
     assert cfg.model_reference("entry") == "entry-point-model"
     assert cfg.model_containers("multi") == {
         "c1": {"training_job": "tj-0-1", "image_tag": "0.1.0", "cls": "pkg.Other"},
-        "c2": {"training_job": "tj-0-2", "cls": "pkg.Model"},
+        "c2": {"training_job": "tj-0-2", "image_tag": "0.2.0", "cls": "pkg.Model"},
     }
     assert cfg.section("train") == {
         "image": "registry.example.com:5000/train:1.0",
@@ -720,7 +828,7 @@ def test_returned_values_are_copies(tmp_path: Path) -> None:
 
     models = cfg.models
     models["my-model"] = "changed.Model"
-    models["multi"]["containers"]["c1"]["cls"] = "changed.Cls"
+    models["multi"]["c1"]["cls"] = "changed.Cls"
     models["new"] = "x.Y"
 
     train = cfg.section("train")
@@ -752,7 +860,7 @@ def test_returned_values_are_plain_types(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, FULL_YAML))
     data = cfg.as_dict()
     assert type(data) is dict
-    assert type(data["models"]["multi"]["containers"]) is dict
+    assert type(data["models"]["multi"]["c1"]) is dict
     assert type(data["plugins"]) is list
     assert type(cfg.section("train")["vpc_config"]["subnets"]) is list
     assert type(cfg.models) is dict
@@ -856,8 +964,8 @@ def test_check_models_reports_failing_name(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("bad_ref", "key", "inherited"),
     [
-        ("pkg.Other", "models.multi.containers.c1.cls", False),
-        ("pkg.Model", "models.multi.containers.c2.cls", True),
+        ("pkg.Other", "models.multi.c1.cls", False),
+        ("pkg.Model", "models.multi.c2.cls", True),
     ],
 )
 def test_check_models_reports_failing_container(

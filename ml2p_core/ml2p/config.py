@@ -6,10 +6,10 @@ The file is YAML with a mapping at the top level::
     s3folder: "s3://bucket/prefix/"     # required
     models:                             # optional: model name -> model reference
       my-model: "my_package.models.MyModel"
-      multi:                            # a multi-container model
-        model-defaults: {cls: "pkg.Model"}
-        containers:
-          c1: {training_job: "tj-0-1", image_tag: "0.1.0", cls: "pkg.Other"}
+      multi:                            # a multi-container model (ML2P 0.6 form)
+        model-defaults: {cls: "pkg.Model"}   # optional: cls, image_tag, training_job
+        c1: {training_job: "tj-0-1", image_tag: "0.1.0", cls: "pkg.Other"}
+        c2: {image_tag: "0.2.0"}        # training_job defaults to "c2"; cls to pkg.Model
     plugins: ["my_project.hooks"]       # optional: project-local hook plugin modules
     defaults: {image: ..., role: ..., instance_type: ...}
     dataset: {image: ..., role: ..., instance_type: ..., vpc_config: ...}
@@ -61,7 +61,7 @@ SECTIONS: tuple[str, ...] = ("dataset", "train", "deploy", "notebook")
 _TOP_LEVEL_KEYS = ("project", "s3folder", "models", "plugins", "defaults", *SECTIONS)
 _PROJECT_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
 _VPC_KEYS = ("security_groups", "subnets")
-_MULTI_MODEL_KEYS = ("model-defaults", "containers")
+_MODEL_DEFAULTS = "model-defaults"
 _CONTAINER_KEYS = ("training_job", "image_tag", "cls")
 _NOTEBOOK_INTERNET_ACCESS = ("Enabled", "Disabled")
 
@@ -244,38 +244,32 @@ def _check_container_spec(value: Any, key: str, chk: _Checker) -> None:
 
 
 def _check_multi_model(value: Mapping, key: str, chk: _Checker) -> None:
-    for name in value:
-        if name not in _MULTI_MODEL_KEYS:
-            chk.fail(
-                _join(key, name),
-                "unknown key in a multi-container model; allowed: " + ", ".join(_MULTI_MODEL_KEYS),
-            )
-    defaults_key = _join(key, "model-defaults")
-    defaults = value.get("model-defaults")
+    """Check a multi-container model: ``model-defaults`` plus container-name keys."""
+    defaults_key = _join(key, _MODEL_DEFAULTS)
+    defaults = value.get(_MODEL_DEFAULTS)
     if defaults is None:
         defaults = {}
     _check_container_spec(defaults, defaults_key, chk)
 
-    containers_key = _join(key, "containers")
-    if "containers" not in value:
-        chk.fail(containers_key, "is required for a multi-container model")
-    containers = value["containers"]
-    if not isinstance(containers, Mapping) or not containers:
+    containers = [(name, spec) for name, spec in value.items() if name != _MODEL_DEFAULTS]
+    if not containers:
         chk.fail(
-            containers_key,
-            "must be a non-empty mapping of container name to "
-            f"{{training_job, image_tag, cls}}, not {_describe(containers)}",
+            key,
+            "a multi-container model needs at least one container: give container names as "
+            "keys beside 'model-defaults', each mapping to {training_job, image_tag, cls}",
         )
-    for cname, spec in containers.items():
-        ckey = _join(containers_key, cname)
+    for cname, spec in containers:
+        ckey = _join(key, cname)
         if not _is_non_empty_str(cname):
             chk.fail(ckey, f"container names must be non-empty strings, not {_describe(cname)}")
         if spec is None:
             spec = {}
         _check_container_spec(spec, ckey, chk)
         effective = {**defaults, **spec}
-        if "training_job" not in effective:
-            chk.fail(_join(ckey, "training_job"), "is required")
+        if "image_tag" not in effective:
+            chk.fail(
+                _join(ckey, "image_tag"), "is required (set it here or in model-defaults.image_tag)"
+            )
         if "cls" not in effective:
             chk.fail(_join(ckey, "cls"), "is required (set it here or in model-defaults.cls)")
 
@@ -482,8 +476,9 @@ class Config:
 
         A single-container model's value is its reference string (a dotted class path or
         an ``ml2p.models`` entry-point name); a multi-container model's value is its
-        mapping with ``containers`` (container name to ``{training_job, image_tag, cls}``)
-        and optionally ``model-defaults``, as written in the file.
+        mapping as written in the file: optionally ``model-defaults``, and each other key
+        a container name mapping to ``{training_job, image_tag, cls}`` (or ``None``). Use
+        :meth:`model_containers` for the containers with the defaults applied.
         """
         return _thaw(self._data.get("models") or {})
 
@@ -555,11 +550,13 @@ class Config:
     def model_containers(self, name: str) -> dict[str, dict[str, str]]:
         """Return the containers of the multi-container model ``name``.
 
-        Each container's settings (``training_job``, ``cls`` and, if given,
-        ``image_tag``) are its own over the model's ``model-defaults``.
+        Each container's settings (``training_job``, ``image_tag`` and ``cls``) are its
+        own over the model's ``model-defaults``; ``training_job`` defaults to the
+        container name.
 
         :param name: A key of :attr:`models`.
-        :returns: A new dict of container name to settings, in configured order.
+        :returns: A new dict of container name to ``{"training_job": ..., "image_tag":
+            ..., "cls": ...}``, in configured order.
         :raises ConfigError: If the model is not defined or is a single-container model.
         """
         ref = self._model(name)
@@ -569,10 +566,18 @@ class Config:
                 path=self._path,
                 key=f"models.{name}",
             )
-        defaults = _thaw(ref.get("model-defaults") or {})
-        return {
-            cname: {**defaults, **_thaw(spec or {})} for cname, spec in ref["containers"].items()
-        }
+        defaults = _thaw(ref.get(_MODEL_DEFAULTS) or {})
+        result: dict[str, dict[str, str]] = {}
+        for cname, spec in ref.items():
+            if cname == _MODEL_DEFAULTS:
+                continue
+            effective = {**defaults, **_thaw(spec or {})}
+            result[cname] = {
+                "training_job": effective.get("training_job", cname),
+                "image_tag": effective["image_tag"],
+                "cls": effective["cls"],
+            }
+        return result
 
 
 def config_from_dict(data: Mapping[str, Any], path: str = "<dict>") -> Config:
@@ -628,7 +633,7 @@ def check_models(cfg: Config, resolve: Callable[[str], object]) -> dict[str, obj
     :returns: A new dict of model name to resolved object; for a multi-container model,
         the value is a dict of container name to resolved object.
     :raises ConfigError: Naming ``cfg.path`` and the key (``models.<name>`` or
-        ``models.<name>.containers.<container>.cls``), with the reference and the
+        ``models.<name>.<container>.cls``), with the reference and the
         original error in the message, chained from the original error.
     """
     resolved: dict[str, object] = {}
@@ -636,12 +641,11 @@ def check_models(cfg: Config, resolve: Callable[[str], object]) -> dict[str, obj
         if isinstance(ref, str):
             resolved[name] = _resolve(cfg, resolve, ref, f"models.{name}", "")
             continue
-        own = ref.get("containers") or {}
         objects: dict[str, object] = {}
         for cname, spec in cfg.model_containers(name).items():
-            inherited = "cls" not in (own.get(cname) or {})
+            inherited = "cls" not in (ref.get(cname) or {})
             note = " (inherited from model-defaults.cls)" if inherited else ""
-            key = f"models.{name}.containers.{cname}.cls"
+            key = f"models.{name}.{cname}.cls"
             objects[cname] = _resolve(cfg, resolve, spec["cls"], key, note)
         resolved[name] = objects
     return resolved
