@@ -1,0 +1,167 @@
+"""The hook implementations of ml2p-metrics (the ``ml2p-metrics`` entry point).
+
+All are wrappers with ``tryfirst=True``, so they are the outermost wrappers:
+the latency includes every other plugin, and a rejection by another plugin
+(a :class:`ml2p.errors.ClientError` from ml2p-validate, say) is counted.
+Each writes one EMF line after the call, and returns the call's value or
+re-raises its exception unchanged.
+
+* ``ml2p_result``: one line per invocation: ``Latency`` (Milliseconds),
+  ``Invocations`` (1), ``Errors`` and ``ClientErrors`` (0 or 1).
+* ``ml2p_batch_result``: one line per batch: the same metrics plus
+  ``BatchSize``. Because this plugin implements both hooks, ML2P keeps the
+  model's batch path and does not call this plugin's ``ml2p_result`` per
+  datum; a per-datum call inside a measured batch writes nothing.
+* ``ml2p_train``: ``TrainingDuration`` (Seconds), ``TrainingFailed`` (0 or 1).
+* ``ml2p_generate``: ``GenerationDuration`` (Seconds), ``GenerationFailed``.
+* ``ml2p_setup`` (plain): checks the configuration before the model loads,
+  so a bad variable fails the server's start, not each request.
+
+Dimensions: ``Project`` and ``ModelVersion`` for invocations, ``Project``
+for training and generation (whose job and dataset names are properties,
+kept in the log line but not dimensions, so each job does not make new
+metrics).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from typing import Any, Dict, Generator, List, Optional
+
+from ml2p.errors import APIError
+from ml2p.hookspecs import hookimpl
+from ml2p_metrics import emf, sink
+
+# The predictor whose batch this context is measuring.
+_in_batch: contextvars.ContextVar[Optional[Any]] = contextvars.ContextVar(
+    "ml2p_metrics_in_batch", default=None
+)
+
+
+def _error_properties(exc: Optional[BaseException]) -> Dict[str, Any]:
+    if exc is None:
+        return {}
+    props: Dict[str, Any] = {"ErrorType": type(exc).__name__}
+    if isinstance(exc, APIError):
+        props["StatusCode"] = exc.status_code
+    return props
+
+
+def _is_client_error(exc: Optional[BaseException]) -> bool:
+    return isinstance(exc, APIError) and 400 <= exc.status_code < 500
+
+
+def _emit_invocation(
+    settings: sink.Settings,
+    predictor: Any,
+    started: float,
+    exc: Optional[BaseException],
+    batch_size: Optional[int] = None,
+) -> None:
+    try:
+        env = predictor.env
+        metrics: List[emf.Metric] = [
+            ("Latency", "Milliseconds", round((time.perf_counter() - started) * 1000.0, 3)),
+            ("Invocations", "Count", 1),
+            ("Errors", "Count", 0 if exc is None else 1),
+            ("ClientErrors", "Count", 1 if _is_client_error(exc) else 0),
+        ]
+        if batch_size is not None:
+            metrics.append(("BatchSize", "Count", batch_size))
+        props = _error_properties(exc)
+        props["Predictor"] = type(predictor).__name__
+        doc = emf.document(
+            settings.namespace,
+            {"Project": env.project, "ModelVersion": env.model_version},
+            metrics,
+            props,
+        )
+        sink.write_line(emf.dumps(doc), settings)
+    except Exception as error:  # metrics never change the outcome
+        sink.logger.warning("ml2p-metrics: cannot build a metrics line: %s", error)
+
+
+def _emit_run(
+    settings: sink.Settings,
+    runner: Any,
+    prefix: str,
+    started: float,
+    exc: Optional[BaseException],
+    props: Dict[str, Any],
+) -> None:
+    try:
+        metrics: List[emf.Metric] = [
+            (f"{prefix}Duration", "Seconds", round(time.perf_counter() - started, 6)),
+            (f"{prefix}Failed", "Count", 0 if exc is None else 1),
+        ]
+        props = {**props, **_error_properties(exc), "Runner": type(runner).__name__}
+        doc = emf.document(settings.namespace, {"Project": runner.env.project}, metrics, props)
+        sink.write_line(emf.dumps(doc), settings)
+    except Exception as error:
+        sink.logger.warning("ml2p-metrics: cannot build a metrics line: %s", error)
+
+
+@hookimpl(tryfirst=True)
+def ml2p_setup(predictor: Any) -> None:
+    sink.settings()
+
+
+@hookimpl(wrapper=True, tryfirst=True)
+def ml2p_result(predictor: Any, data: Any) -> Generator[None, Any, Any]:
+    if _in_batch.get() is predictor:
+        return (yield)
+    settings = sink.settings()
+    started = time.perf_counter()
+    try:
+        result = yield
+    except BaseException as exc:
+        _emit_invocation(settings, predictor, started, exc)
+        raise
+    _emit_invocation(settings, predictor, started, None)
+    return result
+
+
+@hookimpl(wrapper=True, tryfirst=True)
+def ml2p_batch_result(predictor: Any, data: List[Any]) -> Generator[None, Any, Any]:
+    settings = sink.settings()
+    size = len(data) if hasattr(data, "__len__") else None
+    started = time.perf_counter()
+    token = _in_batch.set(predictor)
+    try:
+        result = yield
+    except BaseException as exc:
+        _emit_invocation(settings, predictor, started, exc, size)
+        raise
+    finally:
+        _in_batch.reset(token)
+    _emit_invocation(settings, predictor, started, None, size)
+    return result
+
+
+@hookimpl(wrapper=True, tryfirst=True)
+def ml2p_train(trainer: Any) -> Generator[None, Any, Any]:
+    settings = sink.settings()
+    props = {"TrainingJob": trainer.env.training_job_name}
+    started = time.perf_counter()
+    try:
+        result = yield
+    except BaseException as exc:
+        _emit_run(settings, trainer, "Training", started, exc, props)
+        raise
+    _emit_run(settings, trainer, "Training", started, None, props)
+    return result
+
+
+@hookimpl(wrapper=True, tryfirst=True)
+def ml2p_generate(generator: Any) -> Generator[None, Any, Any]:
+    settings = sink.settings()
+    props = {"Dataset": generator.env.dataset_name}
+    started = time.perf_counter()
+    try:
+        result = yield
+    except BaseException as exc:
+        _emit_run(settings, generator, "Generation", started, exc, props)
+        raise
+    _emit_run(settings, generator, "Generation", started, None, props)
+    return result
