@@ -1,0 +1,6 @@
+"""``python -m ml2p``: the ``ml2p`` command line."""
+
+from ml2p.cli import main
+
+if __name__ == "__main__":  # pragma: no branch
+    main()

@@ -1,0 +1,137 @@
+"""The ``ml2p`` command line: manage an ML2P project's resources on SageMaker.
+
+``ml2p --help`` stays fast: the command modules are imported only when a
+command is looked up, boto3 only when a command first needs a client, and
+plugin entry points are scanned only when a name is not a built-in command
+(plugins add commands through the ``ml2p_cli_commands`` hook).
+
+Every error ends the command with one line on stderr, ``Error: <message>``,
+and exit status 1 (2 for usage errors); ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import click
+
+from ml2p import __version__
+from ml2p.config import DEFAULT_CONFIG_FILE
+
+__all__ = ["BUILTIN_COMMANDS", "MainGroup", "cli", "main"]
+
+#: Built-in command name -> (module, attribute), imported on first use.
+BUILTIN_COMMANDS: Dict[str, Tuple[str, str]] = {
+    "init": ("ml2p.cli.init", "init"),
+    "dataset": ("ml2p.cli.datasets", "dataset"),
+    "training-job": ("ml2p.cli.jobs", "training_job"),
+    "model": ("ml2p.cli.models", "model"),
+    "endpoint": ("ml2p.cli.endpoints", "endpoint"),
+    "notebook": ("ml2p.cli.notebooks", "notebook"),
+    "repo": ("ml2p.cli.repos", "repo"),
+    "models": ("ml2p.cli.plugins", "models"),
+    "plugins": ("ml2p.cli.plugins", "plugins"),
+    "validate": ("ml2p.cli.plugins", "validate"),
+    "local": ("ml2p.cli.local", "local"),
+}
+
+
+class MainGroup(click.Group):
+    """The top-level group: lazy built-in commands, plugin commands, one-line errors."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The plugin manager whose ml2p_cli_commands hook has added commands here.
+        self._plugin_manager: Any = None
+
+    def list_commands(self, ctx: click.Context) -> List[str]:
+        # Built-ins and plugin commands already added; listing never scans entry points.
+        return sorted(set(BUILTIN_COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+        if cmd_name in BUILTIN_COMMANDS:
+            return self._builtin(cmd_name)
+        if cmd_name not in self.commands:
+            self._load_plugin_commands(ctx)
+        return self.commands.get(cmd_name)
+
+    def _builtin(self, name: str) -> click.Command:
+        module_name, attr = BUILTIN_COMMANDS[name]
+        command: click.Command = getattr(importlib.import_module(module_name), attr)
+        return command
+
+    def _load_plugin_commands(self, ctx: click.Context) -> None:
+        from ml2p.cli.errors import translate
+        from ml2p.plugins import get_plugin_manager
+
+        try:
+            pm = get_plugin_manager(_project_plugins(ctx))
+            if pm is not self._plugin_manager:
+                # Historic: plugins registered later get the call too.
+                self._plugin_manager = pm
+                pm.hook.ml2p_cli_commands.call_historic(kwargs={"cli": self})
+        except Exception as exc:
+            raise translate(exc, ctx) from exc
+        for name in list(self.commands):
+            if name in BUILTIN_COMMANDS:
+                # A plugin may add commands, not replace the built-in ones.
+                del self.commands[name]
+                click.echo(
+                    f"Warning: a plugin's {name!r} command hides a built-in; ignored", err=True
+                )
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            from ml2p.cli.errors import translate
+
+            raise translate(exc, ctx) from exc
+
+
+def _project_plugins(ctx: click.Context) -> Sequence[str]:
+    """The config's ``plugins:`` if the config file loads, else none."""
+    import os
+
+    path = ctx.params.get("cfg") or DEFAULT_CONFIG_FILE
+    if not os.path.exists(path):
+        return ()
+    from ml2p.config import load_config
+    from ml2p.errors import ConfigError
+
+    try:
+        return load_config(path).plugins
+    except ConfigError:
+        return ()
+
+
+@click.group(cls=MainGroup, epilog="Plugins may add commands: see `ml2p plugins`.")
+@click.option(
+    "--cfg",
+    default=DEFAULT_CONFIG_FILE,
+    show_default=True,
+    help="Project configuration file.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.option("--debug", is_flag=True, help="Show the traceback of an error.")
+@click.version_option(__version__, prog_name="ml2p")
+@click.pass_context
+def cli(ctx: click.Context, cfg: str, quiet: bool, debug: bool) -> None:
+    """ML2P: a minimal framework for running models on AWS SageMaker.
+
+    Commands that read the project (all but models, plugins and local
+    invoke) load the configuration file given with --cfg.
+    """
+    from ml2p.cli.context import Project
+
+    ctx.obj = Project(cfg, quiet=quiet, debug=debug)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Any:
+    """Run ``ml2p`` (the console script entry point)."""
+    return cli.main(args=list(argv) if argv is not None else None, prog_name="ml2p")

@@ -1,0 +1,169 @@
+"""``ml2p endpoint``: create, inspect and invoke endpoints."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Dict, Optional
+
+import click
+
+from ml2p import naming
+from ml2p.cli.context import Project
+from ml2p.cli.listing import project_resources
+from ml2p.cli.output import echo_json
+from ml2p.cli.params import wait_for_status, wait_options
+from ml2p.errors import ML2PError
+
+__all__ = ["endpoint", "endpoint_url_for_arn", "read_json_argument"]
+
+_ENDPOINT_ARN = re.compile(
+    r"^arn:(?P<partition>[^:]+):sagemaker:(?P<region>[^:]*):(?P<account>[^:]*):endpoint/(?P<name>.+)$"
+)
+
+
+def endpoint_url_for_arn(arn: str) -> Optional[str]:
+    """Return the invocation URL of the endpoint ``arn`` (``None`` if it is not an endpoint ARN)."""
+    match = _ENDPOINT_ARN.match(arn or "")
+    if match is None:
+        return None
+    suffix = ".com.cn" if match["partition"] == "aws-cn" else ".com"
+    return (
+        f"https://runtime.sagemaker.{match['region']}.amazonaws{suffix}"
+        f"/endpoints/{match['name']}/invocations"
+    )
+
+
+def read_json_argument(text: str) -> bytes:
+    """Return the JSON body given as ``text``, or read from ``@file``; check it parses.
+
+    :raises ML2PError: if the file cannot be read or the text is not JSON.
+    """
+    if text.startswith("@"):
+        path = text[1:]
+        try:
+            with open(path, "rb") as f:
+                body = f.read()
+        except OSError as exc:
+            raise ML2PError(f"cannot read JSON file {path!r}: {exc.strerror}") from exc
+    else:
+        body = text.encode("utf-8")
+    try:
+        json.loads(body)
+    except ValueError as exc:
+        raise ML2PError(f"the data to send is not valid JSON: {exc}") from exc
+    return body
+
+
+@click.group("endpoint")
+def endpoint() -> None:
+    """Create, inspect and invoke endpoints."""
+
+
+@endpoint.command("list")
+@click.pass_obj
+def endpoint_list(prj: Project) -> None:
+    """List the project's endpoints."""
+    for item in project_resources(
+        prj, "list_endpoints", "Endpoints", "EndpointName", "EndpointArn"
+    ):
+        echo_json(item)
+
+
+@endpoint.command("create")
+@click.argument("name", metavar="ENDPOINT")
+@click.option(
+    "--model-name",
+    "-m",
+    default=None,
+    help="The model to serve (default: ENDPOINT without its -live/-analysis/-test suffix).",
+)
+@click.pass_obj
+def endpoint_create(prj: Project, name: str, model_name: Optional[str]) -> None:
+    """Create ENDPOINT (<model>-X-Y-Z[-dev][-live|-analysis|-test]) and its configuration."""
+    from ml2p import sagemaker
+
+    naming.validate_name("endpoint", name)
+    model_name = model_name or naming.model_for_endpoint(name)
+    naming.validate_name("model", model_name)
+    config = sagemaker.endpoint_config_request(prj.cfg, name, model_name)
+    request = sagemaker.endpoint_request(prj.cfg, name)
+    prj.target("model", model_name)
+    prj.sagemaker.create_endpoint_config(**config)
+    prj.target("endpoint", name)
+    echo_json(prj.sagemaker.create_endpoint(**request))
+
+
+@endpoint.command("delete")
+@click.argument("name", metavar="ENDPOINT")
+@click.pass_obj
+def endpoint_delete(prj: Project, name: str) -> None:
+    """Delete ENDPOINT and its configuration."""
+    prj.target("endpoint", name)
+    echo_json(prj.sagemaker.delete_endpoint(EndpointName=prj.full_name(name)))
+    prj.target("endpoint configuration", f"{name}-config")
+    config = naming.endpoint_config_name(prj.project, name)
+    echo_json(prj.sagemaker.delete_endpoint_config(EndpointConfigName=config))
+
+
+@endpoint.command("describe")
+@click.argument("name", metavar="ENDPOINT")
+@click.pass_obj
+def endpoint_describe(prj: Project, name: str) -> None:
+    """Describe ENDPOINT, adding its invocation URL as EndpointUrl."""
+    prj.target("endpoint", name)
+    response = prj.sagemaker.describe_endpoint(EndpointName=prj.full_name(name))
+    response["EndpointUrl"] = endpoint_url_for_arn(response.get("EndpointArn", ""))
+    echo_json(response)
+
+
+@endpoint.command("wait")
+@click.argument("name", metavar="ENDPOINT")
+@wait_options
+@click.pass_obj
+def endpoint_wait(prj: Project, name: str, timeout: float, delay: float) -> None:
+    """Wait until ENDPOINT is in service; fail if it fails."""
+    prj.target("endpoint", name)
+    full = prj.full_name(name)
+    response = wait_for_status(
+        lambda: prj.sagemaker.describe_endpoint(EndpointName=full),
+        "EndpointStatus",
+        done=("InService",),
+        failed=("Failed", "OutOfService", "Deleting"),
+        what=f"endpoint {name!r}",
+        timeout=timeout,
+        delay=delay,
+    )
+    echo_json({"EndpointName": full, "EndpointStatus": response["EndpointStatus"]})
+
+
+@endpoint.command("invoke")
+@click.argument("name", metavar="ENDPOINT")
+@click.argument("json_data", metavar="JSON|@FILE")
+@click.option(
+    "--target-container",
+    default=None,
+    help="The container of a multi-container (direct) model to invoke.",
+)
+@click.pass_obj
+def endpoint_invoke(
+    prj: Project, name: str, json_data: str, target_container: Optional[str]
+) -> None:
+    """Invoke ENDPOINT with JSON_DATA (inline JSON or @file) and print the response."""
+    body = read_json_argument(json_data)
+    prj.target("endpoint", name)
+    kwargs: Dict[str, Any] = {
+        "EndpointName": prj.full_name(name),
+        "Body": body,
+        "ContentType": "application/json",
+        "Accept": "application/json",
+    }
+    if target_container:
+        kwargs["TargetContainerHostname"] = target_container
+    response = prj.client("sagemaker-runtime").invoke_endpoint(**kwargs)
+    raw = response["Body"].read()
+    try:
+        response["Body"] = json.loads(raw)
+    except ValueError:
+        response["Body"] = raw.decode("utf-8", errors="replace")
+    echo_json(response)

@@ -1,0 +1,302 @@
+"""``ml2p local``: generate, train and serve in a local folder laid out like ``/opt/ml``.
+
+No Docker and no SageMaker: the same container runtime and production server
+run in this process (or its workers), on a folder with SageMaker's layout::
+
+    <local folder>/input/config/hyperparameters.json   (training settings, ML2P_ENV)
+    <local folder>/input/data/training/                (the training channel)
+    <local folder>/model/                              (the trained model)
+    <local folder>/output/model.tar.gz                 (model/ packed as SageMaker does)
+    <local folder>/output/failure                      (why training failed)
+
+AWS is used only to download a dataset (``--dataset``) or when the model
+itself talks to S3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
+
+import click
+
+from ml2p import naming
+from ml2p.cli.context import Project
+from ml2p.cli.output import echo_json, progress
+from ml2p.cli.params import hyperparameter_options, load_hyperparameters
+from ml2p.errors import ML2PError
+
+__all__ = ["DEFAULT_LOCAL_FOLDER", "local"]
+
+#: Where ``ml2p local`` works unless given ``--local-folder``.
+DEFAULT_LOCAL_FOLDER = "./.ml2p-local"
+
+
+def _folder_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--local-folder",
+        type=click.Path(file_okay=False),
+        default=DEFAULT_LOCAL_FOLDER,
+        show_default=True,
+        help="The folder standing in for /opt/ml.",
+    )(func)
+
+
+def _prepare(folder: str) -> pathlib.Path:
+    root = pathlib.Path(folder)
+    for sub in ("input/config", "input/data", "model", "output"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _model_ref(prj: Project, model: str) -> str:
+    """The class reference of ``model``: a key of the config's ``models``."""
+    cfg = prj.cfg
+    if model in cfg.models:
+        return cfg.model_reference(model)
+    defined = ", ".join(sorted(cfg.models)) or "(none)"
+    raise ML2PError(f"{cfg.path}: model {model!r} is not defined; defined models: {defined}")
+
+
+def _environ(ml2p_vars: Mapping[str, str]) -> Dict[str, str]:
+    """The process environment without stale ML2P_* variables, plus ``ml2p_vars``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ML2P_")}
+    for name in ("ML2P_LOAD_PLUGINS", "ML2P_DISABLE_PLUGINS"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    env.update(ml2p_vars)
+    return env
+
+
+def _forget_training_config(root: pathlib.Path) -> None:
+    # A hyperparameters.json left by `local train` would make the env a training one.
+    path = root / "input" / "config" / "hyperparameters.json"
+    if path.exists():
+        path.unlink()
+
+
+def _failure(root: pathlib.Path) -> str:
+    path = root / "output" / "failure"
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return "no failure reason written"
+    return text.splitlines()[0] if text else "no failure reason written"
+
+
+def _run(kind: str, root: pathlib.Path, model_ref: str, environ: Dict[str, str]) -> None:
+    """Run training (``kind`` ``train``) or dataset generation with the container runtime."""
+    from ml2p import runtime
+
+    func = runtime.train if kind == "train" else runtime.generate_dataset
+    code = func(str(root), model_ref=model_ref, environ=environ)
+    if code != 0:
+        raise ML2PError(f"{kind} failed (exit status {code}): {_failure(root)}")
+
+
+@click.group("local")
+def local() -> None:
+    """Generate, train, serve and invoke models locally (no Docker, no SageMaker)."""
+
+
+@local.command("generate")
+@click.argument("model")
+@click.argument("dataset")
+@_folder_option
+@click.pass_obj
+def local_generate(prj: Project, model: str, dataset: str, local_folder: str) -> None:
+    """Run MODEL's dataset generator for DATASET (ML2P_DATASET is set).
+
+    Nothing is written to S3 unless the generator uploads (upload_to_s3).
+    """
+    from ml2p import sagemaker
+    from ml2p.plugins import get_plugin_manager
+
+    naming.validate_name("dataset", dataset)
+    ref = _model_ref(prj, model)
+    root = _prepare(local_folder)
+    _forget_training_config(root)
+    get_plugin_manager(prj.cfg.plugins)
+    env = {
+        **sagemaker.base_environment(prj.cfg),
+        "ML2P_DATASET": dataset,
+        "ML2P_MODEL_CLS": ref,
+    }
+    _run("generate", root, ref, _environ(env))
+    echo_json({"dataset": dataset, "model": model, "local_folder": str(root)})
+
+
+@local.command("train")
+@click.argument("model")
+@click.option("--dataset", default=None, help="Download this dataset from S3 to train on.")
+@click.option(
+    "--data-dir",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Copy this folder's files into the training channel.",
+)
+@click.option(
+    "--training-job",
+    default=None,
+    help="The training job name ML2P_TRAINING_JOB is made from (default: local).",
+)
+@hyperparameter_options
+@_folder_option
+@click.pass_obj
+def local_train(
+    prj: Project,
+    model: str,
+    dataset: Optional[str],
+    data_dir: Optional[str],
+    training_job: Optional[str],
+    hyperparameters_file: Optional[str],
+    params: Sequence[str],
+    local_folder: str,
+) -> None:
+    """Train MODEL locally and pack model/ into output/model.tar.gz."""
+    from ml2p import hyperparameters as hp
+    from ml2p import sagemaker
+    from ml2p.core import LocalEnv
+    from ml2p.packaging import MODEL_ARCHIVE, pack_model
+    from ml2p.plugins import get_plugin_manager
+
+    if dataset and data_dir:
+        raise click.UsageError("give --dataset or --data-dir, not both")
+    if dataset:
+        naming.validate_name("dataset", dataset)
+    if training_job:
+        naming.validate_name("training-job", training_job)
+    ref = _model_ref(prj, model)
+    user = load_hyperparameters(hyperparameters_file, params)
+    if "ML2P_ENV" in user:
+        raise ML2PError("hyperparameter 'ML2P_ENV' is reserved for ML2P's settings")
+    env = {
+        **sagemaker.base_environment(prj.cfg),
+        "ML2P_TRAINING_JOB": prj.full_name(training_job or "local"),
+        "ML2P_MODEL_CLS": ref,
+    }
+    encoded = hp.encode({"ML2P_ENV": dict(env), **user})
+    root = _prepare(local_folder)
+    get_plugin_manager(prj.cfg.plugins)
+
+    channel = root / "input" / "data" / "training"
+    if dataset or data_dir:
+        shutil.rmtree(channel, ignore_errors=True)
+        channel.mkdir(parents=True)
+    if dataset:
+        prj.target("dataset", dataset)
+        with progress(None, f"downloading {dataset}", prj.quiet) as advance:
+            LocalEnv(root, prj.cfg).download_dataset(dataset, progress=advance)
+    elif data_dir:
+        shutil.copytree(data_dir, channel, dirs_exist_ok=True)
+
+    (root / "input" / "config" / "hyperparameters.json").write_text(
+        json.dumps(encoded, indent=2), encoding="utf-8"
+    )
+    # SageMaker starts training with an empty model folder and no failure file.
+    shutil.rmtree(root / "model", ignore_errors=True)
+    (root / "model").mkdir()
+    for stale in (root / "output" / "failure", root / "output" / MODEL_ARCHIVE):
+        if stale.exists():
+            stale.unlink()
+
+    _run("train", root, ref, _environ(env))
+    archive = pack_model(root / "model", root / "output" / MODEL_ARCHIVE)
+    files = sorted(
+        p.relative_to(root / "model").as_posix() for p in (root / "model").rglob("*") if p.is_file()
+    )
+    echo_json(
+        {
+            "model": model,
+            "training_job": env["ML2P_TRAINING_JOB"],
+            "model_folder": str(root / "model"),
+            "archive": str(archive),
+            "files": files,
+        }
+    )
+
+
+@local.command("serve")
+@click.argument("model")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (default: SAGEMAKER_MODEL_SERVER_WORKERS or the CPU count).",
+)
+@_folder_option
+@click.pass_obj
+def local_serve(
+    prj: Project, model: str, host: str, port: int, workers: Optional[int], local_folder: str
+) -> None:
+    """Serve MODEL from the local folder's model/ with the production server.
+
+    Runs until interrupted (Ctrl-C or SIGTERM).
+    """
+    from ml2p import sagemaker, serving
+    from ml2p.plugins import get_plugin_manager
+
+    ref = _model_ref(prj, model)
+    root = pathlib.Path(local_folder)
+    model_folder = root / "model"
+    if not model_folder.is_dir() or not any(model_folder.iterdir()):
+        raise ML2PError(
+            f"no trained model in {str(model_folder)!r}: run `ml2p local train {model}` first"
+        )
+    _forget_training_config(root)
+    get_plugin_manager(prj.cfg.plugins)
+    deploy = prj.cfg.section("deploy")
+    env = {
+        **sagemaker.base_environment(prj.cfg),
+        "ML2P_MODEL_VERSION": prj.full_name("local"),
+        "ML2P_RECORD_INVOKES": "true" if deploy.get("record_invokes") else "false",
+        "ML2P_MODEL_CLS": ref,
+    }
+    serving.serve(str(root), ref, host=host, port=port, workers=workers, environ=_environ(env))
+
+
+@local.command("invoke")
+@click.argument("json_data", metavar="JSON|@FILE")
+@click.option(
+    "--url", default="http://127.0.0.1:8080", show_default=True, help="The server's base URL."
+)
+@click.option("--timeout", type=click.FloatRange(min=0), default=60.0, show_default=True)
+def local_invoke(json_data: str, url: str, timeout: float) -> None:
+    """POST JSON_DATA (inline JSON or @file) to URL/invocations and print the response."""
+    import urllib.error
+    import urllib.request
+
+    from ml2p.cli.endpoints import read_json_argument
+
+    body = read_json_argument(json_data)
+    target = url.rstrip("/") + "/invocations"
+    request = urllib.request.Request(
+        target,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", errors="replace")
+        try:
+            detail = json.loads(detail).get("message", detail)
+        except (ValueError, AttributeError):
+            pass
+        raise ML2PError(f"{target} answered {exc.code}: {' '.join(str(detail).split())}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ML2PError(f"cannot reach {target}: {reason}; is `ml2p local serve` running?") from exc
+    try:
+        echo_json(json.loads(raw))
+    except ValueError:
+        raise ML2PError(
+            f"{target} answered with something that is not JSON: {raw[:200]!r}"
+        ) from None

@@ -1,0 +1,74 @@
+"""``ml2p model``: create and inspect SageMaker models."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import click
+
+from ml2p import naming
+from ml2p.cli.context import Project
+from ml2p.cli.listing import project_resources
+from ml2p.cli.output import echo_json
+
+__all__ = ["model"]
+
+
+@click.group("model")
+def model() -> None:
+    """Create and inspect models."""
+
+
+@model.command("list")
+@click.pass_obj
+def model_list(prj: Project) -> None:
+    """List the project's models."""
+    for item in project_resources(prj, "list_models", "Models", "ModelName", "ModelArn"):
+        echo_json(item)
+
+
+@model.command("create")
+@click.argument("name", metavar="MODEL")
+@click.option(
+    "--training-job",
+    "-t",
+    default=None,
+    help="The training job whose model to serve (default: MODEL without its patch number).",
+)
+@click.option("--model-type", "-m", default=None, help="The model (a key of `models`).")
+@click.pass_obj
+def model_create(
+    prj: Project, name: str, training_job: Optional[str], model_type: Optional[str]
+) -> None:
+    """Create MODEL (<model>-X-Y-Z[-dev]).
+
+    A multi-container model in `models` gets one container per entry,
+    invoked directly (see `endpoint invoke --target-container`).
+    """
+    from ml2p import sagemaker
+
+    naming.validate_name("model", name)
+    if training_job is not None:
+        naming.validate_name("training-job", training_job)
+    model_type = sagemaker.resolve_model_type(prj.cfg, model_type, name)
+    request = sagemaker.model_request(prj.cfg, name, training_job, model_type)
+    prj.target("model", name)
+    echo_json(prj.sagemaker.create_model(**request))
+
+
+@model.command("delete")
+@click.argument("name", metavar="MODEL")
+@click.pass_obj
+def model_delete(prj: Project, name: str) -> None:
+    """Delete MODEL."""
+    prj.target("model", name)
+    echo_json(prj.sagemaker.delete_model(ModelName=prj.full_name(name)))
+
+
+@model.command("describe")
+@click.argument("name", metavar="MODEL")
+@click.pass_obj
+def model_describe(prj: Project, name: str) -> None:
+    """Describe MODEL."""
+    prj.target("model", name)
+    echo_json(prj.sagemaker.describe_model(ModelName=prj.full_name(name)))

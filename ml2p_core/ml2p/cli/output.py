@@ -1,0 +1,73 @@
+"""Printing JSON and progress for ``ml2p`` commands."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+import threading
+from typing import Any, Callable, ContextManager, Optional
+
+import click
+
+__all__ = ["echo_json", "progress", "to_json"]
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if hasattr(value, "read"):  # A streaming body left in a response.
+        return value.read().decode("utf-8", errors="replace")
+    raise TypeError(f"cannot print {type(value).__name__} as JSON")
+
+
+def to_json(value: Any) -> str:
+    """Return ``value`` as indented JSON; datetimes become ISO 8601 strings."""
+    return json.dumps(value, indent=2, default=_default)
+
+
+def echo_json(value: Any) -> None:
+    """Print ``value`` as indented JSON on stdout (one document per call, as ML2P 0.6 does)."""
+    click.echo(to_json(value))
+
+
+class _NoProgress:
+    def __enter__(self) -> Callable[[int], None]:
+        return lambda n: None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+class _Bar:
+    def __init__(self, total: Optional[int], label: str):
+        self._cm = click.progressbar(length=total or 0, label=label, file=sys.stderr)
+
+    def __enter__(self) -> Callable[[int], None]:
+        bar = self._cm.__enter__()
+        lock = threading.Lock()
+
+        # Downloads report progress from several threads at once.
+        def update(n: int) -> None:
+            with lock:
+                bar.update(n)
+
+        return update
+
+    def __exit__(self, *exc: Any) -> None:
+        self._cm.__exit__(*exc)
+
+
+def progress(
+    total: Optional[int], label: str, quiet: bool = False
+) -> ContextManager[Callable[[int], None]]:
+    """Return a context manager giving a ``callback(bytes)`` that advances a progress bar.
+
+    The bar is drawn on stderr only when stderr is a terminal and ``quiet``
+    is false; otherwise the callback does nothing.
+    """
+    if quiet or not sys.stderr.isatty():
+        return _NoProgress()
+    return _Bar(total, label)

@@ -1,0 +1,162 @@
+"""Options shared by several commands: hyperparameters and waiting."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
+
+import click
+
+from ml2p.errors import HyperparameterError, ML2PError
+
+__all__ = [
+    "hyperparameter_options",
+    "load_hyperparameters",
+    "parse_assignment",
+    "wait_for_status",
+    "wait_options",
+]
+
+
+def parse_assignment(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b=value`` into ``(["a", "b"], value)``; the value is read as YAML.
+
+    :raises click.BadParameter: if there is no ``=`` or a key part is empty.
+    """
+    import yaml
+
+    key, sep, raw = text.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not all(p.strip() for p in parts):
+        raise click.BadParameter(
+            f"{text!r}: expected key=value (nested keys joined with '.')", param_hint="'-p'"
+        )
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return [p.strip() for p in parts], value
+
+
+def _set(tree: Dict[str, Any], parts: Sequence[str], value: Any, source: str) -> None:
+    node = tree
+    for depth, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise HyperparameterError(
+                f"hyperparameter {source!r}: {'.'.join(parts[: depth + 1])!r} already holds "
+                f"a value, not nested settings"
+            )
+        node = child
+    node[parts[-1]] = value
+
+
+def load_hyperparameters(path: Optional[str], assignments: Iterable[str]) -> Dict[str, Any]:
+    """Read hyperparameters from a YAML/JSON file, then apply ``key=value`` assignments.
+
+    :raises ML2PError: if the file cannot be read or is not a mapping.
+    """
+    import yaml
+
+    params: Dict[str, Any] = {}
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                loaded = yaml.safe_load(f)
+        except OSError as exc:
+            raise ML2PError(f"cannot read hyperparameters file {path!r}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ML2PError(
+                f"hyperparameters file {path!r} is not valid YAML or JSON: {exc}"
+            ) from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, Mapping):
+            raise ML2PError(
+                f"hyperparameters file {path!r} must hold a mapping, not {type(loaded).__name__}"
+            )
+        params = _plain(loaded)
+    for text in assignments:
+        parts, value = parse_assignment(text)
+        _set(params, parts, value, text)
+    return params
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def hyperparameter_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--hyperparameters FILE`` and repeated ``-p key=value`` to a command."""
+    func = click.option(
+        "--param",
+        "-p",
+        "params",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="A hyperparameter (repeatable; nested keys joined with '.'; value read as YAML).",
+    )(func)
+    func = click.option(
+        "--hyperparameters",
+        "hyperparameters_file",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="A YAML or JSON file of hyperparameters.",
+    )(func)
+    return func
+
+
+def wait_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--timeout SECONDS`` and ``--delay SECONDS`` to a command."""
+    func = click.option(
+        "--delay",
+        type=click.FloatRange(min=0),
+        default=10.0,
+        show_default=True,
+        help="Seconds between status checks.",
+    )(func)
+    func = click.option(
+        "--timeout",
+        type=click.FloatRange(min=0),
+        default=3600.0,
+        show_default=True,
+        help="Give up after this many seconds.",
+    )(func)
+    return func
+
+
+def wait_for_status(
+    describe: Callable[[], Mapping[str, Any]],
+    status_key: str,
+    done: Sequence[str],
+    failed: Sequence[str],
+    what: str,
+    timeout: float,
+    delay: float,
+    reason_key: str = "FailureReason",
+) -> Mapping[str, Any]:
+    """Poll ``describe()`` until ``status_key`` is in ``done`` (returned) or ``failed``.
+
+    :raises ML2PError: if the status is in ``failed`` (with the failure
+        reason), or when ``timeout`` seconds pass (with the last status).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        response = describe()
+        status = response.get(status_key)
+        if status in done:
+            return response
+        if status in failed:
+            reason = response.get(reason_key) or "no reason given"
+            raise ML2PError(f"{what} is {status}: {reason}")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ML2PError(
+                f"timed out after {timeout:g} s waiting for {what} (status {status}); "
+                "wait again or raise --timeout"
+            )
+        time.sleep(min(delay, remaining))

@@ -1,0 +1,110 @@
+"""``ml2p models``, ``ml2p plugins`` and ``ml2p validate``: what is installed and configured."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Optional
+
+import click
+
+from ml2p.cli.context import Project
+from ml2p.cli.output import echo_json
+
+__all__ = ["models", "plugins", "validate"]
+
+
+def _optional_cfg(prj: Project) -> Optional[Any]:
+    """The project config, or ``None`` if the (default) config file does not exist."""
+    if not os.path.exists(prj.cfg_path):
+        ctx = click.get_current_context()
+        source = ctx.find_root().get_parameter_source("cfg")
+        if source is not None and source.name != "DEFAULT":
+            return prj.cfg  # Given explicitly: a missing file is an error.
+        return None
+    return prj.cfg
+
+
+def _class_path(obj: Any) -> str:
+    if isinstance(obj, dict):
+        return {name: _class_path(value) for name, value in obj.items()}  # type: ignore[return-value]
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
+@click.command("models")
+@click.pass_obj
+def models(prj: Project) -> None:
+    """List installed models (ml2p.models entry points) and the config's models."""
+    from ml2p.plugins import MODEL_GROUP, installed_entry_points
+
+    selected = installed_entry_points(MODEL_GROUP)
+    installed = [
+        {
+            "name": info.name,
+            "value": info.value,
+            "distribution": info.dist,
+            "version": info.version,
+            "enabled": info.name in selected,
+        }
+        for info in sorted(
+            installed_entry_points(MODEL_GROUP, selected_only=False).values(), key=lambda i: i.name
+        )
+    ]
+    result: Dict[str, Any] = {"installed": installed}
+    cfg = _optional_cfg(prj)
+    if cfg is not None:
+        result["config"] = {"path": cfg.path, "models": cfg.models}
+    echo_json(result)
+
+
+@click.command("plugins")
+@click.pass_obj
+def plugins(prj: Project) -> None:
+    """List installed plugins (ml2p.plugins entry points) and the config's plugins, with hooks."""
+    from ml2p.plugins import PLUGIN_GROUP, get_plugin_manager, installed_entry_points
+
+    cfg = _optional_cfg(prj)
+    project_plugins = list(cfg.plugins) if cfg is not None else []
+    pm = get_plugin_manager(project_plugins)
+    installed: List[Dict[str, Any]] = []
+    for info in sorted(
+        installed_entry_points(PLUGIN_GROUP, selected_only=False).values(), key=lambda i: i.name
+    ):
+        plugin = pm.get_plugin(info.name) if info.name in pm.entry_point_plugins else None
+        installed.append(
+            {
+                "name": info.name,
+                "value": info.value,
+                "distribution": info.dist,
+                "version": info.version,
+                "loaded": plugin is not None,
+                "hooks": pm.hooks_of(plugin) if plugin is not None else [],
+            }
+        )
+    result: Dict[str, Any] = {"installed": installed}
+    if cfg is not None:
+        result["project"] = [
+            {"name": name, "hooks": pm.hooks_of(pm.get_plugin(name))} for name in project_plugins
+        ]
+    echo_json(result)
+
+
+@click.command("validate")
+@click.pass_obj
+def validate(prj: Project) -> None:
+    """Load the config, import its plugins and resolve every model; print a summary."""
+    from ml2p.config import check_models
+    from ml2p.plugins import get_plugin_manager, resolve_model
+
+    cfg = prj.cfg
+    pm = get_plugin_manager(cfg.plugins)
+    resolved = check_models(cfg, resolve_model)
+    echo_json(
+        {
+            "config": cfg.path,
+            "project": cfg.project,
+            "s3folder": cfg.s3folder,
+            "models": {name: _class_path(obj) for name, obj in resolved.items()},
+            "plugins": {name: pm.hooks_of(pm.get_plugin(name)) for name in cfg.plugins},
+            "warnings": list(cfg.warnings),
+        }
+    )

@@ -1,0 +1,425 @@
+"""Build SageMaker API requests from an ML2P project configuration.
+
+Every function here takes a :class:`ml2p.config.Config` and returns a new
+dict of keyword arguments for one boto3 SageMaker call. The configuration is
+never changed (``Config`` hands out copies, and nothing here writes into what
+it hands out). Nothing here talks to AWS or imports boto3.
+
+Resource names follow :mod:`ml2p.naming`; every resource is tagged
+``ml2p-project=<project>``. Containers get the ML2P environment variables
+(``ML2P_PROJECT``, ``ML2P_S3_URL``, ``ML2P_MODEL_CLS``,
+``ML2P_PROJECT_PLUGINS`` and one of ``ML2P_TRAINING_JOB``,
+``ML2P_MODEL_VERSION`` or ``ML2P_DATASET``).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Dict, List, Mapping, Optional
+
+from ml2p import naming
+from ml2p.config import Config
+from ml2p.errors import ConfigError
+
+__all__ = [
+    "DATASET_MAX_RUNTIME_SECONDS",
+    "DATASET_VOLUME_SIZE_GB",
+    "TRAIN_INSTANCE_COUNT",
+    "TRAIN_MAX_RUNTIME_SECONDS",
+    "TRAIN_VOLUME_SIZE_GB",
+    "base_environment",
+    "code_repository_request",
+    "endpoint_config_request",
+    "endpoint_request",
+    "lifecycle_config_request",
+    "model_artifact_url",
+    "model_request",
+    "notebook_request",
+    "processing_job_request",
+    "resolve_model_type",
+    "training_job_request",
+    "vpc_config",
+]
+
+#: ML2P 0.6's training defaults, used when ``train`` does not set them.
+TRAIN_INSTANCE_COUNT = 1
+TRAIN_VOLUME_SIZE_GB = 20
+TRAIN_MAX_RUNTIME_SECONDS = 60 * 60
+#: ML2P 0.6's dataset generation (processing job) limits.
+DATASET_VOLUME_SIZE_GB = 20
+DATASET_MAX_RUNTIME_SECONDS = 10 * 60 * 60
+#: Notebook instance defaults.
+NOTEBOOK_VOLUME_SIZE_GB = 8
+
+
+def _require(cfg: Config, section: str, key: str) -> Any:
+    settings = cfg.section(section)
+    if settings.get(key) in (None, ""):
+        raise ConfigError(
+            f"is required to create a {section} resource (set it in '{section}' or 'defaults')",
+            path=cfg.path,
+            key=f"{section}.{key}",
+        )
+    return settings[key]
+
+
+def vpc_config(cfg: Config, section: str) -> Optional[Dict[str, List[str]]]:
+    """Return ``VpcConfig`` (``SecurityGroupIds``, ``Subnets``) for ``section``, or ``None``."""
+    vpc = cfg.section(section).get("vpc_config")
+    if not vpc:
+        return None
+    return {"SecurityGroupIds": list(vpc["security_groups"]), "Subnets": list(vpc["subnets"])}
+
+
+def resolve_model_type(
+    cfg: Config, model_type: Optional[str], name: Optional[str] = None
+) -> Optional[str]:
+    """Decide which ``models`` entry of ``cfg`` a resource uses.
+
+    In order: ``model_type`` if given (it must be defined); else the model
+    part of ``name`` if it is a defined model (``churn`` for ``churn-1-2``);
+    else the only defined model; else ``None`` if no model is defined.
+
+    :raises ConfigError: if ``model_type`` is not defined, or several models
+        are defined and none was chosen.
+    """
+    models = cfg.models
+    if model_type is not None:
+        if model_type not in models:
+            defined = ", ".join(sorted(models)) or "(none)"
+            raise ConfigError(
+                f"unknown model type {model_type!r}; defined models: {defined}",
+                path=cfg.path,
+                key=f"models.{model_type}",
+            )
+        return model_type
+    if name:
+        for kind in naming.KINDS:
+            try:
+                part = naming.parse_name(kind, name)["model"]
+            except naming.NamingError:
+                continue
+            if part in models:
+                return part
+    if not models:
+        return None
+    if len(models) == 1:
+        return next(iter(models))
+    raise ConfigError(
+        f"several models are defined: choose one with --model-type ({', '.join(sorted(models))})",
+        path=cfg.path,
+        key="models",
+    )
+
+
+def base_environment(cfg: Config) -> Dict[str, str]:
+    """Return the variables every ML2P container gets (project, S3 URL, plugins)."""
+    from ml2p.core import S3URL
+
+    env = {"ML2P_PROJECT": cfg.project, "ML2P_S3_URL": S3URL(cfg.s3folder).url()}
+    if cfg.plugins:
+        env["ML2P_PROJECT_PLUGINS"] = ",".join(cfg.plugins)
+    return env
+
+
+def _model_cls_env(cfg: Config, model_type: Optional[str]) -> Dict[str, str]:
+    if model_type is None:
+        return {}
+    return {"ML2P_MODEL_CLS": cfg.model_reference(model_type)}
+
+
+def model_artifact_url(cfg: Config, training_job: str) -> str:
+    """Return the S3 URL of a training job's ``model.tar.gz``."""
+    from ml2p.core import S3URL
+
+    job = naming.full_name(cfg.project, training_job)
+    return S3URL(cfg.s3folder).url(f"models/{job}/output/model.tar.gz")
+
+
+def training_job_request(
+    cfg: Config,
+    training_job: str,
+    dataset: str,
+    model_type: Optional[str] = None,
+    hyperparameters: Optional[Mapping[str, Any]] = None,
+) -> Dict[str, Any]:
+    """Return the ``CreateTrainingJob`` request.
+
+    The ML2P variables travel in the ``ML2P_ENV`` hyperparameter (encoded
+    with :func:`ml2p.hyperparameters.encode` together with the user's
+    ``hyperparameters``) and also as the container ``Environment``.
+    Instance count, volume size and maximum runtime come from the ``train``
+    section (``instance_count``, ``volume_size_gb``, ``max_runtime_seconds``),
+    defaulting to 1, 20 GB and one hour.
+
+    :raises NamingError: if ``training_job`` or ``dataset`` break the naming rules.
+    :raises HyperparameterError: if the hyperparameters cannot be encoded or
+        use the reserved key ``ML2P_ENV``.
+    """
+    from ml2p import hyperparameters as hp
+    from ml2p.core import S3URL
+    from ml2p.errors import HyperparameterError
+
+    naming.validate_name("training-job", training_job)
+    naming.validate_name("dataset", dataset)
+    train = cfg.section("train")
+    s3 = S3URL(cfg.s3folder)
+    job_name = naming.full_name(cfg.project, training_job)
+    env = {
+        **base_environment(cfg),
+        "ML2P_TRAINING_JOB": job_name,
+        **_model_cls_env(cfg, model_type),
+    }
+    user = dict(hyperparameters or {})
+    if "ML2P_ENV" in user:
+        raise HyperparameterError("hyperparameter 'ML2P_ENV' is reserved for ML2P's settings")
+    request: Dict[str, Any] = {
+        "TrainingJobName": job_name,
+        "AlgorithmSpecification": {
+            "TrainingImage": _require(cfg, "train", "image"),
+            "TrainingInputMode": "File",
+        },
+        # Training reads its data from the channel and writes the model folder.
+        "EnableNetworkIsolation": True,
+        "HyperParameters": hp.encode({"ML2P_ENV": dict(env), **user}),
+        "InputDataConfig": [
+            {
+                "ChannelName": "training",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": s3.url(f"datasets/{dataset}"),
+                    }
+                },
+            }
+        ],
+        "Environment": env,
+        "OutputDataConfig": {"S3OutputPath": s3.url("models/")},
+        "ResourceConfig": {
+            "InstanceCount": train.get("instance_count", TRAIN_INSTANCE_COUNT),
+            "InstanceType": _require(cfg, "train", "instance_type"),
+            "VolumeSizeInGB": train.get("volume_size_gb", TRAIN_VOLUME_SIZE_GB),
+        },
+        "RoleArn": _require(cfg, "train", "role"),
+        "StoppingCondition": {
+            "MaxRuntimeInSeconds": train.get("max_runtime_seconds", TRAIN_MAX_RUNTIME_SECONDS)
+        },
+        "Tags": naming.project_tags(cfg.project),
+    }
+    vpc = vpc_config(cfg, "train")
+    if vpc:
+        request["VpcConfig"] = vpc
+    return request
+
+
+def processing_job_request(
+    cfg: Config, dataset: str, model_type: Optional[str] = None
+) -> Dict[str, Any]:
+    """Return the ``CreateProcessingJob`` request that generates ``dataset``.
+
+    The container runs ``generate-dataset`` with ``ML2P_DATASET`` set to
+    the dataset name.
+    """
+    naming.validate_name("dataset", dataset)
+    network: Dict[str, Any] = {
+        "EnableInterContainerTrafficEncryption": False,
+        # The generator reads its sources and uploads the dataset itself.
+        "EnableNetworkIsolation": False,
+    }
+    vpc = vpc_config(cfg, "dataset")
+    if vpc:
+        network["VpcConfig"] = vpc
+    return {
+        "ProcessingJobName": naming.full_name(cfg.project, dataset),
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": _require(cfg, "dataset", "instance_type"),
+                "VolumeSizeInGB": DATASET_VOLUME_SIZE_GB,
+            }
+        },
+        "AppSpecification": {
+            "ImageUri": _require(cfg, "dataset", "image"),
+            "ContainerArguments": ["generate-dataset"],
+        },
+        "Environment": {
+            **base_environment(cfg),
+            "ML2P_DATASET": dataset,
+            **_model_cls_env(cfg, model_type),
+        },
+        "NetworkConfig": network,
+        "RoleArn": _require(cfg, "dataset", "role"),
+        "StoppingCondition": {"MaxRuntimeInSeconds": DATASET_MAX_RUNTIME_SECONDS},
+        "Tags": naming.project_tags(cfg.project),
+    }
+
+
+def _is_multi_container(cfg: Config, model_type: Optional[str]) -> bool:
+    return model_type is not None and not isinstance(cfg.models.get(model_type), str)
+
+
+def model_request(
+    cfg: Config,
+    model_name: str,
+    training_job: Optional[str] = None,
+    model_type: Optional[str] = None,
+) -> Dict[str, Any]:
+    """Return the ``CreateModel`` request for ``model_name``.
+
+    A single-container model serves ``training_job``'s artifact (default:
+    :func:`ml2p.naming.training_job_for_model`). A multi-container model
+    (``model_type`` names a mapping with ``containers``) gets one container
+    per entry, each with its own training job, class and optional
+    ``image_tag``, invoked directly (``InferenceExecutionConfig`` mode
+    ``Direct``; pick one with ``TargetContainerHostname``).
+    """
+    naming.validate_name("model", model_name)
+    deploy = cfg.section("deploy")
+    image = _require(cfg, "deploy", "image")
+    full = naming.full_name(cfg.project, model_name)
+    env = {
+        **base_environment(cfg),
+        "ML2P_MODEL_VERSION": full,
+        "ML2P_RECORD_INVOKES": "true" if deploy.get("record_invokes") else "false",
+    }
+    request: Dict[str, Any] = {
+        "ModelName": full,
+        "ExecutionRoleArn": _require(cfg, "deploy", "role"),
+        "Tags": naming.project_tags(cfg.project),
+        "EnableNetworkIsolation": False,
+    }
+    if _is_multi_container(cfg, model_type):
+        assert model_type is not None
+        containers = []
+        for hostname, spec in cfg.model_containers(model_type).items():
+            containers.append(
+                {
+                    "ContainerHostname": hostname,
+                    "Image": naming.image_with_tag(image, spec.get("image_tag")),
+                    "ModelDataUrl": model_artifact_url(cfg, spec["training_job"]),
+                    "Environment": {**env, "ML2P_MODEL_CLS": spec["cls"]},
+                }
+            )
+        request["Containers"] = containers
+        request["InferenceExecutionConfig"] = {"Mode": "Direct"}
+    else:
+        job = training_job or naming.training_job_for_model(model_name)
+        naming.validate_name("training-job", job)
+        request["PrimaryContainer"] = {
+            "Image": image,
+            "ModelDataUrl": model_artifact_url(cfg, job),
+            "Environment": {**env, **_model_cls_env(cfg, model_type)},
+        }
+    vpc = vpc_config(cfg, "deploy")
+    if vpc:
+        request["VpcConfig"] = vpc
+    return request
+
+
+def endpoint_config_request(cfg: Config, endpoint: str, model_name: str) -> Dict[str, Any]:
+    """Return the ``CreateEndpointConfig`` request: one variant serving ``model_name``."""
+    naming.validate_name("endpoint", endpoint)
+    naming.validate_name("model", model_name)
+    deploy = cfg.section("deploy")
+    return {
+        "EndpointConfigName": naming.endpoint_config_name(cfg.project, endpoint),
+        "ProductionVariants": [
+            {
+                "VariantName": naming.variant_name(cfg.project, model_name),
+                "ModelName": naming.full_name(cfg.project, model_name),
+                "InitialInstanceCount": deploy.get("instance_count", 1),
+                "InstanceType": _require(cfg, "deploy", "instance_type"),
+                "InitialVariantWeight": 1.0,
+            }
+        ],
+        "Tags": naming.project_tags(cfg.project),
+    }
+
+
+def endpoint_request(cfg: Config, endpoint: str) -> Dict[str, Any]:
+    """Return the ``CreateEndpoint`` request for ``endpoint`` and its configuration."""
+    naming.validate_name("endpoint", endpoint)
+    return {
+        "EndpointName": naming.full_name(cfg.project, endpoint),
+        "EndpointConfigName": naming.endpoint_config_name(cfg.project, endpoint),
+        "Tags": naming.project_tags(cfg.project),
+    }
+
+
+def _script(cfg: Config, key: str, path: str) -> List[Dict[str, str]]:
+    try:
+        with open(path, "rb") as f:
+            content = f.read()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read lifecycle script {path!r}: {exc.strerror or exc}",
+            path=cfg.path,
+            key=f"notebook.{key}",
+        ) from exc
+    return [{"Content": base64.b64encode(content).decode("ascii")}]
+
+
+def lifecycle_config_request(cfg: Config, notebook: str) -> Dict[str, Any]:
+    """Return the ``CreateNotebookInstanceLifecycleConfig`` request.
+
+    ``notebook.on_start`` and ``notebook.on_create`` are paths of scripts:
+    their contents are read and base64-encoded.
+    """
+    settings = cfg.section("notebook")
+    request: Dict[str, Any] = {
+        "NotebookInstanceLifecycleConfigName": naming.lifecycle_config_name(cfg.project, notebook)
+    }
+    if settings.get("on_start"):
+        request["OnStart"] = _script(cfg, "on_start", settings["on_start"])
+    if settings.get("on_create"):
+        request["OnCreate"] = _script(cfg, "on_create", settings["on_create"])
+    return request
+
+
+def code_repository_request(cfg: Config, repo: str) -> Dict[str, Any]:
+    """Return the ``CreateCodeRepository`` request from ``notebook.repo_*`` settings."""
+    settings = cfg.section("notebook")
+    git: Dict[str, str] = {"RepositoryUrl": _require(cfg, "notebook", "repo_url")}
+    if settings.get("repo_branch"):
+        git["Branch"] = settings["repo_branch"]
+    if settings.get("repo_secret_arn"):
+        git["SecretArn"] = settings["repo_secret_arn"]
+    return {
+        "CodeRepositoryName": naming.full_name(cfg.project, repo),
+        "GitConfig": git,
+        "Tags": naming.project_tags(cfg.project),
+    }
+
+
+def notebook_request(cfg: Config, notebook: str, repo: Optional[str] = None) -> Dict[str, Any]:
+    """Return the ``CreateNotebookInstance`` request.
+
+    ``repo`` (a short code repository name) becomes ``DefaultCodeRepository``.
+    """
+    settings = cfg.section("notebook")
+    access = settings.get("direct_internet_access", "Disabled")
+    if isinstance(access, bool):
+        access = "Enabled" if access else "Disabled"
+    request: Dict[str, Any] = {
+        "NotebookInstanceName": naming.full_name(cfg.project, notebook),
+        "InstanceType": _require(cfg, "notebook", "instance_type"),
+        "RoleArn": _require(cfg, "notebook", "role"),
+        "Tags": naming.project_tags(cfg.project),
+        "LifecycleConfigName": naming.lifecycle_config_name(cfg.project, notebook),
+        "VolumeSizeInGB": settings.get("volume_size", NOTEBOOK_VOLUME_SIZE_GB),
+        "DirectInternetAccess": access,
+    }
+    if repo is not None:
+        request["DefaultCodeRepository"] = naming.full_name(cfg.project, repo)
+    if settings.get("subnet_id"):
+        request["SubnetId"] = settings["subnet_id"]
+    if settings.get("security_group_ids"):
+        request["SecurityGroupIds"] = list(settings["security_group_ids"])
+    if access == "Disabled" and "SubnetId" not in request:
+        raise ConfigError(
+            "is Disabled (the default), which SageMaker only allows together with "
+            "notebook.subnet_id: set subnet_id or set direct_internet_access to true",
+            path=cfg.path,
+            key="notebook.direct_internet_access",
+        )
+    return request
