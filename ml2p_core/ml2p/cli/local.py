@@ -61,12 +61,28 @@ def _model_ref(prj: Project, model: str) -> str:
     raise ML2PError(f"{cfg.path}: model {model!r} is not defined; defined models: {defined}")
 
 
+_CORE_VARIABLES = frozenset(
+    {
+        "ML2P_PROJECT",
+        "ML2P_S3_URL",
+        "ML2P_MODEL_CLS",
+        "ML2P_TRAINING_JOB",
+        "ML2P_MODEL_VERSION",
+        "ML2P_RECORD_INVOKES",
+        "ML2P_DATASET",
+    }
+)
+
+
 def _environ(ml2p_vars: Mapping[str, str]) -> Dict[str, str]:
-    """The process environment without stale ML2P_* variables, plus ``ml2p_vars``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ML2P_")}
-    for name in ("ML2P_LOAD_PLUGINS", "ML2P_DISABLE_PLUGINS"):
-        if name in os.environ:
-            env[name] = os.environ[name]
+    """The process environment without the core's stale variables, plus ``ml2p_vars``.
+
+    Only the variables that decide the environment's type and identity are
+    dropped (a shell's leftover ``ML2P_TRAINING_JOB`` would turn a serving
+    run into a training one); plugin settings such as ``ML2P_METRICS_FILE``
+    pass through.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in _CORE_VARIABLES}
     env.update(ml2p_vars)
     return env
 
