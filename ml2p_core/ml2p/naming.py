@@ -3,14 +3,14 @@
 Names given on the command line are short; the AWS resource is
 ``<project>-<name>``. Each kind of name has a rule:
 
-==============  =============================================  ====================
-kind            rule                                           example
-==============  =============================================  ====================
-dataset         ``<model>-YYYYMMDD``                           ``churn-20240131``
-training job    ``<model>-X-Y[-dev]``                          ``churn-1-2``
-model           ``<model>-X-Y-Z[-dev]``                        ``churn-1-2-0``
-endpoint        ``<model>-X-Y-Z[-dev][-live|-analysis|-test]``  ``churn-1-2-0-live``
-==============  =============================================  ====================
+============  ==============================================  ====================
+kind          rule                                            example
+============  ==============================================  ====================
+dataset       ``<model>-YYYYMMDD``                            ``churn-20240131``
+training job  ``<model>-X-Y[-dev]``                           ``churn-1-2``
+model         ``<model>-X-Y-Z[-dev]``                         ``churn-1-2-0``
+endpoint      ``<model>-X-Y-Z[-dev][-live|-analysis|-test]``  ``churn-1-2-0-live``
+============  ==============================================  ====================
 
 ``<model>`` is letters, digits and ``-``. A model's default training job
 drops the patch number (``churn-1-2-0-dev`` -> ``churn-1-2-dev``), an
