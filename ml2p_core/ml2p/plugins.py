@@ -160,7 +160,7 @@ class PluginManager(pluggy.PluginManager):
         return removed
 
     def check_pending(self) -> None:
-        """Raise :class:`~ml2p.errors.PluginError` naming a plugin that implements an unknown hook."""
+        """Raise :class:`~ml2p.errors.PluginError` naming a plugin with an unknown hook."""
         try:
             super().check_pending()
         except pluggy.PluginValidationError as exc:
