@@ -195,3 +195,13 @@ def test_one_log_handler_however_many_instances(tmp_path, restore_ml2p_logger):
     assert sum("trainer once" in line for line in lines) == 1
     handlers = [h for h in logging.getLogger("ml2p").handlers if getattr(h, "_ml2p_handler", 0)]
     assert len(handlers) == 1
+
+
+def test_configure_logging_after_old_stream_closed(restore_ml2p_logger):
+    old = io.StringIO()
+    configure_logging(stream=old)
+    old.close()
+    new = io.StringIO()
+    configure_logging(stream=new)
+    logging.getLogger("ml2p.test").info("after close")
+    assert "after close" in new.getvalue()

@@ -24,6 +24,16 @@ def get_logger(name: str = "") -> logging.Logger:
     return logger.getChild(name) if name else logger
 
 
+def _replace_stream(handler: logging.Handler, stream: IO[str]) -> None:
+    # StreamHandler.setStream flushes the old stream first, which raises if the
+    # old stream is already closed (a finished test's capture, a closed pipe).
+    handler.acquire()
+    try:
+        handler.stream = stream  # type: ignore[attr-defined]
+    finally:
+        handler.release()
+
+
 def configure_logging(
     level: int = logging.INFO, stream: Optional[IO[str]] = None
 ) -> logging.Handler:
@@ -35,7 +45,7 @@ def configure_logging(
     stream = stream if stream is not None else sys.stdout
     for handler in logger.handlers:
         if getattr(handler, _HANDLER_MARK, False):
-            handler.setStream(stream)  # type: ignore[attr-defined]
+            _replace_stream(handler, stream)
             handler.setLevel(level)
             logger.setLevel(level)
             return handler
