@@ -1,0 +1,134 @@
+"""``ml2p-docker``: the command a SageMaker container runs.
+
+SageMaker starts the image with ``train`` or ``serve`` as its argument (with
+``ENTRYPOINT ["ml2p-docker"]``); ML2P runs ``generate-dataset`` jobs the
+same way::
+
+    ml2p-docker [--ml-folder /opt/ml/] [--model NAME] train | serve | generate-dataset
+
+``NAME`` is an ``ml2p.models`` entry-point name or a dotted path to a
+:class:`ml2p.core.Model` subclass; without ``--model`` the environment
+variable ``ML2P_MODEL_CLS`` names it; with neither the command fails with
+exit code 2. Logs go to stdout, line-buffered.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional, Sequence
+
+import click
+
+from ml2p.runtime import EXIT_USAGE
+
+MODEL_ENV = "ML2P_MODEL_CLS"
+
+
+def _setup_logging() -> None:
+    from ml2p.logs import configure_logging
+    from ml2p.runtime import prepare_stdio
+
+    prepare_stdio()
+    configure_logging(stream=sys.stdout)
+
+
+def _require_model(ctx: click.Context) -> None:
+    """Exit with code 2 if neither --model nor the environment names the model."""
+    from ml2p.core import SageMakerEnv
+    from ml2p.errors import ML2PError
+
+    if ctx.obj["model"]:
+        return
+    try:
+        # ML2P_MODEL_CLS may come from the process environment or, in a
+        # training job, from the ML2P_ENV hyperparameter.
+        model_cls = SageMakerEnv(ctx.obj["ml_folder"]).model_cls
+    except ML2PError:
+        return  # a broken environment is reported by the command itself
+    if not model_cls:
+        click.echo(f"Error: no model given: pass --model NAME or set {MODEL_ENV}", err=True)
+        ctx.exit(EXIT_USAGE)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--ml-folder",
+    default="/opt/ml/",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="The SageMaker folder.",
+)
+@click.option(
+    "--model",
+    default=None,
+    metavar="NAME",
+    help=f"An ml2p.models entry-point name or a dotted class path (default: ${MODEL_ENV}).",
+)
+@click.pass_context
+def cli(ctx: click.Context, ml_folder: str, model: Optional[str]) -> None:
+    """Run a model's training, serving or dataset generation inside a SageMaker container."""
+    ctx.obj = {"ml_folder": ml_folder, "model": model}
+
+
+@cli.command()
+@click.pass_context
+def train(ctx: click.Context) -> None:
+    """Train the model; write output/failure and exit non-zero on failure."""
+    from ml2p import runtime
+
+    _require_model(ctx)
+    _setup_logging()
+    ctx.exit(runtime.train(ctx.obj["ml_folder"], ctx.obj["model"]))
+
+
+@cli.command("generate-dataset")
+@click.pass_context
+def generate_dataset(ctx: click.Context) -> None:
+    """Generate a dataset; write output/failure and exit non-zero on failure."""
+    from ml2p import runtime
+
+    _require_model(ctx)
+    _setup_logging()
+    ctx.exit(runtime.generate_dataset(ctx.obj["ml_folder"], ctx.obj["model"]))
+
+
+@cli.command()
+@click.option(
+    "--host",
+    default="0.0.0.0",
+    show_default=True,
+    help="The address to listen on.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="The port to listen on (default: $SAGEMAKER_BIND_TO_PORT, else 8080).",
+)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: Optional[int]) -> None:
+    """Serve predictions over HTTP until SIGTERM."""
+    from ml2p.errors import ML2PError
+    from ml2p.serving import serve as run_server
+
+    _require_model(ctx)
+    _setup_logging()
+    try:
+        run_server(ctx.obj["ml_folder"], ctx.obj["model"], host=host, port=port)
+    except ML2PError as exc:
+        click.echo(f"Error: {type(exc).__name__}: {exc}", err=True)
+        ctx.exit(1)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Any:
+    """Run ``ml2p-docker`` with ``argv`` (default ``sys.argv[1:]``); return its exit code."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="ml2p-docker")
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

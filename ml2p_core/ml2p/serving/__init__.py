@@ -1,0 +1,49 @@
+"""The prediction server that ``ml2p-docker serve`` and ``ml2p local serve`` run.
+
+:func:`serve` is the entry point. The modules:
+
+* :mod:`ml2p.serving.server`: the gunicorn master and uvicorn workers;
+* :mod:`ml2p.serving.app`: the ASGI application (routes, errors, lifespan);
+* :mod:`ml2p.serving.bodies`: decoding requests, encoding responses;
+* :mod:`ml2p.serving.offload`: running predictions off the event loop;
+* :mod:`ml2p.serving.recorder`: recording invocations in the background;
+* :mod:`ml2p.serving.settings`: the settings read from the environment.
+
+Importing this package is cheap; gunicorn and uvicorn are imported when
+:func:`serve` is called.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Optional
+
+__all__ = ["serve"]
+
+
+def serve(
+    ml_folder: Any,
+    model_ref: Optional[str] = None,
+    *,
+    host: str = "0.0.0.0",
+    port: Optional[int] = None,
+    workers: Optional[int] = None,
+    timeout: Optional[float] = None,
+    environ: Optional[Mapping[str, str]] = None,
+    env_factory: Optional[Callable[[Any, Optional[Mapping[str, str]]], Any]] = None,
+) -> None:
+    """Serve the model's predictor over HTTP until SIGTERM or SIGINT.
+
+    See :func:`ml2p.serving.server.serve` for the parameters.
+    """
+    from ml2p.serving.server import serve as _serve
+
+    _serve(
+        ml_folder,
+        model_ref,
+        host=host,
+        port=port,
+        workers=workers,
+        timeout=timeout,
+        environ=environ,
+        env_factory=env_factory,
+    )

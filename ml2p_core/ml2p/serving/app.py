@@ -1,0 +1,401 @@
+"""The prediction server's ASGI application.
+
+A raw ASGI callable, with no web framework: three routes, parsed by hand so
+that the hot path stays short.
+
+``GET /ping``
+    200 ``{"status": "ok", ...versions}`` once the predictor is set up; 503
+    JSON while setup runs or after it failed (with the error message).
+``POST /invocations``
+    One datum or a batch (see :mod:`ml2p.serving.bodies`); answered in the
+    type the Accept header asks.
+``GET /execution-parameters``
+    ``{"MaxConcurrentTransforms", "BatchStrategy", "MaxPayloadInMB"}`` for
+    SageMaker batch transform.
+
+The predictor is made and set up (the ``ml2p_setup`` hooks) on a thread when
+the worker starts (ASGI lifespan startup), so the worker accepts connections
+at once and ``/ping`` answers 503 until setup has succeeded. Each prediction
+(decoding, invoking, encoding) runs on one of the worker's prediction threads
+(:class:`ml2p.serving.offload.Offloader`), so the event loop keeps answering
+``/ping`` while a long prediction runs. On lifespan shutdown (after in-flight
+requests are answered) the ``ml2p_teardown`` hooks run and the invocation
+recorder is flushed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+import threading
+import time
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple
+
+from ml2p import __version__
+from ml2p.errors import APIError, ML2PError
+from ml2p.runtime import failure_summary, one_line, plugin_of, traceback_text
+from ml2p.serving import bodies
+from ml2p.serving.offload import Offloader
+from ml2p.serving.settings import ServerSettings
+
+logger = logging.getLogger("ml2p.serving")
+
+Scope = Dict[str, Any]
+Receive = Callable[[], Awaitable[Dict[str, Any]]]
+Send = Callable[[Dict[str, Any]], Awaitable[None]]
+
+#: Seconds the teardown hooks may take at shutdown.
+TEARDOWN_TIMEOUT = 5.0
+#: Seconds the invocation recorder may take to flush at shutdown.
+RECORDER_CLOSE_TIMEOUT = 8.0
+
+_JSON_HEADER = (b"content-type", b"application/json")
+_TIMED_OUT: Any = object()
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _time_out(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(_TIMED_OUT)
+
+
+class PredictionApp:
+    """The ASGI application of one server worker.
+
+    :param model_cls: The :class:`ml2p.core.Model` subclass whose
+        ``PREDICTOR`` answers.
+    :param ml_folder: The SageMaker folder (``/opt/ml/``).
+    :param settings: The server settings.
+    :param environ: The environment the predictor sees (default ``os.environ``).
+    :param env_factory: Makes the predictor's environment from
+        ``(ml_folder, environ)`` (default :class:`ml2p.core.SageMakerEnv`).
+    """
+
+    def __init__(
+        self,
+        model_cls: type,
+        ml_folder: Any,
+        settings: ServerSettings,
+        environ: Optional[Mapping[str, str]] = None,
+        env_factory: Optional[Callable[[Any, Optional[Mapping[str, str]]], Any]] = None,
+    ):
+        self.model_cls = model_cls
+        self.ml_folder = ml_folder
+        self.settings = settings
+        self.environ = None if environ is None else dict(environ)
+        self._env_factory = env_factory
+        self.predictor: Any = None
+        self.ready = False
+        self.setup_error: Optional[str] = None
+        self._setup_done = threading.Event()
+        self._offloader: Any = None
+        self._loop: Any = None
+        self._ping_body = b""
+        self._limit = settings.max_payload_bytes
+        self._timeout = settings.timeout
+        self._strategy = settings.batch_strategy
+        # Accept and Content-Type header values seen before: parsed once.
+        self._accept_cache: Dict[bytes, Any] = {}
+        self._content_cache: Dict[bytes, Any] = {}
+        self._params_body = bodies.json_body(
+            {
+                "MaxConcurrentTransforms": settings.workers,
+                "BatchStrategy": settings.batch_strategy,
+                "MaxPayloadInMB": settings.max_payload_mb,
+            }
+        )
+
+    # -- ASGI entry point -------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            path = scope["path"]
+            method = scope["method"]
+            if path == "/invocations":
+                if method == "POST":
+                    await self._invocations(scope, receive, send)
+                else:
+                    await self._not_allowed(send, method, b"POST")
+            elif path == "/ping":
+                if method == "GET" or method == "HEAD":
+                    await self._ping(send)
+                else:
+                    await self._not_allowed(send, method, b"GET, HEAD")
+            elif path == "/execution-parameters":
+                if method == "GET" or method == "HEAD":
+                    await _respond(send, 200, self._params_body)
+                else:
+                    await self._not_allowed(send, method, b"GET, HEAD")
+            else:
+                await _respond(send, 404, bodies.error_body(f"no such path: {path}"))
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    # -- routes -------------------------------------------------------------
+
+    async def _ping(self, send: Send) -> None:
+        if self.ready:
+            await _respond(send, 200, self._ping_body)
+        elif self.setup_error is not None:
+            body = bodies.error_body(f"model setup failed: {self.setup_error}", status="failed")
+            await _respond(send, 503, body)
+        else:
+            await _respond(
+                send, 503, bodies.error_body("model setup in progress", status="starting")
+            )
+
+    async def _not_allowed(self, send: Send, method: str, allow: bytes) -> None:
+        body = bodies.error_body(f"method {method} not allowed", allow=allow.decode())
+        await _respond(send, 405, body, [(b"allow", allow)])
+
+    async def _invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
+        content_type = accept = b""
+        length: Optional[bytes] = None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+            elif name == b"content-length":
+                length = value
+            elif name == b"accept":
+                accept = value
+        try:
+            out_kind = self._accept_cache.get(accept) or self._negotiate(accept)
+            in_kind = self._content_cache.get(content_type) or self._content_kind(content_type)
+        except APIError as exc:
+            await _respond(send, exc.status_code, bodies.json_body(exc.to_dict()))
+            return
+        if length is not None:
+            try:
+                declared = int(length)
+            except ValueError:
+                await _respond(send, 400, bodies.error_body("invalid Content-Length"))
+                return
+            if declared > self._limit:
+                await self._too_large(send)
+                return
+        if not self.ready:
+            await self._ping(send)
+            return
+        try:
+            body = await self._read_body(receive)
+        except _TooLarge:
+            await self._too_large(send)
+            return
+        loop = self._loop
+        future = self._offloader.submit(loop, self._handle, (body, in_kind, out_kind))
+        timer = loop.call_later(self._timeout, _time_out, future)
+        answer = await future
+        timer.cancel()
+        if answer is _TIMED_OUT:
+            logger.error("prediction timed out after %g s: answered 504", self._timeout)
+            body = bodies.error_body(f"prediction timed out after {self._timeout:g} s")
+            await _respond(send, 504, body)
+            return
+        status, kind, payload = answer
+        await _respond(send, status, payload, [(b"content-type", kind)])
+
+    def _negotiate(self, accept: bytes) -> bytes:
+        kind = bodies.negotiate(accept.decode("latin-1")).encode("latin-1")
+        if len(self._accept_cache) < 64:
+            self._accept_cache[accept] = kind
+        return kind
+
+    def _content_kind(self, content_type: bytes) -> str:
+        kind = bodies.request_media_type(content_type.decode("latin-1"))
+        if len(self._content_cache) < 64:
+            self._content_cache[content_type] = kind
+        return kind
+
+    async def _too_large(self, send: Send) -> None:
+        body = bodies.error_body(
+            f"request body larger than {self.settings.max_payload_mb:g} MB",
+            max_payload_in_mb=self.settings.max_payload_mb,
+        )
+        # Close the connection: the rest of the body is not read.
+        await _respond(send, 413, body, [(b"connection", b"close")])
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        message = await receive()
+        body = message.get("body", b"")
+        if not message.get("more_body", False):
+            if len(body) > self._limit:
+                raise _TooLarge()
+            return body
+        chunks = [body]
+        size = len(body)
+        while message.get("more_body", False):
+            if size > self._limit:
+                raise _TooLarge()
+            message = await receive()
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > self._limit:
+            raise _TooLarge()
+        return b"".join(chunks)
+
+    # -- on a prediction thread -------------------------------------------
+
+    def _handle(self, job: Tuple[bytes, str, bytes]) -> Tuple[int, bytes, bytes]:
+        body, in_kind, out_kind = job
+        try:
+            request = bodies.decode_request(body, in_kind, self._strategy)
+            predictor = self.predictor
+            if not request.batch:
+                answer = predictor.invoke(request.data)
+            elif request.data:
+                answer = predictor.batch_invoke(request.data)
+            else:
+                answer = []
+            kind, payload = bodies.encode_response(request, answer, out_kind.decode("latin-1"))
+            return 200, kind.encode("latin-1"), payload
+        except APIError as exc:
+            status = exc.status_code if 400 <= exc.status_code <= 599 else 500
+            if status >= 500:
+                logger.error(
+                    "invocation failed with %d: %s | %s",
+                    status,
+                    failure_summary(exc, self._plugin_manager()),
+                    one_line(traceback_text(exc)),
+                )
+            try:
+                payload = bodies.json_body(exc.to_dict())
+            except (TypeError, ValueError):
+                payload = bodies.error_body(str(exc.message))
+            return status, b"application/json", payload
+        except BaseException as exc:
+            pm = self._plugin_manager()
+            plugin = plugin_of(exc, pm)
+            logger.error(
+                "invocation failed: %s | %s",
+                failure_summary(exc, pm),
+                one_line(traceback_text(exc)),
+            )
+            payload = bodies.error_body("internal error", error=type(exc).__name__, plugin=plugin)
+            return 500, b"application/json", payload
+
+    def _plugin_manager(self) -> Any:
+        return getattr(self.predictor, "_plugin_manager", None)
+
+    # -- lifespan -----------------------------------------------------------
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._loop = asyncio.get_running_loop()
+                self.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(None, self.stop)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def start(self) -> None:
+        """Start the prediction threads and set the predictor up on a thread of its own."""
+        self._offloader = Offloader(self.settings.threads)
+        threading.Thread(target=self._setup, name="ml2p-setup", daemon=True).start()
+
+    def _make_env(self) -> Any:
+        if self._env_factory is not None:
+            return self._env_factory(self.ml_folder, self.environ)
+        from ml2p.core import SageMakerEnv
+
+        return SageMakerEnv(self.ml_folder, self.environ)
+
+    def _setup(self) -> None:
+        from ml2p import lifecycle
+
+        started = time.monotonic()
+        try:
+            env = self._make_env()
+            predictor_cls = getattr(self.model_cls, "PREDICTOR", None)
+            if predictor_cls is None:
+                raise ML2PError(f"model {self.model_cls.__name__} has no PREDICTOR")
+            predictor = predictor_cls(env)
+            if getattr(env, "record_invokes", False):
+                from ml2p.serving.recorder import recorder_from_environ
+
+                if env.s3 is None:
+                    raise ML2PError("ML2P_RECORD_INVOKES is true but ML2P_S3_URL is not set")
+                predictor.recorder = recorder_from_environ(
+                    env.s3.bucket(), env.environ, getattr(env, "_session", None)
+                )
+            self.predictor = predictor
+            lifecycle.setup(predictor)
+        except BaseException as exc:
+            self.setup_error = failure_summary(exc, self._plugin_manager())
+            logger.error(
+                "model setup failed, /ping answers 503: %s | %s",
+                self.setup_error,
+                one_line(traceback_text(exc)),
+            )
+        else:
+            self._ping_body = bodies.json_body(
+                {
+                    "status": "ok",
+                    "ml2p_version": __version__,
+                    "model_version": getattr(env, "model_version", None),
+                    "python_version": platform.python_version(),
+                    "model": f"{self.model_cls.__module__}.{self.model_cls.__qualname__}",
+                }
+            )
+            self.ready = True
+            logger.info("model set up in %.2f s: ready", time.monotonic() - started)
+        finally:
+            self._setup_done.set()
+
+    def stop(self) -> None:
+        """Run the teardown hooks (if setup succeeded) and flush the invocation recorder."""
+        from ml2p import lifecycle
+
+        was_ready = self.ready
+        self.ready = False
+        predictor = self.predictor
+        if was_ready and predictor is not None:
+            done = threading.Event()
+
+            def teardown() -> None:
+                try:
+                    lifecycle.teardown(predictor)
+                except BaseException as exc:
+                    logger.error(
+                        "model teardown failed: %s | %s",
+                        failure_summary(exc, self._plugin_manager()),
+                        one_line(traceback_text(exc)),
+                    )
+                finally:
+                    done.set()
+
+            threading.Thread(target=teardown, name="ml2p-teardown", daemon=True).start()
+            if not done.wait(TEARDOWN_TIMEOUT):
+                logger.error("model teardown still running after %g s", TEARDOWN_TIMEOUT)
+            else:
+                logger.info("model torn down")
+        recorder = getattr(predictor, "recorder", None)
+        if recorder is not None:
+            try:
+                recorder.close(RECORDER_CLOSE_TIMEOUT)
+            except Exception as exc:
+                logger.error("closing the invocation recorder failed: %s", failure_summary(exc))
+        if self._offloader is not None:
+            self._offloader.shutdown(timeout=0.5)
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, headers: Optional[List[Tuple[bytes, bytes]]] = None
+) -> None:
+    """Send a complete response; JSON unless ``headers`` name another content type."""
+    out = [(b"content-length", str(len(body)).encode("latin-1"))]
+    if headers:
+        out.extend(headers)
+    if not headers or all(name != b"content-type" for name, _ in headers):
+        out.append(_JSON_HEADER)
+    await send({"type": "http.response.start", "status": status, "headers": out})
+    await send({"type": "http.response.body", "body": body})

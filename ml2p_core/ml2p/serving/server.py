@@ -1,0 +1,147 @@
+"""Running the prediction server: a gunicorn master with uvicorn workers.
+
+The gunicorn master binds the socket before it forks, manages the worker
+processes (restarting one that dies or whose event loop stops answering for
+``timeout`` seconds) and turns SIGTERM into a graceful stop: workers stop
+accepting, finish in-flight requests, run the teardown hooks, flush the
+invocation recorder and exit, within ``graceful_timeout`` (25 s, under
+SageMaker's 30 s before SIGKILL). Each worker runs uvicorn (uvloop,
+httptools) with :class:`ml2p.serving.app.PredictionApp`. See
+``docs/serving.md`` for the measurements behind this choice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Callable, Dict, Mapping, Optional
+
+from gunicorn.app.base import BaseApplication
+from uvicorn_worker import UvicornWorker
+
+from ml2p.serving.app import PredictionApp
+from ml2p.serving.settings import ServerSettings
+
+logger = logging.getLogger("ml2p.serving")
+
+#: Seconds uvicorn waits for in-flight requests after SIGTERM, leaving the
+#: rest of ``graceful_timeout`` for teardown and the recorder's flush.
+INFLIGHT_GRACE = 10.0
+
+
+class Worker(UvicornWorker):
+    """The uvicorn worker ML2P runs: uvloop, httptools, lifespan on, no access log."""
+
+    CONFIG_KWARGS = {
+        "loop": "uvloop",
+        "http": "httptools",
+        "ws": "none",
+        "lifespan": "on",
+        "access_log": False,
+        "server_header": False,
+        "timeout_graceful_shutdown": INFLIGHT_GRACE,
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # uvicorn tells the master it is alive only every `timeout_notify`
+        # seconds; at the default (the whole timeout) the master may kill a
+        # healthy worker. Notify four times per timeout instead.
+        self.config.timeout_notify = max(1.0, self.timeout / 4)
+
+
+class PredictionServer(BaseApplication):
+    """gunicorn, configured in code rather than from a file or the command line.
+
+    :param app: The ASGI application each worker serves.
+    :param settings: Where to bind, how many workers, timeouts.
+    """
+
+    def __init__(self, app: PredictionApp, settings: ServerSettings):
+        self.application = app
+        self.settings = settings
+        super().__init__()
+
+    def gunicorn_options(self) -> Dict[str, Any]:
+        """Return the gunicorn settings used."""
+        options: Dict[str, Any] = {
+            "bind": [f"{self.settings.host}:{self.settings.port}"],
+            "workers": self.settings.workers,
+            "worker_class": f"{Worker.__module__}.{Worker.__qualname__}",
+            # The heartbeat timeout: the request timeout itself is the app's.
+            "timeout": max(5, int(self.settings.timeout) + 5),
+            "graceful_timeout": int(self.settings.graceful_timeout),
+            "keepalive": 75,
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "info",
+            "proc_name": "ml2p-serve",
+        }
+        if os.path.isdir("/dev/shm"):
+            # The heartbeat file on tmpfs: no disk I/O, no stalls (gunicorn's advice).
+            options["worker_tmp_dir"] = "/dev/shm"
+        return options
+
+    def load_config(self) -> None:
+        for key, value in self.gunicorn_options().items():
+            self.cfg.set(key, value)
+        if "control_socket_disable" in self.cfg.settings:
+            # gunicorn >= 25.1 opens a control socket under $HOME: nothing to
+            # manage there in a container, and parallel servers would share it.
+            self.cfg.set("control_socket_disable", True)
+
+    def load(self) -> PredictionApp:
+        return self.application
+
+
+def serve(
+    ml_folder: Any,
+    model_ref: Optional[str] = None,
+    *,
+    host: str = "0.0.0.0",
+    port: Optional[int] = None,
+    workers: Optional[int] = None,
+    timeout: Optional[float] = None,
+    environ: Optional[Mapping[str, str]] = None,
+    env_factory: Optional[Callable[[Any, Optional[Mapping[str, str]]], Any]] = None,
+) -> None:
+    """Serve the model's predictor over HTTP until SIGTERM or SIGINT.
+
+    :param ml_folder: The SageMaker folder (``/opt/ml/``): the model is read
+        from its ``model/`` folder by the predictor's setup.
+    :param model_ref: An ``ml2p.models`` entry-point name or a dotted path
+        (default: ``ML2P_MODEL_CLS``).
+    :param host: The address to bind (``127.0.0.1`` for local use).
+    :param port: The port (default ``SAGEMAKER_BIND_TO_PORT``, else 8080).
+    :param workers: Worker processes (default
+        ``SAGEMAKER_MODEL_SERVER_WORKERS``, else the CPU count).
+    :param timeout: Seconds a prediction may take before a 504 (default
+        ``SAGEMAKER_MODEL_SERVER_TIMEOUT``, else 60).
+    :param environ: The environment variables (default ``os.environ``).
+    :param env_factory: Makes each worker's predictor environment from
+        ``(ml_folder, environ)`` (default :class:`ml2p.core.SageMakerEnv`;
+        ``ml2p local serve`` passes one that makes a
+        :class:`ml2p.core.LocalEnv`).
+    :raises ml2p.errors.ModelNotFoundError: if no model is named or found.
+    :raises ml2p.errors.ConfigError: for a bad setting.
+    """
+    from ml2p.core import SageMakerEnv
+    from ml2p.runtime import load_model
+
+    settings = ServerSettings.from_environ(
+        environ, host=host, port=port, workers=workers, timeout=timeout
+    )
+    # Resolve the model in the master: a bad name fails once, here, and the
+    # forked workers inherit the imported model instead of importing it again.
+    model_cls = load_model(model_ref, SageMakerEnv(ml_folder, environ))
+    app = PredictionApp(model_cls, ml_folder, settings, environ, env_factory=env_factory)
+    logger.info(
+        "serving %s.%s on %s:%d with %d worker(s), timeout %g s",
+        model_cls.__module__,
+        model_cls.__qualname__,
+        settings.host,
+        settings.port,
+        settings.workers,
+        settings.timeout,
+    )
+    PredictionServer(app, settings).run()

@@ -1,0 +1,123 @@
+"""Server settings, read from the SageMaker environment variables.
+
+=================================  ==========================================
+variable                           meaning (default)
+=================================  ==========================================
+``SAGEMAKER_BIND_TO_PORT``         TCP port to listen on (8080)
+``SAGEMAKER_MODEL_SERVER_WORKERS`` worker processes (the CPU count)
+``SAGEMAKER_MODEL_SERVER_TIMEOUT`` seconds a prediction may take before the
+                                   request is answered 504 (60)
+``SAGEMAKER_MAX_PAYLOAD_IN_MB``    largest request body accepted (6)
+``SAGEMAKER_BATCH_STRATEGY``       ``MULTI_RECORD`` or ``SINGLE_RECORD``
+                                   (``MULTI_RECORD``)
+``ML2P_SERVER_THREADS``            prediction threads per worker (4)
+=================================  ==========================================
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+from ml2p.errors import ConfigError
+
+PORT_ENV = "SAGEMAKER_BIND_TO_PORT"
+WORKERS_ENV = "SAGEMAKER_MODEL_SERVER_WORKERS"
+TIMEOUT_ENV = "SAGEMAKER_MODEL_SERVER_TIMEOUT"
+MAX_PAYLOAD_ENV = "SAGEMAKER_MAX_PAYLOAD_IN_MB"
+BATCH_STRATEGY_ENV = "SAGEMAKER_BATCH_STRATEGY"
+THREADS_ENV = "ML2P_SERVER_THREADS"
+
+BATCH_STRATEGIES = ("MULTI_RECORD", "SINGLE_RECORD")
+
+#: Seconds gunicorn gives workers to finish after SIGTERM; SageMaker sends
+#: SIGKILL 30 s after SIGTERM, so this leaves time for teardown and exit.
+GRACEFUL_TIMEOUT = 25.0
+
+
+def cpu_count() -> int:
+    """Return the CPUs this process may run on (at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _number(environ: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not value >= minimum:  # also rejects NaN
+        raise ConfigError(f"{name}={raw!r} must be at least {minimum:g}")
+    return value
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How the prediction server runs.
+
+    Build it with :meth:`from_environ`; explicit arguments there override
+    the environment.
+    """
+
+    host: str = "0.0.0.0"
+    port: int = 8080
+    workers: int = 1
+    timeout: float = 60.0
+    max_payload_mb: float = 6.0
+    batch_strategy: str = "MULTI_RECORD"
+    threads: int = 4
+    graceful_timeout: float = GRACEFUL_TIMEOUT
+
+    @property
+    def max_payload_bytes(self) -> int:
+        """The largest request body accepted, in bytes (MB here means MiB)."""
+        return int(self.max_payload_mb * 1024 * 1024)
+
+    @classmethod
+    def from_environ(
+        cls,
+        environ: Optional[Mapping[str, str]] = None,
+        *,
+        host: str = "0.0.0.0",
+        port: Optional[int] = None,
+        workers: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> ServerSettings:
+        """Read the settings from ``environ`` (default ``os.environ``).
+
+        :raises ml2p.errors.ConfigError: naming the variable whose value is
+            not a number, out of range or not a known batch strategy.
+        """
+        environ = os.environ if environ is None else environ
+        if port is None:
+            port = int(_number(environ, PORT_ENV, 8080, 0))
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"port {port} is out of range")
+        if workers is None:
+            workers = int(_number(environ, WORKERS_ENV, cpu_count(), 1))
+        if workers < 1:
+            raise ConfigError(f"workers must be at least 1, got {workers}")
+        if timeout is None:
+            timeout = _number(environ, TIMEOUT_ENV, 60.0, 0.001)
+        if not timeout > 0:
+            raise ConfigError(f"timeout must be positive, got {timeout}")
+        strategy = (environ.get(BATCH_STRATEGY_ENV) or "MULTI_RECORD").strip().upper()
+        if strategy not in BATCH_STRATEGIES:
+            raise ConfigError(
+                f"{BATCH_STRATEGY_ENV}={strategy!r} is not one of {', '.join(BATCH_STRATEGIES)}"
+            )
+        return cls(
+            host=host,
+            port=port,
+            workers=workers,
+            timeout=float(timeout),
+            max_payload_mb=_number(environ, MAX_PAYLOAD_ENV, 6.0, 0.000001),
+            batch_strategy=strategy,
+            threads=int(_number(environ, THREADS_ENV, 4, 1)),
+        )
