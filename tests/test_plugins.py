@@ -279,3 +279,27 @@ def ml2p_result(predictor, data):
         p.result(None)
     except TypeError as exc:
         assert pm.plugin_for_exception(exc) is None
+
+
+def test_project_plugins_from_the_environment_of_the_env(site, tmp_path):
+    """``ML2P_PROJECT_PLUGINS`` in the env's own environ (not os.environ) is honoured."""
+    from ml2p.core import SageMakerEnv
+
+    from .test_hooks import Doubler
+
+    site("proj", {"env_only_hooks": GOOD_PLUGIN}, "")
+    env = SageMakerEnv(str(tmp_path), environ={"ML2P_PROJECT_PLUGINS": "env_only_hooks"})
+    assert env.project_plugins == ["env_only_hooks"]
+    assert Doubler(env).invoke({"x": 2})["result"] == {"y": 4, "tagged": True}
+
+
+def test_local_env_registers_config_plugins(site, tmp_path):
+    from ml2p.core import LocalEnv
+
+    from .test_hooks import Doubler
+
+    site("proj", {"cfg_hooks": GOOD_PLUGIN}, "")
+    cfg = tmp_path / "ml2p.yml"
+    cfg.write_text('project: p\ns3folder: "s3://b/p/"\nplugins: [cfg_hooks]\n')
+    env = LocalEnv(str(tmp_path), str(cfg))
+    assert Doubler(env).invoke({"x": 1})["result"] == {"y": 2, "tagged": True}

@@ -228,6 +228,13 @@ class SageMakerEnv(_EnvFolders):
 
     * ``dataset_name`` - The name of the dataset being generated (type: str).
 
+    And, in every environment:
+
+    * ``project_plugins`` - The project's own plugin modules (``plugins:`` in
+      ``ml2p.yml``, passed to containers as ``ML2P_PROJECT_PLUGINS``), registered
+      with the plugin manager of every trainer, generator and predictor made
+      with this environment (type: list of str).
+
     In the training environment settings are loaded from hyperparameters
     stored by ML2P when the training job is created (the ``ML2P_ENV``
     hyperparameter, which overrides the process environment); the decoded
@@ -263,6 +270,9 @@ class SageMakerEnv(_EnvFolders):
         self.dataset_name: Optional[str] = env.get("ML2P_DATASET") or None
         self.model_version: Optional[str] = env.get("ML2P_MODEL_VERSION") or None
         self.record_invokes: bool = env.get("ML2P_RECORD_INVOKES", "false").lower() == "true"
+        self.project_plugins: List[str] = [
+            name.strip() for name in env.get("ML2P_PROJECT_PLUGINS", "").split(",") if name.strip()
+        ]
         if self.training_job_name:
             self.env_type = SageMakerEnvType.TRAIN
         elif self.dataset_name:
@@ -319,6 +329,7 @@ class LocalEnv(SageMakerEnv):
         self.dataset_name = None
         self.model_version = "local"
         self.record_invokes = False
+        self.project_plugins = list(self.cfg.plugins)
 
     def _s3_client(self) -> Any:
         from ml2p import aws
@@ -416,11 +427,15 @@ class _Hooked:
 
     @property
     def plugin_manager(self) -> PluginManager:
-        """The plugin manager whose hooks run this object (the process-wide one by default)."""
+        """The plugin manager whose hooks run this object.
+
+        By default the process-wide one, with the environment's
+        ``project_plugins`` registered.
+        """
         if self._plugin_manager is None:
             from ml2p.plugins import get_plugin_manager
 
-            self._plugin_manager = get_plugin_manager()
+            self._plugin_manager = get_plugin_manager(getattr(self.env, "project_plugins", ()))
         return self._plugin_manager
 
     @property
