@@ -153,3 +153,118 @@ def test_csv_output_flattens_results():
     kind, body = bodies.encode_response(request, answer, "text/csv")
     assert kind == "text/csv"
     assert body.decode().splitlines() == ['1,,true,"[1,2]"', '"text, with comma"']
+
+
+# -- prediction threads and the shutdown budget -------------------------------
+
+
+def test_one_prediction_thread_by_default():
+    assert ServerSettings.from_environ({}).threads == 1
+    assert ServerSettings.from_environ({"ML2P_SERVER_THREADS": "3"}).threads == 3
+
+
+def test_offloader_delivers_every_result_to_its_own_future():
+    import asyncio
+
+    from ml2p.serving.offload import Offloader
+
+    def square_or_fail(n):
+        if n % 7 == 0:
+            raise ValueError(n)
+        return n * n
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        offloader = Offloader(2)
+        try:
+            futures = [offloader.submit(loop, square_or_fail, n) for n in range(1, 500)]
+            return await asyncio.gather(*futures, return_exceptions=True)
+        finally:
+            offloader.shutdown()
+
+    results = asyncio.run(main())
+    for n, result in enumerate(results, 1):
+        if n % 7 == 0:
+            assert isinstance(result, ValueError) and result.args == (n,)
+        else:
+            assert result == n * n
+
+
+def test_offloader_replaces_a_stuck_thread():
+    import asyncio
+    import threading
+
+    from ml2p.serving.offload import Offloader
+
+    release = threading.Event()
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        offloader = Offloader(1)
+        try:
+            stuck = offloader.submit(loop, lambda _: release.wait(10), None)
+            await asyncio.sleep(0.05)
+            offloader.replace_stuck()
+            quick = await asyncio.wait_for(offloader.submit(loop, lambda n: n + 1, 41), 2)
+            release.set()
+            assert await stuck is True
+            # The stuck thread retires once free: one thread takes calls again.
+            await asyncio.sleep(0.1)
+            assert sum(t.is_alive() for t in offloader._threads) == 1
+            return quick
+        finally:
+            release.set()
+            offloader.shutdown()
+
+    assert asyncio.run(main()) == 42
+
+
+class _ClosingRecorder:
+    def __init__(self):
+        self.timeouts = []
+
+    def record(self, key, body):
+        raise AssertionError("not used")
+
+    def close(self, timeout=None):
+        self.timeouts.append(timeout)
+
+
+def _stopping_app(tmp_path, graceful):
+    import dataclasses
+
+    from ml2p.serving.app import PredictionApp
+    from tests.models import MinimalModel
+
+    settings = dataclasses.replace(ServerSettings(), graceful_timeout=graceful)
+    app = PredictionApp(MinimalModel, tmp_path, settings)
+
+    class Holder:
+        recorder = _ClosingRecorder()
+
+    app.predictor = Holder()
+    return app
+
+
+def test_shutdown_flush_uses_the_graceful_time_left_after_the_signal(tmp_path):
+    import time
+
+    from ml2p.serving.app import EXIT_MARGIN
+
+    app = _stopping_app(tmp_path, graceful=20.0)
+    app.mark_exit_requested()
+    app.exit_requested_at -= 4.0  # the signal came 4 s ago (requests were drained)
+    app.mark_exit_requested()  # a second signal does not move the mark
+    app.stop()
+    [timeout] = app.predictor.recorder.timeouts
+    assert 20.0 - 4.0 - EXIT_MARGIN - 0.5 < timeout <= 20.0 - 4.0 - EXIT_MARGIN
+    assert app.exit_requested_at < time.monotonic() - 3.9
+
+
+def test_shutdown_flush_without_a_signal_gets_the_fixed_budget(tmp_path):
+    from ml2p.serving.app import RECORDER_CLOSE_TIMEOUT
+
+    app = _stopping_app(tmp_path, graceful=20.0)
+    app.stop()
+    [timeout] = app.predictor.recorder.timeouts
+    assert RECORDER_CLOSE_TIMEOUT - 0.5 < timeout <= RECORDER_CLOSE_TIMEOUT

@@ -10,7 +10,6 @@ needed, and plugins are loaded when a hook is first called.
 
 from __future__ import annotations
 
-import datetime
 import enum
 import json
 import logging
@@ -21,17 +20,20 @@ import shutil
 import tempfile
 import time
 import urllib.parse
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Union
 
 from ml2p import __version__
 from ml2p.errors import APIError, ML2PError
+from ml2p.record_ids import format_record_id, merge_parts, utc_timestamp, uuid4_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from ml2p.config import Config
     from ml2p.plugins import PluginManager
     from ml2p.recording import Recorder
+
+# ml2p.plugins.BUILTIN_PLUGIN, repeated so this module need not import ml2p.plugins.
+_BUILTIN_PLUGIN = "ml2p.builtin"
 
 __all__ = [
     "S3URL",
@@ -599,7 +601,7 @@ class ModelPredictor(_Hooked):
         metadata = self.metadata()
         prediction = self.plugin_manager.hook.ml2p_result(predictor=self, data=data)
         if self.env.record_invokes:
-            self.record_invoke(data, prediction)
+            self._record_all([(data, prediction)])
         return {"metadata": metadata, "result": prediction}
 
     def batch_invoke(self, data: List[Any]) -> List[Dict[str, Any]]:
@@ -625,8 +627,7 @@ class ModelPredictor(_Hooked):
             count = "no" if predictions is None else len(predictions)
             raise APIError(f"batch prediction returned {count} results for {len(data)} inputs")
         if self.env.record_invokes:
-            for datum, prediction in zip(data, predictions):
-                self.record_invoke(datum, prediction)
+            self._record_all(list(zip(data, predictions)))
         return [{"metadata": metadata, "result": prediction} for prediction in predictions]
 
     def record_invoke_id(self, datum: Any, prediction: Any) -> Dict[str, str]:
@@ -652,20 +653,78 @@ class ModelPredictor(_Hooked):
         pairs with a dash ("-") and then separating each pair with a double
         dash ("--").
         """
-        ts = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        return {"ts": ts, "uuid": str(uuid.uuid4())}
+        return {"ts": utc_timestamp(), "uuid": uuid4_text()}
 
     def _record_key(self, datum: Any, prediction: Any) -> str:
-        from ml2p.record_ids import format_record_id, merge_parts
-
-        parts = self.plugin_manager.hook.ml2p_record_invoke_id(
-            predictor=self, datum=datum, prediction=prediction
-        )
-        # pluggy returns the built-in (trylast) part last and the others
-        # newest first: put the model's part first, then registration order.
-        ordered = parts[-1:] + parts[-2::-1] if parts else []
+        hook = self.plugin_manager.hook.ml2p_record_invoke_id
+        impls = hook.get_hookimpls()
+        if len(impls) == 1 and impls[0].plugin_name == _BUILTIN_PLUGIN:
+            # Only the model names records: skip pluggy's call machinery.
+            ordered = [self.record_invoke_id(datum, prediction)]
+        else:
+            parts = hook(predictor=self, datum=datum, prediction=prediction)
+            # pluggy returns the built-in (trylast) part last and the others
+            # newest first: put the model's part first, then registration order.
+            ordered = parts[-1:] + parts[-2::-1] if parts else []
         record_id = format_record_id(merge_parts(ordered))
         return self.env.s3.path(f"predictions/{self.env.model_version}/{record_id}.json")
+
+    def _record_all(self, invocations: List[Any]) -> None:
+        """Record ``(datum, prediction)`` pairs as :meth:`record_invoke` would, cheaply."""
+        if type(self).record_invoke is not ModelPredictor.record_invoke:
+            # A subclass's own record_invoke sees every invocation, as in ML2P 0.6.
+            for datum, prediction in invocations:
+                self.record_invoke(datum, prediction)
+        elif not self._defer_records(invocations):
+            self._record_batch(invocations)
+
+    def _defer_records(self, invocations: List[Any]) -> bool:
+        """Hand invocations to a recorder that names and encodes them itself, if possible.
+
+        Only when the record id is the default one (no plugin adds pairs,
+        :meth:`record_invoke_id` not overridden) and the recorder offers
+        ``record_invocations`` (the server's background recorder): then
+        the request path only notes the time. Returns whether it did.
+        """
+        record_invocations = getattr(self.recorder, "record_invocations", None)
+        if (
+            record_invocations is None
+            or type(self).record_invoke_id is not ModelPredictor.record_invoke_id
+            or self.env.s3 is None
+        ):
+            return False
+        impls = self.plugin_manager.hook.ml2p_record_invoke_id.get_hookimpls()
+        if len(impls) != 1 or impls[0].plugin_name != _BUILTIN_PLUGIN:
+            return False
+        prefix = self.env.s3.path(f"predictions/{self.env.model_version}/")
+        stamp = time.time()
+        record_invocations([(prefix, stamp, datum, result) for datum, result in invocations])
+        return True
+
+    def _recorder(self) -> Recorder:
+        if self.env.s3 is None:
+            raise ML2PError("cannot record invocations: ML2P_S3_URL is not set")
+        if self.recorder is None:
+            from ml2p.recording import S3Recorder
+
+            self.recorder = S3Recorder(self.env.s3.bucket(), getattr(self.env, "_session", None))
+        return self.recorder
+
+    def _record_batch(self, invocations: List[Any]) -> None:
+        recorder = self._recorder()
+        key = self._record_key
+        dumps = json.dumps
+        records = [
+            (key(datum, prediction), dumps({"input": datum, "result": prediction}).encode("utf-8"))
+            for datum, prediction in invocations
+        ]
+        # One hand-over for the whole batch where the recorder supports it.
+        record_many = getattr(recorder, "record_many", None)
+        if record_many is not None:
+            record_many(records)
+        else:
+            for record_key, body in records:
+                recorder.record(record_key, body)
 
     def record_invoke(self, datum: Any, prediction: Any) -> str:
         """Store an invocation of the endpoint in the ML2P project S3 bucket.
@@ -680,15 +739,10 @@ class ModelPredictor(_Hooked):
         :param dict result: The prediction returned for datum by this predictor.
         :returns: The S3 key of the record.
         """
-        if self.env.s3 is None:
-            raise ML2PError("cannot record invocations: ML2P_S3_URL is not set")
+        recorder = self._recorder()
         key = self._record_key(datum, prediction)
         body = json.dumps({"input": datum, "result": prediction}).encode("utf-8")
-        if self.recorder is None:
-            from ml2p.recording import S3Recorder
-
-            self.recorder = S3Recorder(self.env.s3.bucket(), getattr(self.env, "_session", None))
-        self.recorder.record(key, body)
+        recorder.record(key, body)
         return key
 
 

@@ -8,7 +8,9 @@ an unbounded string into an S3 key, nor a ``--`` that would blur two pairs.
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 MAX_KEY_CHARS = 64
@@ -20,9 +22,29 @@ _DASHES = re.compile(r"-{2,}")
 _DOTS = re.compile(r"\.{2,}")
 
 
+def _already_safe(text: str, limit: int) -> bool:
+    # The common case (timestamps, uuids, plain names) needs no substitution.
+    return (
+        0 < len(text) <= limit
+        and _UNSAFE.search(text) is None
+        and "--" not in text
+        and ".." not in text
+        and text[0] != "-"
+        and text[-1] != "-"
+    )
+
+
 def safe_part(value: Any, limit: int) -> str:
-    """Return ``str(value)`` made safe for one part of an S3 key, at most ``limit`` chars."""
-    text = _UNSAFE.sub("_", str(value))
+    """Return ``str(value)`` made safe for one part of an S3 key, at most ``limit`` chars.
+
+    Characters outside ``A-Za-z0-9._:+=@,-`` become ``_``, runs of ``-`` or
+    ``.`` shrink to one, the text is cut to ``limit`` characters and
+    stripped of leading and trailing ``-``; an empty result is ``_``.
+    """
+    text = value if type(value) is str else str(value)
+    if _already_safe(text, limit):
+        return text
+    text = _UNSAFE.sub("_", text)
     text = _DOTS.sub(".", _DASHES.sub("-", text))
     text = text[:limit].strip("-")
     return text or "_"
@@ -45,9 +67,56 @@ def merge_parts(parts: Iterable[Optional[Any]]) -> Dict[str, str]:
     merged: Dict[str, str] = {}
     for part in parts:
         for key, value in _pairs(part):
-            safe_key = safe_part(key, MAX_KEY_CHARS)
-            merged.setdefault(safe_key, safe_part(value, MAX_VALUE_CHARS))
+            # Keys repeat on every record: sanitise each distinct one once.
+            safe_key = _KEY_CACHE.get(key) if type(key) is str else None
+            if safe_key is None:
+                safe_key = safe_part(key, MAX_KEY_CHARS)
+                if type(key) is str and len(_KEY_CACHE) < 1024:
+                    _KEY_CACHE[key] = safe_key
+            if safe_key not in merged:
+                merged[safe_key] = safe_part(value, MAX_VALUE_CHARS)
     return merged
+
+
+_KEY_CACHE: Dict[str, str] = {}
+# (second, "YYYY-MM-DDTHH:MM:SS") of the last stamp; one tuple, so threads never mix two.
+_stamp: Tuple[int, str] = (-1, "")
+
+
+def utc_timestamp(now: Optional[float] = None) -> str:
+    """Return the UTC time ``now`` (default: the current time) as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
+
+    The same text as ``datetime.strftime("%Y-%m-%dT%H:%M:%S.%fZ")`` in UTC,
+    made from a per-second prefix cached between calls.
+    """
+    global _stamp
+    if now is None:
+        now = time.time()
+    second = int(now)
+    micros = round((now - second) * 1e6)
+    if micros >= 1000000:  # rounding reached the next second
+        second += 1
+        micros -= 1000000
+    cached_second, prefix = _stamp
+    if cached_second != second:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _stamp = (second, prefix)
+    return f"{prefix}.{micros:06d}Z"
+
+
+_VERSION_MASK = ~(0xF << 76) & ~(0x3 << 62)
+_VERSION_BITS = (0x4 << 76) | (0x2 << 62)
+
+
+def uuid4_text() -> str:
+    """Return a random (version 4, RFC 4122 variant) UUID in its usual 36-character form.
+
+    Equivalent to ``str(uuid.uuid4())`` (also from :func:`os.urandom`),
+    without building a :class:`uuid.UUID` object.
+    """
+    n = int.from_bytes(os.urandom(16), "big") & _VERSION_MASK | _VERSION_BITS
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def format_record_id(parts: Mapping[str, str]) -> str:

@@ -5,12 +5,25 @@ A *recorder* stores one invocation record, given its S3 key and JSON body.
 ``record_invoke`` returns, the record is stored). The server gives its
 predictors a background recorder instead (:mod:`ml2p.serving.recorder`),
 which moves the S3 write off the request path.
+
+Two optional methods let a recorder take more work off the request path;
+:meth:`ml2p.core.ModelPredictor.invoke` and ``batch_invoke`` use them when
+present:
+
+``record_many(items)``
+    store several ``(key, body)`` records (a batch invocation) in one call;
+``record_invocations(invocations)``
+    store ``(key prefix, time.time(), datum, prediction)`` tuples, naming
+    each record with the default id (``ts-<ISO UTC of that time>--uuid-<uuid4>``)
+    and encoding ``{"input": datum, "result": prediction}`` itself, later.
+    Used only when no plugin adds record-id pairs and the predictor keeps
+    the default ``record_invoke_id`` and ``record_invoke``.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Optional
+from typing import Any, Optional, Sequence, Tuple
 
 try:  # Python 3.8+ has Protocol in typing
     from typing import Protocol
@@ -56,6 +69,11 @@ class S3Recorder:
         self.client.put_object(
             Bucket=self.bucket, Key=key, Body=body, ContentType="application/json"
         )
+
+    def record_many(self, items: Sequence[Tuple[str, bytes]]) -> None:
+        """Store each ``(key, body)`` of ``items``, in order, before returning."""
+        for key, body in items:
+            self.record(key, body)
 
     def close(self, timeout: Optional[float] = None) -> None:
         return None

@@ -26,11 +26,12 @@ recorder is flushed.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import platform
 import threading
 import time
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Awaitable, Callable, Deque, Dict, List, Mapping, Optional, Tuple
 
 from ml2p import __version__
 from ml2p.errors import APIError, ML2PError
@@ -47,8 +48,11 @@ Send = Callable[[Dict[str, Any]], Awaitable[None]]
 
 #: Seconds the teardown hooks may take at shutdown.
 TEARDOWN_TIMEOUT = 5.0
-#: Seconds the invocation recorder may take to flush at shutdown.
+#: Seconds the invocation recorder may take to flush at shutdown when the
+#: time of the stop signal is unknown (``stop`` called directly).
 RECORDER_CLOSE_TIMEOUT = 8.0
+#: Seconds of the graceful timeout left unused at the end, for the worker to exit.
+EXIT_MARGIN = 2.0
 
 _JSON_HEADER = (b"content-type", b"application/json")
 _TIMED_OUT: Any = object()
@@ -56,11 +60,6 @@ _TIMED_OUT: Any = object()
 
 class _TooLarge(Exception):
     pass
-
-
-def _time_out(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_result(_TIMED_OUT)
 
 
 class PredictionApp:
@@ -92,12 +91,18 @@ class PredictionApp:
         self.ready = False
         self.setup_error: Optional[str] = None
         self._setup_done = threading.Event()
+        #: ``time.monotonic()`` when the stop signal came, if it did.
+        self.exit_requested_at: Optional[float] = None
         self._offloader: Any = None
         self._loop: Any = None
         self._ping_body = b""
         self._limit = settings.max_payload_bytes
         self._timeout = settings.timeout
         self._strategy = settings.batch_strategy
+        # (deadline, future) of the predictions in flight, oldest first.
+        self._deadlines: Deque[Tuple[float, asyncio.Future]] = collections.deque()
+        self._sweeping = False
+        self._sweep_every = min(0.25, self._timeout / 4)
         # Accept and Content-Type header values seen before: parsed once.
         self._accept_cache: Dict[bytes, Any] = {}
         self._content_cache: Dict[bytes, Any] = {}
@@ -188,16 +193,46 @@ class PredictionApp:
             return
         loop = self._loop
         future = self._offloader.submit(loop, self._handle, (body, in_kind, out_kind))
-        timer = loop.call_later(self._timeout, _time_out, future)
+        # Every request has the same timeout, so deadlines come in FIFO order:
+        # one sweep for all of them instead of a timer per request.
+        self._deadlines.append((loop.time() + self._timeout, future))
+        if not self._sweeping:
+            self._sweeping = True
+            loop.call_later(self._sweep_every, self._sweep)
         answer = await future
-        timer.cancel()
         if answer is _TIMED_OUT:
             logger.error("prediction timed out after %g s: answered 504", self._timeout)
+            # Its thread is still busy: let another one take the next requests.
+            self._offloader.replace_stuck()
             body = bodies.error_body(f"prediction timed out after {self._timeout:g} s")
             await _respond(send, 504, body)
             return
         status, kind, payload = answer
-        await _respond(send, status, payload, [(b"content-type", kind)])
+        # The hot path: headers built here, no search for a content type.
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-length", b"%d" % len(payload)), (b"content-type", kind)],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    def _sweep(self) -> None:
+        """Answer 504 for predictions past their deadline; runs while any are in flight."""
+        deadlines = self._deadlines
+        now = self._loop.time()
+        while deadlines:
+            deadline, future = deadlines[0]
+            if not future.done():
+                if deadline > now:
+                    break
+                future.set_result(_TIMED_OUT)
+            deadlines.popleft()
+        if deadlines:
+            self._loop.call_later(self._sweep_every, self._sweep)
+        else:
+            self._sweeping = False
 
     def _negotiate(self, accept: bytes) -> bytes:
         kind = bodies.negotiate(accept.decode("latin-1")).encode("latin-1")
@@ -297,6 +332,20 @@ class PredictionApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    def mark_exit_requested(self) -> None:
+        """Note that the stop signal came now (the first time only).
+
+        The shutdown flush then gets all of ``settings.graceful_timeout``
+        left after draining requests and teardown, less :data:`EXIT_MARGIN`.
+        """
+        if self.exit_requested_at is None:
+            self.exit_requested_at = time.monotonic()
+
+    def _flush_deadline(self) -> float:
+        if self.exit_requested_at is None:
+            return time.monotonic() + RECORDER_CLOSE_TIMEOUT
+        return self.exit_requested_at + self.settings.graceful_timeout - EXIT_MARGIN
+
     def start(self) -> None:
         """Start the prediction threads and set the predictor up on a thread of its own."""
         self._offloader = Offloader(self.settings.threads)
@@ -374,14 +423,15 @@ class PredictionApp:
                     done.set()
 
             threading.Thread(target=teardown, name="ml2p-teardown", daemon=True).start()
-            if not done.wait(TEARDOWN_TIMEOUT):
-                logger.error("model teardown still running after %g s", TEARDOWN_TIMEOUT)
+            wait = min(TEARDOWN_TIMEOUT, max(0.5, self._flush_deadline() - time.monotonic() - 1))
+            if not done.wait(wait):
+                logger.error("model teardown still running after %g s", wait)
             else:
                 logger.info("model torn down")
         recorder = getattr(predictor, "recorder", None)
         if recorder is not None:
             try:
-                recorder.close(RECORDER_CLOSE_TIMEOUT)
+                recorder.close(max(0.5, self._flush_deadline() - time.monotonic()))
             except Exception as exc:
                 logger.error("closing the invocation recorder failed: %s", failure_summary(exc))
         if self._offloader is not None:

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import Any, Callable, Dict, Mapping, Optional
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
 from ml2p.serving.app import PredictionApp
@@ -27,6 +30,16 @@ logger = logging.getLogger("ml2p.serving")
 #: Seconds uvicorn waits for in-flight requests after SIGTERM, leaving the
 #: rest of ``graceful_timeout`` for teardown and the recorder's flush.
 INFLIGHT_GRACE = 10.0
+
+
+class _Server(Server):
+    """uvicorn's server, telling the app when the stop signal came."""
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        mark = getattr(self.config.app, "mark_exit_requested", None)
+        if mark is not None:
+            mark()
+        super().handle_exit(sig, frame)
 
 
 class Worker(UvicornWorker):
@@ -48,6 +61,16 @@ class Worker(UvicornWorker):
         # seconds; at the default (the whole timeout) the master may kill a
         # healthy worker. Notify four times per timeout instead.
         self.config.timeout_notify = max(1.0, self.timeout / 4)
+
+    async def _serve(self) -> None:
+        # As UvicornWorker._serve, with a server that marks when SIGTERM came,
+        # so the recorder's flush can use all of the graceful time left.
+        self.config.app = self.wsgi
+        server = _Server(config=self.config)
+        self._install_sigquit_handler()
+        await server.serve(sockets=self.sockets)
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
 
 
 class PredictionServer(BaseApplication):

@@ -10,7 +10,11 @@ variable                           meaning (default)
 ``SAGEMAKER_MAX_PAYLOAD_IN_MB``    largest request body accepted (6)
 ``SAGEMAKER_BATCH_STRATEGY``       ``MULTI_RECORD`` or ``SINGLE_RECORD``
                                    (``MULTI_RECORD``)
-``ML2P_SERVER_THREADS``            prediction threads per worker (4)
+``ML2P_SERVER_THREADS``            prediction threads per worker (1): a
+                                   CPU-bound predictor gains nothing from
+                                   more under the GIL (they only contend
+                                   with the event loop); raise it for a
+                                   predictor that waits on I/O
 =================================  ==========================================
 """
 
@@ -71,7 +75,7 @@ class ServerSettings:
     timeout: float = 60.0
     max_payload_mb: float = 6.0
     batch_strategy: str = "MULTI_RECORD"
-    threads: int = 4
+    threads: int = 1
     graceful_timeout: float = GRACEFUL_TIMEOUT
 
     @property
@@ -119,5 +123,5 @@ class ServerSettings:
             timeout=float(timeout),
             max_payload_mb=_number(environ, MAX_PAYLOAD_ENV, 6.0, 0.000001),
             batch_strategy=strategy,
-            threads=int(_number(environ, THREADS_ENV, 4, 1)),
+            threads=int(_number(environ, THREADS_ENV, 1, 1)),
         )

@@ -1,0 +1,347 @@
+"""Recording on the request path and in the background: record ids, deferred records, bounds."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import random
+import re
+import string
+import threading
+import time
+import uuid
+
+import pytest
+
+from ml2p import plugins, record_ids
+from ml2p.core import SageMakerEnv
+from ml2p.errors import ConfigError
+from ml2p.hookspecs import hookimpl
+from ml2p.serving.recorder import (
+    DEFAULT_QUEUE_SIZE,
+    DEFAULT_WRITERS,
+    UNWRITTEN_MARK,
+    BackgroundRecorder,
+    recorder_from_environ,
+)
+from tests.models import MinimalPredictor
+from tests.test_recorder import Lines, keys_under
+
+ID_RE = re.compile(
+    r"ts-\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z--uuid-"
+    r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+)
+
+
+def reference_safe_part(value, limit):
+    """The sanitising rule, written the slow way, to compare the fast path against."""
+    text = re.sub(r"[^A-Za-z0-9._:+=@,-]", "_", str(value))
+    text = re.sub(r"\.{2,}", ".", re.sub(r"-{2,}", "-", text))
+    return text[:limit].strip("-") or "_"
+
+
+def predictor(tmp_path, recorder=None, pm=None, cls=MinimalPredictor):
+    env = SageMakerEnv(
+        tmp_path,
+        {
+            "ML2P_RECORD_INVOKES": "true",
+            "ML2P_S3_URL": "s3://ml2p-test/proj/",
+            "ML2P_MODEL_VERSION": "mv-1",
+        },
+    )
+    p = cls(env, plugin_manager=pm or plugins.make_plugin_manager(load_entry_points=False))
+    p.slope = 3
+    p.recorder = recorder
+    return p
+
+
+class IdPlugin:
+    @hookimpl
+    def ml2p_record_invoke_id(self, predictor, datum, prediction):
+        return {"x": datum["x"]}
+
+
+class Collecting:
+    """A recorder without ``record_invocations``: the synchronous contract."""
+
+    def __init__(self):
+        self.items = []
+
+    def record(self, key, body):
+        self.items.append((key, body))
+
+
+# -- bad input ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env,name", [({"ML2P_RECORD_BATCH_BYTES": "0"}, "BATCH_BYTES")])
+def test_bad_batch_bytes_names_the_variable(env, name):
+    with pytest.raises(ConfigError, match=name):
+        recorder_from_environ("bucket", env)
+
+
+def test_zero_batch_bytes_is_rejected():
+    with pytest.raises(ConfigError, match="batch_bytes"):
+        BackgroundRecorder("bucket", batch_bytes=0)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["a/b", "../x", "a--b", "-lead", "trail-", "..", "x" * 300, "", "ünï", "a\nb", 12, None, "ok"],
+)
+def test_safe_part_fast_path_matches_the_rule(value):
+    assert record_ids.safe_part(value, 128) == reference_safe_part(value, 128)
+
+
+def test_safe_part_matches_the_rule_on_random_text():
+    alphabet = string.ascii_letters + string.digits + "-._/:+=@,  \t%é"
+    rng = random.Random(7)
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20)))
+        limit = rng.randint(1, 25)
+        assert record_ids.safe_part(text, limit) == reference_safe_part(text, limit)
+
+
+# -- record ids -------------------------------------------------------------
+
+
+def test_utc_timestamp_matches_strftime():
+    rng = random.Random(3)
+    for now in [0.0, 0.9999996, 1.5, time.time()] + [rng.uniform(0, 4e9) for _ in range(200)]:
+        expected = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%S.%fZ"
+        )
+        assert record_ids.utc_timestamp(now) == expected
+
+
+def test_uuid4_text_is_a_random_version_4_uuid():
+    seen = {record_ids.uuid4_text() for _ in range(2000)}
+    assert len(seen) == 2000
+    for text in list(seen)[:50]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_core_names_the_builtin_plugin_as_plugins_does():
+    from ml2p import core
+
+    assert core._BUILTIN_PLUGIN == plugins.BUILTIN_PLUGIN
+
+
+def test_default_record_id_without_plugins(tmp_path):
+    collected = Collecting()
+    p = predictor(tmp_path, collected)
+    p.invoke({"x": 2})
+    [(key, body)] = collected.items
+    assert key.startswith("proj/predictions/mv-1/") and key.endswith(".json")
+    assert ID_RE.fullmatch(key[len("proj/predictions/mv-1/") : -len(".json")])
+    assert json.loads(body) == {"input": {"x": 2}, "result": {"y": 6}}
+
+
+def test_plugin_pairs_still_follow_the_default_id(tmp_path):
+    pm = plugins.make_plugin_manager(load_entry_points=False)
+    pm.register(IdPlugin(), name="idp")
+    collected = Collecting()
+    p = predictor(tmp_path, collected, pm=pm)
+    p.batch_invoke([{"x": 1}, {"x": 5}])
+    names = [k[len("proj/predictions/mv-1/") : -len(".json")] for k, _ in collected.items]
+    assert [n.rsplit("--", 1)[1] for n in names] == ["x-1", "x-5"]
+    assert all(ID_RE.fullmatch(n.rsplit("--", 1)[0]) for n in names)
+
+
+# -- deferred records through the background recorder ------------------------
+
+
+class Recording(BackgroundRecorder):
+    """A background recorder whose S3 is a list (to see what would be stored)."""
+
+    def __init__(self, **kw):
+        self.stored = []
+        super().__init__("ml2p-test", **kw)
+
+    def _put(self, key, body, content_type):
+        self.stored.append((key, body, content_type))
+
+
+def test_default_ids_are_made_by_the_writer_with_the_invocation_time(tmp_path):
+    recorder = Recording(writers=2)
+    p = predictor(tmp_path, recorder)
+    before = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    p.invoke({"x": 1})
+    p.batch_invoke([{"x": i} for i in range(10)])
+    after = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    recorder.close(5)
+    assert recorder.written == 11 and recorder.unwritten == 0
+    bodies = []
+    for key, body, ctype in recorder.stored:
+        assert ctype == "application/json"
+        name = key[len("proj/predictions/mv-1/") : -len(".json")]
+        assert ID_RE.fullmatch(name)
+        assert before <= name[3:30] <= after
+        bodies.append(json.loads(body))
+    expected = [{"input": {"x": i}, "result": {"y": 3 * i}} for i in [1, *range(10)]]
+    assert sorted(bodies, key=json.dumps) == sorted(expected, key=json.dumps)
+
+
+def test_overridden_record_invoke_id_is_honoured_with_a_background_recorder(tmp_path):
+    class Custom(MinimalPredictor):
+        def record_invoke_id(self, datum, prediction):
+            return {"custom": datum["x"]}
+
+    recorder = Recording(writers=1)
+    p = predictor(tmp_path, recorder, cls=Custom)
+    p.batch_invoke([{"x": 4}, {"x": 9}])
+    recorder.close(5)
+    assert sorted(k for k, _, _ in recorder.stored) == [
+        "proj/predictions/mv-1/custom-4.json",
+        "proj/predictions/mv-1/custom-9.json",
+    ]
+
+
+def test_batched_layout_lines_of_deferred_records(tmp_path):
+    recorder = Recording(layout="batched", batch_size=1000, batch_seconds=60)
+    p = predictor(tmp_path, recorder)
+    data = [{"x": random.randint(0, 1000)} for _ in range(random.randint(5, 30))]
+    p.batch_invoke(data)
+    recorder.close(5)
+    [(key, body, ctype)] = recorder.stored
+    assert key.startswith("proj/predictions/mv-1/batches/") and key.endswith(".jsonl")
+    assert ctype == "application/jsonlines"
+    lines = [json.loads(line) for line in body.splitlines()]
+    assert [line["input"] for line in lines] == data
+    assert [line["result"] for line in lines] == [{"y": 3 * d["x"]} for d in data]
+    assert all(ID_RE.fullmatch(line["id"]) for line in lines)
+
+
+def test_batch_bytes_starts_a_new_object():
+    recorder = Recording(layout="batched", batch_size=1000, batch_bytes=1000, batch_seconds=60)
+    items = [
+        (f"p/predictions/mv/r{i}.json", b'{"input": "' + b"x" * 200 + b'"}') for i in range(20)
+    ]
+    recorder.record_many(items)
+    recorder.close(5)
+    sizes = [len(body.splitlines()) for _, body, _ in recorder.stored]
+    assert sum(sizes) == 20 and len(sizes) >= 4
+    assert all(len(body) < 1000 + 300 for _, body, _ in recorder.stored)
+
+
+def test_unwritten_deferred_records_are_logged_whole(tmp_path):
+    class Failing(Recording):
+        def _put(self, key, body, content_type):
+            raise OSError("S3 is down")
+
+    lines = Lines()
+    recorder = Failing(writers=1, backoff_base=0.01, log=lines)
+    p = predictor(tmp_path, recorder)
+    p.batch_invoke([{"x": 1}, {"x": 2}])
+    recorder.close(0.3)
+    assert recorder.unwritten == 2 and recorder.written == 0
+    logged = sorted((json.loads(body) for _, body in lines.records()), key=json.dumps)
+    assert logged == [
+        {"input": {"x": 1}, "result": {"y": 3}},
+        {"input": {"x": 2}, "result": {"y": 6}},
+    ]
+    assert all(line.startswith(UNWRITTEN_MARK + " ") for line in lines.lines)
+
+
+# -- the bound and the defaults ---------------------------------------------------
+
+
+def test_defaults_per_layout_keep_the_object_queue_small():
+    obj = recorder_from_environ("b", {})
+    batched = recorder_from_environ("b", {"ML2P_RECORD_LAYOUT": "batched"})
+    try:
+        assert obj.writers == DEFAULT_WRITERS["object"] >= 16
+        assert batched.writers == DEFAULT_WRITERS["batched"] >= 2
+        assert obj._backlog.capacity == DEFAULT_QUEUE_SIZE["object"] <= 1000
+        assert batched.batch_size == 1000
+    finally:
+        obj.close(0)
+        batched.close(0)
+
+
+def test_full_backlog_applies_back_pressure_then_logs_whole_batches():
+    release = threading.Event()
+
+    class Slow(Recording):
+        def _put(self, key, body, content_type):
+            release.wait(5)
+            super()._put(key, body, content_type)
+
+    lines = Lines()
+    recorder = Slow(writers=1, queue_size=3, put_wait=0.3, log=lines)
+    try:
+        recorder.record_many([(f"p/r{i}.json", b"{}") for i in range(4)])  # 1 taken, 3 queued
+        time.sleep(0.1)
+        started = time.monotonic()
+        recorder.record_many([("p/late1.json", b"{}"), ("p/late2.json", b"{}")])
+        waited = time.monotonic() - started
+        assert 0.25 <= waited < 2
+        assert sorted(k for k, _ in lines.records()) == ["p/late1.json", "p/late2.json"]
+    finally:
+        release.set()
+        recorder.close(5)
+    assert recorder.written == 4 and recorder.unwritten == 2
+
+
+def test_close_waits_for_slow_writes_within_its_timeout():
+    class Slow(Recording):
+        def _put(self, key, body, content_type):
+            time.sleep(0.05)
+            super()._put(key, body, content_type)
+
+    recorder = Slow(writers=4)
+    recorder.record_many([(f"p/r{i}.json", b"{}") for i in range(40)])
+    started = time.monotonic()
+    recorder.close(5)
+    assert time.monotonic() - started < 3
+    assert recorder.written == 40 and len(recorder.stored) == 40
+
+
+def test_deferred_records_reach_moto(tmp_path, s3, aws):
+    recorder = BackgroundRecorder("ml2p-test", writers=4)
+    p = predictor(tmp_path, recorder)
+    p.batch_invoke([{"x": i} for i in range(12)])
+    recorder.close(20)
+    keys = keys_under(s3, "proj/predictions/mv-1/")
+    assert len(keys) == 12 and recorder.written == 12
+    bodies = [json.loads(s3.get_object(Bucket="ml2p-test", Key=k)["Body"].read()) for k in keys]
+    assert sorted(b["input"]["x"] for b in bodies) == list(range(12))
+
+
+def test_predictor_without_recorder_stores_before_returning(tmp_path, s3, aws):
+    p = predictor(tmp_path, None)
+    key = p.record_invoke({"x": 1}, {"y": 3})
+    assert ID_RE.fullmatch(key[len("proj/predictions/mv-1/") : -len(".json")])
+    body = s3.get_object(Bucket="ml2p-test", Key=key)["Body"].read()
+    assert json.loads(body) == {"input": {"x": 1}, "result": {"y": 3}}
+
+
+def test_overridden_record_invoke_sees_every_invocation(tmp_path):
+    seen = []
+
+    class Custom(MinimalPredictor):
+        def record_invoke(self, datum, prediction):
+            seen.append((datum, prediction))
+            return "k"
+
+    recorder = Recording(writers=1)
+    p = predictor(tmp_path, recorder, cls=Custom)
+    p.invoke({"x": 1})
+    p.batch_invoke([{"x": 2}, {"x": 3}])
+    recorder.close(5)
+    assert seen == [({"x": 1}, {"y": 3}), ({"x": 2}, {"y": 6}), ({"x": 3}, {"y": 9})]
+    assert recorder.stored == []
+
+
+def test_s3_recorder_stores_a_batch_before_returning(tmp_path, s3, aws):
+    from ml2p.recording import S3Recorder
+
+    p = predictor(tmp_path, S3Recorder("ml2p-test"))
+    data = [{"x": random.randint(0, 99)} for _ in range(5)]
+    p.batch_invoke(data)
+    keys = keys_under(s3, "proj/predictions/mv-1/")
+    assert len(keys) == 5
+    stored = [json.loads(s3.get_object(Bucket="ml2p-test", Key=k)["Body"].read()) for k in keys]
+    assert sorted(b["input"]["x"] for b in stored) == sorted(d["x"] for d in data)
