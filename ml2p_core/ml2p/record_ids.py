@@ -112,7 +112,7 @@ def uuid4_text() -> str:
     """Return a random (version 4, RFC 4122 variant) UUID in its usual 36-character form.
 
     Equivalent to ``str(uuid.uuid4())`` (also from :func:`os.urandom`),
-    without building a :class:`uuid.UUID` object.
+    without building a ``uuid.UUID`` object.
     """
     n = int.from_bytes(os.urandom(16), "big") & _VERSION_MASK | _VERSION_BITS
     h = f"{n:032x}"

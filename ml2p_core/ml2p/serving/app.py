@@ -336,7 +336,7 @@ class PredictionApp:
         """Note that the stop signal came now (the first time only).
 
         The shutdown flush then gets all of ``settings.graceful_timeout``
-        left after draining requests and teardown, less :data:`EXIT_MARGIN`.
+        left after draining requests and teardown, less ``EXIT_MARGIN`` seconds.
         """
         if self.exit_requested_at is None:
             self.exit_requested_at = time.monotonic()
