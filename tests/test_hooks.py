@@ -319,3 +319,22 @@ def test_hook_ml2p_cli_commands(pm):
 
     result = CliRunner().invoke(group, ["hello"])
     assert result.exit_code == 0 and result.output == "hi\n"
+
+
+def test_hook_ml2p_record_invoke_id_model_only_is_cached_and_invalidated(env, pm):
+    assert pm.record_ids_from_model_only() is True
+
+    @hookimpl
+    def ml2p_record_invoke_id(predictor, datum, prediction):
+        return {"extra": "1"}
+
+    extra = plugin(ml2p_record_invoke_id=ml2p_record_invoke_id)
+    pm.register(extra, name="extra")
+    assert pm.record_ids_from_model_only() is False
+    from ml2p.core import S3URL
+
+    env.s3 = S3URL("s3://bucket/prefix/")
+    assert Doubler(env, plugin_manager=pm)._record_key({}, {}).endswith("--extra-1.json")
+    pm.unregister(name="extra")
+    assert pm.record_ids_from_model_only() is True
+    assert "extra" not in Doubler(env, plugin_manager=pm)._record_key({}, {})

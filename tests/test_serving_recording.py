@@ -123,12 +123,6 @@ def test_uuid4_text_is_a_random_version_4_uuid():
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
 
 
-def test_core_names_the_builtin_plugin_as_plugins_does():
-    from ml2p import core
-
-    assert core._BUILTIN_PLUGIN == plugins.BUILTIN_PLUGIN
-
-
 def test_default_record_id_without_plugins(tmp_path):
     collected = Collecting()
     p = predictor(tmp_path, collected)

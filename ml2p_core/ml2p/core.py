@@ -32,9 +32,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from ml2p.plugins import PluginManager
     from ml2p.recording import Recorder
 
-# ml2p.plugins.BUILTIN_PLUGIN, repeated so this module need not import ml2p.plugins.
-_BUILTIN_PLUGIN = "ml2p.builtin"
-
 __all__ = [
     "S3URL",
     "LocalEnv",
@@ -656,13 +653,14 @@ class ModelPredictor(_Hooked):
         return {"ts": utc_timestamp(), "uuid": uuid4_text()}
 
     def _record_key(self, datum: Any, prediction: Any) -> str:
-        hook = self.plugin_manager.hook.ml2p_record_invoke_id
-        impls = hook.get_hookimpls()
-        if len(impls) == 1 and impls[0].plugin_name == _BUILTIN_PLUGIN:
+        pm = self.plugin_manager
+        if pm.record_ids_from_model_only():
             # Only the model names records: skip pluggy's call machinery.
             ordered = [self.record_invoke_id(datum, prediction)]
         else:
-            parts = hook(predictor=self, datum=datum, prediction=prediction)
+            parts = pm.hook.ml2p_record_invoke_id(
+                predictor=self, datum=datum, prediction=prediction
+            )
             # pluggy returns the built-in (trylast) part last and the others
             # newest first: put the model's part first, then registration order.
             ordered = parts[-1:] + parts[-2::-1] if parts else []
@@ -691,10 +689,8 @@ class ModelPredictor(_Hooked):
             record_invocations is None
             or type(self).record_invoke_id is not ModelPredictor.record_invoke_id
             or self.env.s3 is None
+            or not self.plugin_manager.record_ids_from_model_only()
         ):
-            return False
-        impls = self.plugin_manager.hook.ml2p_record_invoke_id.get_hookimpls()
-        if len(impls) != 1 or impls[0].plugin_name != _BUILTIN_PLUGIN:
             return False
         prefix = self.env.s3.path(f"predictions/{self.env.model_version}/")
         stamp = time.time()

@@ -142,6 +142,7 @@ class PluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspecs)
         self.entry_point_plugins: Dict[str, EntryPointInfo] = {}
         self._per_datum: Any = _UNSET
+        self._model_only_ids: Any = _UNSET
 
     def register(self, plugin: Any, name: Optional[str] = None) -> Optional[str]:
         label = name or self.get_canonical_name(plugin)
@@ -151,13 +152,18 @@ class PluginManager(pluggy.PluginManager):
             raise PluginError(label, f"invalid hook implementation: {exc}") from exc
         except ValueError as exc:
             raise PluginError(label, str(exc)) from exc
-        self._per_datum = _UNSET
+        self._forget_derived()
         return registered
 
     def unregister(self, plugin: Any = None, name: Optional[str] = None) -> Any:
         removed = super().unregister(plugin, name)
-        self._per_datum = _UNSET
+        self._forget_derived()
         return removed
+
+    def _forget_derived(self) -> None:
+        # What is worked out from the registered plugins must be worked out again.
+        self._per_datum = _UNSET
+        self._model_only_ids = _UNSET
 
     def check_pending(self) -> None:
         """Raise :class:`~ml2p.errors.PluginError` naming a plugin with an unknown hook."""
@@ -187,6 +193,17 @@ class PluginManager(pluggy.PluginManager):
             else:
                 self._per_datum = self.hook.ml2p_result
         return self._per_datum
+
+    def record_ids_from_model_only(self) -> bool:
+        """Return whether only the built-in plugin implements ``ml2p_record_invoke_id``.
+
+        Then a record id is the predictor's own ``record_invoke_id`` and the
+        hook call can be skipped.
+        """
+        if self._model_only_ids is _UNSET:
+            impls = self.hook.ml2p_record_invoke_id.get_hookimpls()
+            self._model_only_ids = len(impls) == 1 and impls[0].plugin_name == BUILTIN_PLUGIN
+        return self._model_only_ids
 
     def plugin_for_exception(self, exc: BaseException) -> Optional[str]:
         """Return the name of the plugin whose code raised ``exc``, if any.
