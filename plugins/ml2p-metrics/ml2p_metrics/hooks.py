@@ -139,29 +139,26 @@ def ml2p_batch_result(predictor: Any, data: List[Any]) -> Generator[None, Any, A
     return result
 
 
-@hookimpl(wrapper=True, tryfirst=True)
-def ml2p_train(trainer: Any) -> Generator[None, Any, Any]:
+def _timed_run(runner: Any, prefix: str, props: Dict[str, Any]) -> Generator[None, Any, Any]:
+    """The body of the train and generate wrappers: time the run, emit one line, pass it on."""
     settings = sink.settings()
-    props = {"TrainingJob": trainer.env.training_job_name}
     started = time.perf_counter()
     try:
         result = yield
     except BaseException as exc:
-        _emit_run(settings, trainer, "Training", started, exc, props)
+        _emit_run(settings, runner, prefix, started, exc, props)
         raise
-    _emit_run(settings, trainer, "Training", started, None, props)
+    _emit_run(settings, runner, prefix, started, None, props)
     return result
+
+
+@hookimpl(wrapper=True, tryfirst=True)
+def ml2p_train(trainer: Any) -> Generator[None, Any, Any]:
+    props = {"TrainingJob": trainer.env.training_job_name}
+    return (yield from _timed_run(trainer, "Training", props))
 
 
 @hookimpl(wrapper=True, tryfirst=True)
 def ml2p_generate(generator: Any) -> Generator[None, Any, Any]:
-    settings = sink.settings()
     props = {"Dataset": generator.env.dataset_name}
-    started = time.perf_counter()
-    try:
-        result = yield
-    except BaseException as exc:
-        _emit_run(settings, generator, "Generation", started, exc, props)
-        raise
-    _emit_run(settings, generator, "Generation", started, None, props)
-    return result
+    return (yield from _timed_run(generator, "Generation", props))
