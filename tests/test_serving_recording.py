@@ -17,7 +17,9 @@ from ml2p import plugins, record_ids
 from ml2p.core import SageMakerEnv
 from ml2p.errors import ConfigError
 from ml2p.hookspecs import hookimpl
+from ml2p.serving import recorder as recorder_module
 from ml2p.serving.recorder import (
+    DEFAULT_BATCH_SIZE,
     DEFAULT_QUEUE_SIZE,
     DEFAULT_WRITERS,
     UNWRITTEN_MARK,
@@ -249,7 +251,9 @@ def test_defaults_per_layout_keep_the_object_queue_small():
         assert obj.writers == DEFAULT_WRITERS["object"] >= 16
         assert batched.writers == DEFAULT_WRITERS["batched"] >= 2
         assert obj._backlog.capacity == DEFAULT_QUEUE_SIZE["object"] <= 1000
-        assert batched.batch_size == 1000
+        # Room for a whole batch being written while the next one fills.
+        assert batched.batch_size == DEFAULT_BATCH_SIZE
+        assert batched._backlog.capacity >= 2 * batched.batch_size
     finally:
         obj.close(0)
         batched.close(0)
@@ -339,3 +343,94 @@ def test_s3_recorder_stores_a_batch_before_returning(tmp_path, s3, aws):
     assert len(keys) == 5
     stored = [json.loads(s3.get_object(Bucket="ml2p-test", Key=k)["Body"].read()) for k in keys]
     assert sorted(b["input"]["x"] for b in stored) == sorted(d["x"] for d in data)
+
+
+# -- encoding many records at once ---------------------------------------------------
+
+
+def test_uuid4_texts_are_distinct_random_version_4_uuids():
+    assert record_ids.uuid4_texts(0) == []
+    for count in (1, 2, 3, 257):
+        texts = record_ids.uuid4_texts(count)
+        assert len(texts) == len(set(texts)) == count
+        for text in texts:
+            parsed = uuid.UUID(text)
+            assert str(parsed) == text
+            assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def _invocations(data, stamp=None):
+    stamp = time.time() if stamp is None else stamp
+    return [("proj/predictions/mv-1/", stamp, d, {"y": i}) for i, d in enumerate(data)]
+
+
+def _lines(body):
+    assert body.endswith(b"\n")
+    return [json.loads(line) for line in body.decode().splitlines()]
+
+
+def test_bulk_lines_keep_every_record_in_order():
+    rng = random.Random(5)
+    data = [{"x": rng.random(), "s": 'é\n"quoted"', "n": [1, {"k": None}]} for _ in range(600)]
+    # Different stamps, as single invocations have, across several slices.
+    invocations = [("p/", 1700000000.0 + i / 1000, d, [i]) for i, d in enumerate(data)]
+    lines = _lines(recorder_module.encode_lines(invocations))
+    assert [line["input"] for line in lines] == data
+    assert [line["result"] for line in lines] == [[i] for i in range(600)]
+    ids = [line["id"] for line in lines]
+    assert len(set(ids)) == 600 and all(ID_RE.fullmatch(i) for i in ids)
+    assert ids[0].startswith("ts-2023-11-14T22:13:20.000000Z--uuid-")
+    assert ids[599].startswith("ts-2023-11-14T22:13:20.599000Z--uuid-")
+
+
+def test_a_datum_holding_the_record_boundary_is_not_split():
+    # '},{"id":' inside an input is what the bulk encoder cuts records at.
+    tricky = [{"a": [{"b": 1}, {"id": 2}]}, {"text": '},{"id":'}, {"x": 1}]
+    lines = _lines(recorder_module.encode_lines(_invocations(tricky)))
+    assert [line["input"] for line in lines] == tricky
+    assert [line["result"] for line in lines] == [{"y": 0}, {"y": 1}, {"y": 2}]
+
+
+def test_values_json_cannot_encode_are_stored_with_repr(caplog):
+    class Odd:
+        def __repr__(self):
+            return "Odd()"
+
+    looped = []
+    looped.append(looped)
+    data = [{"x": 1}, {"x": Odd()}, {"x": {1, 2}}, looped]
+    with caplog.at_level("WARNING", logger="ml2p.serving.recorder"):
+        lines = _lines(recorder_module.encode_lines(_invocations(data)))
+    assert len(lines) == 4
+    assert lines[0]["input"] == {"x": 1}
+    assert lines[1]["input"] == {"x": "Odd()"}
+    assert lines[2]["input"] == {"x": "{1, 2}"}
+    assert ID_RE.fullmatch(lines[3]["id"]) and "[[...]]" in lines[3]["repr"]
+    assert "holds a value JSON cannot encode" in caplog.text
+    key, body = recorder_module.materialise(("p/", time.time(), {"x": Odd()}, None))
+    assert key.startswith("p/ts-") and key.endswith(".json")
+    assert json.loads(body) == {"input": {"x": "Odd()"}, "result": None}
+
+
+@pytest.mark.parametrize("layout", ["object", "batched"])
+def test_an_unencodable_record_does_not_stop_the_writers(layout):
+    rec = Recording(layout=layout, batch_seconds=0.05)
+    rec.record_invocations(_invocations([{"x": object()}]))
+    time.sleep(0.3)
+    rec.record_invocations(_invocations([{"x": 2}]))
+    rec.close(5)
+    assert rec.written == 2 and rec.unwritten == 0
+    assert all(thread.is_alive() is False for thread in rec._threads)
+    stored = b"".join(body for _, body, _ in rec.stored)
+    assert b"object object at" in stored and b'"x":2' in stored.replace(b" ", b"")
+
+
+def test_one_put_for_a_batch_invocation_queues_it_whole_and_splits_by_batch_size():
+    rec = Recording(layout="batched", batch_size=40, batch_seconds=60, writers=1)
+    rec.record_invocations(_invocations([{"x": i} for i in range(100)]))
+    assert len(rec._backlog) == 100 and rec.pending == 100
+    rec.close(5)
+    sizes = [len(_lines(body)) for _, body, _ in rec.stored]
+    assert sizes == [40, 40, 20]
+    inputs = [line["input"]["x"] for _, body, _ in rec.stored for line in _lines(body)]
+    assert inputs == list(range(100))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 MAX_KEY_CHARS = 64
 MAX_VALUE_CHARS = 128
@@ -106,6 +106,8 @@ def utc_timestamp(now: Optional[float] = None) -> str:
 
 _VERSION_MASK = ~(0xF << 76) & ~(0x3 << 62)
 _VERSION_BITS = (0x4 << 76) | (0x2 << 62)
+_MASK_BYTES = (_VERSION_MASK & ((1 << 128) - 1)).to_bytes(16, "big")
+_BITS_BYTES = _VERSION_BITS.to_bytes(16, "big")
 
 
 def uuid4_text() -> str:
@@ -117,6 +119,26 @@ def uuid4_text() -> str:
     n = int.from_bytes(os.urandom(16), "big") & _VERSION_MASK | _VERSION_BITS
     h = f"{n:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def uuid4_texts(count: int) -> List[str]:
+    """Return ``count`` random version 4 UUIDs as :func:`uuid4_text` does, made in bulk.
+
+    One :func:`os.urandom` call, one masking and one hex formatting for all
+    of them; the batched recorder names thousands of records a second this way.
+    """
+    if count <= 0:
+        return []
+    # The version and variant masks repeated count times set every UUID's bits at once.
+    mask = int.from_bytes(_MASK_BYTES * count, "big")
+    bits = int.from_bytes(_BITS_BYTES * count, "big")
+    n = int.from_bytes(os.urandom(16 * count), "big") & mask | bits
+    h = f"{n:0{32 * count}x}"
+    return [
+        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-"
+        f"{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}"
+        for i in range(0, 32 * count, 32)
+    ]
 
 
 def format_record_id(parts: Mapping[str, str]) -> str:
