@@ -25,7 +25,8 @@ class ScalePredictor(ModelPredictor):
     ``{"sleep": s}`` sleeps ``s`` seconds (a slow, CPU-blocking prediction
     when ``"spin": true``); ``{"fail": "client"}`` raises ClientError(422),
     ``{"fail": "api"}`` APIError(503), ``{"fail": "crash"}`` ZeroDivisionError;
-    ``{"fail": "nan"}`` returns a result JSON cannot carry. Anything else is
+    ``{"fail": "nan"}`` returns a result JSON cannot carry; ``{"pid": true}``
+    answers the worker's process id. Anything else is
     rejected with a ClientError (400).
     """
 
@@ -53,6 +54,8 @@ class ScalePredictor(ModelPredictor):
             raise ClientError("expected an object")
         if "sleep" in data:
             return self._sleep(data)
+        if data.get("pid") is True:
+            return {"pid": os.getpid()}
         fail = data.get("fail")
         if fail == "client":
             raise ClientError("rejected on purpose", status_code=422, details={"field": "fail"})

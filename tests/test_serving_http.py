@@ -284,3 +284,58 @@ def test_server_still_answers_after_generated_bodies(server):
     assert post(server.port, {"x": 21}).json()["result"] == {"y": 42}
     assert server.proc.poll() is None
     assert "Worker exiting" not in server.log() and "WORKER TIMEOUT" not in server.log()
+
+
+def test_two_workers_share_connections_opened_together(server):
+    """16 keep-alive connections opened at once, CPUs busy, are split between the 2 workers.
+
+    With uvicorn's own server the first worker to wake took nearly all of
+    them here (16/0, 15/1); accepting one at a time without the pause per
+    held connection still gave 13/3 splits. Both leave a CPU idle for as
+    long as the connections stay open.
+    """
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    body = b'{"pid": true}'
+    head = (
+        b"POST /invocations HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+    clients = [socket.socket() for _ in range(16)]
+    pids = []
+    # Keep every CPU busy, as a load generator does: workers then wake late.
+    burners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(os.cpu_count() or 2)
+    ]
+    try:
+        time.sleep(0.2)
+        # Connect all at once, as a load balancer or wrk does.
+        for client in clients:
+            client.setblocking(False)
+            client.connect_ex(("127.0.0.1", server.port))
+        time.sleep(0.5)
+        for burner in burners:
+            burner.kill()
+        for client in clients:
+            client.settimeout(10)
+            client.sendall(head + body)
+        for client in clients:
+            answer = b""
+            while not answer.endswith(b"}"):
+                chunk = client.recv(4096)
+                assert chunk, answer
+                answer += chunk
+            pids.append(json.loads(answer.split(b"\r\n\r\n", 1)[1])["result"]["pid"])
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+        for client in clients:
+            client.close()
+    split = sorted((pids.count(pid) for pid in set(pids)), reverse=True)
+    assert len(split) == 2 and split[1] >= 4, split

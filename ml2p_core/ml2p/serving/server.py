@@ -12,16 +12,19 @@ httptools) with :class:`ml2p.serving.app.PredictionApp`. See
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import socket
 import sys
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
+from ml2p.serving.accepting import Acceptor
 from ml2p.serving.app import PredictionApp
 from ml2p.serving.settings import ServerSettings
 
@@ -33,7 +36,38 @@ INFLIGHT_GRACE = 10.0
 
 
 class _Server(Server):
-    """uvicorn's server, telling the app when the stop signal came."""
+    """uvicorn's server, accepting one connection at a time and telling the app when SIGTERM came.
+
+    uvicorn would make an asyncio server per socket, which accepts every
+    waiting connection at once; :class:`~ml2p.serving.accepting.Acceptor`
+    takes one per turn of the event loop, so the workers share connections.
+    """
+
+    _acceptor: Optional[Acceptor] = None
+
+    async def startup(self, sockets: Optional[List[socket.socket]] = None) -> None:
+        if sockets is None:  # uvicorn binds its own socket: not how gunicorn runs it
+            await super().startup(sockets)
+            return
+        # No sockets for uvicorn: it runs the lifespan startup and the rest as usual.
+        await super().startup(sockets=[])
+        config = self.config
+
+        def protocol() -> Any:
+            return config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state
+            )
+
+        self._acceptor = Acceptor(
+            asyncio.get_running_loop(), protocol, lambda: len(self.server_state.connections)
+        )
+        self._acceptor.start(list(sockets))
+
+    async def shutdown(self, sockets: Optional[List[socket.socket]] = None) -> None:
+        # Stop accepting before uvicorn closes the sockets and drains connections.
+        if self._acceptor is not None:
+            self._acceptor.close()
+        await super().shutdown(sockets)
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         mark = getattr(self.config.app, "mark_exit_requested", None)
@@ -52,6 +86,9 @@ class Worker(UvicornWorker):
         "lifespan": "on",
         "access_log": False,
         "server_header": False,
+        # Nothing reads the client address (no access log): skip the
+        # X-Forwarded-* middleware on every request.
+        "proxy_headers": False,
         "timeout_graceful_shutdown": INFLIGHT_GRACE,
     }
 
