@@ -55,6 +55,21 @@ def test_ping_is_503_until_setup_is_done_then_200(tmp_path):
         assert post(srv.port, {"x": 4}).json()["result"] == {"y": 8}
 
 
+def test_predictions_on_the_event_loop_when_threads_is_zero(tmp_path):
+    env = {"ML2P_SERVER_THREADS": "0", "SAGEMAKER_MODEL_SERVER_TIMEOUT": "0.5"}
+    with Server(tmp_path, tmp_path / "log", env=env, workers=1) as srv:
+        assert srv.wait_ready().status == 200
+        assert post(srv.port, {"x": 4}).json()["result"] == {"y": 8}
+        batch = post(srv.port, {"instances": [{"x": 1}, {"x": 2}]}).json()
+        assert [p["result"] for p in batch["predictions"]] == [{"y": 2}, {"y": 4}]
+        assert post(srv.port, {"fail": "client"}).status == 422
+        assert post(srv.port, {"fail": "crash"}).status == 500
+        # No thread to give up on: the documented cost is no 504 at the timeout.
+        slow = post(srv.port, {"sleep": 1}, timeout=10)
+        assert slow.status == 200 and slow.json()["result"] == {"slept": 1}
+        assert post(srv.port, {"x": 5}).json()["result"] == {"y": 10}
+
+
 def test_ping_answers_within_2s_during_a_5s_cpu_bound_prediction(tmp_path):
     with Server(tmp_path, tmp_path / "log", workers=1) as srv:
         assert srv.wait_ready().status == 200

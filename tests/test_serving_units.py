@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from ml2p.errors import ClientError, ConfigError
@@ -34,6 +36,10 @@ def _drop_log_handler():
         ("SAGEMAKER_MAX_PAYLOAD_IN_MB", "nan"),
         ("SAGEMAKER_BATCH_STRATEGY", "SOME_RECORDS"),
         ("ML2P_SERVER_THREADS", "zero"),
+        ("ML2P_SERVER_THREADS", "-1"),
+        ("ML2P_SERVER_THREADS", "1.5"),
+        ("SAGEMAKER_MODEL_SERVER_WORKERS", "2.5"),
+        ("SAGEMAKER_BIND_TO_PORT", "8080.5"),
     ],
 )
 def test_bad_setting_names_the_variable(name, value):
@@ -161,6 +167,9 @@ def test_csv_output_flattens_results():
 def test_one_prediction_thread_by_default():
     assert ServerSettings.from_environ({}).threads == 1
     assert ServerSettings.from_environ({"ML2P_SERVER_THREADS": "3"}).threads == 3
+    # 0: predictions run on the event loop.
+    assert ServerSettings.from_environ({"ML2P_SERVER_THREADS": "0"}).threads == 0
+    assert ServerSettings.from_environ({"ML2P_SERVER_THREADS": "2.0"}).threads == 2
 
 
 def test_offloader_delivers_every_result_to_its_own_future():
@@ -268,3 +277,102 @@ def test_shutdown_flush_without_a_signal_gets_the_fixed_budget(tmp_path):
     app.stop()
     [timeout] = app.predictor.recorder.timeouts
     assert RECORDER_CLOSE_TIMEOUT - 0.5 < timeout <= RECORDER_CLOSE_TIMEOUT
+
+
+# -- accepting connections one at a time ----------------------------------------
+
+
+def test_acceptors_on_one_socket_share_a_burst_of_connections():
+    """Two event loops (as two workers) accept 16 connections opened together."""
+    import asyncio
+    import socket
+    import threading
+
+    from ml2p.serving.accepting import Acceptor
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    counts = [0, 0]
+    loops = []
+    started = threading.Barrier(3)
+
+    def run(index):
+        loop = asyncio.new_event_loop()
+        loops.append(loop)
+
+        class Counting(asyncio.Protocol):
+            def connection_made(self, transport):
+                counts[index] += 1
+
+        acceptor = Acceptor(loop, Counting, lambda: counts[index])
+        acceptor.start([listener])
+        loop.call_soon(started.wait)
+        loop.run_forever()
+        acceptor.close()
+        loop.close()
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in (0, 1)]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    clients = [socket.create_connection(listener.getsockname()) for _ in range(16)]
+    try:
+        deadline = time.monotonic() + 10
+        while sum(counts) < 16 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        for loop in loops:
+            loop.call_soon_threadsafe(loop.stop)
+        for thread in threads:
+            thread.join(5)
+        for client in clients:
+            client.close()
+        listener.close()
+    assert sum(counts) == 16
+    # Each waits longer the more it holds, so neither takes (nearly) all.
+    assert min(counts) >= 4, counts
+
+
+def test_acceptor_pauses_when_out_of_file_descriptors(caplog):
+    import asyncio
+
+    from ml2p.serving import accepting
+
+    class Failing:
+        def __init__(self):
+            self.calls = 0
+
+        def fileno(self):
+            return 99
+
+        def accept(self):
+            self.calls += 1
+            raise OSError(24, "Too many open files")
+
+    class Loop:
+        def __init__(self):
+            self.readers = {}
+            self.later = []
+
+        def remove_reader(self, fd):
+            self.readers.pop(fd, None)
+
+        def add_reader(self, fd, callback, *args):
+            self.readers[fd] = (callback, args)
+
+        def call_later(self, delay, callback, *args):
+            self.later.append((delay, callback, args))
+
+    loop = Loop()
+    sock = Failing()
+    acceptor = accepting.Acceptor(loop, asyncio.Protocol)  # type: ignore[arg-type]
+    acceptor._sockets.append(sock)  # as start() would, without setblocking
+    loop.add_reader(99, acceptor._accept_one, sock)
+    with caplog.at_level("ERROR", logger="ml2p.serving"):
+        acceptor._accept_one(sock)
+    assert 99 not in loop.readers and "Too many open files" in caplog.text
+    [(delay, resume, args)] = loop.later
+    assert delay == accepting.RETRY_AFTER
+    resume(*args)
+    assert 99 in loop.readers

@@ -18,7 +18,10 @@ the worker starts (ASGI lifespan startup), so the worker accepts connections
 at once and ``/ping`` answers 503 until setup has succeeded. Each prediction
 (decoding, invoking, encoding) runs on one of the worker's prediction threads
 (:class:`ml2p.serving.offload.Offloader`), so the event loop keeps answering
-``/ping`` while a long prediction runs. On lifespan shutdown (after in-flight
+``/ping`` while a long prediction runs. With ``ML2P_SERVER_THREADS=0`` it runs
+on the event loop instead: no thread hand-off, but ``/ping`` and every other
+request of that worker wait while a prediction runs, and a prediction is not
+answered 504 when it outlasts the timeout. On lifespan shutdown (after in-flight
 requests are answered) the ``ml2p_teardown`` hooks run and the invocation
 recorder is flushed.
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gc
 import logging
 import platform
 import threading
@@ -191,6 +195,10 @@ class PredictionApp:
         except _TooLarge:
             await self._too_large(send)
             return
+        if self._offloader is None:
+            # ML2P_SERVER_THREADS=0: on the event loop, no hand-off and no timeout.
+            await _answer(send, *self._handle((body, in_kind, out_kind)))
+            return
         loop = self._loop
         future = self._offloader.submit(loop, self._handle, (body, in_kind, out_kind))
         # Every request has the same timeout, so deadlines come in FIFO order:
@@ -207,16 +215,7 @@ class PredictionApp:
             body = bodies.error_body(f"prediction timed out after {self._timeout:g} s")
             await _respond(send, 504, body)
             return
-        status, kind, payload = answer
-        # The hot path: headers built here, no search for a content type.
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-length", b"%d" % len(payload)), (b"content-type", kind)],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        await _answer(send, *answer)
 
     def _sweep(self) -> None:
         """Answer 504 for predictions past their deadline; runs while any are in flight."""
@@ -348,7 +347,8 @@ class PredictionApp:
 
     def start(self) -> None:
         """Start the prediction threads and set the predictor up on a thread of its own."""
-        self._offloader = Offloader(self.settings.threads)
+        if self.settings.threads > 0:
+            self._offloader = Offloader(self.settings.threads)
         threading.Thread(target=self._setup, name="ml2p-setup", daemon=True).start()
 
     def _make_env(self) -> Any:
@@ -395,6 +395,10 @@ class PredictionApp:
                     "model": f"{self.model_cls.__module__}.{self.model_cls.__qualname__}",
                 }
             )
+            # The model and the libraries loaded so far live as long as the
+            # worker: keep them out of every later garbage collection pass.
+            gc.collect()
+            gc.freeze()
             self.ready = True
             logger.info("model set up in %.2f s: ready", time.monotonic() - started)
         finally:
@@ -436,6 +440,18 @@ class PredictionApp:
                 logger.error("closing the invocation recorder failed: %s", failure_summary(exc))
         if self._offloader is not None:
             self._offloader.shutdown(timeout=0.5)
+
+
+async def _answer(send: Send, status: int, kind: bytes, payload: bytes) -> None:
+    """Send a prediction's answer: the hot path, headers built here without a search."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-length", b"%d" % len(payload)), (b"content-type", kind)],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
 
 
 async def _respond(

@@ -14,7 +14,11 @@ variable                           meaning (default)
                                    CPU-bound predictor gains nothing from
                                    more under the GIL (they only contend
                                    with the event loop); raise it for a
-                                   predictor that waits on I/O
+                                   predictor that waits on I/O. 0 runs
+                                   predictions on the event loop: faster
+                                   for predictions of microseconds, but
+                                   ``/ping`` waits while one runs and the
+                                   timeout is not enforced
 =================================  ==========================================
 """
 
@@ -46,6 +50,13 @@ def cpu_count() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def _whole(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    value = _number(environ, name, default, minimum)
+    if value != int(value):
+        raise ConfigError(f"{name}={environ.get(name, '').strip()!r} is not a whole number")
+    return int(value)
 
 
 def _number(environ: Mapping[str, str], name: str, default: float, minimum: float) -> float:
@@ -100,11 +111,11 @@ class ServerSettings:
         """
         environ = os.environ if environ is None else environ
         if port is None:
-            port = int(_number(environ, PORT_ENV, 8080, 0))
+            port = _whole(environ, PORT_ENV, 8080, 0)
         if not 0 <= port <= 65535:
             raise ConfigError(f"port {port} is out of range")
         if workers is None:
-            workers = int(_number(environ, WORKERS_ENV, cpu_count(), 1))
+            workers = _whole(environ, WORKERS_ENV, cpu_count(), 1)
         if workers < 1:
             raise ConfigError(f"workers must be at least 1, got {workers}")
         if timeout is None:
@@ -123,5 +134,5 @@ class ServerSettings:
             timeout=float(timeout),
             max_payload_mb=_number(environ, MAX_PAYLOAD_ENV, 6.0, 0.000001),
             batch_strategy=strategy,
-            threads=int(_number(environ, THREADS_ENV, 1, 1)),
+            threads=_whole(environ, THREADS_ENV, 1, 0),
         )
