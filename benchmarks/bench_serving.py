@@ -443,7 +443,7 @@ def build_specs(
         ]
         specs.append(ServerSpec("this", "this, recording off", argv, this_env))
         if args.recording:
-            for layout in ("object", "batched"):
+            for layout in args.layouts:
                 rec_env = dict(this_env, ML2P_RECORD_INVOKES="true", ML2P_RECORD_LAYOUT=layout)
                 specs.append(
                     ServerSpec(
@@ -743,6 +743,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-recording", dest="recording", action="store_false", help="skip the recording runs"
     )
+    parser.add_argument(
+        "--layouts",
+        default="object,batched",
+        help="comma-separated recording layouts to run (default object,batched)",
+    )
     parser.add_argument("--v060-venv", type=pathlib.Path, default=DEFAULT_VENV)
     parser.add_argument(
         "--v060-python",
@@ -774,6 +779,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     unknown = args.servers - {"this", "bare", "v060"}
     if unknown:
         parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
+    args.layouts = [s.strip() for s in args.layouts.split(",") if s.strip()]
+    if set(args.layouts) - {"object", "batched"}:
+        parser.error("--layouts takes object and/or batched")
     if args.workers < 1 or args.duration < 1 or args.warmup < 0 or args.rounds < 1:
         parser.error("--workers, --rounds and --duration must be at least 1, --warmup at least 0")
     return args
