@@ -57,6 +57,8 @@ MODEL_VERSION = "bench-model-1-0-0"
 MODEL_REF = "bench_models.BenchModel"
 PARAMS = {"slope": 2.0, "intercept": 1.0}
 BATCH_SIZE = 100
+#: ML2P_RECORD_QUEUE_SIZE of the extra object-layout run.
+BIG_QUEUE = 200_000
 
 #: (payload, threads, connections) in the order every server runs them.
 CELLS: List[Tuple[str, int, int]] = [
@@ -115,6 +117,8 @@ class ServerSpec:
     #: ``ML2P_RECORD_LAYOUT`` value, or "sync" for 0.6.0; None when not recording.
     recording: Optional[str] = None
     notes: str = ""
+    #: The (payload, connections) cells to measure; None for all of CELLS.
+    cells: Optional[List[Tuple[str, int]]] = None
 
 
 @dataclass
@@ -265,6 +269,8 @@ def measure(
     results = []
     url = running.url + "/invocations"
     for payload, threads, connections in CELLS:
+        if running.spec.cells is not None and (payload, connections) not in running.spec.cells:
+            continue
         if warmup > 0:
             run_wrk(url, bodies[payload], threads, connections, warmup)
         raw = run_wrk(url, bodies[payload], threads, connections, duration)
@@ -442,6 +448,14 @@ def build_specs(
             "127.0.0.1",
         ]
         specs.append(ServerSpec("this", "this, recording off", argv, this_env))
+        specs.append(
+            ServerSpec(
+                "this-inline",
+                "this, ML2P_SERVER_THREADS=0",
+                argv,
+                dict(this_env, ML2P_SERVER_THREADS="0"),
+            )
+        )
         if args.recording:
             for layout in args.layouts:
                 rec_env = dict(this_env, ML2P_RECORD_INVOKES="true", ML2P_RECORD_LAYOUT=layout)
@@ -452,6 +466,25 @@ def build_specs(
                         argv,
                         rec_env,
                         recording=layout,
+                    )
+                )
+            if "object" in args.layouts:
+                # A queue that holds a whole cell's records: what the request
+                # path costs when S3 need not keep up (the rest is logged at stop).
+                big = dict(
+                    this_env,
+                    ML2P_RECORD_INVOKES="true",
+                    ML2P_RECORD_LAYOUT="object",
+                    ML2P_RECORD_QUEUE_SIZE=str(BIG_QUEUE),
+                )
+                specs.append(
+                    ServerSpec(
+                        "this-rec-object-big",
+                        f"this, recording object, queue {BIG_QUEUE:,}",
+                        argv,
+                        big,
+                        recording="object",
+                        cells=[("single", 1)],
                     )
                 )
     if "bare" in args.servers:
@@ -661,6 +694,59 @@ def compute_targets(table: Table) -> List[Target]:
     ]
 
 
+def other_ratios(table: Table) -> List[Tuple[str, Optional[float], str]]:
+    """Ratios that are not targets but show the trade-offs: (name, value, format)."""
+
+    def cell(key: str, payload: str, c: int) -> Any:
+        found = table.get(key, {}).get((payload, c))
+        return found if found and found.errors == 0 else None
+
+    def rps(key: str, payload: str, c: int) -> Optional[float]:
+        found = cell(key, payload, c)
+        return found.rps if found else None
+
+    def p50(key: str, payload: str, c: int) -> Optional[float]:
+        found = cell(key, payload, c)
+        return found.p50_ms if found else None
+
+    def overhead(key: str, payload: str) -> Optional[float]:
+        ratio = _ratio(rps(key, payload, 16), rps("bare", payload, 16))
+        return None if ratio is None else 1.0 - ratio
+
+    return [
+        (
+            "overhead vs bare, ML2P_SERVER_THREADS=0, single c16",
+            overhead("this-inline", "single"),
+            "%",
+        ),
+        (
+            "overhead vs bare, ML2P_SERVER_THREADS=0, batch c16",
+            overhead("this-inline", "batch"),
+            "%",
+        ),
+        (
+            "this p50 / bare p50, single c1",
+            _ratio(p50("this", "single", 1), p50("bare", "single", 1)),
+            "x",
+        ),
+        (
+            "ML2P_SERVER_THREADS=0 p50 / bare p50, single c1",
+            _ratio(p50("this-inline", "single", 1), p50("bare", "single", 1)),
+            "x",
+        ),
+        (
+            f"object recording (queue {BIG_QUEUE:,}) p50 / recording off p50, single c1",
+            _ratio(p50("this-rec-object-big", "single", 1), p50("this", "single", 1)),
+            "x",
+        ),
+        (
+            "batched recording / recording off req/s, single c1",
+            _ratio(rps("this-rec-batched", "single", 1), rps("this", "single", 1)),
+            "%",
+        ),
+    ]
+
+
 def render(
     args: argparse.Namespace,
     command: str,
@@ -709,6 +795,13 @@ def render(
     for t in compute_targets(table):
         met = "n/a" if t.met is None else ("met" if t.met else "**not met**")
         out.append(f"| {t.name} | {t.shown} | {t.goal} | {met} |")
+    out += ["", "Other ratios (not targets; they show the trade-offs):", ""]
+    out += ["| ratio | measured |", "|---|---:|"]
+    for name, value, kind in other_ratios(table):
+        shown = (
+            "n/a" if value is None else (f"{value * 100:.1f}%" if kind == "%" else f"{value:.2f}x")
+        )
+        out.append(f"| {name} | {shown} |")
     notes = []
     for spec in specs:
         if spec.key in stop_times:
