@@ -636,3 +636,45 @@ def test_built_cli_reference_has_each_command():
             if f'id="{anchor}"' not in html:
                 missing.append(" ".join((prog, *path)))
     assert missing == []
+
+
+# ---------------------------------------------------------------------------
+# Settings tables: the defaults the pages state are the code's
+# ---------------------------------------------------------------------------
+
+
+def _table_default(page: str, variable: str) -> str:
+    """The default column of ``variable``'s row in a settings table of ``page``."""
+    for line in (DOCS / page).read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0] == f"`{variable}`":
+            return cells[1]
+    raise AssertionError(f"{page} has no settings row for {variable}")
+
+
+def _code_defaults() -> Dict[str, str]:
+    from ml2p.serving import recorder
+    from ml2p.serving.settings import ServerSettings
+
+    def per_layout(values: Dict[str, int]) -> str:
+        return f"{values['object']} (`object`), {values['batched']} (`batched`)"
+
+    return {
+        "ML2P_SERVER_THREADS": str(ServerSettings.from_environ({}).threads),
+        "ML2P_RECORD_BATCH_SIZE": str(recorder.DEFAULT_BATCH_SIZE),
+        "ML2P_RECORD_BATCH_BYTES": str(recorder.DEFAULT_BATCH_BYTES),
+        "ML2P_RECORD_BATCH_SECONDS": f"{recorder.DEFAULT_BATCH_SECONDS:g}",
+        "ML2P_RECORD_QUEUE_SIZE": per_layout(recorder.DEFAULT_QUEUE_SIZE),
+        "ML2P_RECORD_WRITERS": per_layout(recorder.DEFAULT_WRITERS),
+    }
+
+
+@pytest.mark.parametrize("page", ["environment.md", "serving.md"])
+@pytest.mark.parametrize("variable", sorted(_code_defaults()))
+def test_settings_tables_state_the_code_defaults(page, variable):
+    assert _table_default(page, variable) == _code_defaults()[variable]
+
+
+def test_table_default_reader_refuses_a_missing_row():
+    with pytest.raises(AssertionError, match="no settings row"):
+        _table_default("serving.md", "ML2P_NO_SUCH_SETTING")
