@@ -44,7 +44,9 @@ myst_heading_anchors = 3
 
 # Without intersphinx, references into other projects cannot resolve; these
 # are the only targets the nitpicky build (-n) is allowed to leave unresolved.
-_STDLIB = "typing|collections|os|pathlib|logging|types|concurrent|json|tarfile|asyncio|_asyncio"
+_STDLIB = (
+    "typing|collections|os|pathlib|logging|types|concurrent|json|tarfile|asyncio|_asyncio|socket"
+)
 nitpick_ignore_regex = [
     (r"py:.*", r"(boto3|botocore|pluggy|click|gunicorn|uvicorn|uvicorn_worker|yaml)(\..*)?"),
     (r"py:.*", rf"({_STDLIB})(\..*)?"),

@@ -141,7 +141,7 @@ def encode_lines(invocations: Sequence[Invocation], records: Sequence[Item] = ()
     """Return the JSON Lines body of a batch object: one ``{"id", "input", "result"}`` per line.
 
     ``invocations`` are named and encoded here; ``records`` are ``(key,
-    body)`` records named by the predictor (see :func:`batch_line`).
+    body)`` records named by the predictor (each becomes its ``batch_line``).
     """
     parts: List[str] = [batch_line(*record).decode("utf-8") for record in records]
     for start in range(0, len(invocations), _LINES_PER_SLICE):
