@@ -59,6 +59,7 @@ from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence
 
 from ml2p.errors import ConfigError
 from ml2p.record_ids import utc_timestamp, uuid4_text, uuid4_texts
+from ml2p.serving.settings import env_number
 
 logger = logging.getLogger("ml2p.serving.recorder")
 
@@ -634,19 +635,6 @@ class BackgroundRecorder:
             )
 
 
-def _env_number(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if not value > 0:
-        raise ConfigError(f"{name}={raw!r} must be positive")
-    return value
-
-
 def recorder_from_environ(
     bucket: str, environ: Optional[Mapping[str, str]] = None, session: Any = None
 ) -> BackgroundRecorder:
@@ -658,15 +646,15 @@ def recorder_from_environ(
     layout = (environ.get("ML2P_RECORD_LAYOUT") or "object").strip().lower()
     if layout not in LAYOUTS:
         raise ConfigError(f"ML2P_RECORD_LAYOUT={layout!r} is not one of {', '.join(LAYOUTS)}")
-    queue_size = _env_number(environ, "ML2P_RECORD_QUEUE_SIZE", 0)
-    writers = _env_number(environ, "ML2P_RECORD_WRITERS", 0)
+    queue_size = env_number(environ, "ML2P_RECORD_QUEUE_SIZE", 0)
+    writers = env_number(environ, "ML2P_RECORD_WRITERS", 0)
     return BackgroundRecorder(
         bucket,
         layout=layout,
         session=session,
-        batch_size=int(_env_number(environ, "ML2P_RECORD_BATCH_SIZE", DEFAULT_BATCH_SIZE)),
-        batch_bytes=int(_env_number(environ, "ML2P_RECORD_BATCH_BYTES", DEFAULT_BATCH_BYTES)),
-        batch_seconds=_env_number(environ, "ML2P_RECORD_BATCH_SECONDS", DEFAULT_BATCH_SECONDS),
+        batch_size=int(env_number(environ, "ML2P_RECORD_BATCH_SIZE", DEFAULT_BATCH_SIZE)),
+        batch_bytes=int(env_number(environ, "ML2P_RECORD_BATCH_BYTES", DEFAULT_BATCH_BYTES)),
+        batch_seconds=env_number(environ, "ML2P_RECORD_BATCH_SECONDS", DEFAULT_BATCH_SECONDS),
         # 0 (unset) means the layout's default.
         queue_size=int(queue_size) or None,
         writers=int(writers) or None,

@@ -53,13 +53,21 @@ def cpu_count() -> int:
 
 
 def _whole(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    value = _number(environ, name, default, minimum)
+    value = env_number(environ, name, default, minimum)
     if value != int(value):
         raise ConfigError(f"{name}={environ.get(name, '').strip()!r} is not a whole number")
     return int(value)
 
 
-def _number(environ: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+def env_number(
+    environ: Mapping[str, str], name: str, default: float, minimum: Optional[float] = None
+) -> float:
+    """Read the number in variable ``name`` (``default`` when unset or blank).
+
+    :param minimum: The smallest value allowed; ``None`` allows any positive value.
+    :raises ml2p.errors.ConfigError: naming the variable, if its value is not
+        a number or is out of range (NaN included).
+    """
     raw = environ.get(name, "").strip()
     if not raw:
         return default
@@ -67,7 +75,10 @@ def _number(environ: Mapping[str, str], name: str, default: float, minimum: floa
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if not value >= minimum:  # also rejects NaN
+    if minimum is None:
+        if not value > 0:
+            raise ConfigError(f"{name}={raw!r} must be positive")
+    elif not value >= minimum:
         raise ConfigError(f"{name}={raw!r} must be at least {minimum:g}")
     return value
 
@@ -119,7 +130,7 @@ class ServerSettings:
         if workers < 1:
             raise ConfigError(f"workers must be at least 1, got {workers}")
         if timeout is None:
-            timeout = _number(environ, TIMEOUT_ENV, 60.0, 0.001)
+            timeout = env_number(environ, TIMEOUT_ENV, 60.0, 0.001)
         if not timeout > 0:
             raise ConfigError(f"timeout must be positive, got {timeout}")
         strategy = (environ.get(BATCH_STRATEGY_ENV) or "MULTI_RECORD").strip().upper()
@@ -132,7 +143,7 @@ class ServerSettings:
             port=port,
             workers=workers,
             timeout=float(timeout),
-            max_payload_mb=_number(environ, MAX_PAYLOAD_ENV, 6.0, 0.000001),
+            max_payload_mb=env_number(environ, MAX_PAYLOAD_ENV, 6.0, 0.000001),
             batch_strategy=strategy,
             threads=_whole(environ, THREADS_ENV, 1, 0),
         )
