@@ -624,29 +624,54 @@ def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
     return a / b if a is not None and b else None
 
 
+def _clean_cell(table: Table, key: str, payload: str, c: int) -> Any:
+    """The cell, if it was measured without errors."""
+    cell = table.get(key, {}).get((payload, c))
+    return cell if cell and cell.errors == 0 else None
+
+
+def _rps(table: Table, key: str, payload: str, c: int) -> Optional[float]:
+    cell = _clean_cell(table, key, payload, c)
+    return cell.rps if cell else None
+
+
+def _p50(table: Table, key: str, payload: str, c: int) -> Optional[float]:
+    cell = _clean_cell(table, key, payload, c)
+    return cell.p50_ms if cell else None
+
+
+def _overhead(table: Table, key: str, payload: str) -> Optional[float]:
+    """1 - key's req/s over the bare app's, at c16."""
+    ratio = _ratio(_rps(table, key, payload, 16), _rps(table, "bare", payload, 16))
+    return None if ratio is None else 1.0 - ratio
+
+
+def _shown(value: Optional[float], kind: str) -> str:
+    """A fraction as a percentage (kind "%") or a ratio as "1.23x" (kind "x")."""
+    if value is None:
+        return "n/a"
+    return f"{value * 100:.1f}%" if kind == "%" else f"{value:.2f}x"
+
+
 def compute_targets(table: Table) -> List[Target]:
     def rps(key: str, payload: str, c: int) -> Optional[float]:
-        cell = table.get(key, {}).get((payload, c))
-        return cell.rps if cell and cell.errors == 0 else None
+        return _rps(table, key, payload, c)
 
     def p50(key: str, payload: str, c: int) -> Optional[float]:
-        cell = table.get(key, {}).get((payload, c))
-        return cell.p50_ms if cell and cell.errors == 0 else None
+        return _p50(table, key, payload, c)
 
     def target(name: str, value: Optional[float], kind: str, limit: float) -> Target:
         # kind: ">=x" / "<=x" compare ratios, ">=%" / "<=%" compare fractions.
         percent = kind.endswith("%")
         at_least = kind.startswith(">=")
-        fmt = (lambda v: f"{v * 100:.1f}%") if percent else (lambda v: f"{v:.2f}x")
         goal = ("≥ " if at_least else "≤ ") + (f"{limit * 100:g}%" if percent else f"{limit:g}x")
         if value is None:
             return Target(name, None, "n/a", goal, None)
         met = value >= limit if at_least else value <= limit
-        return Target(name, value, fmt(value), goal, met)
+        return Target(name, value, _shown(value, kind[-1]), goal, met)
 
     def overhead(payload: str) -> Optional[float]:
-        ratio = _ratio(rps("this", payload, 16), rps("bare", payload, 16))
-        return None if ratio is None else 1.0 - ratio
+        return _overhead(table, "this", payload)
 
     return [
         target(
@@ -695,23 +720,16 @@ def compute_targets(table: Table) -> List[Target]:
 
 
 def other_ratios(table: Table) -> List[Tuple[str, Optional[float], str]]:
-    """Ratios that are not targets but show the trade-offs: (name, value, format)."""
-
-    def cell(key: str, payload: str, c: int) -> Any:
-        found = table.get(key, {}).get((payload, c))
-        return found if found and found.errors == 0 else None
+    """Ratios that are not targets but show the trade-offs: (name, value, kind)."""
 
     def rps(key: str, payload: str, c: int) -> Optional[float]:
-        found = cell(key, payload, c)
-        return found.rps if found else None
+        return _rps(table, key, payload, c)
 
     def p50(key: str, payload: str, c: int) -> Optional[float]:
-        found = cell(key, payload, c)
-        return found.p50_ms if found else None
+        return _p50(table, key, payload, c)
 
     def overhead(key: str, payload: str) -> Optional[float]:
-        ratio = _ratio(rps(key, payload, 16), rps("bare", payload, 16))
-        return None if ratio is None else 1.0 - ratio
+        return _overhead(table, key, payload)
 
     return [
         (
@@ -798,10 +816,7 @@ def render(
     out += ["", "Other ratios (not targets; they show the trade-offs):", ""]
     out += ["| ratio | measured |", "|---|---:|"]
     for name, value, kind in other_ratios(table):
-        shown = (
-            "n/a" if value is None else (f"{value * 100:.1f}%" if kind == "%" else f"{value:.2f}x")
-        )
-        out.append(f"| {name} | {shown} |")
+        out.append(f"| {name} | {_shown(value, kind)} |")
     notes = []
     for spec in specs:
         if spec.key in stop_times:
