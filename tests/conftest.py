@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import urllib.request
 from typing import Iterator
@@ -98,3 +99,18 @@ def read_json_object(client, key: str, bucket: str = "ml2p-test"):
 
 
 os.environ.setdefault("ML2P_TEST", "1")
+
+
+@pytest.fixture
+def restore_ml2p_logger():
+    """Put the ``ml2p`` logger's handlers, level and propagation back after the test.
+
+    ``ml2p-docker`` installs a handler writing to the test's stdout, which
+    pytest closes after the test.
+    """
+    logger = logging.getLogger("ml2p")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:] = saved[0]
+    logger.setLevel(saved[1])
+    logger.propagate = saved[2]

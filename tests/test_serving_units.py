@@ -10,18 +10,8 @@ from ml2p.errors import ClientError, ConfigError
 from ml2p.serving import bodies
 from ml2p.serving.settings import ServerSettings, cpu_count
 
-
-@pytest.fixture(autouse=True)
-def _drop_log_handler():
-    """ml2p-docker installs a handler on the ``ml2p`` logger: remove it with the test's stdout."""
-    import logging
-
-    logger = logging.getLogger("ml2p")
-    saved = (list(logger.handlers), logger.level, logger.propagate)
-    yield
-    logger.handlers[:] = saved[0]
-    logger.setLevel(saved[1])
-    logger.propagate = saved[2]
+# ml2p-docker installs a handler on the ``ml2p`` logger: each test gets it removed.
+pytestmark = pytest.mark.usefixtures("restore_ml2p_logger")
 
 
 # -- bad input ------------------------------------------------------------
