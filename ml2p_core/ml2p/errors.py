@@ -3,6 +3,11 @@
 Every error ML2P raises for bad input derives from :class:`ML2PError`, and its
 message names what is wrong (the file and config key, the plugin, the field),
 so a command-line user gets one line that says what to fix.
+
+The exceptions ML2P 0.6 defined here keep their names and signatures:
+:class:`NamingError`, :class:`ConfigError`, :class:`LocalEnvError`,
+:class:`APIError` (``APIError(message, details=None, status_code=None)``),
+:class:`ServerError` and :class:`ClientError`.
 """
 
 from __future__ import annotations
@@ -53,35 +58,89 @@ class UnsafePathError(ML2PError, ValueError):
 
 
 class HyperparameterError(ML2PError, ValueError):
-    """Hyperparameters cannot be encoded within SageMaker's limits, or decoded."""
+    """Hyperparameters cannot be encoded within SageMaker's limits, or decoded.
+
+    :mod:`ml2p.hyperparameters` also offers it under its ML2P 0.6 name,
+    ``HyperParameterEncodingError``.
+    """
+
+
+class NamingError(ML2PError, ValueError):
+    """A name does not follow ML2P's naming convention; the message states the rule.
+
+    Also importable as ``ml2p.naming.NamingError``.
+    """
+
+
+class LocalEnvError(ML2PError):
+    """Something specific to a local environment (:class:`ml2p.core.LocalEnv`) went wrong.
+
+    For example, its folder does not exist, or a download was asked for
+    without a boto3 session.
+    """
 
 
 class APIError(ML2PError):
     """An error a predictor raises to answer an invocation with a given HTTP status.
 
+    The server answers with the status and the JSON body
+    ``{"message": message, "details": details}``.
+
     :param str message: A human readable description of the error.
-    :param int status_code: The HTTP status to answer with (default: the class's).
-    :param dict details: Extra JSON-serialisable details returned to the caller.
+    :param details: Extra JSON-serialisable details returned to the caller:
+        ``None`` becomes ``[]`` and a string ``s`` becomes ``[s]``; a list
+        or a dict is kept as it is.
+    :param int status_code: The HTTP status to answer with (default: the
+        class's :attr:`code`, 500 here).
+
+    ``code`` and ``status_code`` are the same number; ``message`` and
+    ``details`` are kept as attributes.
     """
 
-    status_code = 500
+    #: The HTTP status answered when none is given.
+    code = 500
 
-    def __init__(self, message: str, status_code: int | None = None, details: Any = None):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A subclass may set its default status as ``status_code = 415``
+        # (as ML2P 0.7 previews did) or ``code = 415`` (as ML2P 0.6 did).
+        status = cls.__dict__.get("status_code")
+        if isinstance(status, int):
+            cls.code = status
+            del cls.status_code
+
+    def __init__(self, message: str, details: Any = None, status_code: int | None = None):
         super().__init__(message)
         self.message = message
-        if status_code is not None:
-            self.status_code = int(status_code)
+        if details is None:
+            details = []
+        elif isinstance(details, str):
+            details = [details]
         self.details = details
+        if status_code is not None:
+            self.code = int(status_code)
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status to answer with (the same as :attr:`code`)."""
+        return self.code
+
+    @status_code.setter
+    def status_code(self, value: int) -> None:
+        self.code = int(value)
 
     def to_dict(self) -> dict:
-        """Return the JSON body that answers the request."""
-        body: dict = {"message": self.message}
-        if self.details is not None:
-            body["details"] = self.details
-        return body
+        """Return the JSON body that answers the request: ``{"message", "details"}``."""
+        return {"message": self.message, "details": self.details}
+
+
+class ServerError(APIError):
+    """The server failed while processing a request: answered with 500 by default."""
+
+    code = 500
 
 
 class ClientError(APIError):
     """The caller sent bad input: answered with a 4xx status (400 by default)."""
 
-    status_code = 400
+    code = 400

@@ -10,6 +10,12 @@ dictionaries with ``"."`` and JSON-encoding each leaf value::
     {'ML2P_ENV.ML2P_PROJECT': '"p"', 'epochs': '3'}
     >>> decode({"ML2P_ENV.ML2P_PROJECT": '"p"', "epochs": "3"})
     {'ML2P_ENV': {'ML2P_PROJECT': 'p'}, 'epochs': 3}
+
+For the inputs ML2P 0.6 accepted, :func:`encode` and :func:`decode` give 0.6's
+results, with two exceptions where 0.6 lost settings: an empty nested mapping
+is kept (encoded as ``'{}'``; 0.6 dropped its key), and a value that is both
+set and nested (``"a"`` and ``"a.b"``) is refused (0.6 failed, or kept only one of them).
+:func:`decode` also accepts values that are not JSON (0.6 raised).
 """
 
 from __future__ import annotations
@@ -18,9 +24,20 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import HyperparameterError
+from ml2p.errors import HyperparameterError
 
-__all__ = ["MAX_KEYS", "MAX_KEY_LENGTH", "MAX_VALUE_LENGTH", "SEPARATOR", "decode", "encode"]
+#: The name ML2P 0.6 gave :class:`ml2p.errors.HyperparameterError`.
+HyperParameterEncodingError = HyperparameterError
+
+__all__ = [
+    "MAX_KEYS",
+    "MAX_KEY_LENGTH",
+    "MAX_VALUE_LENGTH",
+    "SEPARATOR",
+    "HyperParameterEncodingError",
+    "decode",
+    "encode",
+]
 
 #: The largest number of hyperparameters SageMaker accepts for a training job.
 MAX_KEYS = 100
@@ -55,8 +72,6 @@ def _flatten(
             raise HyperparameterError(
                 f"hyperparameter {_describe(parents, key)} is a {type(key).__name__}, not a str"
             )
-        if not key:
-            raise HyperparameterError(f"hyperparameter {_describe(parents, key)} is empty")
         if SEPARATOR in key:
             raise HyperparameterError(
                 f"hyperparameter {_describe(parents, key)} contains {SEPARATOR!r}, "
@@ -79,9 +94,7 @@ def _flatten(
                 f"more than the limit of {MAX_KEY_LENGTH}"
             )
         try:
-            encoded = json.dumps(
-                dict(value) if isinstance(value, Mapping) else value, allow_nan=False
-            )
+            encoded = json.dumps(dict(value) if isinstance(value, Mapping) else value)
         except (TypeError, ValueError) as err:
             raise HyperparameterError(
                 f"hyperparameter {flat_key!r} cannot be encoded as JSON: {err}"
@@ -102,15 +115,17 @@ def encode(params: Mapping[str, Any]) -> dict[str, str]:
     Every other value (a leaf, including an empty mapping) is encoded with
     :func:`json.dumps`, so strings are quoted (``"p"`` becomes ``'"p"'``) and
     numbers, booleans, ``None`` and lists keep their JSON types. An empty mapping
-    is encoded as ``'{}'``. Tuples are encoded as JSON lists (and so decode as
+    is encoded as ``'{}'``. ``NaN`` and infinite floats are written as Python's
+    :mod:`json` writes them (``NaN``, ``Infinity``, ``-Infinity``), as in ML2P 0.6,
+    and :func:`decode` reads them back. Keys may be empty (``{"a": {"": 1}}``
+    becomes ``{"a.": "1"}``). Tuples are encoded as JSON lists (and so decode as
     lists). The result keeps the order of ``params``.
 
     :param params: The settings, a mapping from keys to JSON-serialisable
         values or to nested mappings of the same kind.
     :returns: A new dict from dotted keys to JSON-encoded values.
-    :raises HyperparameterError: naming the key, if a key is not a ``str``, is
-        empty or contains ``"."``; if a value cannot be encoded as JSON
-        (including ``NaN`` and infinite floats, which JSON does not allow); if
+    :raises HyperparameterError: naming the key, if a key is not a ``str`` or
+        contains ``"."``; if a value cannot be encoded as JSON; if
         a mapping contains itself; if a dotted key is longer than
         :data:`MAX_KEY_LENGTH` characters or an encoded value is longer than
         :data:`MAX_VALUE_LENGTH` characters (the message gives the length and
@@ -131,15 +146,10 @@ def encode(params: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def _reject_constant(name: str) -> Any:
-    """Refuse ``NaN`` and ``Infinity``, which :func:`json.loads` otherwise accepts."""
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _decode_value(value: str) -> Any:
     """Decode a JSON value, or return ``value`` unchanged if it is not JSON."""
     try:
-        return json.loads(value, parse_constant=_reject_constant)
+        return json.loads(value)
     except ValueError:
         return value
 
@@ -150,15 +160,15 @@ def decode(hyperparameters: Mapping[str, str]) -> dict[str, Any]:
     This is the inverse of :func:`encode`: each key is split on ``"."`` into the
     keys of nested dicts, and each value is decoded with :func:`json.loads`. A
     value that is not valid JSON (for example a raw string typed into the
-    SageMaker console, such as ``hello``) is kept as the string itself; so are
-    ``NaN``, ``Infinity`` and ``-Infinity``, which are not JSON. The lengths and
-    the number of keys are not checked.
+    SageMaker console, such as ``hello``) is kept as the string itself. ``NaN``,
+    ``Infinity`` and ``-Infinity`` become floats, as :func:`json.loads` reads
+    them. Empty key parts are empty keys (``"a."`` is ``{"a": {"": ...}}``). The
+    lengths and the number of keys are not checked.
 
     :param hyperparameters: A mapping from dotted keys to JSON-encoded values.
     :returns: A new dict of nested dicts holding the decoded values.
     :raises HyperparameterError: naming the key, if a key or a value is not a
-        ``str``, or a key is empty or has an empty part (``"a..b"``, ``".a"``,
-        ``"a."``); or, naming both keys, if one key holds a value where another
+        ``str``; or, naming both keys, if one key holds a value where another
         key needs a nested dict (``"a"`` and ``"a.b"``).
     """
     if not isinstance(hyperparameters, Mapping):
@@ -179,11 +189,6 @@ def decode(hyperparameters: Mapping[str, str]) -> dict[str, Any]:
                 f"hyperparameter {key!r} has a {type(value).__name__} value, not a str"
             )
         parts = tuple(key.split(SEPARATOR))
-        if not all(parts):
-            raise HyperparameterError(
-                f"hyperparameter key {key!r} is empty or has an empty part between "
-                f"{SEPARATOR!r} separators"
-            )
         for depth in range(1, len(parts)):
             prefix = parts[:depth]
             if prefix in leaves:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Optional, Tuple
 
-from ml2p.errors import ML2PError
+from ml2p.errors import NamingError
 
 __all__ = [
     "KINDS",
@@ -77,10 +77,6 @@ KINDS: Tuple[str, ...] = tuple(_RULES)
 
 # SageMaker resource names: at most 63 characters, alphanumerics and '-'.
 _MAX_AWS_NAME = 63
-
-
-class NamingError(ML2PError, ValueError):
-    """A name does not follow ML2P's naming convention; the message states the rule."""
 
 
 def parse_name(kind: str, name: str) -> Dict[str, Optional[str]]:

@@ -31,13 +31,13 @@ _INTEGER = re.compile(r"-?(?:0|[1-9]\d*)\Z")
 class UnsupportedMediaType(ClientError):
     """The request's Content-Type is not one the server reads (415)."""
 
-    status_code = 415
+    code = 415
 
 
 class NotAcceptable(ClientError):
     """No media type the Accept header allows can be produced (406)."""
 
-    status_code = 406
+    code = 406
 
 
 def _reject_constant(name: str) -> Any:
