@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
+import uuid
 
 import pytest
 
@@ -170,7 +172,8 @@ def test_default_record_invoke_id(tmp_path):
     first, second = p.record_invoke_id({}, {}), p.record_invoke_id({}, {})
     assert list(first) == ["ts", "uuid"]
     assert first["uuid"] != second["uuid"]
-    assert first["ts"].endswith("Z") and "T" in first["ts"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?", first["ts"])
+    assert uuid.UUID(first["uuid"]).version == 4
 
 
 @pytest.fixture

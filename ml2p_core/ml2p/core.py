@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 
 from ml2p import __version__
 from ml2p.errors import APIError, ML2PError
-from ml2p.record_ids import format_record_id, merge_parts, utc_timestamp, uuid4_text
+from ml2p.record_ids import merge_parts, record_key, utc_timestamp, uuid4_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from ml2p.config import Config
@@ -664,8 +664,8 @@ class ModelPredictor(_Hooked):
             # pluggy returns the built-in (trylast) part last and the others
             # newest first: put the model's part first, then registration order.
             ordered = parts[-1:] + parts[-2::-1] if parts else []
-        record_id = format_record_id(merge_parts(ordered))
-        return self.env.s3.path(f"predictions/{self.env.model_version}/{record_id}.json")
+        folder = self.env.s3.path(f"predictions/{self.env.model_version}/")
+        return record_key(folder, merge_parts(ordered))
 
     def _record_all(self, invocations: List[Any]) -> None:
         """Record ``(datum, prediction)`` pairs as :meth:`record_invoke` would, cheaply."""

@@ -172,14 +172,18 @@ def ml2p_record_invoke_id(
 
     :param predictor: The :class:`ml2p.core.ModelPredictor` invoked.
     :param datum: The input datum.
-    :param prediction: The prediction made for it.
+    :param prediction: The full prediction made for it, as ``invoke``
+        returns it: ``{"metadata": {...}, "result": ...}`` (for a batch, the
+        datum's own prediction).
     :returns: An ordered mapping or a sequence of ``(key, value)`` pairs, or
         ``None`` to add nothing.
 
-    All implementations are called. Keys and values are made safe for an S3
-    key before use: characters other than letters, digits and ``._:+=@,``
-    become ``_``, runs of ``-`` and ``.`` are collapsed, and lengths are
-    bounded; a key already used keeps its first value.
+    All implementations are called. Keys and values are used as ``str()``
+    writes them, except that every ``/``, control character and dot of a
+    ``..`` run becomes ``_`` (see :func:`ml2p.record_ids.safe_part`); a key
+    already used keeps its first value. An id too long for an S3 key is
+    shortened and ends with a hash of the whole id
+    (:func:`ml2p.record_ids.record_key`).
 
     .. versionadded:: 0.7
     """

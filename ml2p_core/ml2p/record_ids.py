@@ -1,53 +1,54 @@
-"""Invocation record ids: merging the parts plugins contribute, made S3-safe.
+"""Invocation record ids: the default id, merging the parts plugins contribute, S3 keys.
 
 A record id is an ordered set of key-value pairs, written as the S3 object
-name ``key-value--key-value...``. Every key and value passes through
-:func:`safe_part`, so no plugin can put ``/``, ``..``, control characters or
-an unbounded string into an S3 key, nor a ``--`` that would blur two pairs.
+name ``key-value--key-value...`` (``predictions/<model_version>/<id>.json``).
+The default id is ML2P 0.6's: ``ts`` is the UTC time as
+``datetime.datetime.utcnow().isoformat()`` writes it
+(``2026-12-01T08:30:26.280685``: naive, no offset, no ``Z``, and no fraction
+when the microseconds are 0), and ``uuid`` a random UUID4.
+
+Keys and values are kept as the model or plugin returned them (spaces,
+unicode, ``--`` and ``+`` included), except what would be unsafe in an S3 key
+or in a local path made from one: :func:`safe_part` turns every ``/``, every
+control character and every dot of a run of two or more dots (``..``) into
+``_``. S3 keys are at most :data:`MAX_KEY_BYTES` bytes: :func:`record_key`
+shortens a longer id and ends it with a hash of the whole id, so two long
+ids still name two records.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import time
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
-MAX_KEY_CHARS = 64
-MAX_VALUE_CHARS = 128
-MAX_ID_CHARS = 900  # S3 keys are at most 1024 bytes; leave room for the prefix.
+#: The longest S3 object key, in UTF-8 bytes.
+MAX_KEY_BYTES = 1024
+#: What ends a shortened record id: ``--sha256-`` and 16 hex digits of the whole id's hash.
+_HASH_PART = "--sha256-"
+_HASH_CHARS = 16
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._:+=@,-]")
-_DASHES = re.compile(r"-{2,}")
-_DOTS = re.compile(r"\.{2,}")
-
-
-def _already_safe(text: str, limit: int) -> bool:
-    # The common case (timestamps, uuids, plain names) needs no substitution.
-    return (
-        0 < len(text) <= limit
-        and _UNSAFE.search(text) is None
-        and "--" not in text
-        and ".." not in text
-        and text[0] != "-"
-        and text[-1] != "-"
-    )
+# "/", control characters (Unicode category Cc) and runs of two or more dots.
+_UNSAFE = re.compile(r"[/\x00-\x1f\x7f-\x9f]|\.{2,}")
 
 
-def safe_part(value: Any, limit: int) -> str:
-    """Return ``str(value)`` made safe for one part of an S3 key, at most ``limit`` chars.
+def _underscores(match: re.Match[str]) -> str:
+    return "_" * len(match.group())
 
-    Characters outside ``A-Za-z0-9._:+=@,-`` become ``_``, runs of ``-`` or
-    ``.`` shrink to one, the text is cut to ``limit`` characters and
-    stripped of leading and trailing ``-``; an empty result is ``_``.
+
+def safe_part(value: Any) -> str:
+    """Return ``str(value)`` made safe for one part of an S3 key.
+
+    Every ``/``, every control character (``\\n``, ``\\x00``, ...) and
+    every dot of a run of two or more dots becomes ``_``; everything else is
+    kept as it is (``"a b"``, ``"é"``, ``"x--y"`` and ``"1+1"`` are unchanged).
     """
     text = value if type(value) is str else str(value)
-    if _already_safe(text, limit):
+    if _UNSAFE.search(text) is None:
         return text
-    text = _UNSAFE.sub("_", text)
-    text = _DOTS.sub(".", _DASHES.sub("-", text))
-    text = text[:limit].strip("-")
-    return text or "_"
+    return _UNSAFE.sub(_underscores, text)
 
 
 def _pairs(parts: Optional[Any]) -> Iterable[Tuple[Any, Any]]:
@@ -61,7 +62,7 @@ def _pairs(parts: Optional[Any]) -> Iterable[Tuple[Any, Any]]:
 def merge_parts(parts: Iterable[Optional[Any]]) -> Dict[str, str]:
     """Merge ordered id parts (mappings or pair sequences) into one ordered dict.
 
-    Keys and values are sanitised with :func:`safe_part`; a key already
+    Keys and values are made safe with :func:`safe_part`; a key already
     present keeps its first value.
     """
     merged: Dict[str, str] = {}
@@ -70,11 +71,11 @@ def merge_parts(parts: Iterable[Optional[Any]]) -> Dict[str, str]:
             # Keys repeat on every record: sanitise each distinct one once.
             safe_key = _KEY_CACHE.get(key) if type(key) is str else None
             if safe_key is None:
-                safe_key = safe_part(key, MAX_KEY_CHARS)
+                safe_key = safe_part(key)
                 if type(key) is str and len(_KEY_CACHE) < 1024:
                     _KEY_CACHE[key] = safe_key
             if safe_key not in merged:
-                merged[safe_key] = safe_part(value, MAX_VALUE_CHARS)
+                merged[safe_key] = safe_part(value)
     return merged
 
 
@@ -84,10 +85,13 @@ _stamp: Tuple[int, str] = (-1, "")
 
 
 def utc_timestamp(now: Optional[float] = None) -> str:
-    """Return the UTC time ``now`` (default: the current time) as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
+    """Return the UTC time ``now`` (default: the current time) as ML2P 0.6 wrote it.
 
-    The same text as ``datetime.strftime("%Y-%m-%dT%H:%M:%S.%fZ")`` in UTC,
-    made from a per-second prefix cached between calls.
+    The text ``datetime.datetime.utcnow().isoformat()`` gives:
+    ``YYYY-MM-DDTHH:MM:SS.ffffff``, or ``YYYY-MM-DDTHH:MM:SS`` when the
+    microseconds are 0; naive (no offset, no ``Z``). Microseconds are
+    rounded half to even, as :mod:`datetime` rounds a POSIX time. The
+    per-second prefix is cached between calls.
     """
     global _stamp
     if now is None:
@@ -101,7 +105,7 @@ def utc_timestamp(now: Optional[float] = None) -> str:
     if cached_second != second:
         prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         _stamp = (second, prefix)
-    return f"{prefix}.{micros:06d}Z"
+    return f"{prefix}.{micros:06d}" if micros else prefix
 
 
 _VERSION_MASK = ~(0xF << 76) & ~(0x3 << 62)
@@ -142,5 +146,27 @@ def uuid4_texts(count: int) -> List[str]:
 
 
 def format_record_id(parts: Mapping[str, str]) -> str:
-    """Join pairs as ``key-value`` separated by ``--``, bounded in length."""
-    return "--".join(f"{k}-{v}" for k, v in parts.items())[:MAX_ID_CHARS].rstrip("-")
+    """Join pairs as ``key-value`` separated by ``--`` (ML2P 0.6's record name)."""
+    return "--".join([f"{k}-{v}" for k, v in parts.items()])
+
+
+def _cut_utf8(text: str, max_bytes: int) -> str:
+    """Return the longest prefix of ``text`` whose UTF-8 form fits in ``max_bytes``."""
+    return text.encode("utf-8")[: max(0, max_bytes)].decode("utf-8", "ignore")
+
+
+def record_key(folder: str, parts: Mapping[str, str]) -> str:
+    """Return the S3 key ``<folder><record id>.json`` of a record whose id is ``parts``.
+
+    ``folder`` ends with ``/`` (``<base>/predictions/<model_version>/``). If
+    the key would be longer than :data:`MAX_KEY_BYTES` bytes, the id is cut
+    to fit and ends with ``--sha256-<16 hex digits>``, the start of the
+    SHA-256 of the whole id.
+    """
+    record_id = format_record_id(parts)
+    room = MAX_KEY_BYTES - len(folder.encode("utf-8")) - len(".json")
+    if len(record_id) * 4 > room and len(record_id.encode("utf-8")) > room:
+        digest = hashlib.sha256(record_id.encode("utf-8")).hexdigest()[:_HASH_CHARS]
+        head = _cut_utf8(record_id, room - len(_HASH_PART) - _HASH_CHARS).rstrip("-")
+        record_id = f"{head}{_HASH_PART}{digest}"
+    return f"{folder}{record_id}.json"

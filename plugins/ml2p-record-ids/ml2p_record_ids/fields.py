@@ -37,7 +37,7 @@ from ml2p_record_ids import PLUGIN_NAME
 FIELDS_ENV = "ML2P_RECORD_ID_FIELDS"
 #: At most this many fields (a record id is bounded in length).
 MAX_FIELDS = 8
-#: Longest field name (the key is as long), as the core bounds keys.
+#: Longest field name (the key is as long).
 MAX_NAME_CHARS = 64
 #: Longest value accepted, as a string.
 MAX_VALUE_CHARS = 64

@@ -16,7 +16,7 @@ from ml2p.errors import PluginError
 BUCKET = "record-ids-test"
 PREFIX = "proj/predictions/model-1-2-3/"
 TS_UUID = (
-    r"ts-\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
+    r"ts-\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?"
     r"--uuid-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}"
 )
 
