@@ -213,7 +213,8 @@ def test_generate_train_serve_invoke_with_every_plugin(tmp_path, aws_environ, s3
     }
     by_customer = {r["input"]["customer_id"]: (k, r) for k, r in records.items()}
     assert sorted(by_customer) == ["cust-0", "cust-1", "cust-2", "cust-3"], sorted(records)
-    answers = [single["result"]] + [p["result"] for p in batch["predictions"]]
+    # A record holds the whole prediction answered (metadata and result), as in ML2P 0.6.
+    answers = [single] + batch["predictions"]
     for i, answer in enumerate(answers):
         key, record = by_customer[f"cust-{i}"]
         name = key[len(prefix) :]

@@ -204,7 +204,7 @@ def test_record_invoke_stores_before_returning(s3, tmp_path):
     name = key.rsplit("/", 1)[1][: -len(".json")]
     ts, uid = name.split("--")
     assert ts.startswith("ts-") and uid.startswith("uuid-")
-    assert read_json_object(s3, key) == {"input": {"x": 5}, "result": {"echo": 5}}
+    assert read_json_object(s3, key) == {"input": {"x": 5}, "result": out}
 
 
 def test_batch_invoke_records_every_datum(s3, tmp_path):
@@ -213,8 +213,9 @@ def test_batch_invoke_records_every_datum(s3, tmp_path):
     assert [o["result"]["echo"] for o in out] == list(range(7))
     keys = list_keys(s3, "proj/predictions/m-0-1-0/")
     assert len(keys) == 7
-    bodies = sorted(read_json_object(s3, k)["input"]["x"] for k in keys)
-    assert bodies == list(range(7))
+    records = sorted((read_json_object(s3, k) for k in keys), key=lambda r: r["input"]["x"])
+    # Each datum's record holds its own whole prediction.
+    assert records == [{"input": {"x": i}, "result": out[i]} for i in range(7)]
 
 
 def test_record_invoke_direct_call_returns_key(s3, tmp_path):

@@ -192,11 +192,14 @@ def test_uuid4_text_is_a_random_version_4_uuid():
 def test_default_record_id_without_plugins(tmp_path):
     collected = Collecting()
     p = predictor(tmp_path, collected)
-    p.invoke({"x": 2})
+    prediction = p.invoke({"x": 2})
     [(key, body)] = collected.items
     assert key.startswith("proj/predictions/mv-1/") and key.endswith(".json")
     assert ID_RE.fullmatch(key[len("proj/predictions/mv-1/") : -len(".json")])
-    assert json.loads(body) == {"input": {"x": 2}, "result": {"y": 6}}
+    # The record holds the whole prediction, metadata included, as in ML2P 0.6.
+    assert json.loads(body) == {"input": {"x": 2}, "result": prediction}
+    assert prediction["result"] == {"y": 6}
+    assert prediction["metadata"]["model_version"] == "mv-1"
 
 
 def test_plugin_pairs_still_follow_the_default_id(tmp_path):
@@ -228,8 +231,8 @@ def test_default_ids_are_made_by_the_writer_with_the_invocation_time(tmp_path):
     recorder = Recording(writers=2)
     p = predictor(tmp_path, recorder)
     before = utc_isoformat(time.time())
-    p.invoke({"x": 1})
-    p.batch_invoke([{"x": i} for i in range(10)])
+    single = p.invoke({"x": 1})
+    batch = p.batch_invoke([{"x": i} for i in range(10)])
     after = utc_isoformat(time.time())
     recorder.close(5)
     assert recorder.written == 11 and recorder.unwritten == 0
@@ -240,8 +243,11 @@ def test_default_ids_are_made_by_the_writer_with_the_invocation_time(tmp_path):
         assert ID_RE.fullmatch(name)
         assert before <= name.split("--uuid-")[0][len("ts-") :] <= after
         bodies.append(json.loads(body))
-    expected = [{"input": {"x": i}, "result": {"y": 3 * i}} for i in [1, *range(10)]]
+    expected = [{"input": {"x": 1}, "result": single}] + [
+        {"input": {"x": i}, "result": batch[i]} for i in range(10)
+    ]
     assert sorted(bodies, key=json.dumps) == sorted(expected, key=json.dumps)
+    assert [b["result"]["result"] for b in expected] == [{"y": 3 * i} for i in [1, *range(10)]]
 
 
 def test_overridden_record_invoke_id_is_honoured_with_a_background_recorder(tmp_path):
@@ -263,14 +269,15 @@ def test_batched_layout_lines_of_deferred_records(tmp_path):
     recorder = Recording(layout="batched", batch_size=1000, batch_seconds=60)
     p = predictor(tmp_path, recorder)
     data = [{"x": random.randint(0, 1000)} for _ in range(random.randint(5, 30))]
-    p.batch_invoke(data)
+    predictions = p.batch_invoke(data)
     recorder.close(5)
     [(key, body, ctype)] = recorder.stored
     assert key.startswith("proj/predictions/mv-1/batches/") and key.endswith(".jsonl")
     assert ctype == "application/jsonlines"
     lines = [json.loads(line) for line in body.splitlines()]
     assert [line["input"] for line in lines] == data
-    assert [line["result"] for line in lines] == [{"y": 3 * d["x"]} for d in data]
+    assert [line["result"] for line in lines] == predictions
+    assert [p["result"] for p in predictions] == [{"y": 3 * d["x"]} for d in data]
     assert all(ID_RE.fullmatch(line["id"]) for line in lines)
 
 
@@ -294,13 +301,13 @@ def test_unwritten_deferred_records_are_logged_whole(tmp_path):
     lines = Lines()
     recorder = Failing(writers=1, backoff_base=0.01, log=lines)
     p = predictor(tmp_path, recorder)
-    p.batch_invoke([{"x": 1}, {"x": 2}])
+    predictions = p.batch_invoke([{"x": 1}, {"x": 2}])
     recorder.close(0.3)
     assert recorder.unwritten == 2 and recorder.written == 0
     logged = sorted((json.loads(body) for _, body in lines.records()), key=json.dumps)
     assert logged == [
-        {"input": {"x": 1}, "result": {"y": 3}},
-        {"input": {"x": 2}, "result": {"y": 6}},
+        {"input": {"x": 1}, "result": predictions[0]},
+        {"input": {"x": 2}, "result": predictions[1]},
     ]
     assert all(line.startswith(UNWRITTEN_MARK + " ") for line in lines.lines)
 
@@ -390,10 +397,11 @@ def test_overridden_record_invoke_sees_every_invocation(tmp_path):
 
     recorder = Recording(writers=1)
     p = predictor(tmp_path, recorder, cls=Custom)
-    p.invoke({"x": 1})
-    p.batch_invoke([{"x": 2}, {"x": 3}])
+    single = p.invoke({"x": 1})
+    batch = p.batch_invoke([{"x": 2}, {"x": 3}])
     recorder.close(5)
-    assert seen == [({"x": 1}, {"y": 3}), ({"x": 2}, {"y": 6}), ({"x": 3}, {"y": 9})]
+    assert seen == [({"x": 1}, single), ({"x": 2}, batch[0]), ({"x": 3}, batch[1])]
+    assert [prediction["result"] for _, prediction in seen] == [{"y": 3}, {"y": 6}, {"y": 9}]
     assert recorder.stored == []
 
 

@@ -584,7 +584,8 @@ class ModelPredictor(_Hooked):
         The prediction is made through the ``ml2p_result`` hook, whose
         innermost implementation is ``.result(data)``. If
         ``env.record_invokes`` is set, the invocation is recorded with
-        :meth:`record_invoke` before this method returns.
+        :meth:`record_invoke` before this method returns, given ``data`` and
+        the whole dictionary returned here.
 
         :param dict data: The input data the model is being invoked with.
         :rtype: dict
@@ -596,18 +597,25 @@ class ModelPredictor(_Hooked):
         * result: The result of calling .result(data).
         """
         metadata = self.metadata()
-        prediction = self.plugin_manager.hook.ml2p_result(predictor=self, data=data)
+        result = self.plugin_manager.hook.ml2p_result(predictor=self, data=data)
+        prediction = {"metadata": metadata, "result": result}
         if self.env.record_invokes:
             self._record_all([(data, prediction)])
-        return {"metadata": metadata, "result": prediction}
+        return prediction
 
     def batch_invoke(self, data: List[Any]) -> List[Dict[str, Any]]:
         """Invokes the model on a batch of input data and returns the full result for each instance.
 
         The predictions are made through the ``ml2p_batch_result`` hook, whose
         innermost implementation is ``.batch_result(data)``. If
-        ``env.record_invokes`` is set, every invocation is recorded before
-        this method returns.
+        ``env.record_invokes`` is set, every datum is recorded with its own
+        prediction (an item of the list returned here) before this method
+        returns.
+
+        ML2P 0.6 returned ``{"predictions": [...]}`` here, against its own
+        documentation; this method returns the list the documentation
+        promises. The server answers a batch with ``{"predictions": [...]}``
+        either way.
 
         :param dict data: The batch of input data the model is being invoked with.
         :rtype: list
@@ -619,20 +627,23 @@ class ModelPredictor(_Hooked):
         * result: The result of calling .batch_result(data).
         """
         metadata = self.metadata()
-        predictions = self.plugin_manager.hook.ml2p_batch_result(predictor=self, data=data)
-        if predictions is None or len(predictions) != len(data):
-            count = "no" if predictions is None else len(predictions)
+        results = self.plugin_manager.hook.ml2p_batch_result(predictor=self, data=data)
+        if results is None or len(results) != len(data):
+            count = "no" if results is None else len(results)
             raise APIError(f"batch prediction returned {count} results for {len(data)} inputs")
+        predictions = [{"metadata": metadata, "result": result} for result in results]
         if self.env.record_invokes:
             self._record_all(list(zip(data, predictions)))
-        return [{"metadata": metadata, "result": prediction} for prediction in predictions]
+        return predictions
 
     def record_invoke_id(self, datum: Any, prediction: Any) -> Dict[str, str]:
         """Return an id for an invocation record.
 
         :param dict datum: The dictionary of input values passed when
             invoking the endpoint.
-        :param dict result: The prediction returned for datum by this predictor.
+        :param dict result: The prediction returned for datum by this
+            predictor: the whole ``{"metadata": ..., "result": ...}``
+            dictionary :meth:`invoke` returns (argument name ``prediction``).
         :returns dict: Returns an *ordered* dictionary of key-value pairs that
             make up the unique identifier for the invocation request.
 
@@ -728,11 +739,14 @@ class ModelPredictor(_Hooked):
         The record ``{"input": datum, "result": prediction}`` is written to
         ``predictions/<model_version>/<record id>.json``; by the time this
         method returns it is stored, unless the predictor was given a
-        background recorder (as the server does).
+        background recorder (as the server does). :meth:`invoke` and
+        :meth:`batch_invoke` pass the whole prediction they return
+        (``{"metadata": ..., "result": ...}``), so the record holds both.
 
         :param dict datum: The dictionary of input values passed when
             invoking the endpoint.
-        :param dict result: The prediction returned for datum by this predictor.
+        :param dict result: The prediction returned for datum by this
+            predictor (argument name ``prediction``).
         :returns: The S3 key of the record.
         """
         recorder = self._recorder()

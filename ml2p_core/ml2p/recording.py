@@ -15,7 +15,9 @@ present:
 ``record_invocations(invocations)``
     store ``(key prefix, time.time(), datum, prediction)`` tuples, naming
     each record with the default id (``ts-<ISO UTC of that time>--uuid-<uuid4>``)
-    and encoding ``{"input": datum, "result": prediction}`` itself, later.
+    and encoding ``{"input": datum, "result": prediction}`` itself, later;
+    ``prediction`` is the whole ``{"metadata": ..., "result": ...}`` that
+    ``invoke`` returns (for a batch, each datum's own).
     Used only when no plugin adds record-id pairs and the predictor keeps
     the default ``record_invoke_id`` and ``record_invoke``.
 """

@@ -67,7 +67,8 @@ LAYOUTS = ("object", "batched")
 UNWRITTEN_MARK = "UNWRITTEN_RECORD"
 
 Item = Tuple[str, bytes]
-#: A record named and encoded by the writer: (folder key prefix, time.time(), datum, prediction).
+#: A record named and encoded by the writer: (folder key prefix, time.time(), datum,
+#: prediction), the prediction being the whole ``{"metadata": ..., "result": ...}``.
 Invocation = Tuple[str, float, Any, Any]
 #: Records encoded between two offers of the GIL in the ``batched`` writer.
 _LINES_PER_SLICE = 256
@@ -462,7 +463,8 @@ class BackgroundRecorder:
         """Queue invocations the writer threads name and encode, off the request path.
 
         Each ``(prefix, stamp, datum, prediction)`` becomes the record
-        ``{"input": datum, "result": prediction}`` at
+        ``{"input": datum, "result": prediction}`` (``prediction`` being the
+        whole ``{"metadata": ..., "result": ...}`` the predictor returned) at
         ``<prefix>ts-<stamp as ISO UTC>--uuid-<uuid4>.json``: the record id
         :meth:`ml2p.core.ModelPredictor.record_invoke_id` gives by default.
         ``datum`` and ``prediction`` must not change after this call.

@@ -116,7 +116,7 @@ def test_nested_field_is_added_to_the_s3_key(env, pm, monkeypatch, s3):
         re.escape(PREFIX) + TS_UUID + r"--customer_id-42--region-eu-west-1\.json", key
     ), key
     body = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
-    assert body == {"input": datum, "result": out["result"]}
+    assert body == {"input": datum, "result": out}
 
 
 def test_missing_and_non_scalar_fields_are_skipped(env, pm, monkeypatch, s3):
