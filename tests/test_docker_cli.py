@@ -73,7 +73,9 @@ def test_dataset_generation_failure(tmp_path, monkeypatch):
 def test_model_without_trainer_fails(tmp_path):
     code = runtime.train(tmp_path, "tests.serving_models.ScaleModel", environ={})
     assert code == 1
-    assert failure(tmp_path).startswith("ML2PError: model ScaleModel has no TRAINER")
+    assert failure(tmp_path).startswith(
+        "ValueError: ScaleModel.TRAINER is not set: set it to a ModelTrainer sub-class"
+    )
 
 
 def test_failing_plugin_is_named(tmp_path, monkeypatch):

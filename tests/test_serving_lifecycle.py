@@ -38,7 +38,7 @@ def test_missing_predictor_fails_setup(tmp_path):
     with Server(tmp_path, tmp_path / "log", model=model) as srv:
         time.sleep(0.3)
         resp = request(srv.port, "GET", "/ping")
-        assert resp.status == 503 and "has no PREDICTOR" in resp.json()["message"]
+        assert resp.status == 503 and "PREDICTOR is not set" in resp.json()["message"]
 
 
 def test_ping_is_503_until_setup_is_done_then_200(tmp_path):

@@ -764,8 +764,42 @@ class Model:
     * Set the attribute DATASET_GENERATOR to a ModelDatasetGenerator sub-class.
     * Set the attribute TRAINER to a ModelTrainer sub-class.
     * Set the attribute PREDICTOR to a ModelPredictor sub-class.
+
+    ``ml2p-docker``, ``ml2p local`` and the server make these objects with
+    :meth:`dataset_generator`, :meth:`trainer` and :meth:`predictor` (on an
+    instance made with no arguments), so a sub-class may override those
+    methods to build them differently.
     """
 
     DATASET_GENERATOR: Optional[type] = None
     TRAINER: Optional[type] = None
     PREDICTOR: Optional[type] = None
+
+    def _make(self, attribute: str, base: str, env: SageMakerEnv) -> Any:
+        cls = getattr(self, attribute)
+        if cls is None:
+            raise ValueError(
+                f"{type(self).__name__}.{attribute} is not set: set it to a {base} sub-class"
+            )
+        return cls(env)
+
+    def dataset_generator(self, env: SageMakerEnv) -> ModelDatasetGenerator:
+        """Return the dataset generator, ``self.DATASET_GENERATOR(env)``.
+
+        :raises ValueError: naming the attribute, if ``DATASET_GENERATOR`` is not set.
+        """
+        return self._make("DATASET_GENERATOR", "ModelDatasetGenerator", env)
+
+    def trainer(self, env: SageMakerEnv) -> ModelTrainer:
+        """Return the trainer, ``self.TRAINER(env)``.
+
+        :raises ValueError: naming the attribute, if ``TRAINER`` is not set.
+        """
+        return self._make("TRAINER", "ModelTrainer", env)
+
+    def predictor(self, env: SageMakerEnv) -> ModelPredictor:
+        """Return the predictor, ``self.PREDICTOR(env)``.
+
+        :raises ValueError: naming the attribute, if ``PREDICTOR`` is not set.
+        """
+        return self._make("PREDICTOR", "ModelPredictor", env)

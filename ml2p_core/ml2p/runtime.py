@@ -17,7 +17,7 @@ import traceback
 from typing import Any, Callable, Mapping, Optional
 
 from ml2p.core import SageMakerEnv
-from ml2p.errors import ML2PError, ModelNotFoundError, PluginError
+from ml2p.errors import ModelNotFoundError, PluginError
 
 logger = logging.getLogger("ml2p.runtime")
 
@@ -111,7 +111,7 @@ def load_model(model_ref: Optional[str], env: SageMakerEnv) -> type:
 
 def _run_job(
     what: str,
-    attribute: str,
+    factory: str,
     run: Callable[[Any], Any],
     ml_folder: Any,
     model_ref: Optional[str],
@@ -122,10 +122,10 @@ def _run_job(
     try:
         env = SageMakerEnv(ml_folder, environ)
         model_cls = load_model(model_ref, env)
-        job_cls = getattr(model_cls, attribute, None)
-        if job_cls is None:
-            raise ML2PError(f"model {model_cls.__name__} has no {attribute}")
-        job = job_cls(env)
+        # Through the model's own factory method (trainer, dataset_generator),
+        # so that a model overriding it is honoured, as in ML2P 0.6.
+        job = getattr(model_cls(), factory)(env)
+        job_cls = type(job)
         logger.info("%s started: %s.%s", what, job_cls.__module__, job_cls.__qualname__)
         run(job)
     except BaseException as exc:
@@ -163,6 +163,8 @@ def train(
 ) -> int:
     """Run the model's trainer through the ``ml2p_train`` hook.
 
+    The trainer is ``model_cls().trainer(env)``.
+
     :param ml_folder: The SageMaker folder (``/opt/ml/``).
     :param model_ref: An ``ml2p.models`` entry-point name or a dotted path
         (default: ``ML2P_MODEL_CLS``).
@@ -172,7 +174,7 @@ def train(
     """
     from ml2p import lifecycle
 
-    return _run_job("training", "TRAINER", lifecycle.train, ml_folder, model_ref, environ)
+    return _run_job("training", "trainer", lifecycle.train, ml_folder, model_ref, environ)
 
 
 def generate_dataset(
@@ -180,10 +182,12 @@ def generate_dataset(
 ) -> int:
     """Run the model's dataset generator through the ``ml2p_generate`` hook.
 
+    The generator is ``model_cls().dataset_generator(env)``.
+
     Parameters and return value as for :func:`train`.
     """
     from ml2p import lifecycle
 
     return _run_job(
-        "dataset generation", "DATASET_GENERATOR", lifecycle.generate, ml_folder, model_ref, environ
+        "dataset generation", "dataset_generator", lifecycle.generate, ml_folder, model_ref, environ
     )

@@ -69,8 +69,8 @@ class _TooLarge(Exception):
 class PredictionApp:
     """The ASGI application of one server worker.
 
-    :param model_cls: The :class:`ml2p.core.Model` subclass whose
-        ``PREDICTOR`` answers.
+    :param model_cls: The :class:`ml2p.core.Model` subclass whose predictor
+        (``model_cls().predictor(env)``) answers.
     :param ml_folder: The SageMaker folder (``/opt/ml/``).
     :param settings: The server settings.
     :param environ: The environment the predictor sees (default ``os.environ``).
@@ -364,10 +364,8 @@ class PredictionApp:
         started = time.monotonic()
         try:
             env = self._make_env()
-            predictor_cls = getattr(self.model_cls, "PREDICTOR", None)
-            if predictor_cls is None:
-                raise ML2PError(f"model {self.model_cls.__name__} has no PREDICTOR")
-            predictor = predictor_cls(env)
+            # Through Model.predictor, so that a model overriding it is honoured.
+            predictor = self.model_cls().predictor(env)
             if getattr(env, "record_invokes", False):
                 from ml2p.serving.recorder import recorder_from_environ
 
