@@ -101,16 +101,29 @@ def read_json_object(client, key: str, bucket: str = "ml2p-test"):
 os.environ.setdefault("ML2P_TEST", "1")
 
 
-@pytest.fixture
-def restore_ml2p_logger():
-    """Put the ``ml2p`` logger's handlers, level and propagation back after the test.
+def _pytests_own(handler: logging.Handler) -> bool:
+    """Whether ``handler`` is one of pytest's log capturing handlers."""
+    return type(handler).__module__.startswith("_pytest")
 
-    ``ml2p-docker`` installs a handler writing to the test's stdout, which
-    pytest closes after the test.
+
+@pytest.fixture(autouse=True)
+def restore_ml2p_logger():
+    """Put the root and ``ml2p`` loggers' handlers, levels and propagation back after each test.
+
+    ``ml2p-docker``, ``ml2p local`` and ``setup_logging`` install ML2P's
+    handler on the root logger and set levels. pytest's own capturing
+    handlers come and go with each phase of a test, so they are left as
+    they are.
     """
-    logger = logging.getLogger("ml2p")
-    saved = (list(logger.handlers), logger.level, logger.propagate)
+    from ml2p.logs import QUIET_LOGGERS
+
+    loggers = [logging.getLogger(), logging.getLogger("ml2p")]
+    loggers += [logging.getLogger(name) for name in QUIET_LOGGERS]
+    saved = [
+        ([h for h in lg.handlers if not _pytests_own(h)], lg.level, lg.propagate) for lg in loggers
+    ]
     yield
-    logger.handlers[:] = saved[0]
-    logger.setLevel(saved[1])
-    logger.propagate = saved[2]
+    for lg, (handlers, level, propagate) in zip(loggers, saved):
+        lg.handlers[:] = handlers + [h for h in lg.handlers if _pytests_own(h)]
+        lg.setLevel(level)
+        lg.propagate = propagate

@@ -70,7 +70,9 @@ class Server:
     """``ml2p-docker serve`` in a subprocess on 127.0.0.1 and a free port.
 
     Use as a context manager: the process is always stopped (SIGTERM, then
-    SIGKILL) on exit. Its output goes to ``log_path``.
+    SIGKILL) on exit. Its output goes to ``log_path`` (its stderr to
+    ``err_path`` instead, if given). A variable given as ``None`` in ``env``
+    is removed from the server's environment.
     """
 
     def __init__(
@@ -78,11 +80,13 @@ class Server:
         ml_folder: Any,
         log_path: Any,
         model: str = MODEL,
-        env: Optional[Mapping[str, str]] = None,
+        env: Optional[Mapping[str, Optional[str]]] = None,
         workers: int = 1,
+        err_path: Any = None,
     ):
         self.port = free_port()
         self.log_path = str(log_path)
+        self.err_path = None if err_path is None else str(err_path)
         environ = {
             k: v
             for k, v in os.environ.items()
@@ -93,7 +97,7 @@ class Server:
         environ["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
         environ["ML2P_MODEL_VERSION"] = "test-model-1-0-0"
         environ.update(env or {})
-        self.environ = environ
+        self.environ = {k: v for k, v in environ.items() if v is not None}
         self.args = [
             sys.executable,
             "-m",
@@ -112,8 +116,13 @@ class Server:
 
     def __enter__(self) -> Server:
         self._log = open(self.log_path, "wb")
+        self._err = open(self.err_path, "wb") if self.err_path else None
         self.proc = subprocess.Popen(
-            self.args, env=self.environ, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT
+            self.args,
+            env=self.environ,
+            stdout=self._log,
+            stderr=self._err or subprocess.STDOUT,
+            cwd=ROOT,
         )
         try:
             self.wait_listening()
@@ -170,6 +179,8 @@ class Server:
                 self.proc.kill()
                 self.proc.wait(10)
         self._log.close()
+        if self._err is not None:
+            self._err.close()
 
 
 def post(port: int, body: Any, **kw: Any) -> Response:

@@ -12,6 +12,7 @@ import tarfile
 import time
 import urllib.request
 
+import boto3
 import pytest
 from click.testing import CliRunner
 
@@ -57,7 +58,7 @@ def invoke(cfg, *args):
 
 def ok(result):
     assert result.exit_code == 0, (result.output, result.exception)
-    return result.output
+    return result.stdout  # the JSON result; logs go to stderr
 
 
 def free_port() -> int:
@@ -94,9 +95,12 @@ def test_dataset_and_data_dir_together_is_a_usage_error(local_yml, folder, tmp_p
 def test_failed_training_reports_the_reason(local_yml, folder):
     result = invoke(local_yml, "local", "train", "broken", "--local-folder", str(folder))
     assert result.exit_code == 1
-    assert result.output.startswith("Error: train failed")
-    assert "RuntimeError: the data is bad" in result.output
-    assert len(result.output.strip().splitlines()) == 1
+    # The training log (with the traceback) goes to stderr, then the one-line error.
+    *log, error = result.stderr.strip().splitlines()
+    assert error.startswith("Error: train failed")
+    assert "RuntimeError: the data is bad" in error
+    assert "Traceback (most recent call last):" in log
+    assert result.stdout == ""
     assert "RuntimeError: the data is bad" in (folder / "output" / "failure").read_text()
     assert not (folder / "output" / "model.tar.gz").exists()
 
@@ -199,7 +203,7 @@ def test_local_train_from_data_dir_and_round_trip_through_s3(local_yml, folder, 
     s3.upload_file(str(archive), "ml2p-test", key)
     other = tmp_path / "other"
     other.mkdir()
-    env = LocalEnv(other, local_yml)
+    env = LocalEnv(other, local_yml, session=boto3.session.Session())
     files = env.download_model("minimal-1-0")
     assert [p.name for p in files] == ["model.json"]
     assert json.loads((other / "model" / "model.json").read_text()) == {"slope": 2}

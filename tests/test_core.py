@@ -22,7 +22,7 @@ from ml2p.core import (
     SageMakerEnvType,
 )
 from ml2p.errors import ML2PError
-from ml2p.logs import configure_logging
+from ml2p.logs import configure_logging, setup_logging
 
 
 @pytest.mark.parametrize("bad", ["", "bucket/path", "http://b/p", "s3://", "s3:///path"])
@@ -55,8 +55,12 @@ def test_env_type_values():
         ("TRAIN", "train"),
         ("SERVE", "serve"),
         ("LOCAL", "local"),
+        ("UNKNOWN", "unknown"),
     ]
     assert SageMakerEnvType("train") is SageMakerEnvType.TRAIN
+    # A plain Enum, as in ML2P 0.6: members are not strings.
+    assert SageMakerEnvType.TRAIN != "train" and not isinstance(SageMakerEnvType.TRAIN, str)
+    assert SageMakerEnv.UNKNOWN is SageMakerEnvType.UNKNOWN
 
 
 BASE = {"ML2P_PROJECT": "proj", "ML2P_S3_URL": "s3://b/p/", "ML2P_MODEL_CLS": "pkg.M"}
@@ -68,7 +72,7 @@ BASE = {"ML2P_PROJECT": "proj", "ML2P_S3_URL": "s3://b/p/", "ML2P_MODEL_CLS": "p
         ({"ML2P_TRAINING_JOB": "m-0-1"}, SageMakerEnvType.TRAIN),
         ({"ML2P_DATASET": "m-20240101"}, SageMakerEnvType.DATASET),
         ({"ML2P_MODEL_VERSION": "m-0-1-2"}, SageMakerEnvType.SERVE),
-        ({}, SageMakerEnvType.SERVE),
+        ({}, SageMakerEnvType.UNKNOWN),
     ],
 )
 def test_sagemaker_env_type_from_variables(tmp_path, extra, env_type):
@@ -137,7 +141,7 @@ def test_local_env(tmp_path, ml2p_yml):
     assert env.project == "test-proj"
     assert env.s3.url() == "s3://ml2p-test/proj/"
     assert env.model_version == "local"
-    (env.model_folder()).mkdir()
+    assert env.model_folder().is_dir()  # made by the constructor, as in ML2P 0.6
     (env.model_folder() / "old").write_text("x")
     env.clean_model_folder()
     assert env.model_folder().is_dir() and not list(env.model_folder().iterdir())
@@ -176,14 +180,6 @@ def test_default_record_invoke_id(tmp_path):
     assert uuid.UUID(first["uuid"]).version == 4
 
 
-@pytest.fixture
-def restore_ml2p_logger():
-    logger = logging.getLogger("ml2p")
-    saved = (list(logger.handlers), logger.level, logger.propagate)
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
-
-
 def test_one_log_handler_however_many_instances(tmp_path, restore_ml2p_logger):
     stream = io.StringIO()
     for _ in range(3):
@@ -191,13 +187,17 @@ def test_one_log_handler_however_many_instances(tmp_path, restore_ml2p_logger):
     env = SageMakerEnv(str(tmp_path), environ={})
     predictors = [ModelPredictor(env) for _ in range(5)]
     trainers = [ModelTrainer(env) for _ in range(5)]
+    setup_logging()
     predictors[-1].logger.info("hello once")
     trainers[-1].logger.info("trainer once")
+    logging.getLogger("some.model.module").info("model code once")
     lines = stream.getvalue().splitlines()
     assert sum("hello once" in line for line in lines) == 1
     assert sum("trainer once" in line for line in lines) == 1
-    handlers = [h for h in logging.getLogger("ml2p").handlers if getattr(h, "_ml2p_handler", 0)]
+    assert sum("model code once" in line for line in lines) == 1
+    handlers = [h for h in logging.getLogger().handlers if getattr(h, "_ml2p_handler", 0)]
     assert len(handlers) == 1
+    assert not logging.getLogger("ml2p").handlers
 
 
 def test_configure_logging_after_old_stream_closed(restore_ml2p_logger):

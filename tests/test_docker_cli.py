@@ -58,9 +58,14 @@ def test_training_failure_writes_reason_first_then_traceback(tmp_path, monkeypat
     first_line = text.splitlines()[0]
     assert first_line == f"ValueError: bad training data: {detail}"
     assert "Traceback (most recent call last)" in text and "serving_models.py" in text
-    out = capsys.readouterr().out
-    failed = [line for line in out.splitlines() if "training failed" in line]
-    assert len(failed) == 1 and first_line in failed[0] and "Traceback" in failed[0]
+    lines = capsys.readouterr().out.splitlines()
+    failed = [i for i, line in enumerate(lines) if "training failed" in line]
+    assert len(failed) == 1 and lines[failed[0]].endswith(f"training failed: {first_line}")
+    # The traceback follows as Python prints it, one line per line.
+    after = lines[failed[0] + 1 :]
+    assert after[0] == "Traceback (most recent call last):"
+    assert any(line.strip().startswith('File "') for line in after)
+    assert first_line in after
 
 
 def test_dataset_generation_failure(tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ import tarfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import boto3
 import pytest
 
 from ml2p.core import LocalEnv, ModelPredictor, SageMakerEnv
@@ -41,7 +42,7 @@ def test_download_dataset_paginates_nested_and_skips_markers(s3, tmp_path, ml2p_
     put(s3, PREFIX + "big-20240101-other/not-mine.csv")  # a sibling prefix is not included
     ml = tmp_path / "ml"
     ml.mkdir()
-    env = LocalEnv(str(ml), ml2p_yml)
+    env = LocalEnv(str(ml), ml2p_yml, session=boto3.session.Session())
     seen = []
     paths = env.download_dataset("big-20240101", progress=seen.append)
     folder = env.dataset_folder()
@@ -53,7 +54,7 @@ def test_download_dataset_paginates_nested_and_skips_markers(s3, tmp_path, ml2p_
 
 def test_download_empty_dataset_is_a_clear_error(s3, tmp_path, ml2p_yml):
     put(s3, PREFIX + "empty-20240101/")
-    env = LocalEnv(str(tmp_path), ml2p_yml)
+    env = LocalEnv(str(tmp_path), ml2p_yml, session=boto3.session.Session())
     with pytest.raises(ML2PError, match="dataset 'empty-20240101' has no files"):
         env.download_dataset("empty-20240101")
 
@@ -66,7 +67,7 @@ def test_download_dataset_refuses_keys_outside_folder(s3, tmp_path, ml2p_yml, ev
     put(s3, PREFIX + "ds-20240101/" + evil)
     ml = tmp_path / "ml"
     ml.mkdir()
-    env = LocalEnv(str(ml), ml2p_yml)
+    env = LocalEnv(str(ml), ml2p_yml, session=boto3.session.Session())
     with pytest.raises(UnsafePathError):
         env.download_dataset("ds-20240101")
     # Nothing at all was written: keys are checked before any download.
@@ -75,7 +76,7 @@ def test_download_dataset_refuses_keys_outside_folder(s3, tmp_path, ml2p_yml, ev
 
 @pytest.mark.parametrize("name", ["../x", "a/b", "", "x/../../y", ".hidden"])
 def test_download_dataset_refuses_bad_names(s3, tmp_path, ml2p_yml, name):
-    env = LocalEnv(str(tmp_path), ml2p_yml)
+    env = LocalEnv(str(tmp_path), ml2p_yml, session=boto3.session.Session())
     with pytest.raises(ML2PError, match="invalid dataset name"):
         env.download_dataset(name)
 
@@ -112,7 +113,7 @@ def test_download_model(s3, tmp_path, ml2p_yml):
             [file_member("model.json", b'{"slope": 2}'), file_member("sub/extra.txt", b"e")]
         ),
     )
-    env = LocalEnv(str(tmp_path), ml2p_yml)
+    env = LocalEnv(str(tmp_path), ml2p_yml, session=boto3.session.Session())
     env.download_model("m-0-1")
     assert json.loads((env.model_folder() / "model.json").read_text()) == {"slope": 2}
     assert (env.model_folder() / "sub" / "extra.txt").read_text() == "e"
@@ -137,7 +138,7 @@ def test_download_model_refuses_malicious_tarballs(s3, tmp_path, ml2p_yml, membe
     s3.put_object(Bucket="ml2p-test", Key=MODEL_KEY, Body=tarball(members))
     ml = tmp_path / "ml"
     ml.mkdir()
-    env = LocalEnv(str(ml), ml2p_yml)
+    env = LocalEnv(str(ml), ml2p_yml, session=boto3.session.Session())
     with pytest.raises(UnsafePathError):
         env.download_model("m-0-1")
     assert files_under(tmp_path) == ["ml2p.yml"]
@@ -146,7 +147,7 @@ def test_download_model_refuses_malicious_tarballs(s3, tmp_path, ml2p_yml, membe
 def test_download_model_missing_is_an_aws_error(s3, tmp_path, ml2p_yml):
     from botocore.exceptions import ClientError
 
-    env = LocalEnv(str(tmp_path), ml2p_yml)
+    env = LocalEnv(str(tmp_path), ml2p_yml, session=boto3.session.Session())
     with pytest.raises(ClientError):
         env.download_model("m-9-9")
 

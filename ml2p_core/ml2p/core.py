@@ -6,6 +6,10 @@ container they run in, and :class:`LocalEnv` a local stand-in for it.
 
 Importing this module is cheap: boto3 is imported where a client is first
 needed, and plugins are loaded when a hook is first called.
+
+The other names ML2P 0.6 offered here are kept: :func:`import_string`,
+:func:`setup_logging`, :class:`~ml2p.errors.LocalEnvError` and
+``ml2p_version`` (the installed ML2P's version string).
 """
 
 from __future__ import annotations
@@ -20,11 +24,14 @@ import shutil
 import tempfile
 import time
 import urllib.parse
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Union
 
 from ml2p import __version__
-from ml2p.errors import APIError, ML2PError
+from ml2p import __version__ as ml2p_version
+from ml2p.errors import APIError, LocalEnvError, ML2PError
+from ml2p.logs import setup_logging
 from ml2p.record_ids import merge_parts, record_key, utc_timestamp, uuid4_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,12 +42,16 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "S3URL",
     "LocalEnv",
+    "LocalEnvError",
     "Model",
     "ModelDatasetGenerator",
     "ModelPredictor",
     "ModelTrainer",
     "SageMakerEnv",
     "SageMakerEnvType",
+    "import_string",
+    "ml2p_version",
+    "setup_logging",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -115,16 +126,79 @@ class S3URL:
         return f"s3://{self._bucket}/{self.path(suffix)}"
 
 
-class SageMakerEnvType(str, enum.Enum):
-    """The type of SageMakerEnvironment."""
+def import_string(name: str) -> Any:
+    """Import a class given its absolute name.
+
+    :param str name: The name of the model, e.g.
+        mypackage.submodule.ModelTrainerClass.
+    :raises ml2p.errors.ModelNotFoundError: naming the module or attribute
+        that could not be found.
+    """
+    from ml2p.plugins import _import_dotted
+
+    return _import_dotted(name)
+
+
+class SageMakerEnvType(enum.Enum):
+    """The type of SageMakerEnvironment.
+
+    ``UNKNOWN`` is the type of an environment none of whose ML2P variables
+    says what it is for.
+    """
 
     DATASET = "dataset"
     TRAIN = "train"
     SERVE = "serve"
     LOCAL = "local"
+    UNKNOWN = "unknown"
 
-    def __str__(self) -> str:
-        return self.value
+
+#: The keys of the settings dictionary ML2P 0.6's ``SageMakerEnv`` accepted as ``environ``.
+SETTINGS_KEYS = (
+    "env_type",
+    "dataset_name",
+    "training_job_name",
+    "model_version",
+    "record_invokes",
+    "project",
+    "model_cls",
+    "s3_url",
+)
+
+
+def _is_settings(environ: Mapping[str, Any]) -> bool:
+    """Whether ``environ`` is ML2P 0.6's settings dictionary rather than environment variables."""
+    if "env_type" not in environ or any(str(key).startswith("ML2P_") for key in environ):
+        return False
+    env_type = environ["env_type"]
+    return (
+        env_type is None
+        or isinstance(env_type, SageMakerEnvType)
+        or (env_type in SageMakerEnvType._value2member_map_)
+    )
+
+
+def _settings_from_variables(env: Mapping[str, str]) -> Dict[str, Any]:
+    """Return the settings dictionary the ``ML2P_*`` variables of ``env`` describe."""
+    settings: Dict[str, Any] = {
+        "dataset_name": env.get("ML2P_DATASET") or None,
+        "training_job_name": env.get("ML2P_TRAINING_JOB") or None,
+        "model_version": env.get("ML2P_MODEL_VERSION") or None,
+        "record_invokes": env.get("ML2P_RECORD_INVOKES", "false").lower() == "true",
+        "project": env.get("ML2P_PROJECT"),
+        "model_cls": env.get("ML2P_MODEL_CLS") or None,
+        "s3_url": env.get("ML2P_S3_URL") or None,
+    }
+    # ML2P 0.6's order: a dataset job may also name the training job it feeds.
+    if settings["dataset_name"]:
+        settings["env_type"] = SageMakerEnvType.DATASET
+    elif settings["training_job_name"]:
+        settings["env_type"] = SageMakerEnvType.TRAIN
+    elif settings["model_version"]:
+        settings["env_type"] = SageMakerEnvType.SERVE
+    else:
+        settings["env_type"] = SageMakerEnvType.UNKNOWN
+    return settings
 
 
 class _EnvFolders:
@@ -144,9 +218,24 @@ class _EnvFolders:
         """
         return self._ml_folder / "input" / "data" / _check_name("channel", channel)
 
-    def dataset_folder(self) -> pathlib.Path:
-        """Return the folder the training dataset is read from (the ``training`` channel)."""
-        return self.data_channel_folder("training")
+    def dataset_folder(self, dataset: Optional[str] = None) -> pathlib.Path:
+        """Return the folder the training dataset is read from (the ``training`` channel).
+
+        :param str dataset: Deprecated (as in ML2P 0.6): a channel name, for
+            which :meth:`data_channel_folder` should be used instead. Passing
+            it warns with a :class:`DeprecationWarning` and returns that
+            channel's folder.
+        """
+        if dataset is None:
+            return self.data_channel_folder("training")
+        warnings.warn(
+            "passing a dataset name to dataset_folder(...) is deprecated: call "
+            "dataset_folder() for the training dataset, or data_channel_folder(channel) "
+            "for the data of a SageMaker channel",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.data_channel_folder(dataset)
 
     def model_folder(self) -> pathlib.Path:
         """Return the folder the model is written to and loaded from."""
@@ -242,42 +331,67 @@ class SageMakerEnv(_EnvFolders):
     In the serving environment settings are loaded from environment variables
     stored by ML2P when the model is created.
 
-    Which variable is set decides ``env_type``: ``ML2P_TRAINING_JOB`` means
-    training, ``ML2P_DATASET`` dataset generation, and otherwise serving.
+    Which variable is set decides ``env_type``, as in ML2P 0.6:
+    ``ML2P_DATASET`` means dataset generation (even if ``ML2P_TRAINING_JOB``
+    is set too), else ``ML2P_TRAINING_JOB`` training, else
+    ``ML2P_MODEL_VERSION`` serving; with none of them it is ``UNKNOWN``. The
+    server serves whatever the type.
 
     :param ml_folder: The SageMaker folder (``/opt/ml/`` in a container).
-    :param environ: The environment variables (default ``os.environ``).
+    :param environ: Either the environment variables (default
+        ``os.environ``), or, as ML2P 0.6 took it, a dictionary of the settings
+        themselves: a mapping with an ``env_type`` key (a
+        :class:`SageMakerEnvType`, its value, or ``None`` for ``UNKNOWN``) and
+        no ``ML2P_`` variable, whose other keys are among
+        ``dataset_name``, ``training_job_name``, ``model_version``,
+        ``record_invokes``, ``project``, ``model_cls`` and ``s3_url`` (a
+        missing one is ``None``, or ``False`` for ``record_invokes``; others
+        are ignored). With a settings dictionary the other settings (plugins,
+        the recorder) come from ``os.environ``.
+
+    ``environ`` (type: dict) holds the environment variables the other
+    settings are read from.
     """
 
     TRAIN = SageMakerEnvType.TRAIN
     SERVE = SageMakerEnvType.SERVE
     DATASET = SageMakerEnvType.DATASET
     LOCAL = SageMakerEnvType.LOCAL
+    UNKNOWN = SageMakerEnvType.UNKNOWN
 
-    def __init__(self, ml_folder: PathLike, environ: Optional[Mapping[str, str]] = None):
+    def __init__(self, ml_folder: PathLike, environ: Optional[Mapping[str, Any]] = None):
         self._ml_folder = pathlib.Path(ml_folder)
-        env: Dict[str, str] = dict(os.environ if environ is None else environ)
         self.hyperparameters: Dict[str, Any] = self._read_hyperparameters()
-        stored = self.hyperparameters.get("ML2P_ENV")
-        if isinstance(stored, dict):
-            env.update({str(k): str(v) for k, v in stored.items() if v is not None})
+        if environ is not None and _is_settings(environ):
+            env: Dict[str, str] = dict(os.environ)
+            self._apply_settings(environ)
+        else:
+            env = dict(os.environ if environ is None else environ)
+            stored = self.hyperparameters.get("ML2P_ENV")
+            if isinstance(stored, dict):
+                env.update({str(k): str(v) for k, v in stored.items() if v is not None})
+            self._apply_settings(_settings_from_variables(env))
         self.environ: Dict[str, str] = env
-        self.project: Optional[str] = env.get("ML2P_PROJECT")
-        self.model_cls: Optional[str] = env.get("ML2P_MODEL_CLS") or None
-        self.s3: Optional[S3URL] = S3URL(env["ML2P_S3_URL"]) if env.get("ML2P_S3_URL") else None
-        self.training_job_name: Optional[str] = env.get("ML2P_TRAINING_JOB") or None
-        self.dataset_name: Optional[str] = env.get("ML2P_DATASET") or None
-        self.model_version: Optional[str] = env.get("ML2P_MODEL_VERSION") or None
-        self.record_invokes: bool = env.get("ML2P_RECORD_INVOKES", "false").lower() == "true"
         self.project_plugins: List[str] = [
             name.strip() for name in env.get("ML2P_PROJECT_PLUGINS", "").split(",") if name.strip()
         ]
-        if self.training_job_name:
-            self.env_type = SageMakerEnvType.TRAIN
-        elif self.dataset_name:
-            self.env_type = SageMakerEnvType.DATASET
-        else:
-            self.env_type = SageMakerEnvType.SERVE
+
+    def _apply_settings(self, settings: Mapping[str, Any]) -> None:
+        env_type = settings.get("env_type")
+        self.env_type: SageMakerEnvType = (
+            SageMakerEnvType.UNKNOWN if env_type is None else SageMakerEnvType(env_type)
+        )
+        self.dataset_name: Optional[str] = settings.get("dataset_name")
+        self.training_job_name: Optional[str] = settings.get("training_job_name")
+        self.model_version: Optional[str] = settings.get("model_version")
+        record = settings.get("record_invokes", False)
+        self.record_invokes: bool = (
+            record.lower() == "true" if isinstance(record, str) else bool(record)
+        )
+        self.project: Optional[str] = settings.get("project")
+        self.model_cls: Optional[str] = settings.get("model_cls")
+        s3_url = settings.get("s3_url")
+        self.s3: Optional[S3URL] = S3URL(s3_url) if s3_url else None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self._ml_folder)!r}, env_type={self.env_type.value!r})"
@@ -292,8 +406,10 @@ class LocalEnv(SageMakerEnv):
     :param str cfg: The path to an ml2p.yml configuration file (or a loaded
         :class:`ml2p.config.Config`).
     :param boto3.session.Session session: A boto3 session object. Maybe be
-        None if downloading files from S3 is not required (a default session
-        is then made if a download is asked for).
+        None if downloading files from S3 is not required.
+
+    :raises ml2p.errors.LocalEnvError: if ``ml_folder`` does not exist. The
+        ``model`` folder within it is created.
 
     Attributes that are expected to be available in the local environment:
 
@@ -313,24 +429,28 @@ class LocalEnv(SageMakerEnv):
     def __init__(self, ml_folder: PathLike, cfg: Union[PathLike, Config], session: Any = None):
         from ml2p.config import Config, load_config
 
-        self._ml_folder = pathlib.Path(ml_folder)
-        if not self._ml_folder.is_dir():
-            raise ML2PError(f"local environment folder {str(self._ml_folder)!r} does not exist")
+        if not pathlib.Path(ml_folder).is_dir():
+            raise LocalEnvError(f"local environment folder {str(ml_folder)!r} does not exist")
         self._session = session
         self.cfg: Config = cfg if isinstance(cfg, Config) else load_config(cfg)
-        self.hyperparameters = self._read_hyperparameters()
-        self.environ = {}
-        self.env_type = SageMakerEnvType.LOCAL
-        self.project = self.cfg.project
-        self.s3 = S3URL(self.cfg.s3folder)
-        self.model_cls = None
-        self.training_job_name = None
-        self.dataset_name = None
-        self.model_version = "local"
-        self.record_invokes = False
+        super().__init__(
+            ml_folder,
+            environ={
+                "env_type": SageMakerEnvType.LOCAL,
+                "model_version": "local",
+                "record_invokes": False,
+                "project": self.cfg.project,
+                "s3_url": self.cfg.s3folder,
+            },
+        )
         self.project_plugins = list(self.cfg.plugins)
+        self.model_folder().mkdir(exist_ok=True)
 
-    def _s3_client(self) -> Any:
+    def _s3_client(self, what: str) -> Any:
+        if self._session is None:
+            raise LocalEnvError(
+                f"downloading {what} needs a boto3 session: pass session= to LocalEnv"
+            )
         from ml2p import aws
 
         return aws.client("s3", self._session)
@@ -361,12 +481,13 @@ class LocalEnv(SageMakerEnv):
         :param str dataset: The name of the dataset in S3 to download.
         :param progress: Called with the number of bytes as they arrive.
         :returns: The local paths written.
+        :raises ml2p.errors.LocalEnvError: if the environment has no boto3 session.
         :raises ml2p.errors.ML2PError: if the dataset has no files.
         """
         from ml2p.safety import is_folder_marker, safe_join
 
         _check_name("dataset", dataset)
-        client = self._s3_client()
+        client = self._s3_client("datasets")
         bucket = self.s3.bucket()
         prefix = self.s3.path(f"datasets/{dataset}/")
         dest = self.dataset_folder()
@@ -379,7 +500,8 @@ class LocalEnv(SageMakerEnv):
                     continue
                 jobs.append((key, safe_join(dest, key[len(prefix) :])))
         if not jobs:
-            raise ML2PError(f"dataset {dataset!r} has no files at {self.s3.url(prefix)}")
+            url = self.s3.url(f"datasets/{dataset}/")
+            raise ML2PError(f"dataset {dataset!r} has no files at {url}")
 
         def fetch(job: Any) -> pathlib.Path:
             key, target = job
@@ -394,27 +516,37 @@ class LocalEnv(SageMakerEnv):
         """Download the given trained model from S3 and unpack it into the local environment.
 
         The archive ``models/<project>-<training_job>/output/model.tar.gz`` is
-        unpacked into :meth:`model_folder`. Every member is checked first: an
-        absolute path, ``..``, a link pointing outside the folder or a device
-        raises :class:`ml2p.errors.UnsafePathError` and nothing is written.
+        unpacked into :meth:`model_folder`, and kept there as
+        ``model.tar.gz`` beside the files it held (as in ML2P 0.6; unless the
+        archive itself holds a ``model.tar.gz``, which is kept instead).
+        Every member is checked first: an absolute path, ``..``, a link
+        pointing outside the folder or a device raises
+        :class:`ml2p.errors.UnsafePathError` and nothing is written.
 
         :param str training_job: The name of the training job whose model
             should be downloaded.
         :returns: The files unpacked.
+        :raises ml2p.errors.LocalEnvError: if the environment has no boto3 session.
         """
         from ml2p.safety import safe_extract_tar
 
         _check_name("training job", training_job)
+        client = self._s3_client("models")
         key = self.s3.path(f"models/{self.project}-{training_job}/output/model.tar.gz")
         folder = self.model_folder()
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix="model-", suffix=".tar.gz", dir=self._ml_folder)
         os.close(fd)
         try:
-            self._s3_client().download_file(self.s3.bucket(), key, tmp)
-            return safe_extract_tar(tmp, folder)
+            client.download_file(self.s3.bucket(), key, tmp)
+            files = safe_extract_tar(tmp, folder)
+            archive = pathlib.Path(os.path.realpath(folder), "model.tar.gz")
+            if archive not in files:
+                os.replace(tmp, archive)
+            return files
         finally:
-            os.unlink(tmp)
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 class _Hooked:
@@ -423,6 +555,17 @@ class _Hooked:
     def __init__(self, env: SageMakerEnv, *, plugin_manager: Optional[PluginManager] = None):
         self.env = env
         self._plugin_manager = plugin_manager
+        self.setup_logging()
+
+    def setup_logging(self) -> None:
+        """Called when the object is made: make INFO logging reach stdout.
+
+        Calls :func:`ml2p.core.setup_logging`, as in ML2P 0.6: the model's
+        own ``logging.getLogger(__name__)`` lines at INFO reach stdout (and
+        so CloudWatch), printed once however many objects are made. A
+        sub-class may override it to configure logging its own way.
+        """
+        setup_logging()
 
     @property
     def plugin_manager(self) -> PluginManager:
@@ -462,7 +605,34 @@ class ModelTrainer(_Hooked):
         raise NotImplementedError("Sub-classes should implement .train()")
 
 
-class ModelDatasetGenerator(_Hooked):
+class _WithS3Client:
+    """The ``s3_client`` attribute of predictors and generators."""
+
+    env: SageMakerEnv
+    _s3_client: Any = None
+
+    @property
+    def s3_client(self) -> Any:
+        """The boto3 S3 client this object writes to S3 with.
+
+        Made on first use (with the environment's boto3 session, if it has
+        one); set it to use another client: :meth:`upload_to_s3` and the
+        records stored by ``record_invoke`` (without a background recorder)
+        then go through that one.
+        """
+        client = self._s3_client
+        if client is None:
+            from ml2p import aws
+
+            client = self._s3_client = aws.client("s3", getattr(self.env, "_session", None))
+        return client
+
+    @s3_client.setter
+    def s3_client(self, client: Any) -> None:
+        self._s3_client = client
+
+
+class ModelDatasetGenerator(_WithS3Client, _Hooked):
     """An interface that allows ml2p-docker to generate a dataset within SageMaker.
 
     :param env: The :class:`SageMakerEnv` (or :class:`LocalEnv`) to run in.
@@ -483,33 +653,30 @@ class ModelDatasetGenerator(_Hooked):
         """Uploads the file to the S3 dataset folder
 
         The object is ``datasets/<dataset_name>/<file name>`` under the
-        project's S3 folder.
+        project's S3 folder, written with :attr:`s3_client`.
 
         :param str file_path: The path of the file to upload to S3.
         :returns: The S3 URL written.
         """
-        from ml2p import aws
-
         if not self.env.dataset_name:
             raise ML2PError("upload_to_s3 needs a dataset name: ML2P_DATASET is not set")
         if self.env.s3 is None:
             raise ML2PError("upload_to_s3 needs the project S3 folder: ML2P_S3_URL is not set")
         name = os.path.basename(os.fspath(file_path))
         key = self.env.s3.path(f"datasets/{_check_name('dataset', self.env.dataset_name)}/{name}")
-        aws.client("s3", getattr(self.env, "_session", None)).upload_file(
-            os.fspath(file_path), self.env.s3.bucket(), key
-        )
+        with open(file_path, "rb") as f:
+            self.s3_client.upload_fileobj(Fileobj=f, Bucket=self.env.s3.bucket(), Key=key)
         return f"s3://{self.env.s3.bucket()}/{key}"
 
 
-class ModelPredictor(_Hooked):
+class ModelPredictor(_WithS3Client, _Hooked):
     """An interface that allows ml2p-docker to make predictions from a model within SageMaker.
 
     :param env: The :class:`SageMakerEnv` (or :class:`LocalEnv`) to serve in.
     :param plugin_manager: The plugin manager whose hooks wrap the model
         (default: the process-wide one, built on first use).
     :param recorder: Where invocation records go (default: written to S3
-        synchronously, one object per record).
+        synchronously with :attr:`s3_client`, one object per record).
     """
 
     def __init__(
@@ -711,11 +878,12 @@ class ModelPredictor(_Hooked):
     def _recorder(self) -> Recorder:
         if self.env.s3 is None:
             raise ML2PError("cannot record invocations: ML2P_S3_URL is not set")
-        if self.recorder is None:
-            from ml2p.recording import S3Recorder
+        if self.recorder is not None:
+            return self.recorder
+        from ml2p.recording import S3Recorder
 
-            self.recorder = S3Recorder(self.env.s3.bucket(), getattr(self.env, "_session", None))
-        return self.recorder
+        # Made per call, so that a newly set s3_client is the one used.
+        return S3Recorder(self.env.s3.bucket(), client=self.s3_client)
 
     def _record_batch(self, invocations: List[Any]) -> None:
         recorder = self._recorder()

@@ -9,7 +9,13 @@ same way::
 ``NAME`` is an ``ml2p.models`` entry-point name or a dotted path to a
 :class:`ml2p.core.Model` subclass; without ``--model`` the environment
 variable ``ML2P_MODEL_CLS`` names it; with neither the command fails with
-exit code 2. Logs go to stdout, line-buffered.
+exit code 2.
+
+Every logger's lines at INFO and above, the model's own included, go to
+stdout (line-buffered), which SageMaker ships to CloudWatch; see
+:func:`ml2p.logs.configure_logging`.
+
+The click group is :data:`ml2p_docker` (its ML2P 0.6 name; also ``cli``).
 """
 
 from __future__ import annotations
@@ -24,12 +30,20 @@ from ml2p.runtime import EXIT_USAGE
 MODEL_ENV = "ML2P_MODEL_CLS"
 
 
-def _setup_logging() -> None:
+def _setup_logging(debug: bool = False) -> None:
+    import logging
+
     from ml2p.logs import configure_logging
     from ml2p.runtime import prepare_stdio
 
     prepare_stdio()
-    configure_logging(stream=sys.stdout)
+    configure_logging(logging.DEBUG if debug else logging.INFO)
+
+
+def _version() -> str:
+    from ml2p import __version__
+
+    return __version__
 
 
 def _require_model(ctx: click.Context) -> None:
@@ -64,10 +78,15 @@ def _require_model(ctx: click.Context) -> None:
     metavar="NAME",
     help=f"An ml2p.models entry-point name or a dotted class path (default: ${MODEL_ENV}).",
 )
+@click.version_option(version=_version(), prog_name="ml2p-docker")
 @click.pass_context
 def cli(ctx: click.Context, ml_folder: str, model: Optional[str]) -> None:
     """Run a model's training, serving or dataset generation inside a SageMaker container."""
     ctx.obj = {"ml_folder": ml_folder, "model": model}
+
+
+#: The ``ml2p-docker`` click group under its ML2P 0.6 name.
+ml2p_docker = cli
 
 
 @cli.command()
@@ -105,14 +124,23 @@ def generate_dataset(ctx: click.Context) -> None:
     default=None,
     help="The port to listen on (default: $SAGEMAKER_BIND_TO_PORT, else 8080).",
 )
+@click.option(
+    "--debug/--no-debug",
+    default=False,
+    show_default=True,
+    help=(
+        "Log at DEBUG level (the model's and ML2P's loggers; the AWS SDK's stay at INFO). "
+        "Error responses never include tracebacks."
+    ),
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: Optional[int]) -> None:
+def serve(ctx: click.Context, host: str, port: Optional[int], debug: bool) -> None:
     """Serve predictions over HTTP until SIGTERM."""
     from ml2p.errors import ML2PError
     from ml2p.serving import serve as run_server
 
     _require_model(ctx)
-    _setup_logging()
+    _setup_logging(debug)
     try:
         run_server(ctx.obj["ml_folder"], ctx.obj["model"], host=host, port=port)
     except ML2PError as exc:

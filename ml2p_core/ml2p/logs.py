@@ -1,20 +1,40 @@
-"""Logging for ML2P.
+"""Logging for ML2P and for the model code it runs.
 
-ML2P logs under the ``ml2p`` logger. Library code never adds handlers (that
-is the application's choice, and adding one per instance duplicated every line
-in ML2P 0.6); the ``ml2p`` and ``ml2p-docker`` commands call
-:func:`configure_logging`, which installs exactly one handler however often
-it is called.
+ML2P logs under the ``ml2p`` logger; model code logs wherever it likes
+(``logging.getLogger(__name__)``). Inside a container every line must reach
+stdout, which SageMaker ships to CloudWatch: ML2P 0.6 arranged that with
+``setup_logging()``, which set the root logger to INFO and added a stdout
+handler to it, once per trainer, predictor or generator made (so a process
+that made two printed every line twice).
+
+Here there is exactly one such handler, on the root logger, however often
+it is asked for:
+
+* :func:`configure_logging` is what ``ml2p-docker`` calls before it loads the
+  model: the handler, and the root logger at the given level.
+* :func:`setup_logging` (also ``ml2p.core.setup_logging``, and the
+  ``setup_logging()`` method every trainer, predictor and generator calls
+  when it is made, as in ML2P 0.6) installs the same handler only if the root
+  logger has no handler at all (an application that configured logging keeps
+  its own), and lowers the root logger to INFO if it is less verbose.
+
+ML2P's own loggers add no handler of their own: their records reach the root
+logger's handlers like everyone else's, so no line is printed twice.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from typing import IO, Optional
+from typing import IO, Optional, Union
 
 LOGGER_NAME = "ml2p"
 _HANDLER_MARK = "_ml2p_handler"
+#: The format of every line the handler writes.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: Loggers kept at INFO when DEBUG is asked for: the AWS SDK and its HTTP
+#: client log every request at DEBUG, signatures included.
+QUIET_LOGGERS = ("boto3", "botocore", "s3transfer", "urllib3")
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -24,36 +44,98 @@ def get_logger(name: str = "") -> logging.Logger:
     return logger.getChild(name) if name else logger
 
 
-def _replace_stream(handler: logging.Handler, stream: IO[str]) -> None:
-    # StreamHandler.setStream flushes the old stream first, which raises if the
-    # old stream is already closed (a finished test's capture, a closed pipe).
-    handler.acquire()
-    try:
-        handler.stream = stream  # type: ignore[attr-defined]
-    finally:
-        handler.release()
+#: Where a handler writes: a stream, or ``"stdout"`` / ``"stderr"`` for
+#: ``sys.stdout`` / ``sys.stderr`` as they are when each line is written.
+Target = Union[IO[str], str, None]
 
 
-def configure_logging(
-    level: int = logging.INFO, stream: Optional[IO[str]] = None
-) -> logging.Handler:
-    """Install ML2P's single stream handler on the ``ml2p`` logger (idempotent).
+class _Handler(logging.StreamHandler):
+    """A stream handler writing to a given stream, or to ``sys.stdout`` or ``sys.stderr``.
 
-    Calling it again replaces the stream and level of the existing handler
-    instead of adding a second one, so no line is ever logged twice.
+    Following ``sys.stdout`` as it is at each line means a replaced stdout
+    (a test's capture, a notebook's) is written to rather than a closed old one.
     """
-    stream = stream if stream is not None else sys.stdout
-    for handler in logger.handlers:
+
+    def __init__(self, target: Target = None):
+        logging.Handler.__init__(self)
+        self.target = target
+        setattr(self, _HANDLER_MARK, True)
+        self.setFormatter(logging.Formatter(LOG_FORMAT))
+
+    @property  # type: ignore[override]
+    def stream(self) -> IO[str]:
+        target = self.target
+        if target is None or target == "stdout":
+            return sys.stdout
+        if target == "stderr":
+            return sys.stderr
+        return target  # type: ignore[return-value]
+
+    @stream.setter
+    def stream(self, value: Target) -> None:
+        self.target = value
+
+
+def ml2p_handler() -> Optional[logging.Handler]:
+    """Return ML2P's handler on the root logger, if it is installed."""
+    for handler in logging.getLogger().handlers:
         if getattr(handler, _HANDLER_MARK, False):
-            _replace_stream(handler, stream)
-            handler.setLevel(level)
-            logger.setLevel(level)
             return handler
-    handler = logging.StreamHandler(stream)
-    setattr(handler, _HANDLER_MARK, True)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.setLevel(level)
-    logger.addHandler(handler)
-    logger.setLevel(level)
-    logger.propagate = False
+    return None
+
+
+def _install(stream: Target) -> logging.Handler:
+    handler = ml2p_handler()
+    if handler is None:
+        handler = _Handler(stream)
+        logging.getLogger().addHandler(handler)
+    else:
+        # Setting the attribute directly: StreamHandler.setStream flushes the
+        # old stream first, which raises if it is closed (a finished capture).
+        handler.acquire()
+        try:
+            handler.stream = stream  # type: ignore[attr-defined]
+        finally:
+            handler.release()
+    # An earlier ML2P version's handler on the ``ml2p`` logger would print ML2P's lines twice.
+    for old in [h for h in logger.handlers if getattr(h, _HANDLER_MARK, False)]:
+        logger.removeHandler(old)
+    logger.propagate = True
     return handler
+
+
+def configure_logging(level: int = logging.INFO, stream: Target = None) -> logging.Handler:
+    """Send every logger's records at ``level`` and above to ``stream`` (idempotent).
+
+    Installs ML2P's one handler on the root logger (or points the installed
+    one at ``stream``) and sets the root logger to ``level``; at DEBUG the
+    :data:`QUIET_LOGGERS` not configured otherwise stay at INFO.
+
+    :param level: The root logger's level.
+    :param stream: Where lines go: a stream, or ``"stdout"`` (the default)
+        or ``"stderr"`` for ``sys.stdout`` or ``sys.stderr`` as it is when
+        each line is written.
+    :returns: The handler.
+    """
+    handler = _install(stream)
+    logging.getLogger().setLevel(level)
+    if level < logging.INFO:
+        for name in QUIET_LOGGERS:
+            quiet = logging.getLogger(name)
+            if quiet.level == logging.NOTSET:
+                quiet.setLevel(logging.INFO)
+    return handler
+
+
+def setup_logging() -> None:
+    """Ensure that INFO logging reaches stdout, as ML2P 0.6's ``setup_logging()`` did.
+
+    The root logger is lowered to INFO if it is less verbose, and, if it has
+    no handler at all, gets ML2P's stdout handler. Calling it again changes
+    nothing: no line is ever printed twice.
+    """
+    root = logging.getLogger()
+    if not root.handlers:
+        _install(None)
+    if root.getEffectiveLevel() > logging.INFO:
+        root.setLevel(logging.INFO)

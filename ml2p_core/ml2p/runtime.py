@@ -4,8 +4,8 @@
 call :func:`train` and :func:`generate_dataset`. Each returns an exit code
 instead of raising: on failure it writes ``output/failure``, whose first
 1024 characters SageMaker shows as the job's FailureReason, starting with
-``ExceptionType: message`` and followed by the traceback, logs the error on
-one line, and returns non-zero.
+``ExceptionType: message`` and followed by the traceback, logs the error
+with its traceback, and returns non-zero.
 """
 
 from __future__ import annotations
@@ -78,11 +78,6 @@ def traceback_text(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
-def one_line(text: str) -> str:
-    """Return ``text`` on one line (newlines escaped), for a log record that stays whole."""
-    return text.rstrip("\n").replace("\\", "\\\\").replace("\n", "\\n")
-
-
 def failure_report(exc: BaseException, plugin_manager: Any = None) -> str:
     """Return the text of ``output/failure``: the summary line, then the traceback."""
     return f"{failure_summary(exc, plugin_manager)}\n\n{traceback_text(exc)}"
@@ -134,7 +129,7 @@ def _run_job(
         pm = getattr(job, "_plugin_manager", None)
         report = failure_report(exc, pm)
         summary = report.split("\n", 1)[0]
-        logger.error("%s failed: %s | %s", what, summary, one_line(traceback_text(exc)))
+        logger.error("%s failed: %s", what, summary, exc_info=exc)
         if env is None:
             env = _FallbackEnv(ml_folder)
         try:

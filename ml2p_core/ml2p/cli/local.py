@@ -106,7 +106,10 @@ def _failure(root: pathlib.Path) -> str:
 def _run(kind: str, root: pathlib.Path, model_ref: str, environ: Dict[str, str]) -> None:
     """Run training (``kind`` ``train``) or dataset generation with the container runtime."""
     from ml2p import runtime
+    from ml2p.logs import configure_logging
 
+    # The model's logging and ML2P's go to stderr: stdout carries the JSON result.
+    configure_logging(stream="stderr")
     func = runtime.train if kind == "train" else runtime.generate_dataset
     code = func(str(root), model_ref=model_ref, environ=environ)
     if code != 0:
@@ -173,8 +176,8 @@ def local_train(
     local_folder: str,
 ) -> None:
     """Train MODEL locally and pack model/ into output/model.tar.gz."""
+    from ml2p import aws, sagemaker
     from ml2p import hyperparameters as hp
-    from ml2p import sagemaker
     from ml2p.core import LocalEnv
     from ml2p.packaging import MODEL_ARCHIVE, pack_model
     from ml2p.plugins import get_plugin_manager
@@ -205,7 +208,8 @@ def local_train(
     if dataset:
         prj.target("dataset", dataset)
         with progress(None, f"downloading {dataset}", prj.quiet) as advance:
-            LocalEnv(root, prj.cfg).download_dataset(dataset, progress=advance)
+            local_env = LocalEnv(root, prj.cfg, session=aws.session())
+            local_env.download_dataset(dataset, progress=advance)
     elif data_dir:
         shutil.copytree(data_dir, channel, dirs_exist_ok=True)
 

@@ -39,7 +39,7 @@ from typing import Any, Awaitable, Callable, Deque, Dict, List, Mapping, Optiona
 
 from ml2p import __version__
 from ml2p.errors import APIError, ML2PError
-from ml2p.runtime import failure_summary, one_line, plugin_of, traceback_text
+from ml2p.runtime import failure_summary, plugin_of
 from ml2p.serving import bodies
 from ml2p.serving.offload import Offloader
 from ml2p.serving.settings import ServerSettings
@@ -292,10 +292,10 @@ class PredictionApp:
             status = exc.status_code if 400 <= exc.status_code <= 599 else 500
             if status >= 500:
                 logger.error(
-                    "invocation failed with %d: %s | %s",
+                    "invocation failed with %d: %s",
                     status,
                     failure_summary(exc, self._plugin_manager()),
-                    one_line(traceback_text(exc)),
+                    exc_info=exc,
                 )
             try:
                 payload = bodies.json_body(exc.to_dict())
@@ -305,11 +305,7 @@ class PredictionApp:
         except BaseException as exc:
             pm = self._plugin_manager()
             plugin = plugin_of(exc, pm)
-            logger.error(
-                "invocation failed: %s | %s",
-                failure_summary(exc, pm),
-                one_line(traceback_text(exc)),
-            )
+            logger.error("invocation failed: %s", failure_summary(exc, pm), exc_info=exc)
             payload = bodies.error_body("internal error", error=type(exc).__name__, plugin=plugin)
             return 500, b"application/json", payload
 
@@ -379,9 +375,7 @@ class PredictionApp:
         except BaseException as exc:
             self.setup_error = failure_summary(exc, self._plugin_manager())
             logger.error(
-                "model setup failed, /ping answers 503: %s | %s",
-                self.setup_error,
-                one_line(traceback_text(exc)),
+                "model setup failed, /ping answers 503: %s", self.setup_error, exc_info=exc
             )
         else:
             self._ping_body = bodies.json_body(
@@ -417,9 +411,9 @@ class PredictionApp:
                     lifecycle.teardown(predictor)
                 except BaseException as exc:
                     logger.error(
-                        "model teardown failed: %s | %s",
+                        "model teardown failed: %s",
                         failure_summary(exc, self._plugin_manager()),
-                        one_line(traceback_text(exc)),
+                        exc_info=exc,
                     )
                 finally:
                     done.set()

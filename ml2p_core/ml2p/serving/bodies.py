@@ -246,8 +246,16 @@ def encode_response(request: Request, answer: Any, kind: str) -> Tuple[str, byte
     values of its ``result`` (a dict's values in order, a list's items, or
     the scalar); nested values are written as JSON text.
 
+    A ``batch_invoke`` written for ML2P 0.6 returns ``{"predictions": [...]}``
+    itself: that dict is answered as it is (not wrapped again), and its list
+    is the predictions of the other types.
+
     :returns: The Content-Type and the body.
     """
+    if request.batch and isinstance(answer, dict) and "predictions" in answer:
+        if kind == JSON:
+            return JSON, json_body(answer)
+        answer = answer["predictions"]
     predictions: List[Dict[str, Any]] = answer if request.batch else [answer]
     if kind == JSON:
         return JSON, json_body({"predictions": answer} if request.batch else answer)

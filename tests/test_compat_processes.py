@@ -1,0 +1,153 @@
+"""ML2P 0.6 compatibility seen from outside: ``ml2p-docker`` and the server as processes.
+
+A model written as for ML2P 0.6 (:mod:`tests.compat_models`) builds its own
+trainer, generator and predictor and logs with ``logging.getLogger(__name__)``.
+Each of its lines must reach stdout exactly once, whatever the command and
+however many workers serve it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import AWS_TEST_ENV
+from tests.serving_support import ROOT, Server, post, request
+
+MODEL = "tests.compat_models.FactoryModel"
+
+
+def docker(*args: str, env: dict) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("ML2P_", "SAGEMAKER_"))}
+    environ.update(AWS_TEST_ENV)
+    environ["PYTHONPATH"] = ROOT + os.pathsep + environ.get("PYTHONPATH", "")
+    environ.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "ml2p.docker", *args],
+        env=environ,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def lines_with(text: str, needle: str) -> list:
+    return [line for line in text.splitlines() if needle in line]
+
+
+def test_version_and_short_help():
+    version = docker("--version", env={})
+    assert version.returncode == 0
+    from ml2p import __version__
+
+    assert version.stdout.strip() == f"ml2p-docker, version {__version__}"
+    short_help = docker("-h", env={})
+    assert short_help.returncode == 0 and "generate-dataset" in short_help.stdout
+
+
+def test_train_logs_the_models_lines_once_on_stdout(tmp_path):
+    proc = docker(
+        "--ml-folder", str(tmp_path), "--model", MODEL, "train", env={"ML2P_TRAINING_JOB": "j-1-0"}
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # Built by FactoryModel.trainer, which set the slope.
+    assert json.loads((tmp_path / "model" / "model.json").read_text()) == {"slope": 7}
+    [line] = lines_with(proc.stdout, "compat-model training")
+    assert re.search(r" INFO tests\.compat_models: compat-model training pid=\d+$", line)
+    assert len(lines_with(proc.stdout, "training started: tests.compat_models.FactoryTrainer")) == 1
+    assert len(lines_with(proc.stdout, "training finished")) == 1
+    assert "compat-model debug" not in proc.stdout  # INFO, not DEBUG
+    assert "compat-model" not in proc.stderr and "Logging error" not in proc.stderr
+
+
+def test_generate_dataset_logs_the_models_lines_once_on_stdout(tmp_path):
+    proc = docker(
+        "--ml-folder",
+        str(tmp_path),
+        "generate-dataset",
+        env={"ML2P_MODEL_CLS": MODEL, "ML2P_DATASET": "compat-20240101"},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # Built by FactoryModel.dataset_generator, which set the rows.
+    assert json.loads((tmp_path / "output" / "data" / "rows.json").read_text()) == {"rows": 3}
+    assert len(lines_with(proc.stdout, "compat-model generating")) == 1
+    assert len(lines_with(proc.stdout, "dataset generation finished")) == 1
+    assert "compat-model" not in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ml")
+    (folder / "model").mkdir()
+    (folder / "model" / "model.json").write_text('{"slope": 5}')
+    # No ML2P variable says what the environment is for: UNKNOWN, served all the same.
+    srv = Server(
+        folder,
+        folder / "stdout.log",
+        model=MODEL,
+        env={"ML2P_MODEL_VERSION": None},
+        workers=2,
+        err_path=folder / "stderr.log",
+    )
+    srv.args.append("--debug")
+    with srv:
+        srv.wait_workers_ready(2)
+        yield srv
+
+
+def test_server_makes_the_predictor_with_the_models_method(server):
+    resp = post(server.port, {"x": 3})
+    assert resp.status == 200, resp
+    body = resp.json()
+    assert body["result"] == {"y": 15, "made_by": "FactoryModel.predictor", "env_type": "unknown"}
+    assert body["metadata"]["model_version"] is None
+
+
+def test_a_0_6_style_batch_invoke_is_answered_as_0_6_answered_it(server):
+    resp = post(server.port, {"instances": [{"x": 1}, {"x": 2}]})
+    assert resp.status == 200, resp
+    body = resp.json()
+    assert list(body) == ["predictions"]
+    assert [p["result"]["y"] for p in body["predictions"]] == [5, 10]
+    assert all(set(p) == {"metadata", "result"} for p in body["predictions"])
+    lines = post(
+        server.port,
+        {"instances": [{"x": 4}, {"x": 6}]},
+        headers={"Accept": "application/jsonlines"},
+    )
+    assert lines.status == 200, lines
+    decoded = [json.loads(line) for line in lines.body.decode().splitlines()]
+    assert [p["result"]["y"] for p in decoded] == [20, 30]
+
+
+def test_an_api_error_body_always_carries_details(server):
+    resp = post(server.port, {"fail": "api"})
+    assert resp.status == 503
+    assert resp.json() == {"message": "unavailable on purpose", "details": []}
+
+
+def test_every_worker_logs_the_models_lines_once_on_stdout(server):
+    assert request(server.port, "GET", "/ping").status == 200
+    for x in range(1001, 1005):
+        assert post(server.port, {"x": x}).status == 200
+    code, _ = server.terminate()
+    assert code == 0
+    out = server.log()
+    with open(server.err_path, encoding="utf-8") as f:
+        err = f.read()
+    setup = lines_with(out, "compat-model setup pid=")
+    pids = [line.rsplit("pid=", 1)[1] for line in setup]
+    assert len(pids) == 2 and len(set(pids)) == 2, out  # once in each worker
+    # --debug: the model's DEBUG lines are logged too.
+    assert len(lines_with(out, "compat-model debug setup")) == 2
+    assert len(lines_with(out, ": ready")) == 2
+    # Each prediction logs its line once, never twice.
+    for x in range(1001, 1005):
+        assert len(lines_with(out, f"compat-model predicting x={x} pid=")) == 1
+    assert "compat-model" not in err and "Logging error" not in err + out
