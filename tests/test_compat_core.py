@@ -61,6 +61,17 @@ def test_import_string_names_what_is_missing(name, named):
     assert named in str(info.value)
 
 
+def test_ml2p_docker_is_the_click_group():
+    from ml2p.docker import cli, ml2p_docker
+
+    assert ml2p_docker is cli
+    result = CliRunner().invoke(ml2p_docker, ["--version"])
+    assert result.exit_code == 0 and result.output.strip().endswith(ml2p.__version__)
+    serve = ml2p_docker.commands["serve"]
+    assert ["--debug"] in [param.opts for param in serve.params]
+    assert ["--no-debug"] in [param.secondary_opts for param in serve.params]
+
+
 # -- Model.trainer, .predictor, .dataset_generator -------------------------------------
 
 
