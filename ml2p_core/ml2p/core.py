@@ -28,7 +28,6 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Union
 
-from ml2p import __version__
 from ml2p import __version__ as ml2p_version
 from ml2p.errors import APIError, LocalEnvError, ML2PError
 from ml2p.logs import setup_logging
@@ -151,19 +150,6 @@ class SageMakerEnvType(enum.Enum):
     SERVE = "serve"
     LOCAL = "local"
     UNKNOWN = "unknown"
-
-
-#: The keys of the settings dictionary ML2P 0.6's ``SageMakerEnv`` accepted as ``environ``.
-SETTINGS_KEYS = (
-    "env_type",
-    "dataset_name",
-    "training_job_name",
-    "model_version",
-    "record_invokes",
-    "project",
-    "model_cls",
-    "s3_url",
-)
 
 
 def _is_settings(environ: Mapping[str, Any]) -> bool:
@@ -446,7 +432,7 @@ class LocalEnv(SageMakerEnv):
         self.project_plugins = list(self.cfg.plugins)
         self.model_folder().mkdir(exist_ok=True)
 
-    def _s3_client(self, what: str) -> Any:
+    def _download_client(self, what: str) -> Any:
         if self._session is None:
             raise LocalEnvError(
                 f"downloading {what} needs a boto3 session: pass session= to LocalEnv"
@@ -487,7 +473,7 @@ class LocalEnv(SageMakerEnv):
         from ml2p.safety import is_folder_marker, safe_join
 
         _check_name("dataset", dataset)
-        client = self._s3_client("datasets")
+        client = self._download_client("datasets")
         bucket = self.s3.bucket()
         prefix = self.s3.path(f"datasets/{dataset}/")
         dest = self.dataset_folder()
@@ -531,7 +517,7 @@ class LocalEnv(SageMakerEnv):
         from ml2p.safety import safe_extract_tar
 
         _check_name("training job", training_job)
-        client = self._s3_client("models")
+        client = self._download_client("models")
         key = self.s3.path(f"models/{self.project}-{training_job}/output/model.tar.gz")
         folder = self.model_folder()
         folder.mkdir(parents=True, exist_ok=True)
@@ -720,7 +706,7 @@ class ModelPredictor(_WithS3Client, _Hooked):
         """
         return {
             "model_version": self.env.model_version,
-            "ml2p_version": __version__,
+            "ml2p_version": ml2p_version,
             "timestamp": time.time(),
         }
 
