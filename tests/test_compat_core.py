@@ -15,6 +15,7 @@ from click.testing import CliRunner
 import ml2p
 import ml2p.cli
 import ml2p.errors
+import ml2p.plugins
 from ml2p import runtime
 from ml2p.core import (
     S3URL,
@@ -265,6 +266,42 @@ def test_download_model_keeps_a_member_named_like_the_archive(tmp_path, ml2p_yml
     env.download_model("m-0-1")
     assert (env.model_folder() / "model.tar.gz").read_bytes() == b"inner"
     assert not list(tmp_path.glob("model-*.tar.gz"))
+
+
+# -- records -------------------------------------------------------------------------
+
+
+def test_ids_and_records_see_the_whole_prediction(tmp_path, s3):
+    seen = []
+
+    class IdsFromPrediction(FactoryPredictor):
+        def record_invoke_id(self, datum, prediction):
+            seen.append(("model", prediction))
+            return {**super().record_invoke_id(datum, prediction), "y": prediction["result"]["y"]}
+
+    class Plugin:
+        @ml2p.hookimpl
+        def ml2p_record_invoke_id(self, predictor, datum, prediction):
+            seen.append(("plugin", prediction))
+            return {"v": prediction["metadata"]["model_version"]}
+
+    pm = ml2p.plugins.make_plugin_manager(load_entry_points=False)
+    pm.register(Plugin(), name="ids")
+    predictor = IdsFromPrediction(serving_env(tmp_path), plugin_manager=pm)
+    predictor.slope = 3
+    single = predictor.invoke({"x": 1})
+    batch = predictor.batch_invoke([{"x": 2}, {"x": 5}])["predictions"]  # 0.6's shape
+    predictions = [single, *batch]
+    # The plugin is called before the model's built-in part, for each datum.
+    assert seen == [(who, p) for p in predictions for who in ("plugin", "model")]
+    listed = s3.list_objects_v2(Bucket="ml2p-test", Prefix="proj/predictions/m-0-1-0/")
+    records = {}
+    for obj in listed["Contents"]:
+        assert obj["Key"].endswith("--v-m-0-1-0.json")
+        record = read_json_object(s3, obj["Key"])
+        assert f"--y-{record['result']['result']['y']}--" in obj["Key"]
+        records[record["input"]["x"]] = record["result"]
+    assert records == {1: single, 2: batch[0], 5: batch[1]}
 
 
 # -- s3_client -----------------------------------------------------------------------
