@@ -6,8 +6,8 @@
 * Every object logs through ``logging.getLogger(__name__)`` at INFO, with a
   marker that names the process, so tests can count the lines that reach stdout.
 * :class:`FactoryPredictor` overrides ``batch_invoke`` to return ML2P 0.6's
-  ``{"predictions": [...]}``, and raises an ``APIError`` with no details
-  for ``{"fail": "api"}``.
+  ``{"predictions": [...]}``, raises an ``APIError`` with no details for
+  ``{"fail": "api"}`` and ``ZeroDivisionError`` for ``{"fail": "crash"}``.
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ class FactoryPredictor(ModelPredictor):
     def result(self, data):
         if data.get("fail") == "api":
             raise APIError("unavailable on purpose", status_code=503)
+        if data.get("fail") == "crash":
+            return 1 / 0
         logger.info(marker(f"predicting x={data['x']}"))
         return {
             "y": self.slope * data["x"],

@@ -136,6 +136,7 @@ def test_every_worker_logs_the_models_lines_once_on_stdout(server):
     assert request(server.port, "GET", "/ping").status == 200
     for x in range(1001, 1005):
         assert post(server.port, {"x": x}).status == 200
+    assert post(server.port, {"fail": "crash"}).status == 500
     code, _ = server.terminate()
     assert code == 0
     out = server.log()
@@ -151,3 +152,8 @@ def test_every_worker_logs_the_models_lines_once_on_stdout(server):
     for x in range(1001, 1005):
         assert len(lines_with(out, f"compat-model predicting x={x} pid=")) == 1
     assert "compat-model" not in err and "Logging error" not in err + out
+    # A traceback is logged as Python prints it, right after the error line.
+    lines = out.splitlines()
+    [failed] = [i for i, line in enumerate(lines) if "invocation failed: ZeroDivisionError" in line]
+    assert lines[failed + 1] == "Traceback (most recent call last):"
+    assert "ZeroDivisionError: division by zero" in lines[failed + 2 :]
