@@ -206,24 +206,36 @@ class PluginManager(pluggy.PluginManager):
         return self._model_only_ids
 
     def plugin_for_exception(self, exc: BaseException) -> Optional[str]:
-        """Return the name of the plugin whose code raised ``exc``, if any.
+        """Return the name of the plugin whose own code raised ``exc``, if any.
 
-        The innermost traceback frame that belongs to a registered plugin
-        other than the built-in one decides.
+        The traceback is read from where ``exc`` was raised outwards, up to
+        the first frame that is either a registered plugin's code (that
+        plugin is named), the built-in plugin's, or a method of the model's
+        trainer, predictor or generator (no plugin is named: the model's
+        own code raised, or library code it called). So a wrapper that lets
+        the exception of what it wraps pass through its ``yield`` is not
+        named, while a wrapper that raises an exception of its own, or an
+        implementation that raises (or calls library code that does), is.
         """
+        from ml2p.core import _Hooked
+
         modules = {
             _plugin_module_name(plugin): name
             for name, plugin in self.list_name_plugin()
-            if name != BUILTIN_PLUGIN and plugin is not None
+            if plugin is not None
         }
-        blamed = None
+        frames = []
         tb = exc.__traceback__
         while tb is not None:
-            name = modules.get(tb.tb_frame.f_globals.get("__name__", ""))
-            if name is not None:
-                blamed = name
+            frames.append(tb.tb_frame)
             tb = tb.tb_next
-        return blamed
+        for frame in reversed(frames):
+            if isinstance(frame.f_locals.get("self"), _Hooked):
+                return None
+            name = modules.get(frame.f_globals.get("__name__", ""))
+            if name is not None:
+                return None if name == BUILTIN_PLUGIN else name
+        return None
 
     def hooks_of(self, plugin: Any) -> List[str]:
         """Return the names of the hooks ``plugin`` implements."""
