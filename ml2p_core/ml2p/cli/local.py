@@ -11,15 +11,24 @@ run in this process (or its workers), on a folder with SageMaker's layout::
 
 AWS is used only to download a dataset (``--dataset``) or when the model
 itself talks to S3.
+
+A failed ``local train`` loses nothing: the trainer gets an empty
+``<local folder>/model`` as in SageMaker (``env.model_folder()``), while the
+last good model waits beside it in ``.model-last-good`` and is put back if
+training fails (``output/model.tar.gz`` is replaced only on success). A run
+that was killed outright is undone by the next ``local generate``, ``train``
+or ``serve``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import pathlib
 import shutil
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence
 
 import click
 
@@ -45,8 +54,46 @@ def _folder_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+#: Where the last good model waits while ``local train`` runs.
+_LAST_GOOD = ".model-last-good"
+#: Where the last good model goes once a new one replaced it, to be deleted.
+_DISCARDED = ".model-discarded"
+
+
+def _restore_interrupted_training(root: pathlib.Path) -> None:
+    """Undo a training run that was killed: its partial model goes, the last good one returns."""
+    shutil.rmtree(root / _DISCARDED, ignore_errors=True)
+    last_good = root / _LAST_GOOD
+    if last_good.is_dir():
+        shutil.rmtree(root / "model", ignore_errors=True)
+        last_good.rename(root / "model")
+
+
+@contextlib.contextmanager
+def _model_kept_unless_success(root: pathlib.Path) -> Iterator[pathlib.Path]:
+    """Empty ``model/`` for the trainer; the last good model comes back if the block raises."""
+    model = root / "model"
+    last_good = root / _LAST_GOOD
+    _restore_interrupted_training(root)
+    if model.is_dir():
+        model.rename(last_good)
+    else:
+        last_good.mkdir()  # no model yet: a failure leaves an empty model/
+    model.mkdir()
+    try:
+        yield model
+    except BaseException:
+        shutil.rmtree(model, ignore_errors=True)
+        last_good.rename(model)
+        raise
+    # Renamed first, so a run killed while deleting cannot bring the old model back.
+    last_good.rename(root / _DISCARDED)
+    shutil.rmtree(root / _DISCARDED, ignore_errors=True)
+
+
 def _prepare(folder: str) -> pathlib.Path:
     root = pathlib.Path(folder)
+    _restore_interrupted_training(root)
     for sub in ("input/config", "input/data", "model", "output"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     return root
@@ -103,7 +150,32 @@ def _failure(root: pathlib.Path) -> str:
     return text.splitlines()[0] if text else "no failure reason written"
 
 
-def _run(kind: str, root: pathlib.Path, model_ref: str, environ: Dict[str, str]) -> None:
+class _BelowError(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.ERROR
+
+
+@contextlib.contextmanager
+def _failure_reported_by_us(debug: bool) -> Iterator[None]:
+    """Keep the runtime's failure log off the terminal: the command's error says it once.
+
+    The model's own logging is untouched; with ``--debug`` nothing is held back.
+    """
+    if debug:
+        yield
+        return
+    runtime_logger = logging.getLogger("ml2p.runtime")
+    below_error = _BelowError()
+    runtime_logger.addFilter(below_error)
+    try:
+        yield
+    finally:
+        runtime_logger.removeFilter(below_error)
+
+
+def _run(
+    kind: str, root: pathlib.Path, model_ref: str, environ: Dict[str, str], debug: bool
+) -> None:
     """Run training (``kind`` ``train``) or dataset generation with the container runtime."""
     from ml2p import runtime
     from ml2p.logs import configure_logging
@@ -111,9 +183,13 @@ def _run(kind: str, root: pathlib.Path, model_ref: str, environ: Dict[str, str])
     # The model's logging and ML2P's go to stderr: stdout carries the JSON result.
     configure_logging(stream="stderr")
     func = runtime.train if kind == "train" else runtime.generate_dataset
-    code = func(str(root), model_ref=model_ref, environ=environ)
+    with _failure_reported_by_us(debug):
+        code = func(str(root), model_ref=model_ref, environ=environ)
     if code != 0:
-        raise ML2PError(f"{kind} failed (exit status {code}): {_failure(root)}")
+        raise ML2PError(
+            f"{kind} failed (exit status {code}): {_failure(root)} "
+            f"(traceback in {root / 'output' / 'failure'})"
+        )
 
 
 @click.group("local")
@@ -144,7 +220,7 @@ def local_generate(prj: Project, model: str, dataset: str, local_folder: str) ->
         "ML2P_DATASET": dataset,
         "ML2P_MODEL_CLS": ref,
     }
-    _run("generate", root, ref, _environ(env))
+    _run("generate", root, ref, _environ(env), prj.debug)
     echo_json({"dataset": dataset, "model": model, "local_folder": str(root)})
 
 
@@ -175,7 +251,12 @@ def local_train(
     params: Sequence[str],
     local_folder: str,
 ) -> None:
-    """Train MODEL locally and pack model/ into output/model.tar.gz."""
+    """Train MODEL locally and pack model/ into output/model.tar.gz.
+
+    The trainer writes to an empty model/ folder, as in SageMaker. If training
+    fails, the last good model/ and output/model.tar.gz are kept, the reason is
+    one line (its traceback is in output/failure) and the exit status is 1.
+    """
     from ml2p import aws, sagemaker
     from ml2p import hyperparameters as hp
     from ml2p.core import LocalEnv
@@ -217,14 +298,12 @@ def local_train(
         json.dumps(encoded, indent=2), encoding="utf-8"
     )
     # SageMaker starts training with an empty model folder and no failure file.
-    shutil.rmtree(root / "model", ignore_errors=True)
-    (root / "model").mkdir()
-    for stale in (root / "output" / "failure", root / "output" / MODEL_ARCHIVE):
-        if stale.exists():
-            stale.unlink()
-
-    _run("train", root, ref, _environ(env))
-    archive = pack_model(root / "model", root / "output" / MODEL_ARCHIVE)
+    failure = root / "output" / "failure"
+    if failure.exists():
+        failure.unlink()
+    with _model_kept_unless_success(root) as model_folder:
+        _run("train", root, ref, _environ(env), prj.debug)
+        archive = pack_model(model_folder, root / "output" / MODEL_ARCHIVE)
     files = sorted(
         p.relative_to(root / "model").as_posix() for p in (root / "model").rglob("*") if p.is_file()
     )
@@ -263,6 +342,8 @@ def local_serve(
 
     ref = _model_ref(prj, model)
     root = pathlib.Path(local_folder)
+    if root.is_dir():
+        _restore_interrupted_training(root)
     model_folder = root / "model"
     if not model_folder.is_dir() or not any(model_folder.iterdir()):
         raise ML2PError(
