@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any, Optional
 
@@ -9,7 +10,7 @@ import click
 
 from ml2p.errors import ML2PError
 
-__all__ = ["CommandError", "translate"]
+__all__ = ["CommandError", "http_error_message", "translate"]
 
 _NOT_FOUND_CODES = {
     "ResourceNotFound",
@@ -27,6 +28,9 @@ _NOT_FOUND_WORDS = (
     "cannot find",
     "recordnotfound",
 )
+#: At most this many characters of a server's error details are shown.
+MAX_DETAILS_CHARS = 500
+
 _CREDENTIAL_HINT = (
     "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws configure`"
 )
@@ -132,3 +136,36 @@ def translate(exc: BaseException, ctx: Optional[click.Context] = None) -> click.
         else:
             message = f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
     return CommandError(" ".join(str(message).split()))
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def http_error_message(url: str, status: int, body: bytes) -> str:
+    """Return the one-line report of an HTTP error answer from an ML2P server.
+
+    A JSON error body ``{"message": ..., **details}`` gives its message,
+    then its other fields (``details``, ``error``, ``plugin``...) in
+    brackets, cut to :data:`MAX_DETAILS_CHARS`; any other body is shown as
+    text. A 500 adds that the traceback is in the server's log.
+    """
+    text = body.decode("utf-8", errors="replace")
+    try:
+        data: Any = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and "message" in data:
+        message = str(data["message"])
+        extras = "; ".join(
+            f"{key}: {value if isinstance(value, str) else json.dumps(value)}"
+            for key, value in data.items()
+            if key != "message"
+        )
+        if extras:
+            message += f" ({_shorten(extras, MAX_DETAILS_CHARS)})"
+    else:
+        message = _shorten(text.strip(), MAX_DETAILS_CHARS) or "(empty body)"
+    if status == 500:
+        message += "; the server's log has the traceback"
+    return " ".join(f"{url} answered {status}: {message}".split())

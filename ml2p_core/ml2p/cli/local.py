@@ -335,10 +335,12 @@ def local_serve(
 ) -> None:
     """Serve MODEL from the local folder's model/ with the production server.
 
-    Runs until interrupted (Ctrl-C or SIGTERM).
+    Runs until interrupted (Ctrl-C or SIGTERM). A port already in use is
+    reported at once.
     """
     from ml2p import sagemaker, serving
-    from ml2p.plugins import get_plugin_manager
+    from ml2p.cli import ports
+    from ml2p.plugins import get_plugin_manager, resolve_model
 
     ref = _model_ref(prj, model)
     root = pathlib.Path(local_folder)
@@ -358,7 +360,18 @@ def local_serve(
         "ML2P_RECORD_INVOKES": "true" if deploy.get("record_invokes") else "false",
         "ML2P_MODEL_CLS": ref,
     }
-    serving.serve(str(root), ref, host=host, port=port, workers=workers, environ=_environ(env))
+    environ = _environ(env)
+    # Import the model first: the port is then checked just before the server binds it.
+    resolve_model(ref, environ)
+    ports.check_port_free(host, port)
+    try:
+        serving.serve(str(root), ref, host=host, port=port, workers=workers, environ=environ)
+    except SystemExit as exc:
+        # gunicorn exits after retrying a port that another process took since the check.
+        taken = ports.port_taken_error(host, port) if exc.code else None
+        if taken is None:
+            raise
+        raise taken from None
 
 
 @local.command("invoke")
@@ -368,7 +381,11 @@ def local_serve(
 )
 @click.option("--timeout", type=click.FloatRange(min=0), default=60.0, show_default=True)
 def local_invoke(json_data: str, url: str, timeout: float) -> None:
-    """POST JSON_DATA (inline JSON or @file) to URL/invocations and print the response."""
+    """POST JSON_DATA (inline JSON or @file) to URL/invocations and print the response.
+
+    An error answer ends the command with one line: the status, and the
+    server's message and details.
+    """
     import urllib.error
     import urllib.request
 
@@ -386,12 +403,9 @@ def local_invoke(json_data: str, url: str, timeout: float) -> None:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             raw = response.read()
     except urllib.error.HTTPError as exc:
-        detail = exc.read().decode("utf-8", errors="replace")
-        try:
-            detail = json.loads(detail).get("message", detail)
-        except (ValueError, AttributeError):
-            pass
-        raise ML2PError(f"{target} answered {exc.code}: {' '.join(str(detail).split())}") from exc
+        from ml2p.cli.errors import http_error_message
+
+        raise ML2PError(http_error_message(target, exc.code, exc.read())) from exc
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ML2PError(f"cannot reach {target}: {reason}; is `ml2p local serve` running?") from exc
