@@ -23,7 +23,9 @@ is reported as a :class:`~ml2p.errors.ConfigError` that names the file and the d
 key at fault (list items are written ``key[index]``, e.g. ``plugins[1]``).
 
 Unknown top-level keys and unknown settings inside a section are kept (so that newer
-configuration files still load) and reported in :attr:`Config.warnings`.
+configuration files still load) and reported in :attr:`Config.warnings`, with the closest
+known key suggested when one is close (``deploy.record_invoke``: did you mean
+``deploy.record_invokes``?).
 
 This module only reads configuration: it builds no AWS requests and imports nothing
 from boto3.
@@ -32,11 +34,12 @@ from boto3.
 from __future__ import annotations
 
 import copy
+import difflib
 import keyword
 import os
 import re
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn
 
 import yaml
@@ -83,6 +86,19 @@ class _Checker:
 
     def warn(self, key: str, message: str) -> None:
         self.warnings.append(f"{self.path}: key {key!r}: {message}")
+
+    def warn_unknown(self, prefix: str, name: Any, known: Iterable[str], what: str) -> None:
+        """Warn that ``name`` (below ``prefix``, ``""`` at the top) is not a key ML2P uses.
+
+        The closest known key, if one is close enough, is suggested.
+        """
+        key = _join(prefix, name) if prefix else str(name)
+        message = f"unknown {what}; ML2P does not use it"
+        close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.75)
+        if close:
+            suggestion = _join(prefix, close[0]) if prefix else close[0]
+            message += f" (did you mean {suggestion!r}?)"
+        self.warn(key, message)
 
 
 def _describe(value: Any) -> str:
@@ -213,7 +229,7 @@ def _check_section(value: Any, key: str, chk: _Checker, settings: Mapping[str, _
         sub = _join(key, name)
         rule = settings.get(name) if isinstance(name, str) else None
         if rule is None:
-            chk.warn(sub, "unknown setting; ML2P does not use it")
+            chk.warn_unknown(key, name, settings, "setting")
         elif item is not None:
             rule(item, sub, chk)
 
@@ -344,7 +360,7 @@ def _validate(data: Any, chk: _Checker) -> None:
         chk.fail(None, f"the top level must be a mapping of settings, not {what}")
     for name in data:
         if name not in _TOP_LEVEL_KEYS:
-            chk.warn(str(name), "unknown top-level key; ML2P does not use it")
+            chk.warn_unknown("", name, _TOP_LEVEL_KEYS, "top-level key")
     _check_project(data, chk)
     _check_s3folder(data, chk)
     _check_models(data.get("models"), chk)

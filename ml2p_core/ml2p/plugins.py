@@ -296,6 +296,51 @@ def make_plugin_manager(
     return pm
 
 
+def add_project_folder(folder: str) -> None:
+    """Let the project's own plugin modules be imported from ``folder`` (where ``ml2p.yml`` is).
+
+    ``folder`` is appended to ``sys.path`` unless it is already there. It
+    goes last, so it never shadows an installed package: a project module
+    named like an installed one is not imported (see
+    :func:`shadowed_project_modules`).
+    """
+    folder = os.path.abspath(folder)
+    if all(os.path.abspath(entry or os.curdir) != folder for entry in sys.path):
+        sys.path.append(folder)
+
+
+def shadowed_project_modules(folder: str, module_names: Iterable[str]) -> Dict[str, str]:
+    """Return the modules of ``folder`` that an installed module of the same name hides.
+
+    :param folder: The project folder.
+    :param module_names: Module names (``plugins:`` in ``ml2p.yml``); only
+        the top-level package of each is looked at.
+    :returns: Top-level name -> where the module that would be imported lives.
+    """
+    import importlib.util
+
+    folder = os.path.abspath(folder)
+    hidden: Dict[str, str] = {}
+    for top in dict.fromkeys(name.split(".", 1)[0] for name in module_names):
+        if not (
+            os.path.isfile(os.path.join(folder, f"{top}.py"))
+            or os.path.isdir(os.path.join(folder, top))
+        ):
+            continue
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            continue
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        if spec is not None and spec.origin and spec.has_location:
+            locations.append(spec.origin)
+        if spec is not None and not any(
+            os.path.abspath(path).startswith(folder + os.sep) for path in locations
+        ):
+            hidden[top] = spec.origin or ", ".join(locations) or "an installed module"
+    return hidden
+
+
 _default_pm: Optional[PluginManager] = None
 _default_lock = threading.Lock()
 

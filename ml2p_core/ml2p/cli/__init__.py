@@ -7,6 +7,9 @@ plugin entry points are scanned only when a name is not a built-in command
 
 Every error ends the command with one line on stderr, ``Error: <message>``,
 and exit status 1 (2 for usage errors); ``--debug`` shows the traceback.
+Commands that load ``ml2p.yml`` print its warnings (keys ML2P does not use)
+once on stderr, and make its folder importable for the project's plugins
+(see :mod:`ml2p.cli.project_config`).
 """
 
 from __future__ import annotations
@@ -101,11 +104,11 @@ def _project_plugins(ctx: click.Context) -> Sequence[str]:
     path = ctx.params.get("cfg") or DEFAULT_CONFIG_FILE
     if not os.path.exists(path):
         return ()
-    from ml2p.config import load_config
+    from ml2p.cli.project_config import load_project_config
     from ml2p.errors import ConfigError
 
     try:
-        return load_config(path).plugins
+        return load_project_config(path).plugins
     except ConfigError:
         return ()
 

@@ -32,11 +32,15 @@ class Project:
 
     @property
     def cfg(self) -> Any:
-        """The loaded :class:`ml2p.config.Config` (loaded on first use)."""
-        if self._cfg is None:
-            from ml2p.config import load_config
+        """The loaded :class:`ml2p.config.Config` (loaded on first use).
 
-            self._cfg = load_config(self.cfg_path)
+        Loaded by :func:`ml2p.cli.project_config.load_project_config`: its
+        warnings are printed and its folder is made importable.
+        """
+        if self._cfg is None:
+            from ml2p.cli.project_config import load_project_config
+
+            self._cfg = load_project_config(self.cfg_path)
         return self._cfg
 
     @property
