@@ -567,6 +567,7 @@ def test_code_block_reader():
 def test_tutorial_model_generates_trains_and_predicts(tmp_path, monkeypatch):
     from ml2p import lifecycle
     from ml2p.core import Model, SageMakerEnv
+    from ml2p.serving import bodies
 
     (source,) = code_blocks(page("tutorial"), "python")
     namespace: Dict[str, object] = {"__name__": "tutorial_model"}
@@ -585,12 +586,17 @@ def test_tutorial_model_generates_trains_and_predicts(tmp_path, monkeypatch):
     try:
         answer = predictor.invoke({"x": 2})
         batch = predictor.batch_invoke([{"x": 1}, {"x": 2}])
+        # CSV rows: without a header a list, with one an object (docs/serving.md).
+        rows = bodies.decode_request(b"2\n", bodies.CSV).data
+        objects = bodies.decode_request(b"x\n2\n", bodies.CSV_WITH_HEADER).data
+        from_csv = [b["result"] for b in predictor.batch_invoke(rows + objects)]
     finally:
         lifecycle.teardown(predictor)
     # The generated points lie around y = 3x.
     assert abs(answer["result"]["y"] - 6) < 0.5
     assert answer["metadata"]["model_version"] == "line-demo-line-0-1-0"
     assert [b["result"] for b in batch] == [{"y": answer["result"]["y"] / 2}, answer["result"]]
+    assert from_csv == [answer["result"], answer["result"]]
 
 
 def test_plugin_quickstart_plugin_passes_its_own_tests(tmp_path):

@@ -1,8 +1,9 @@
 """Decoding request bodies and encoding responses.
 
 Requests may be JSON (a datum, or ``{"instances": [...]}`` for a batch),
-JSON Lines or CSV (batch transform). Responses are JSON, JSON Lines or CSV,
-as the ``Accept`` header asks. Everything here is plain, synchronous code:
+JSON Lines or CSV (batch transform; ``text/csv; header=present`` when the
+first row names the columns). Responses are JSON, JSON Lines or CSV, as the
+``Accept`` header asks. Everything here is plain, synchronous code:
 the server runs it on a prediction thread, off the event loop.
 """
 
@@ -20,6 +21,8 @@ from ml2p.errors import ClientError
 
 JSON = "application/json"
 CSV = "text/csv"
+#: What :func:`request_media_type` returns for CSV whose first row names the columns.
+CSV_WITH_HEADER = "text/csv; header=present"
 JSONLINES_TYPES = ("application/jsonlines", "application/x-jsonlines", "application/json-lines")
 
 #: Accept values that mean JSON (a missing header, too).
@@ -62,18 +65,41 @@ def media_type(header: str) -> str:
     return header.split(";", 1)[0].strip().lower()
 
 
+def _csv_header_parameter(content_type: str) -> str:
+    """Return the lower-case ``header`` parameter of a ``text/csv`` type (RFC 4180), or ``""``."""
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "header":
+            return value.strip().strip('"').lower()
+    return ""
+
+
 def request_media_type(content_type: str) -> str:
     """Return the media type the body will be read as.
 
+    CSV with the parameter ``header=present`` is :data:`CSV_WITH_HEADER`;
+    other parameters (``charset``) are ignored.
+
     :raises UnsupportedMediaType: (415) for anything but JSON, JSON Lines
-        and CSV; a missing Content-Type means JSON.
+        and CSV, or a CSV ``header`` parameter other than ``present`` and
+        ``absent``; a missing Content-Type means JSON.
     """
     kind = media_type(content_type)
-    if kind in ("", JSON, CSV) or kind in JSONLINES_TYPES:
+    if kind == CSV:
+        header = _csv_header_parameter(content_type)
+        if header == "present":
+            return CSV_WITH_HEADER
+        if header in ("", "absent"):
+            return CSV
+        raise UnsupportedMediaType(
+            f"unsupported Content-Type {content_type!r}: use header=present or header=absent",
+            details={"supported": [JSON, *JSONLINES_TYPES, CSV, CSV_WITH_HEADER]},
+        )
+    if kind in ("", JSON) or kind in JSONLINES_TYPES:
         return kind or JSON
     raise UnsupportedMediaType(
         f"unsupported Content-Type {content_type!r}",
-        details={"supported": [JSON, *JSONLINES_TYPES, CSV]},
+        details={"supported": [JSON, *JSONLINES_TYPES, CSV, CSV_WITH_HEADER]},
     )
 
 
@@ -171,7 +197,10 @@ def _decode_jsonlines(body: bytes) -> List[Any]:
 
 
 def _csv_value(cell: str) -> Any:
+    """A cell as the model receives it: a JSON number as int or float, blank as None, else text."""
     text = cell.strip()
+    if not text:
+        return None
     if _INTEGER.match(text):
         return int(text)
     if _NUMBER.match(text):
@@ -181,12 +210,45 @@ def _csv_value(cell: str) -> Any:
     return cell
 
 
-def _decode_csv(body: bytes) -> List[List[Any]]:
+def _csv_rows(body: bytes) -> List[Tuple[int, List[str]]]:
+    """The non-blank rows of a CSV body, each with the line it ends on."""
+    text = _text(body)
+    if text.startswith("\ufeff"):
+        text = text[1:]  # the byte order mark spreadsheets write
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        rows = list(csv.reader(io.StringIO(_text(body), newline="")))
+        return [(reader.line_num, row) for row in reader if row]
     except csv.Error as exc:
         raise ClientError(f"malformed CSV: {exc}") from None
-    return [[_csv_value(cell) for cell in row] for row in rows if row]
+
+
+def _csv_columns(row: List[str]) -> List[str]:
+    names = [cell.strip() for cell in row]
+    for number, name in enumerate(names, 1):
+        if not name:
+            raise ClientError(f"CSV header: column {number} has no name")
+        if names.count(name) > 1:
+            raise ClientError(f"CSV header: column {name!r} appears more than once")
+    return names
+
+
+def _decode_csv(body: bytes, header: bool) -> List[Any]:
+    rows = _csv_rows(body)
+    if not header:
+        return [[_csv_value(cell) for cell in row] for _, row in rows]
+    if not rows:
+        return []
+    names = _csv_columns(rows[0][1])
+    records = []
+    for line, row in rows[1:]:
+        if len(row) != len(names):
+            cells = f"{len(row)} cell{'' if len(row) == 1 else 's'}"
+            raise ClientError(
+                f"CSV line {line} has {cells}; the header has {len(names)} columns "
+                f"({', '.join(names)})"
+            )
+        records.append({name: _csv_value(cell) for name, cell in zip(names, row)})
+    return records
 
 
 def decode_request(body: bytes, kind: str, batch_strategy: str = "MULTI_RECORD") -> Request:
@@ -196,7 +258,12 @@ def decode_request(body: bytes, kind: str, batch_strategy: str = "MULTI_RECORD")
     instances are objects or arrays. JSON Lines and CSV: with
     ``MULTI_RECORD`` every line or row is an instance of a batch; with
     ``SINGLE_RECORD`` the body must hold exactly one record, invoked alone.
-    CSV rows become lists; cells that are numbers become ints or floats.
+    CSV rows become lists, or with :data:`CSV_WITH_HEADER` objects keyed by
+    the first row's column names (stripped of spaces; a row must have as
+    many cells as the header). A cell that is a JSON number (spaces around
+    it ignored, so ``007`` and ``NaN`` are not) becomes an int or a float, a
+    blank cell ``None``, and any other cell stays the string written. Blank
+    lines and a leading byte order mark are skipped.
 
     :raises ml2p.errors.ClientError: (400) for an empty, malformed or
         wrongly shaped body.
@@ -205,7 +272,10 @@ def decode_request(body: bytes, kind: str, batch_strategy: str = "MULTI_RECORD")
         raise ClientError("empty request body")
     if kind == JSON:
         return _decode_json(body)
-    records: List[Any] = _decode_csv(body) if kind == CSV else _decode_jsonlines(body)
+    if kind == CSV or kind == CSV_WITH_HEADER:
+        records: List[Any] = _decode_csv(body, header=kind == CSV_WITH_HEADER)
+    else:
+        records = _decode_jsonlines(body)
     if not records:
         raise ClientError("request body holds no records")
     if batch_strategy == "SINGLE_RECORD":
