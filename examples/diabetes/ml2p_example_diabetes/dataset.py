@@ -105,16 +105,21 @@ def read_csv(path: PathLike) -> List[Row]:
 def input_schema() -> Dict[str, Any]:
     """Return the JSON Schema of one prediction input.
 
-    Every feature is a required number. Other properties are allowed, so a
-    caller may send ids (a customer id for the record id, say) along with
-    the features.
+    An input is an object whose every feature is a required number (JSON, or
+    a CSV row with a header). Other properties are allowed, so a caller may
+    send ids (a customer id for the record id, say) along with the features.
+    Or it is an array of the ten numbers in :data:`FEATURES` order (a CSV row
+    without a header).
     """
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "diabetes model input",
-        "type": "object",
+        "type": ["object", "array"],
         "properties": {name: {"type": "number"} for name in FEATURES},
         "required": list(FEATURES),
+        "prefixItems": [{"type": "number"} for _ in FEATURES],
+        "minItems": len(FEATURES),
+        "maxItems": len(FEATURES),
     }
 
 

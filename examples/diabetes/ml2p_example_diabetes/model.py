@@ -11,8 +11,10 @@
   into the model folder. Hyperparameter: ``alpha`` (default
   :data:`DEFAULT_ALPHA`).
 * :class:`DiabetesPredictor` answers ``{"prediction": float}`` for one dict of
-  the ten features; :meth:`~DiabetesPredictor.batch_result` predicts a whole
-  batch with one matrix product.
+  the ten features (JSON, or a CSV row with a header) or a list of them in
+  model order (a CSV row without a header);
+  :meth:`~DiabetesPredictor.batch_result` predicts a whole batch with one
+  matrix product.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import pathlib
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from ml2p.core import Model, ModelDatasetGenerator, ModelPredictor, ModelTrainer
 from ml2p.errors import ClientError, ML2PError
@@ -129,22 +131,42 @@ class DiabetesTrainer(ModelTrainer):
         return metrics
 
 
+def _named_values(datum: Any, where: str) -> List[Tuple[str, Any]]:
+    """Return ``(field path, value)`` per feature, from an object or a CSV row, in model order."""
+    if isinstance(datum, dict):
+        missing = [name for name in dataset.FEATURES if name not in datum]
+        if missing:
+            raise ClientError(f"{where}.{missing[0]}: missing feature")
+        return [(f"{where}.{name}", datum[name]) for name in dataset.FEATURES]
+    if isinstance(datum, list):
+        if len(datum) != len(dataset.FEATURES):
+            raise ClientError(
+                f"{where}: expected a row of {len(dataset.FEATURES)} values "
+                f"({', '.join(dataset.FEATURES)}), got {len(datum)}"
+            )
+        return [
+            (f"{where}[{i}] ({name})", v)
+            for i, (name, v) in enumerate(zip(dataset.FEATURES, datum))
+        ]
+    raise ClientError(
+        f"{where}: expected a JSON object of features or a CSV row, got {type(datum).__name__}"
+    )
+
+
 def _features(datum: Any, where: str) -> List[float]:
-    """Return the features of one input in model order, or raise a 400 naming the field."""
-    if not isinstance(datum, dict):
-        raise ClientError(
-            f"{where}: expected a JSON object of features, got {type(datum).__name__}"
-        )
+    """Return the features of one input in model order, or raise a 400 naming the field.
+
+    An input is an object of features (JSON, or a CSV row with a header; other
+    fields are ignored) or a CSV row without a header: the ten features in
+    :data:`~ml2p_example_diabetes.dataset.FEATURES` order.
+    """
     values = []
-    for name in dataset.FEATURES:
-        if name not in datum:
-            raise ClientError(f"{where}.{name}: missing feature")
-        value = datum[name]
+    for field, value in _named_values(datum, where):
         # bool is an int in Python but not a number in JSON Schema.
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ClientError(f"{where}.{name}: expected a number, got {value!r}")
+            raise ClientError(f"{field}: expected a number, got {value!r}")
         if not math.isfinite(value):
-            raise ClientError(f"{where}.{name}: expected a finite number, got {value!r}")
+            raise ClientError(f"{field}: expected a finite number, got {value!r}")
         values.append(float(value))
     return values
 
@@ -168,7 +190,7 @@ class DiabetesPredictor(ModelPredictor):
         self._np = np
 
     def result(self, data: Any) -> Dict[str, float]:
-        """Return ``{"prediction": float}`` for one dict of features."""
+        """Return ``{"prediction": float}`` for one dict (or CSV row) of features."""
         x = _features(data, "$")
         return {"prediction": float(self._np.dot(self._coef, x) + self._intercept)}
 

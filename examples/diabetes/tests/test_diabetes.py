@@ -171,7 +171,7 @@ def test_generate_uploads_to_the_dataset_folder_in_s3(tmp_path, s3_bucket, pm):
 def test_training_writes_model_schema_and_honest_metrics(trained):
     model_folder = trained / "model"
     schema = json.loads((model_folder / "input-schema.json").read_text())
-    assert schema["type"] == "object"
+    assert schema["type"] == ["object", "array"]
     assert sorted(schema["required"]) == sorted(dataset.FEATURES)
     assert all(schema["properties"][f] == {"type": "number"} for f in dataset.FEATURES)
 

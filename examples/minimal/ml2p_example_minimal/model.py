@@ -8,7 +8,8 @@
 * :class:`MinimalTrainer` fits the line by least squares and writes
   ``model.json`` (``slope``, ``intercept``), ``input-schema.json`` (``x``: a
   required number) and ``metrics.json`` (``r2``) into the model folder.
-* :class:`MinimalPredictor` answers ``{"y": float}`` for ``{"x": number}``.
+* :class:`MinimalPredictor` answers ``{"y": float}`` for ``{"x": number}``
+  (JSON, or a CSV row with a header) or ``[number]`` (a CSV row without one).
 """
 
 from __future__ import annotations
@@ -32,12 +33,17 @@ SCHEMA_FILE = "input-schema.json"
 METRICS_FILE = "metrics.json"
 UPLOAD_ENV = "ML2P_EXAMPLE_UPLOAD"
 
+#: One input: an object with a number ``x`` (JSON, or a CSV row with a header),
+#: or a CSV row without a header, ``[x]``.
 INPUT_SCHEMA: Dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "minimal model input",
-    "type": "object",
+    "type": ["object", "array"],
     "properties": {"x": {"type": "number"}},
     "required": ["x"],
+    "prefixItems": [{"type": "number"}],
+    "minItems": 1,
+    "maxItems": 1,
 }
 
 
@@ -130,13 +136,21 @@ class MinimalTrainer(ModelTrainer):
 
 
 def _x(datum: Any, where: str) -> float:
-    if not isinstance(datum, dict):
-        raise ClientError(f"{where}: expected a JSON object, got {type(datum).__name__}")
-    if "x" not in datum:
-        raise ClientError(f"{where}.x: missing")
-    x = datum["x"]
+    """Return ``x`` from ``{"x": ...}`` (JSON, or CSV with a header) or ``[x]`` (a CSV row)."""
+    if isinstance(datum, dict):
+        if "x" not in datum:
+            raise ClientError(f"{where}.x: missing")
+        x, field = datum["x"], f"{where}.x"
+    elif isinstance(datum, list):
+        if len(datum) != 1:
+            raise ClientError(f"{where}: expected a row of 1 value (x), got {len(datum)}")
+        x, field = datum[0], f"{where}[0] (x)"
+    else:
+        raise ClientError(
+            f"{where}: expected a JSON object or a CSV row, got {type(datum).__name__}"
+        )
     if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-        raise ClientError(f"{where}.x: expected a finite number, got {x!r}")
+        raise ClientError(f"{field}: expected a finite number, got {x!r}")
     return float(x)
 
 
@@ -153,7 +167,7 @@ class MinimalPredictor(ModelPredictor):
         self.intercept = float(model["intercept"])
 
     def result(self, data: Any) -> Dict[str, float]:
-        """Return ``{"y": float}`` for ``{"x": number}``."""
+        """Return ``{"y": float}`` for ``{"x": number}`` or ``[number]``."""
         return {"y": self.slope * _x(data, "$") + self.intercept}
 
     def batch_result(self, data: List[Any]) -> List[Dict[str, float]]:

@@ -1,0 +1,158 @@
+"""The diabetes model takes CSV rows, through the real server (``ml2p-docker serve``) on 127.0.0.1.
+
+A CSV body reaches the predictor as lists (no header row: the ten features
+in model order) or as objects (``Content-Type: text/csv; header=present``,
+e.g. ``test.csv`` as it is): both must work.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any, Iterator
+
+import pytest
+from ml2p_example_diabetes import dataset
+from ml2p_example_diabetes.model import (
+    DiabetesDatasetGenerator,
+    DiabetesPredictor,
+    DiabetesTrainer,
+)
+
+from ml2p import lifecycle
+from ml2p.core import SageMakerEnv
+from ml2p.errors import ClientError
+from ml2p.plugins import make_plugin_manager
+
+HEADER = "text/csv; header=present"
+NAMES = ", ".join(dataset.FEATURES)
+
+
+def post(port: int, body: str, content_type: str) -> Any:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", "/invocations", body.encode(), {"Content-Type": content_type})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read())
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Any:
+    folder = tmp_path_factory.mktemp("ml")
+    env = SageMakerEnv(folder, environ={})
+    pm = make_plugin_manager(load_entry_points=False)
+    lifecycle.generate(DiabetesDatasetGenerator(env, plugin_manager=pm))
+    lifecycle.train(DiabetesTrainer(env, plugin_manager=pm))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(trained) -> Iterator[int]:
+    """The installed model served by ``ml2p-docker serve``; yields its port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("ML2P_", "SAGEMAKER_"))}
+    environ.update(ML2P_MODEL_VERSION="diabetes-0-1-0", SAGEMAKER_MODEL_SERVER_WORKERS="1")
+    # Only the model: an installed ml2p-validate would check inputs first.
+    environ["ML2P_LOAD_PLUGINS"] = "diabetes"
+    command = [sys.executable, "-m", "ml2p.docker", "--ml-folder", str(trained)]
+    command += ["--model", "diabetes", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with open(trained / "server.log", "wb") as log:
+        proc = subprocess.Popen(command, env=environ, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert proc.poll() is None, (trained / "server.log").read_text()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                try:
+                    conn.request("GET", "/ping")
+                    if conn.getresponse().status == 200:
+                        break
+                except OSError:
+                    pass
+                finally:
+                    conn.close()
+                assert time.monotonic() < deadline, (trained / "server.log").read_text()
+                time.sleep(0.1)
+            yield port
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+
+
+@pytest.fixture(scope="module")
+def predictor(trained) -> DiabetesPredictor:
+    pm = make_plugin_manager(load_entry_points=False)
+    p = DiabetesPredictor(SageMakerEnv(trained, environ={}), plugin_manager=pm)
+    lifecycle.setup(p)
+    return p
+
+
+@pytest.fixture(scope="module")
+def test_csv(trained) -> str:
+    return (trained / "input" / "data" / "training" / dataset.TEST_FILE).read_text()
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ([], f"$: expected a row of 10 values ({NAMES}), got 0"),
+        ([0.0] * 11, f"$: expected a row of 10 values ({NAMES}), got 11"),
+        ([0.0, 0.0, "x", *[0.0] * 7], "$[2] (bmi): expected a number, got 'x'"),
+        ([*[0.0] * 8, None, 0.0], "$[8] (s5): expected a number, got None"),
+    ],
+)
+def test_a_bad_row_is_a_400_naming_the_cell(predictor, row, message):
+    with pytest.raises(ClientError) as info:
+        predictor.result(row)
+    assert info.value.status_code == 400 and info.value.message == message
+
+
+def test_the_test_file_can_be_sent_as_it_is(server, predictor, test_csv):
+    """test.csv has a header and a target column the model does not use."""
+    expected = [
+        predictor.result(dict(zip(dataset.FEATURES, map(float, line.split(",")[:10]))))
+        for line in test_csv.splitlines()[1:]
+    ]
+    assert len(expected) == 89
+    status, answer = post(server, test_csv, HEADER)
+    assert status == 200, answer
+    got = [p["result"]["prediction"] for p in answer["predictions"]]
+    assert got == pytest.approx([e["prediction"] for e in expected], rel=1e-12)
+
+
+def test_rows_of_features_without_a_header(server, predictor, test_csv):
+    lines = [",".join(line.split(",")[:10]) for line in test_csv.splitlines()[1:6]]
+    status, answer = post(server, "\n".join(lines) + "\n", "text/csv")
+    assert status == 200, answer
+    expected = [
+        predictor.result(dict(zip(dataset.FEATURES, map(float, line.split(","))))) for line in lines
+    ]
+    got = [p["result"]["prediction"] for p in answer["predictions"]]
+    assert got == pytest.approx([e["prediction"] for e in expected], rel=1e-12)
+
+
+def test_a_file_with_a_header_sent_without_saying_so_is_a_400(server, test_csv):
+    status, answer = post(server, test_csv, "text/csv")
+    assert status == 400
+    assert answer["message"] == f"$.instances[0]: expected a row of 10 values ({NAMES}), got 11"
+
+
+def test_the_input_schema_takes_both_row_shapes(trained):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((trained / "model" / "input-schema.json").read_text())
+    datum = {name: 0.01 for name in dataset.FEATURES}
+    for good in (datum, {**datum, "customer_id": "c-1"}, [0.01] * 10):
+        jsonschema.validate(good, schema)
+    for bad in ({**datum, "bmi": "x"}, [0.01] * 9, [0.01] * 11, ["x", *[0.01] * 9]):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
