@@ -184,3 +184,21 @@ def test_debug_shows_the_runtime_log_with_the_traceback(project):
     )
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr and "the data is bad" in proc.stderr
+
+
+def test_a_dataset_that_fails_to_download_keeps_the_training_data(project, s3):
+    """`local generate` wrote the channel; a typo in --dataset must not wipe it."""
+    channel = project / "ml" / "input" / "data" / "training"
+    channel.mkdir(parents=True)
+    (channel / "generated.csv").write_text("x,y\n1,2\n")
+    assert train(project, "minimal").exit_code == 0
+    before = snapshot(project / "ml")
+    result = train(project, "minimal", "--dataset", "minimal-20240199")
+    assert result.exit_code == 1 and "has no files" in result.output
+    assert [p.name for p in channel.iterdir()] == ["generated.csv"]
+    assert snapshot(project / "ml") == before
+    assert sorted(p.name for p in (project / "ml").iterdir()) == ["input", "model", "output"]
+    # A dataset that downloads replaces the channel's files.
+    s3.put_object(Bucket="ml2p-test", Key="proj/datasets/minimal-20240101/d.csv", Body=b"1,2\n")
+    assert train(project, "minimal", "--dataset", "minimal-20240101").exit_code == 0
+    assert [p.name for p in channel.iterdir()] == ["d.csv"]

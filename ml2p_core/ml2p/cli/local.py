@@ -14,10 +14,11 @@ itself talks to S3.
 
 A failed ``local train`` loses nothing: the trainer gets an empty
 ``<local folder>/model`` as in SageMaker (``env.model_folder()``), while the
-last good model waits beside it in ``.model-last-good`` and is put back if
-training fails (``output/model.tar.gz`` is replaced only on success). A run
-that was killed outright is undone by the next ``local generate``, ``train``
-or ``serve``.
+last good model waits in ``<local folder>/.model-last-good`` and is put back
+if training fails (``output/model.tar.gz`` is replaced only on success).
+Likewise the training channel's files are replaced only once ``--dataset``
+has downloaded (or ``--data-dir`` copied) the new ones. A run that was killed
+outright is undone by the next ``local generate``, ``train`` or ``serve``.
 """
 
 from __future__ import annotations
@@ -54,46 +55,55 @@ def _folder_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-#: Where the last good model waits while ``local train`` runs.
-_LAST_GOOD = ".model-last-good"
-#: Where the last good model goes once a new one replaced it, to be deleted.
-_DISCARDED = ".model-discarded"
+# What ``local train`` replaces, relative to the local folder: the model, and
+# the training channel when --dataset or --data-dir gives new data.
+_MODEL = "model"
+_CHANNEL = "input/data/training"
 
 
-def _restore_interrupted_training(root: pathlib.Path) -> None:
-    """Undo a training run that was killed: its partial model goes, the last good one returns."""
-    shutil.rmtree(root / _DISCARDED, ignore_errors=True)
-    last_good = root / _LAST_GOOD
-    if last_good.is_dir():
-        shutil.rmtree(root / "model", ignore_errors=True)
-        last_good.rename(root / "model")
+def _kept(root: pathlib.Path, part: str) -> pathlib.Path:
+    """Where the last good copy of ``part`` waits while it is being replaced."""
+    return root / f".{pathlib.PurePath(part).name}-last-good"
+
+
+def _discarded(root: pathlib.Path, part: str) -> pathlib.Path:
+    return root / f".{pathlib.PurePath(part).name}-discarded"
+
+
+def _restore_interrupted_runs(root: pathlib.Path) -> None:
+    """Undo replacements that were killed: the partial new copy goes, the last good returns."""
+    for part in (_MODEL, _CHANNEL):
+        shutil.rmtree(_discarded(root, part), ignore_errors=True)
+        kept = _kept(root, part)
+        if kept.is_dir():
+            shutil.rmtree(root / part, ignore_errors=True)
+            kept.rename(root / part)
 
 
 @contextlib.contextmanager
-def _model_kept_unless_success(root: pathlib.Path) -> Iterator[pathlib.Path]:
-    """Empty ``model/`` for the trainer; the last good model comes back if the block raises."""
-    model = root / "model"
-    last_good = root / _LAST_GOOD
-    _restore_interrupted_training(root)
-    if model.is_dir():
-        model.rename(last_good)
+def _replaced_on_success(root: pathlib.Path, part: str) -> Iterator[pathlib.Path]:
+    """Empty ``root/part`` to fill; its last good contents come back if the block raises."""
+    folder, kept = root / part, _kept(root, part)
+    _restore_interrupted_runs(root)
+    if folder.is_dir():
+        folder.rename(kept)
     else:
-        last_good.mkdir()  # no model yet: a failure leaves an empty model/
-    model.mkdir()
+        kept.mkdir()  # nothing yet: a failure leaves an empty folder
+    folder.mkdir(parents=True)
     try:
-        yield model
+        yield folder
     except BaseException:
-        shutil.rmtree(model, ignore_errors=True)
-        last_good.rename(model)
+        shutil.rmtree(folder, ignore_errors=True)
+        kept.rename(folder)
         raise
-    # Renamed first, so a run killed while deleting cannot bring the old model back.
-    last_good.rename(root / _DISCARDED)
-    shutil.rmtree(root / _DISCARDED, ignore_errors=True)
+    # Renamed first, so a run killed while deleting cannot bring the old copy back.
+    kept.rename(_discarded(root, part))
+    shutil.rmtree(_discarded(root, part), ignore_errors=True)
 
 
 def _prepare(folder: str) -> pathlib.Path:
     root = pathlib.Path(folder)
-    _restore_interrupted_training(root)
+    _restore_interrupted_runs(root)
     for sub in ("input/config", "input/data", "model", "output"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     return root
@@ -282,17 +292,17 @@ def local_train(
     root = _prepare(local_folder)
     get_plugin_manager(prj.cfg.plugins)
 
-    channel = root / "input" / "data" / "training"
-    if dataset or data_dir:
-        shutil.rmtree(channel, ignore_errors=True)
-        channel.mkdir(parents=True)
     if dataset:
         prj.target("dataset", dataset)
-        with progress(None, f"downloading {dataset}", prj.quiet) as advance:
+        with (
+            _replaced_on_success(root, _CHANNEL),
+            progress(None, f"downloading {dataset}", prj.quiet) as advance,
+        ):
             local_env = LocalEnv(root, prj.cfg, session=aws.session())
             local_env.download_dataset(dataset, progress=advance)
     elif data_dir:
-        shutil.copytree(data_dir, channel, dirs_exist_ok=True)
+        with _replaced_on_success(root, _CHANNEL) as channel:
+            shutil.copytree(data_dir, channel, dirs_exist_ok=True)
 
     (root / "input" / "config" / "hyperparameters.json").write_text(
         json.dumps(encoded, indent=2), encoding="utf-8"
@@ -301,7 +311,7 @@ def local_train(
     failure = root / "output" / "failure"
     if failure.exists():
         failure.unlink()
-    with _model_kept_unless_success(root) as model_folder:
+    with _replaced_on_success(root, _MODEL) as model_folder:
         _run("train", root, ref, _environ(env), prj.debug)
         archive = pack_model(model_folder, root / "output" / MODEL_ARCHIVE)
     files = sorted(
@@ -345,7 +355,7 @@ def local_serve(
     ref = _model_ref(prj, model)
     root = pathlib.Path(local_folder)
     if root.is_dir():
-        _restore_interrupted_training(root)
+        _restore_interrupted_runs(root)
     model_folder = root / "model"
     if not model_folder.is_dir() or not any(model_folder.iterdir()):
         raise ML2PError(
