@@ -55,6 +55,8 @@ def server(trained) -> Iterator[int]:
         port = sock.getsockname()[1]
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("ML2P_", "SAGEMAKER_"))}
     environ.update(ML2P_MODEL_VERSION="minimal-0-1-0", SAGEMAKER_MODEL_SERVER_WORKERS="1")
+    # Only the model: an installed ml2p-validate would check inputs first.
+    environ["ML2P_LOAD_PLUGINS"] = "minimal"
     command = [sys.executable, "-m", "ml2p.docker", "--ml-folder", str(trained)]
     command += ["--model", "minimal", "serve", "--host", "127.0.0.1", "--port", str(port)]
     with open(trained / "server.log", "wb") as log:
