@@ -102,7 +102,7 @@ def test_trainer_gets_an_empty_model_folder_where_sagemaker_has_it(project):
     seen = json.loads((folder / "output" / "seen.json").read_text())
     assert seen == {"model_folder": str(folder / "model"), "files": []}
     assert snapshot(folder)[0] == {"model.json": b'{"slope": 3}', "partial.bin": b"half a model"}
-    assert json.loads(train(project, "partial").output)["files"] == ["model.json", "partial.bin"]
+    assert json.loads(train(project, "partial").stdout)["files"] == ["model.json", "partial.bin"]
 
 
 def test_first_training_that_fails_leaves_an_empty_model_folder(project):

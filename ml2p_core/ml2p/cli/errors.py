@@ -146,9 +146,9 @@ def http_error_message(url: str, status: int, body: bytes) -> str:
     """Return the one-line report of an HTTP error answer from an ML2P server.
 
     A JSON error body ``{"message": ..., **details}`` gives its message,
-    then its other fields (``details``, ``error``, ``plugin``...) in
-    brackets, cut to :data:`MAX_DETAILS_CHARS`; any other body is shown as
-    text. A 500 adds that the traceback is in the server's log.
+    then its other non-empty fields (``details``, ``error``, ``plugin``...)
+    in brackets, cut to :data:`MAX_DETAILS_CHARS`; any other body is shown
+    as text. A 500 adds that the traceback is in the server's log.
     """
     text = body.decode("utf-8", errors="replace")
     try:
@@ -160,7 +160,7 @@ def http_error_message(url: str, status: int, body: bytes) -> str:
         extras = "; ".join(
             f"{key}: {value if isinstance(value, str) else json.dumps(value)}"
             for key, value in data.items()
-            if key != "message"
+            if key != "message" and value not in (None, "", [], {})
         )
         if extras:
             message += f" ({_shorten(extras, MAX_DETAILS_CHARS)})"

@@ -160,27 +160,27 @@ def _failure(root: pathlib.Path) -> str:
     return text.splitlines()[0] if text else "no failure reason written"
 
 
-class _BelowError(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno < logging.ERROR
-
-
 @contextlib.contextmanager
-def _failure_reported_by_us(debug: bool) -> Iterator[None]:
-    """Keep the runtime's failure log off the terminal: the command's error says it once.
+def _outcome_reported_by_us(debug: bool) -> Iterator[None]:
+    """Keep the runtime's own log (started, failed with the traceback...) off the terminal.
 
-    The model's own logging is untouched; with ``--debug`` nothing is held back.
+    The command reports the outcome itself, once: the JSON result, or the
+    one-line error naming ``output/failure``. The model's own logging is
+    untouched; with ``--debug`` nothing is held back.
     """
     if debug:
         yield
         return
     runtime_logger = logging.getLogger("ml2p.runtime")
-    below_error = _BelowError()
-    runtime_logger.addFilter(below_error)
+    runtime_logger.addFilter(_drop)
     try:
         yield
     finally:
-        runtime_logger.removeFilter(below_error)
+        runtime_logger.removeFilter(_drop)
+
+
+def _drop(record: logging.LogRecord) -> bool:
+    return False
 
 
 def _run(
@@ -193,7 +193,7 @@ def _run(
     # The model's logging and ML2P's go to stderr: stdout carries the JSON result.
     configure_logging(stream="stderr")
     func = runtime.train if kind == "train" else runtime.generate_dataset
-    with _failure_reported_by_us(debug):
+    with _outcome_reported_by_us(debug):
         code = func(str(root), model_ref=model_ref, environ=environ)
     if code != 0:
         raise ML2PError(
