@@ -51,6 +51,7 @@ __all__ = [
     "SECTIONS",
     "Config",
     "check_models",
+    "check_vpc_config",
     "config_from_dict",
     "load_config",
 ]
@@ -168,6 +169,18 @@ def _check_vpc_config(value: Any, key: str, chk: _Checker) -> None:
         if name not in value:
             chk.fail(sub, "is required: give a non-empty list of strings")
         _check_str_list(value[name], sub, chk, non_empty=True)
+
+
+def check_vpc_config(value: Any, key: str = "vpc_config", path: str = "<dict>") -> None:
+    """Check a ``vpc_config`` setting as :func:`load_config` does.
+
+    :param value: The setting: a mapping of non-empty ``security_groups`` and
+        ``subnets`` lists of strings, and nothing else.
+    :param key: The dotted key named in the error.
+    :param path: The file named in the error.
+    :raises ConfigError: if it is not valid.
+    """
+    _check_vpc_config(value, key, _Checker(path))
 
 
 def _check_internet_access(value: Any, key: str, chk: _Checker) -> None:

@@ -5,11 +5,18 @@ dict of keyword arguments for one boto3 SageMaker call. The configuration is
 never changed (``Config`` hands out copies, and nothing here writes into what
 it hands out). Nothing here talks to AWS or imports boto3.
 
-Resource names follow :mod:`ml2p.naming`; every resource is tagged
-``ml2p-project=<project>``. Containers get the ML2P environment variables
-(``ML2P_PROJECT``, ``ML2P_S3_URL``, ``ML2P_MODEL_CLS``,
-``ML2P_PROJECT_PLUGINS`` and one of ``ML2P_TRAINING_JOB``,
-``ML2P_MODEL_VERSION`` or ``ML2P_DATASET``).
+For an ML2P 0.6 ``ml2p.yml`` the requests are the ones ML2P 0.6.0 sent, field
+for field, except where noted in a function's description. The settings that
+are new here (``train.instance_count``, ``deploy.instance_count``, ...) only
+add to them, and their defaults are 0.6's fixed values.
+
+Resource names are ``<project>-<name>`` (:mod:`ml2p.naming`); short names are
+used as given (the ``ml2p`` command checks them against the naming rules
+first), but a full name longer than SageMaker's 63 characters is refused.
+Every resource is tagged ``ml2p-project=<project>``. Containers get the ML2P
+environment variables (``ML2P_PROJECT``, ``ML2P_S3_URL``, ``ML2P_MODEL_CLS``,
+one of ``ML2P_TRAINING_JOB``, ``ML2P_MODEL_VERSION`` or ``ML2P_DATASET``, and
+``ML2P_PROJECT_PLUGINS`` when the project lists plugins).
 """
 
 from __future__ import annotations
@@ -33,12 +40,16 @@ __all__ = [
     "endpoint_request",
     "lifecycle_config_request",
     "model_artifact_url",
+    "model_class",
     "model_request",
+    "multi_model_request",
     "notebook_request",
     "processing_job_request",
     "resolve_model_type",
+    "single_model_request",
     "training_job_request",
     "vpc_config",
+    "vpc_request",
 ]
 
 #: ML2P 0.6's training defaults, used when ``train`` does not set them.
@@ -48,8 +59,6 @@ TRAIN_MAX_RUNTIME_SECONDS = 60 * 60
 #: ML2P 0.6's dataset generation (processing job) limits.
 DATASET_VOLUME_SIZE_GB = 20
 DATASET_MAX_RUNTIME_SECONDS = 10 * 60 * 60
-#: Notebook instance defaults.
-NOTEBOOK_VOLUME_SIZE_GB = 8
 
 
 def _require(cfg: Config, section: str, key: str) -> Any:
@@ -65,8 +74,12 @@ def _require(cfg: Config, section: str, key: str) -> Any:
 
 def vpc_config(cfg: Config, section: str) -> Optional[Dict[str, List[str]]]:
     """Return ``VpcConfig`` (``SecurityGroupIds``, ``Subnets``) for ``section``, or ``None``."""
-    vpc = cfg.section(section).get("vpc_config")
-    if not vpc:
+    return vpc_request(cfg.section(section).get("vpc_config"))
+
+
+def vpc_request(vpc: Optional[Mapping[str, Any]]) -> Optional[Dict[str, List[str]]]:
+    """Return ``VpcConfig`` for a validated ``vpc_config`` setting (``None`` for none)."""
+    if vpc is None:
         return None
     return {"SecurityGroupIds": list(vpc["security_groups"]), "Subnets": list(vpc["subnets"])}
 
@@ -114,18 +127,54 @@ def resolve_model_type(
 
 def base_environment(cfg: Config) -> Dict[str, str]:
     """Return the variables every ML2P container gets (project, S3 URL, plugins)."""
+    return _environment(cfg, {}, {})
+
+
+def _environment(cfg: Config, first: Mapping[str, str], extra: Mapping[str, str]) -> Dict[str, str]:
+    # ML2P 0.6's order: the variable that sets the environment type, the
+    # project's, then the model's; the plugins (new here) come last.
     from ml2p.core import S3URL
 
-    env = {"ML2P_PROJECT": cfg.project, "ML2P_S3_URL": S3URL(cfg.s3folder).url()}
+    env = {**first, "ML2P_PROJECT": cfg.project, "ML2P_S3_URL": S3URL(cfg.s3folder).url()}
+    env.update(extra)
     if cfg.plugins:
         env["ML2P_PROJECT_PLUGINS"] = ",".join(cfg.plugins)
     return env
 
 
-def _model_cls_env(cfg: Config, model_type: Optional[str]) -> Dict[str, str]:
+def model_class(cfg: Config, model_type: Optional[str]) -> Optional[str]:
+    """Return the ``ML2P_MODEL_CLS`` of a training job, processing job or single model.
+
+    ``None`` when no model type is chosen; a model's reference; for a
+    multi-container model, its ``model-defaults.cls`` (as ML2P 0.6 did).
+
+    :raises ConfigError: if the model is not defined, or is a multi-container
+        model without ``model-defaults.cls``.
+    """
     if model_type is None:
-        return {}
-    return {"ML2P_MODEL_CLS": cfg.model_reference(model_type)}
+        return None
+    spec = cfg.models.get(model_type)
+    if not isinstance(spec, dict):
+        return cfg.model_reference(model_type)
+    cls = (spec.get("model-defaults") or {}).get("cls")
+    if not cls:
+        raise ConfigError(
+            "is required to train, generate a dataset or create a single-container model "
+            f"with the multi-container model {model_type!r}",
+            path=cfg.path,
+            key=f"models.{model_type}.model-defaults.cls",
+        )
+    return cls
+
+
+def _model_cls_env(cfg: Config, model_type: Optional[str]) -> Dict[str, str]:
+    cls = model_class(cfg, model_type)
+    return {} if cls is None else {"ML2P_MODEL_CLS": cls}
+
+
+def _record_invokes_env(cfg: Config) -> Dict[str, str]:
+    # As ML2P 0.6: set only when recording is on (absent means off).
+    return {"ML2P_RECORD_INVOKES": "true"} if cfg.section("deploy").get("record_invokes") else {}
 
 
 def model_artifact_url(cfg: Config, training_job: str) -> str:
@@ -145,31 +194,26 @@ def training_job_request(
 ) -> Dict[str, Any]:
     """Return the ``CreateTrainingJob`` request.
 
-    The ML2P variables travel in the ``ML2P_ENV`` hyperparameter (encoded
-    with :func:`ml2p.hyperparameters.encode` together with the user's
-    ``hyperparameters``) and also as the container ``Environment``.
-    Instance count, volume size and maximum runtime come from the ``train``
-    section (``instance_count``, ``volume_size_gb``, ``max_runtime_seconds``),
-    defaulting to 1, 20 GB and one hour.
+    The ML2P variables are the container ``Environment``, as in ML2P 0.6.
+    ``hyperparameters``, if any, are encoded with
+    :func:`ml2p.hyperparameters.encode` as ``HyperParameters`` (absent
+    otherwise, as in 0.6). Instance count, volume size and maximum runtime
+    come from the ``train`` section (``instance_count``, ``volume_size_gb``,
+    ``max_runtime_seconds``), defaulting to 0.6's 1, 20 GB and one hour. A
+    multi-container ``model_type`` trains its ``model-defaults.cls``.
 
-    :raises NamingError: if ``training_job`` or ``dataset`` break the naming rules.
     :raises HyperparameterError: if the hyperparameters cannot be encoded or
-        use the reserved key ``ML2P_ENV``.
+        use ``ML2P_ENV``, the key :class:`ml2p.core.SageMakerEnv` reads ML2P's
+        own settings from.
     """
     from ml2p import hyperparameters as hp
     from ml2p.core import S3URL
     from ml2p.errors import HyperparameterError
 
-    naming.validate_name("training-job", training_job)
-    naming.validate_name("dataset", dataset)
     train = cfg.section("train")
     s3 = S3URL(cfg.s3folder)
     job_name = naming.full_name(cfg.project, training_job)
-    env = {
-        **base_environment(cfg),
-        "ML2P_TRAINING_JOB": job_name,
-        **_model_cls_env(cfg, model_type),
-    }
+    env = _environment(cfg, {"ML2P_TRAINING_JOB": job_name}, _model_cls_env(cfg, model_type))
     user = dict(hyperparameters or {})
     if "ML2P_ENV" in user:
         raise HyperparameterError("hyperparameter 'ML2P_ENV' is reserved for ML2P's settings")
@@ -181,7 +225,6 @@ def training_job_request(
         },
         # Training reads its data from the channel and writes the model folder.
         "EnableNetworkIsolation": True,
-        "HyperParameters": hp.encode({"ML2P_ENV": dict(env), **user}),
         "InputDataConfig": [
             {
                 "ChannelName": "training",
@@ -206,6 +249,8 @@ def training_job_request(
         },
         "Tags": naming.project_tags(cfg.project),
     }
+    if user:
+        request["HyperParameters"] = hp.encode(user)
     vpc = vpc_config(cfg, "train")
     if vpc:
         request["VpcConfig"] = vpc
@@ -218,9 +263,9 @@ def processing_job_request(
     """Return the ``CreateProcessingJob`` request that generates ``dataset``.
 
     The container runs ``generate-dataset`` with ``ML2P_DATASET`` set to
-    the dataset name.
+    the dataset name. A multi-container ``model_type`` runs its
+    ``model-defaults.cls``.
     """
-    naming.validate_name("dataset", dataset)
     network: Dict[str, Any] = {
         "EnableInterContainerTrafficEncryption": False,
         # The generator reads its sources and uploads the dataset itself.
@@ -242,11 +287,9 @@ def processing_job_request(
             "ImageUri": _require(cfg, "dataset", "image"),
             "ContainerArguments": ["generate-dataset"],
         },
-        "Environment": {
-            **base_environment(cfg),
-            "ML2P_DATASET": dataset,
-            **_model_cls_env(cfg, model_type),
-        },
+        "Environment": _environment(
+            cfg, {"ML2P_DATASET": dataset}, _model_cls_env(cfg, model_type)
+        ),
         "NetworkConfig": network,
         "RoleArn": _require(cfg, "dataset", "role"),
         "StoppingCondition": {"MaxRuntimeInSeconds": DATASET_MAX_RUNTIME_SECONDS},
@@ -255,7 +298,7 @@ def processing_job_request(
 
 
 def _is_multi_container(cfg: Config, model_type: Optional[str]) -> bool:
-    return model_type is not None and not isinstance(cfg.models.get(model_type), str)
+    return model_type is not None and isinstance(cfg.models.get(model_type), dict)
 
 
 def model_request(
@@ -266,60 +309,96 @@ def model_request(
 ) -> Dict[str, Any]:
     """Return the ``CreateModel`` request for ``model_name``.
 
-    A single-container model serves ``training_job``'s artifact (default:
-    :func:`ml2p.naming.training_job_for_model`). A multi-container model
-    (``model_type`` names a mapping with ``containers``) gets one container
-    per entry, each with its own training job, class and optional
-    ``image_tag``, invoked directly (``InferenceExecutionConfig`` mode
-    ``Direct``; pick one with ``TargetContainerHostname``).
+    :func:`multi_model_request` if ``model_type`` is a multi-container model,
+    else :func:`single_model_request`.
     """
-    naming.validate_name("model", model_name)
-    deploy = cfg.section("deploy")
-    image = _require(cfg, "deploy", "image")
-    full = naming.full_name(cfg.project, model_name)
-    env = {
-        **base_environment(cfg),
-        "ML2P_MODEL_VERSION": full,
-        "ML2P_RECORD_INVOKES": "true" if deploy.get("record_invokes") else "false",
-    }
+    if _is_multi_container(cfg, model_type):
+        assert model_type is not None
+        return multi_model_request(cfg, model_name, model_type)
+    return single_model_request(cfg, model_name, training_job, model_type)
+
+
+def _model_request(
+    cfg: Config, full_name: str, containers: Mapping[str, Any], extra: Mapping[str, Any]
+) -> Dict[str, Any]:
     request: Dict[str, Any] = {
-        "ModelName": full,
+        "ModelName": full_name,
+        **containers,
         "ExecutionRoleArn": _require(cfg, "deploy", "role"),
         "Tags": naming.project_tags(cfg.project),
         "EnableNetworkIsolation": False,
+        **extra,
     }
-    if _is_multi_container(cfg, model_type):
-        assert model_type is not None
-        containers = []
-        for hostname, spec in cfg.model_containers(model_type).items():
-            containers.append(
-                {
-                    "ContainerHostname": hostname,
-                    "Image": naming.image_with_tag(image, spec.get("image_tag")),
-                    "ModelDataUrl": model_artifact_url(cfg, spec["training_job"]),
-                    "Environment": {**env, "ML2P_MODEL_CLS": spec["cls"]},
-                }
-            )
-        request["Containers"] = containers
-        request["InferenceExecutionConfig"] = {"Mode": "Direct"}
-    else:
-        job = training_job or naming.training_job_for_model(model_name)
-        naming.validate_name("training-job", job)
-        request["PrimaryContainer"] = {
-            "Image": image,
-            "ModelDataUrl": model_artifact_url(cfg, job),
-            "Environment": {**env, **_model_cls_env(cfg, model_type)},
-        }
     vpc = vpc_config(cfg, "deploy")
     if vpc:
         request["VpcConfig"] = vpc
     return request
 
 
+def single_model_request(
+    cfg: Config,
+    model_name: str,
+    training_job: Optional[str] = None,
+    model_type: Optional[str] = None,
+) -> Dict[str, Any]:
+    """Return the ``CreateModel`` request of a single-container model.
+
+    The container serves ``training_job``'s artifact (default:
+    :func:`ml2p.naming.training_job_for_model`) with ``model_type``'s class
+    (:func:`model_class`; a multi-container type gives its
+    ``model-defaults.cls``, as in ML2P 0.6).
+    """
+    full = naming.full_name(cfg.project, model_name)
+    job = training_job or naming.training_job_for_model(model_name)
+    env = _environment(
+        cfg,
+        {"ML2P_MODEL_VERSION": full},
+        {**_model_cls_env(cfg, model_type), **_record_invokes_env(cfg)},
+    )
+    container = {
+        "Image": _require(cfg, "deploy", "image"),
+        "ModelDataUrl": model_artifact_url(cfg, job),
+        "Environment": env,
+    }
+    return _model_request(cfg, full, {"PrimaryContainer": container}, {})
+
+
+def multi_model_request(cfg: Config, model_name: str, model_type: str) -> Dict[str, Any]:
+    """Return the ``CreateModel`` request of the multi-container model ``model_type``.
+
+    One container per entry of the model, in configured order, each serving
+    its own training job's artifact with its own class, and the ``deploy``
+    image with the container's ``image_tag``; invoked directly
+    (``InferenceExecutionConfig`` mode ``Direct``: pick one with
+    ``TargetContainerHostname``). As in ML2P 0.6, each container's
+    ``ML2P_MODEL_VERSION`` is ``<project>-<container>``, so its predictions
+    are recorded under the container's name. Unlike 0.6, an image whose
+    registry has a port (``host:5000/repo:1.0``) keeps it.
+    """
+    full = naming.full_name(cfg.project, model_name)
+    image = _require(cfg, "deploy", "image")
+    containers = []
+    for hostname, spec in cfg.model_containers(model_type).items():
+        env = _environment(
+            cfg,
+            {"ML2P_MODEL_VERSION": naming.full_name(cfg.project, hostname)},
+            {**_record_invokes_env(cfg), "ML2P_MODEL_CLS": spec["cls"]},
+        )
+        containers.append(
+            {
+                "ContainerHostname": hostname,
+                "Image": naming.image_with_tag(image, spec.get("image_tag")),
+                "ModelDataUrl": model_artifact_url(cfg, spec["training_job"]),
+                "Environment": env,
+            }
+        )
+    return _model_request(
+        cfg, full, {"Containers": containers}, {"InferenceExecutionConfig": {"Mode": "Direct"}}
+    )
+
+
 def endpoint_config_request(cfg: Config, endpoint: str, model_name: str) -> Dict[str, Any]:
     """Return the ``CreateEndpointConfig`` request: one variant serving ``model_name``."""
-    naming.validate_name("endpoint", endpoint)
-    naming.validate_name("model", model_name)
     deploy = cfg.section("deploy")
     return {
         "EndpointConfigName": naming.endpoint_config_name(cfg.project, endpoint),
@@ -338,7 +417,6 @@ def endpoint_config_request(cfg: Config, endpoint: str, model_name: str) -> Dict
 
 def endpoint_request(cfg: Config, endpoint: str) -> Dict[str, Any]:
     """Return the ``CreateEndpoint`` request for ``endpoint`` and its configuration."""
-    naming.validate_name("endpoint", endpoint)
     return {
         "EndpointName": naming.full_name(cfg.project, endpoint),
         "EndpointConfigName": naming.endpoint_config_name(cfg.project, endpoint),
@@ -347,8 +425,10 @@ def endpoint_request(cfg: Config, endpoint: str) -> Dict[str, Any]:
 
 
 def _script(cfg: Config, key: str, path: str) -> List[Dict[str, str]]:
+    # Read as text with universal newlines, as ML2P 0.6 did: a script saved
+    # with CRLF line ends is sent with LF ones, which the shell can run.
     try:
-        with open(path, "rb") as f:
+        with open(path, encoding="utf-8") as f:
             content = f.read()
     except OSError as exc:
         raise ConfigError(
@@ -356,14 +436,21 @@ def _script(cfg: Config, key: str, path: str) -> List[Dict[str, str]]:
             path=cfg.path,
             key=f"notebook.{key}",
         ) from exc
-    return [{"Content": base64.b64encode(content).decode("ascii")}]
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"lifecycle script {path!r} is not UTF-8 text: {exc}",
+            path=cfg.path,
+            key=f"notebook.{key}",
+        ) from exc
+    return [{"Content": base64.b64encode(content.encode("utf-8")).decode("ascii")}]
 
 
 def lifecycle_config_request(cfg: Config, notebook: str) -> Dict[str, Any]:
     """Return the ``CreateNotebookInstanceLifecycleConfig`` request.
 
     ``notebook.on_start`` and ``notebook.on_create`` are paths of scripts:
-    their contents are read and base64-encoded.
+    their contents are read as UTF-8 text (line ends become LF) and
+    base64-encoded.
     """
     settings = cfg.section("notebook")
     request: Dict[str, Any] = {
@@ -377,7 +464,12 @@ def lifecycle_config_request(cfg: Config, notebook: str) -> Dict[str, Any]:
 
 
 def code_repository_request(cfg: Config, repo: str) -> Dict[str, Any]:
-    """Return the ``CreateCodeRepository`` request from ``notebook.repo_*`` settings."""
+    """Return the ``CreateCodeRepository`` request from ``notebook.repo_*`` settings.
+
+    Unlike ML2P 0.6, the repository is tagged ``ml2p-project=<project>``
+    (listings tell projects apart by it), and ``repo_branch`` and
+    ``repo_secret_arn`` are optional, as they are for SageMaker.
+    """
     settings = cfg.section("notebook")
     git: Dict[str, str] = {"RepositoryUrl": _require(cfg, "notebook", "repo_url")}
     if settings.get("repo_branch"):
@@ -395,6 +487,10 @@ def notebook_request(cfg: Config, notebook: str, repo: Optional[str] = None) -> 
     """Return the ``CreateNotebookInstance`` request.
 
     ``repo`` (a short code repository name) becomes ``DefaultCodeRepository``.
+    ``notebook.volume_size`` is required, as in ML2P 0.6.
+
+    :raises ConfigError: if ``direct_internet_access`` is ``Disabled`` (the
+        default) without a ``subnet_id``, which SageMaker refuses.
     """
     settings = cfg.section("notebook")
     access = settings.get("direct_internet_access", "Disabled")
@@ -406,7 +502,7 @@ def notebook_request(cfg: Config, notebook: str, repo: Optional[str] = None) -> 
         "RoleArn": _require(cfg, "notebook", "role"),
         "Tags": naming.project_tags(cfg.project),
         "LifecycleConfigName": naming.lifecycle_config_name(cfg.project, notebook),
-        "VolumeSizeInGB": settings.get("volume_size", NOTEBOOK_VOLUME_SIZE_GB),
+        "VolumeSizeInGB": _require(cfg, "notebook", "volume_size"),
         "DirectInternetAccess": access,
     }
     if repo is not None:
