@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import time
 from typing import Any, Dict, List
 
@@ -21,6 +22,7 @@ from click.testing import CliRunner
 from ml2p import aws
 from ml2p import hyperparameters as hp
 from ml2p.cli import cli
+from tests.cli_support import parse_docs, separate_runner
 
 PROJECT_YML = """\
 project: foo
@@ -54,20 +56,6 @@ notebook:
   repo_branch: main
   repo_secret_arn: arn:aws:secretsmanager:us-east-1:123456789012:secret:git
 """
-
-
-def parse_docs(text: str) -> List[Any]:
-    """Split ML2P 0.6-style output (one pretty JSON document after another)."""
-    decoder = json.JSONDecoder()
-    docs, pos = [], 0
-    text = text.strip()
-    while pos < len(text):
-        doc, end = decoder.raw_decode(text, pos)
-        docs.append(doc)
-        pos = end
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-    return docs
 
 
 @pytest.fixture
@@ -145,13 +133,12 @@ def ok(result) -> str:
         (["dataset", "create", "churn-2024"], "<model>-YYYYMMDD"),
         (["dataset", "ls", "churn"], "<model>-YYYYMMDD"),
         (["dataset", "delete", "x_20240101"], "<model>-YYYYMMDD"),
-        (["training-job", "create", "churn-1", "churn-20240101"], "<model>-X-Y[-dev]"),
-        (["training-job", "create", "churn-1-2", "churn-2024"], "<model>-YYYYMMDD"),
-        (["model", "create", "churn-1-2"], "<model>-X-Y-Z[-dev]"),
-        (["model", "create", "churn-1-2-3", "-t", "churn-1"], "<model>-X-Y[-dev]"),
+        (["training-job", "create", "churn-1", "churn-20240101", "-m", "churn"], "<model>-X-Y"),
+        (["model", "create", "churn-1-2", "-m", "churn"], "<model>-X-Y-Z[-dev]"),
+        (["model", "create", "churn-1-2-3", "-t", "churn-1-2\n"], "<model>-X-Y[-dev]"),
         (["endpoint", "create", "churn-1-2-3-prod"], "[-live|-analysis|-test]"),
-        (["endpoint", "create", "churn-1-2-3-live", "-m", "churn-1-2"], "<model>-X-Y-Z[-dev]"),
-        (["dataset", "generate", "churn"], "<model>-YYYYMMDD"),
+        (["endpoint", "create", "churn-1-2-3-live", "-m", ""], "<model>-X-Y-Z[-dev]"),
+        (["dataset", "generate", "churn", "-m", "churn"], "<model>-YYYYMMDD"),
     ],
 )
 def test_invalid_names_fail_with_the_rule(run, sm, args, rule):
@@ -174,7 +161,6 @@ def test_invalid_names_fail_with_the_rule(run, sm, args, rule):
         (["endpoint", "describe", "nope-1-2-3"], "no such endpoint 'nope-1-2-3'"),
         (["notebook", "describe", "nope"], "no such notebook 'nope'"),
         (["training-job", "wait", "nope-1-2", "--timeout", "1"], "no such training job"),
-        (["dataset", "rm", "churn-20240101", "missing.csv"], "no such file"),
         (["dataset", "dn", "churn-20240101", "missing.csv"], "no such file"),
     ],
 )
@@ -254,14 +240,15 @@ def test_wait_reports_a_failed_job(run, capture):
 
 
 def test_init_creates_the_bucket_and_readmes(aws, project_yml):
-    result = CliRunner().invoke(cli, ["--cfg", project_yml, "init"])
-    out = json.loads(ok(result))
-    assert out["bucket_created"] is True
+    """As ML2P 0.6, init prints nothing; unlike 0.6, it creates a missing bucket (on stderr)."""
+    result = separate_runner().invoke(cli, ["--cfg", project_yml, "init"])
+    assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr == "Note: created S3 bucket 'ml2p-test'\n"
     client = boto3.client("s3", region_name="us-east-1")
     keys = {o["Key"] for o in client.list_objects_v2(Bucket="ml2p-test")["Contents"]}
     assert keys == {"proj/models/README.rst", "proj/datasets/README.rst"}
-    again = json.loads(ok(CliRunner().invoke(cli, ["--cfg", project_yml, "init"])))
-    assert again["bucket_created"] is False
+    again = separate_runner().invoke(cli, ["--cfg", project_yml, "init"])
+    assert again.exit_code == 0 and again.stdout == again.stderr == ""
 
 
 def test_empty_dataset_lists_deletes_and_ls_without_error(run, s3):
@@ -385,13 +372,7 @@ def test_training_job_create_describe_list_wait(run, sm, tmp_path):
 
     job = sm.describe_training_job(TrainingJobName="foo-churn-1-2")
     decoded = hp.decode(job["HyperParameters"])
-    assert decoded["ML2P_ENV"] == {
-        "ML2P_PROJECT": "foo",
-        "ML2P_S3_URL": "s3://ml2p-test/proj/",
-        "ML2P_PROJECT_PLUGINS": "tests.models",
-        "ML2P_TRAINING_JOB": "foo-churn-1-2",
-        "ML2P_MODEL_CLS": "tests.models.MinimalModel",
-    }
+    assert set(decoded) == {"epochs", "opt", "extra"}  # only the user's, no ML2P_ENV
     assert decoded["epochs"] == 3
     assert decoded["opt"] == {"lr": 0.5, "name": "adam"}
     assert decoded["extra"] == {"deep": True}
@@ -409,15 +390,16 @@ def test_training_job_create_describe_list_wait(run, sm, tmp_path):
 
     described = parse_docs(ok(run("training-job", "describe", "churn-1-2")))[0]
     assert described["TrainingJobName"] == "foo-churn-1-2"
-    assert "T" in described["CreationTime"]  # ISO 8601
+    # ML2P 0.6's str(datetime): a space, not a "T", between date and time.
+    assert str(job["CreationTime"]) == described["CreationTime"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?\+00:00", described["CreationTime"])
 
     listed = parse_docs(ok(run("training-job", "list")))
     assert [j["TrainingJobName"] for j in listed] == ["foo-churn-1-2"]
 
-    waited = parse_docs(
-        ok(run("training-job", "wait", "churn-1-2", "--delay", "0", "--timeout", "5"))
-    )
-    assert waited[0]["TrainingJobStatus"] == job["TrainingJobStatus"] == "Completed"
+    # Prints nothing on success, as ML2P 0.6.
+    assert ok(run("training-job", "wait", "churn-1-2", "--delay", "0", "--timeout", "5")) == ""
+    assert job["TrainingJobStatus"] == "Completed"
 
 
 def test_reserved_hyperparameter_is_refused(run, sm):
@@ -473,7 +455,9 @@ def test_model_create_multi_container(run, sm, capture):
     assert containers["second"]["ModelDataUrl"].endswith(
         "/models/foo-churn-1-3/output/model.tar.gz"
     )
-    assert containers["first"]["Environment"]["ML2P_MODEL_VERSION"] == "foo-multi-1-0-0"
+    # As ML2P 0.6: each container's model version is <project>-<container>.
+    assert containers["first"]["Environment"]["ML2P_MODEL_VERSION"] == "foo-first"
+    assert containers["second"]["Environment"]["ML2P_MODEL_VERSION"] == "foo-second"
 
     answers, calls = capture
     answers["CreateModel"] = {"ModelArn": "arn:aws:sagemaker:us-east-1:1:model/foo-multi-1-0-1"}
@@ -484,10 +468,22 @@ def test_model_create_multi_container(run, sm, capture):
     assert "PrimaryContainer" not in sent
 
 
-def test_unknown_model_type_is_refused(run, sm):
-    result = run("model", "create", "churn-1-2-3", "-m", "nosuch")
-    assert result.exit_code == 1 and "unknown model type 'nosuch'" in result.output
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["model", "create", "churn-1-2-3", "-m", "nosuch"],
+        ["training-job", "create", "churn-1-2", "churn-20240101", "-m", "nosuch"],
+        ["dataset", "generate", "churn-20240101", "-m", "nosuch"],
+    ],
+)
+def test_unknown_model_type_is_a_usage_error(run, sm, args):
+    """Exit status 2, as ML2P 0.6's click.BadParameter."""
+    result = run(*args)
+    assert result.exit_code == 2
+    assert "Invalid value for '--model-type' / '-m'" in result.output
+    assert "unknown model type 'nosuch'; defined models: churn, multi" in result.output
     assert sm.list_models()["Models"] == []
+    assert sm.list_training_jobs()["TrainingJobSummaries"] == []
 
 
 def test_endpoint_lifecycle(run, sm, capture):
@@ -507,8 +503,7 @@ def test_endpoint_lifecycle(run, sm, capture):
     assert [e["EndpointName"] for e in parse_docs(ok(run("endpoint", "list")))] == [
         "foo-churn-1-2-3-live"
     ]
-    waited = parse_docs(ok(run("endpoint", "wait", "churn-1-2-3-live", "--delay", "0")))
-    assert waited[0]["EndpointStatus"] == "InService"
+    assert ok(run("endpoint", "wait", "churn-1-2-3-live", "--delay", "0")) == ""
 
     answers, calls = capture
     answers["InvokeEndpoint"] = {"Body": _Body(b'{"y": 4}'), "ContentType": "application/json"}
@@ -619,12 +614,12 @@ def test_notebook_lifecycle(run, sm, capture, project_yml, tmp_path):
     ]
     assert parse_docs(ok(run("notebook", "describe", "nb")))[0]["NotebookInstanceName"] == "foo-nb"
 
-    ok(run("notebook", "stop", "nb"))
+    assert ok(run("notebook", "stop", "nb")) == ""  # Nothing printed, as ML2P 0.6.
     assert (
         sm.describe_notebook_instance(NotebookInstanceName="foo-nb")["NotebookInstanceStatus"]
         == "Stopped"
     )
-    ok(run("notebook", "start", "nb"))
+    assert ok(run("notebook", "start", "nb")) == ""
     assert (
         sm.describe_notebook_instance(NotebookInstanceName="foo-nb")["NotebookInstanceStatus"]
         == "InService"

@@ -9,9 +9,9 @@ from typing import Any, Dict, Iterator, Optional
 
 import click
 
-from ml2p import naming
-from ml2p.cli.context import Project
+from ml2p.cli.context import Project, pass_project
 from ml2p.cli.output import echo_json, progress
+from ml2p.cli.params import checked_name, choose_model_type, model_type_option
 from ml2p.errors import ML2PError
 
 __all__ = ["dataset"]
@@ -21,7 +21,7 @@ _DELETE_BATCH = 1000
 
 
 def _prefix(prj: Project, name: str) -> str:
-    naming.validate_name("dataset", name)
+    checked_name("dataset", name)
     prj.target("dataset", name)
     return prj.s3.path(f"datasets/{name}/")
 
@@ -46,7 +46,7 @@ def dataset() -> None:
 
 
 @dataset.command("list")
-@click.pass_obj
+@pass_project
 def dataset_list(prj: Project) -> None:
     """List the project's datasets (one JSON string each)."""
     prefix = prj.s3.path("datasets/")
@@ -58,17 +58,17 @@ def dataset_list(prj: Project) -> None:
 
 @dataset.command("create")
 @click.argument("dataset_name", metavar="DATASET")
-@click.pass_obj
+@pass_project
 def dataset_create(prj: Project, dataset_name: str) -> None:
     """Create DATASET (writes its README.rst)."""
     key = _prefix(prj, dataset_name) + "README.rst"
-    body = f"Dataset {dataset_name} for project {prj.project}.\n".encode()
+    body = f"Dataset {dataset_name} for project {prj.project}.".encode()  # ML2P 0.6's text
     prj.s3_client.put_object(Bucket=prj.s3.bucket(), Key=key, Body=body)
 
 
 @dataset.command("delete")
 @click.argument("dataset_name", metavar="DATASET")
-@click.pass_obj
+@pass_project
 def dataset_delete(prj: Project, dataset_name: str) -> None:
     """Delete DATASET and every file in it (an empty dataset is not an error)."""
     prefix = _prefix(prj, dataset_name)
@@ -96,7 +96,7 @@ def _delete(client: Any, bucket: str, keys: Any) -> None:
 
 @dataset.command("ls")
 @click.argument("dataset_name", metavar="DATASET")
-@click.pass_obj
+@pass_project
 def dataset_ls(prj: Project, dataset_name: str) -> None:
     """List the files of DATASET ({"filename", "size"} each)."""
     prefix = _prefix(prj, dataset_name)
@@ -108,7 +108,7 @@ def dataset_ls(prj: Project, dataset_name: str) -> None:
 @click.argument("dataset_name", metavar="DATASET")
 @click.argument("src", type=click.Path(exists=True, dir_okay=False))
 @click.argument("dst", required=False, default=None)
-@click.pass_obj
+@pass_project
 def dataset_up(prj: Project, dataset_name: str, src: str, dst: Optional[str]) -> None:
     """Upload the file SRC to DATASET as DST (default: SRC's own name)."""
     path = pathlib.Path(src)
@@ -121,16 +121,17 @@ def dataset_up(prj: Project, dataset_name: str, src: str, dst: Optional[str]) ->
 @click.argument("dataset_name", metavar="DATASET")
 @click.argument("src")
 @click.argument("dst", type=click.Path(dir_okay=False, writable=True), required=False)
-@click.pass_obj
+@pass_project
 def dataset_dn(prj: Project, dataset_name: str, src: str, dst: Optional[str]) -> None:
-    """Download the file SRC of DATASET to DST (default: SRC's name in this folder).
+    """Download the file SRC of DATASET to DST (default: SRC, relative to this folder).
 
     The file is written to a temporary file beside DST and renamed when
     complete, so a failed download leaves nothing behind.
     """
     key = _file_key(prj, dataset_name, src)
     prj.target("file", f"{dataset_name}/{src}")
-    target = pathlib.Path(dst if dst is not None else pathlib.PurePosixPath(src).name)
+    # SRC is a checked relative key (no '..' or absolute parts): safe as a local path.
+    target = pathlib.Path(dst if dst is not None else src)
     folder = target.parent
     if not folder.is_dir():
         raise ML2PError(
@@ -152,26 +153,24 @@ def dataset_dn(prj: Project, dataset_name: str, src: str, dst: Optional[str]) ->
 @dataset.command("rm")
 @click.argument("dataset_name", metavar="DATASET")
 @click.argument("filename")
-@click.pass_obj
+@pass_project
 def dataset_rm(prj: Project, dataset_name: str, filename: str) -> None:
-    """Delete the file FILENAME from DATASET."""
+    """Delete the file FILENAME from DATASET (a missing file is not an error, as in ML2P 0.6)."""
     key = _file_key(prj, dataset_name, filename)
     prj.target("file", f"{dataset_name}/{filename}")
-    client = prj.s3_client
-    client.head_object(Bucket=prj.s3.bucket(), Key=key)  # A missing file is an error.
-    client.delete_object(Bucket=prj.s3.bucket(), Key=key)
+    prj.s3_client.delete_object(Bucket=prj.s3.bucket(), Key=key)
 
 
 @dataset.command("generate")
 @click.argument("dataset_name", metavar="DATASET")
-@click.option("--model-type", "-m", default=None, help="The model (a key of `models`).")
-@click.pass_obj
+@model_type_option
+@pass_project
 def dataset_generate(prj: Project, dataset_name: str, model_type: Optional[str]) -> None:
     """Generate DATASET with a SageMaker processing job running the model's generator."""
     from ml2p import sagemaker
 
-    naming.validate_name("dataset", dataset_name)
-    model_type = sagemaker.resolve_model_type(prj.cfg, model_type, dataset_name)
+    model_type = choose_model_type(prj.cfg, model_type, dataset_name)
+    checked_name("dataset", dataset_name)
     request = sagemaker.processing_job_request(prj.cfg, dataset_name, model_type)
     prj.target("processing job", dataset_name)
     echo_json(prj.sagemaker.create_processing_job(**request))

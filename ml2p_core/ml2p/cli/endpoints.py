@@ -9,10 +9,10 @@ from typing import Any, Dict, Optional
 import click
 
 from ml2p import naming
-from ml2p.cli.context import Project
+from ml2p.cli.context import Project, pass_project
 from ml2p.cli.listing import project_resources
 from ml2p.cli.output import echo_json
-from ml2p.cli.params import wait_for_status, wait_options
+from ml2p.cli.params import checked_name, wait_for_status, wait_options
 from ml2p.errors import ML2PError
 
 __all__ = ["endpoint", "endpoint_url_for_arn", "read_json_argument"]
@@ -61,7 +61,7 @@ def endpoint() -> None:
 
 
 @endpoint.command("list")
-@click.pass_obj
+@pass_project
 def endpoint_list(prj: Project) -> None:
     """List the project's endpoints."""
     for item in project_resources(
@@ -78,14 +78,16 @@ def endpoint_list(prj: Project) -> None:
     default=None,
     help="The model to serve (default: ENDPOINT without its -live/-analysis/-test suffix).",
 )
-@click.pass_obj
+@pass_project
 def endpoint_create(prj: Project, name: str, model_name: Optional[str]) -> None:
     """Create ENDPOINT (<model>-X-Y-Z[-dev][-live|-analysis|-test]) and its configuration."""
     from ml2p import sagemaker
 
-    naming.validate_name("endpoint", name)
-    model_name = model_name or naming.model_for_endpoint(name)
-    naming.validate_name("model", model_name)
+    checked_name("endpoint", name)
+    if model_name is not None:
+        checked_name("model", model_name, enforced=False)
+    else:
+        model_name = naming.model_for_endpoint(name)
     config = sagemaker.endpoint_config_request(prj.cfg, name, model_name)
     request = sagemaker.endpoint_request(prj.cfg, name)
     prj.target("model", model_name)
@@ -96,7 +98,7 @@ def endpoint_create(prj: Project, name: str, model_name: Optional[str]) -> None:
 
 @endpoint.command("delete")
 @click.argument("name", metavar="ENDPOINT")
-@click.pass_obj
+@pass_project
 def endpoint_delete(prj: Project, name: str) -> None:
     """Delete ENDPOINT and its configuration."""
     prj.target("endpoint", name)
@@ -108,7 +110,7 @@ def endpoint_delete(prj: Project, name: str) -> None:
 
 @endpoint.command("describe")
 @click.argument("name", metavar="ENDPOINT")
-@click.pass_obj
+@pass_project
 def endpoint_describe(prj: Project, name: str) -> None:
     """Describe ENDPOINT, adding its invocation URL as EndpointUrl."""
     prj.target("endpoint", name)
@@ -120,12 +122,12 @@ def endpoint_describe(prj: Project, name: str) -> None:
 @endpoint.command("wait")
 @click.argument("name", metavar="ENDPOINT")
 @wait_options
-@click.pass_obj
+@pass_project
 def endpoint_wait(prj: Project, name: str, timeout: float, delay: float) -> None:
-    """Wait until ENDPOINT is in service; fail if it fails."""
+    """Wait until ENDPOINT is in service; fail if it fails. Prints nothing on success."""
     prj.target("endpoint", name)
     full = prj.full_name(name)
-    response = wait_for_status(
+    wait_for_status(
         lambda: prj.sagemaker.describe_endpoint(EndpointName=full),
         "EndpointStatus",
         done=("InService",),
@@ -134,7 +136,6 @@ def endpoint_wait(prj: Project, name: str, timeout: float, delay: float) -> None
         timeout=timeout,
         delay=delay,
     )
-    echo_json({"EndpointName": full, "EndpointStatus": response["EndpointStatus"]})
 
 
 @endpoint.command("invoke")
@@ -145,7 +146,7 @@ def endpoint_wait(prj: Project, name: str, timeout: float, delay: float) -> None
     default=None,
     help="The container of a multi-container (direct) model to invoke.",
 )
-@click.pass_obj
+@pass_project
 def endpoint_invoke(
     prj: Project, name: str, json_data: str, target_container: Optional[str]
 ) -> None:

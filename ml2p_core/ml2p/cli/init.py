@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import click
 
-from ml2p.cli.context import Project
+from ml2p.cli.context import Project, pass_project
 
 __all__ = ["init"]
 
 
 @click.command("init")
-@click.pass_obj
+@pass_project
 def init(prj: Project) -> None:
     """Initialize the project S3 folder.
 
-    Creates the bucket if it does not exist, then writes README.rst files
-    under models/ and datasets/. Prints what it wrote.
+    Writes README.rst files under models/ and datasets/, creating the bucket
+    first if it does not exist (noted on stderr). Prints nothing.
     """
     from botocore.exceptions import ClientError
 
     client = prj.s3_client
     bucket = prj.s3.bucket()
-    created = False
     try:
         client.head_bucket(Bucket=bucket)
     except ClientError as exc:
@@ -32,13 +31,8 @@ def init(prj: Project) -> None:
         if region and region != "us-east-1":
             extra["CreateBucketConfiguration"] = {"LocationConstraint": region}
         client.create_bucket(Bucket=bucket, **extra)
-        created = True
-    keys = []
+        click.echo(f"Note: created S3 bucket {bucket!r}", err=True)
+    # ML2P 0.6's README texts, byte for byte.
     for folder, what in (("models", "Models"), ("datasets", "Datasets")):
-        key = prj.s3.path(f"{folder}/README.rst")
-        body = f"{what} for {prj.project}.\n".encode()
-        client.put_object(Bucket=bucket, Key=key, Body=body)
-        keys.append(f"s3://{bucket}/{key}")
-    from ml2p.cli.output import echo_json
-
-    echo_json({"bucket": bucket, "bucket_created": created, "written": keys})
+        body = f"{what} for {prj.project}.".encode()
+        client.put_object(Bucket=bucket, Key=prj.s3.path(f"{folder}/README.rst"), Body=body)

@@ -6,13 +6,15 @@ from typing import Optional, Sequence
 
 import click
 
-from ml2p import naming
-from ml2p.cli.context import Project
+from ml2p.cli.context import Project, pass_project
 from ml2p.cli.listing import project_resources
 from ml2p.cli.output import echo_json
 from ml2p.cli.params import (
+    checked_name,
+    choose_model_type,
     hyperparameter_options,
     load_hyperparameters,
+    model_type_option,
     wait_for_status,
     wait_options,
 )
@@ -26,7 +28,7 @@ def training_job() -> None:
 
 
 @training_job.command("list")
-@click.pass_obj
+@pass_project
 def training_job_list(prj: Project) -> None:
     """List the project's training jobs."""
     for item in project_resources(
@@ -38,9 +40,9 @@ def training_job_list(prj: Project) -> None:
 @training_job.command("create")
 @click.argument("name", metavar="TRAINING_JOB")
 @click.argument("dataset")
-@click.option("--model-type", "-m", default=None, help="The model (a key of `models`).")
+@model_type_option
 @hyperparameter_options
-@click.pass_obj
+@pass_project
 def training_job_create(
     prj: Project,
     name: str,
@@ -52,10 +54,10 @@ def training_job_create(
     """Create TRAINING_JOB (<model>-X-Y[-dev]) training on DATASET."""
     from ml2p import sagemaker
 
-    naming.validate_name("training-job", name)
-    naming.validate_name("dataset", dataset)
+    model_type = choose_model_type(prj.cfg, model_type, name)
+    checked_name("training-job", name)
+    checked_name("dataset", dataset, enforced=False)
     user = load_hyperparameters(hyperparameters_file, params)
-    model_type = sagemaker.resolve_model_type(prj.cfg, model_type, name)
     request = sagemaker.training_job_request(prj.cfg, name, dataset, model_type, user)
     prj.target("training job", name)
     echo_json(prj.sagemaker.create_training_job(**request))
@@ -63,7 +65,7 @@ def training_job_create(
 
 @training_job.command("describe")
 @click.argument("name", metavar="TRAINING_JOB")
-@click.pass_obj
+@pass_project
 def training_job_describe(prj: Project, name: str) -> None:
     """Describe TRAINING_JOB."""
     prj.target("training job", name)
@@ -73,18 +75,23 @@ def training_job_describe(prj: Project, name: str) -> None:
 @training_job.command("wait")
 @click.argument("name", metavar="TRAINING_JOB")
 @wait_options
-@click.pass_obj
+@pass_project
 def training_job_wait(prj: Project, name: str, timeout: float, delay: float) -> None:
-    """Wait until TRAINING_JOB completes; fail if it fails or stops."""
+    """Wait until TRAINING_JOB completes or stops; fail if it fails.
+
+    Prints nothing on success (a stopped job is noted on stderr).
+    """
     prj.target("training job", name)
     full = prj.full_name(name)
     response = wait_for_status(
         lambda: prj.sagemaker.describe_training_job(TrainingJobName=full),
         "TrainingJobStatus",
-        done=("Completed",),
-        failed=("Failed", "Stopped"),
+        done=("Completed", "Stopped"),
+        failed=("Failed",),
         what=f"training job {name!r}",
         timeout=timeout,
         delay=delay,
     )
-    echo_json({"TrainingJobName": full, "TrainingJobStatus": response["TrainingJobStatus"]})
+    if response["TrainingJobStatus"] == "Stopped":
+        secondary = response.get("SecondaryStatus") or "Stopped"
+        click.echo(f"Note: training job {name!r} was stopped ({secondary})", err=True)

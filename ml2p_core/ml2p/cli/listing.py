@@ -2,8 +2,10 @@
 
 A name prefix alone cannot tell project ``foo`` from project ``foo-bar``
 (``foo-bar-x-1-2`` starts with ``foo-``), so each candidate's
-``ml2p-project`` tag decides. When the tags cannot be read (no permission),
-the name prefix is used and a warning says so.
+``ml2p-project`` tag decides. A resource without that tag (ML2P 0.6 did not
+tag code repositories) is listed by its name prefix, as 0.6 listed it. When
+the tags cannot be read (no permission), the name prefix is used and a
+warning says so.
 """
 
 from __future__ import annotations
@@ -71,6 +73,6 @@ def project_resources(
                         )
                         warned = True
                     owner = project
-                if owner != project:
+                if owner is not None and owner != project:
                     continue
             yield item

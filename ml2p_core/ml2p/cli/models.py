@@ -6,10 +6,10 @@ from typing import Optional
 
 import click
 
-from ml2p import naming
-from ml2p.cli.context import Project
+from ml2p.cli.context import Project, pass_project
 from ml2p.cli.listing import project_resources
 from ml2p.cli.output import echo_json
+from ml2p.cli.params import checked_name, choose_model_type, model_type_option
 
 __all__ = ["model"]
 
@@ -20,7 +20,7 @@ def model() -> None:
 
 
 @model.command("list")
-@click.pass_obj
+@pass_project
 def model_list(prj: Project) -> None:
     """List the project's models."""
     for item in project_resources(prj, "list_models", "Models", "ModelName", "ModelArn"):
@@ -33,10 +33,10 @@ def model_list(prj: Project) -> None:
     "--training-job",
     "-t",
     default=None,
-    help="The training job whose model to serve (default: MODEL without its patch number).",
+    help="The training job whose model to serve (default: <model>-X-Y of MODEL).",
 )
-@click.option("--model-type", "-m", default=None, help="The model (a key of `models`).")
-@click.pass_obj
+@model_type_option
+@pass_project
 def model_create(
     prj: Project, name: str, training_job: Optional[str], model_type: Optional[str]
 ) -> None:
@@ -47,10 +47,10 @@ def model_create(
     """
     from ml2p import sagemaker
 
-    naming.validate_name("model", name)
+    model_type = choose_model_type(prj.cfg, model_type, name)
+    checked_name("model", name)
     if training_job is not None:
-        naming.validate_name("training-job", training_job)
-    model_type = sagemaker.resolve_model_type(prj.cfg, model_type, name)
+        checked_name("training-job", training_job, enforced=False)
     request = sagemaker.model_request(prj.cfg, name, training_job, model_type)
     prj.target("model", name)
     echo_json(prj.sagemaker.create_model(**request))
@@ -58,7 +58,7 @@ def model_create(
 
 @model.command("delete")
 @click.argument("name", metavar="MODEL")
-@click.pass_obj
+@pass_project
 def model_delete(prj: Project, name: str) -> None:
     """Delete MODEL."""
     prj.target("model", name)
@@ -67,7 +67,7 @@ def model_delete(prj: Project, name: str) -> None:
 
 @model.command("describe")
 @click.argument("name", metavar="MODEL")
-@click.pass_obj
+@pass_project
 def model_describe(prj: Project, name: str) -> None:
     """Describe MODEL."""
     prj.target("model", name)

@@ -7,7 +7,7 @@ from typing import Optional
 import click
 
 from ml2p import naming
-from ml2p.cli.context import Project
+from ml2p.cli.context import Project, pass_project
 from ml2p.cli.listing import project_resources
 from ml2p.cli.output import echo_json
 from ml2p.cli.params import wait_for_status, wait_options
@@ -21,7 +21,7 @@ def notebook() -> None:
 
 
 @notebook.command("list")
-@click.pass_obj
+@pass_project
 def notebook_list(prj: Project) -> None:
     """List the project's notebook instances."""
     for item in project_resources(
@@ -36,7 +36,7 @@ def notebook_list(prj: Project) -> None:
 
 @notebook.command("create")
 @click.argument("name", metavar="NOTEBOOK")
-@click.pass_obj
+@pass_project
 def notebook_create(prj: Project, name: str) -> None:
     """Create NOTEBOOK with its lifecycle configuration.
 
@@ -63,7 +63,7 @@ def notebook_create(prj: Project, name: str) -> None:
 
 @notebook.command("presigned-url")
 @click.argument("name", metavar="NOTEBOOK")
-@click.pass_obj
+@pass_project
 def notebook_presigned_url(prj: Project, name: str) -> None:
     """Print a URL that opens NOTEBOOK's Jupyter server."""
     prj.target("notebook", name)
@@ -76,7 +76,7 @@ def notebook_presigned_url(prj: Project, name: str) -> None:
 
 @notebook.command("describe")
 @click.argument("name", metavar="NOTEBOOK")
-@click.pass_obj
+@pass_project
 def notebook_describe(prj: Project, name: str) -> None:
     """Describe NOTEBOOK."""
     prj.target("notebook", name)
@@ -86,7 +86,7 @@ def notebook_describe(prj: Project, name: str) -> None:
 @notebook.command("delete")
 @click.argument("name", metavar="NOTEBOOK")
 @wait_options
-@click.pass_obj
+@pass_project
 def notebook_delete(prj: Project, name: str, timeout: float, delay: float) -> None:
     """Delete NOTEBOOK (stopping it first), its lifecycle configuration and its repository."""
     prj.target("notebook", name)
@@ -122,17 +122,17 @@ def notebook_delete(prj: Project, name: str, timeout: float, delay: float) -> No
 
 @notebook.command("stop")
 @click.argument("name", metavar="NOTEBOOK")
-@click.pass_obj
+@pass_project
 def notebook_stop(prj: Project, name: str) -> None:
-    """Stop NOTEBOOK."""
+    """Stop NOTEBOOK. Prints nothing."""
     prj.target("notebook", name)
-    echo_json(prj.sagemaker.stop_notebook_instance(NotebookInstanceName=prj.full_name(name)))
+    prj.sagemaker.stop_notebook_instance(NotebookInstanceName=prj.full_name(name))
 
 
 @notebook.command("start")
 @click.argument("name", metavar="NOTEBOOK")
-@click.pass_obj
+@pass_project
 def notebook_start(prj: Project, name: str) -> None:
-    """Start NOTEBOOK."""
+    """Start NOTEBOOK. Prints nothing."""
     prj.target("notebook", name)
-    echo_json(prj.sagemaker.start_notebook_instance(NotebookInstanceName=prj.full_name(name)))
+    prj.sagemaker.start_notebook_instance(NotebookInstanceName=prj.full_name(name))

@@ -10,12 +10,20 @@ from typing import Any, Callable, ContextManager, Optional
 
 import click
 
-__all__ = ["echo_json", "progress", "to_json"]
+__all__ = ["echo_json", "json_default", "progress", "to_json"]
 
 
-def _default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """Return a JSON-encodable form of ``value`` for :func:`json.dumps`'s ``default``.
+
+    Dates and times print as ML2P 0.6 printed them, ``str(value)``
+    (``2026-12-01 08:30:26.280685+00:00``); bytes and unread response bodies
+    as text.
+
+    :raises TypeError: for anything else.
+    """
     if isinstance(value, (datetime.datetime, datetime.date)):
-        return value.isoformat()
+        return str(value)
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     if hasattr(value, "read"):  # A streaming body left in a response.
@@ -24,8 +32,8 @@ def _default(value: Any) -> Any:
 
 
 def to_json(value: Any) -> str:
-    """Return ``value`` as indented JSON; datetimes become ISO 8601 strings."""
-    return json.dumps(value, indent=2, default=_default)
+    """Return ``value`` as JSON indented by two spaces, using :func:`json_default`."""
+    return json.dumps(value, indent=2, default=json_default)
 
 
 def echo_json(value: Any) -> None:

@@ -1,4 +1,4 @@
-"""Options shared by several commands: hyperparameters and waiting."""
+"""What several commands share: names, model types, hyperparameters and waiting."""
 
 from __future__ import annotations
 
@@ -7,15 +7,60 @@ from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
 
 import click
 
-from ml2p.errors import HyperparameterError, ML2PError
+from ml2p import naming
+from ml2p.errors import ConfigError, HyperparameterError, ML2PError
 
 __all__ = [
+    "checked_name",
+    "choose_model_type",
     "hyperparameter_options",
     "load_hyperparameters",
+    "model_type_option",
     "parse_assignment",
     "wait_for_status",
     "wait_options",
 ]
+
+_MODEL_TYPE_HINT = "'--model-type' / '-m'"
+
+
+def checked_name(kind: str, name: str, enforced: bool = True) -> str:
+    """Return ``name`` after :func:`ml2p.naming.check_name`, printing its warning on stderr.
+
+    :param enforced: Whether ML2P 0.6 checked this argument against its rule
+        (it did not check a model's ``--training-job``, an endpoint's
+        ``--model-name`` or a training job's dataset).
+    :raises NamingError: if the name is refused.
+    """
+    warning = naming.check_name(kind, name, enforced)
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
+    return name
+
+
+def model_type_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--model-type/-m NAME`` to a command."""
+    return click.option(
+        "--model-type",
+        "-m",
+        default=None,
+        help="The model (a key of `models`); default: the model part of the name if it is "
+        "one, else the only model.",
+    )(func)
+
+
+def choose_model_type(cfg: Any, model_type: Optional[str], name: Optional[str] = None) -> Any:
+    """Return the ``models`` entry a command uses (:func:`ml2p.sagemaker.resolve_model_type`).
+
+    :raises click.BadParameter: (exit status 2, as ML2P 0.6) if ``model_type``
+        is not defined, or is needed and cannot be chosen.
+    """
+    from ml2p import sagemaker
+
+    try:
+        return sagemaker.resolve_model_type(cfg, model_type, name)
+    except ConfigError as exc:
+        raise click.BadParameter(exc.message, param_hint=_MODEL_TYPE_HINT) from exc
 
 
 def parse_assignment(text: str) -> tuple[list[str], Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ml2p.cli.context import Project
+from ml2p.cli.context import Project, pass_project
 from ml2p.cli.listing import project_resources
 from ml2p.cli.output import echo_json
 
@@ -17,7 +17,7 @@ def repo() -> None:
 
 
 @repo.command("list")
-@click.pass_obj
+@pass_project
 def repo_list(prj: Project) -> None:
     """List the project's code repositories."""
     for item in project_resources(
@@ -32,7 +32,7 @@ def repo_list(prj: Project) -> None:
 
 @repo.command("create")
 @click.argument("name", metavar="REPO")
-@click.pass_obj
+@pass_project
 def repo_create(prj: Project, name: str) -> None:
     """Create REPO from notebook.repo_url (and repo_branch, repo_secret_arn)."""
     from ml2p import sagemaker
@@ -44,7 +44,7 @@ def repo_create(prj: Project, name: str) -> None:
 
 @repo.command("delete")
 @click.argument("name", metavar="REPO")
-@click.pass_obj
+@pass_project
 def repo_delete(prj: Project, name: str) -> None:
     """Delete REPO."""
     prj.target("code repository", name)
@@ -53,7 +53,7 @@ def repo_delete(prj: Project, name: str) -> None:
 
 @repo.command("describe")
 @click.argument("name", metavar="REPO")
-@click.pass_obj
+@pass_project
 def repo_describe(prj: Project, name: str) -> None:
     """Describe REPO."""
     prj.target("code repository", name)
