@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, List
+from typing import Any, Dict, List, Tuple
 
 from click.testing import CliRunner
 
@@ -28,3 +28,42 @@ def parse_docs(text: str) -> List[Any]:
         while pos < len(text) and text[pos].isspace():
             pos += 1
     return docs
+
+
+def capture_requests(monkeypatch) -> Tuple[Dict[str, Any], Dict[str, List[Dict[str, Any]]]]:
+    """Record (and optionally answer) requests made on the clients ``ml2p.aws`` makes.
+
+    Returns ``(answers, calls)``: put an operation name (``"CreateModel"``)
+    in ``answers`` to record its requests in ``calls[name]``; its answer is
+    returned instead of calling AWS, unless it is ``None`` (then the request
+    still reaches moto) or a callable (called with the request's parameters).
+    Used where moto lacks an API or does not return what was sent.
+    """
+    from ml2p import aws
+
+    calls: Dict[str, List[Dict[str, Any]]] = {}
+    answers: Dict[str, Any] = {}
+    real_client = aws.client
+
+    def client(service, session_=None, **kw):
+        made = real_client(service, session_, **kw)
+
+        def record(params, model, **_):
+            if model.name in answers:
+                calls.setdefault(model.name, []).append(dict(params))
+
+        def before_call(model, **_):
+            answer = answers.get(model.name)
+            if answer is None:
+                return None
+            if callable(answer):  # answers depending on the request's parameters
+                answer = answer(calls[model.name][-1])
+            http = type("R", (), {"status_code": 200, "headers": {}, "text": ""})()
+            return http, answer
+
+        made.meta.events.register("before-parameter-build.*.*", record)
+        made.meta.events.register("before-call.*.*", before_call)
+        return made
+
+    monkeypatch.setattr(aws, "client", client)
+    return answers, calls

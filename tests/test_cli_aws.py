@@ -13,7 +13,7 @@ import json
 import os
 import re
 import time
-from typing import Any, Dict, List
+from typing import Any
 
 import boto3
 import pytest
@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from ml2p import aws
 from ml2p import hyperparameters as hp
 from ml2p.cli import cli
-from tests.cli_support import parse_docs, separate_runner
+from tests.cli_support import capture_requests, parse_docs, separate_runner
 
 PROJECT_YML = """\
 project: foo
@@ -87,36 +87,8 @@ def sm(aws):
 
 @pytest.fixture
 def capture(monkeypatch):
-    """Answer the named operations on the CLI's own clients, recording their params.
-
-    An operation whose answer is ``None`` is recorded and still sent to moto.
-    """
-    calls: Dict[str, List[Dict[str, Any]]] = {}
-    answers: Dict[str, Any] = {}
-    real_client = aws.client
-
-    def client(service, session_=None, **kw):
-        made = real_client(service, session_, **kw)
-
-        def record(params, model, **_):
-            if model.name in answers:
-                calls.setdefault(model.name, []).append(dict(params))
-
-        def before_call(model, **_):
-            answer = answers.get(model.name)
-            if answer is None:
-                return None
-            if callable(answer):  # answers depending on the request's parameters
-                answer = answer(calls[model.name][-1])
-            http = type("R", (), {"status_code": 200, "headers": {}, "text": ""})()
-            return http, answer
-
-        made.meta.events.register("before-parameter-build.*.*", record)
-        made.meta.events.register("before-call.*.*", before_call)
-        return made
-
-    monkeypatch.setattr(aws, "client", client)
-    return answers, calls
+    """Answer the named operations on the CLI's own clients, recording their params."""
+    return capture_requests(monkeypatch)
 
 
 def ok(result) -> str:

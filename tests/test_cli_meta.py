@@ -145,6 +145,8 @@ def test_help_imports_no_boto_and_scans_no_entry_points():
         assert name in proc.stdout
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert "ml2p.cli" in imported  # the import-time report did run
+    # Nor ML2P 0.6's command modules.
+    assert "ml2p.cli_commands" not in imported
     assert not [m for m in imported if m.split(".")[0] in ("boto3", "botocore", "s3transfer")]
     # No entry-point scan: importlib.metadata is not imported at all.
     assert "importlib.metadata" not in imported and "importlib_metadata" not in imported

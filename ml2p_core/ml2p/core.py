@@ -957,3 +957,18 @@ class Model:
         :raises ValueError: naming the attribute, if ``PREDICTOR`` is not set.
         """
         return self._make("PREDICTOR", "ModelPredictor", env)
+
+
+# --- ML2P 0.6's project objects, imported on first use ------------------------------
+# They live in ml2p.project (which loads YAML), so that importing ml2p.core stays
+# cheap; for the same reason they are not in __all__ (a star import would load them).
+
+_PROJECT_NAMES = ("ModellingProject", "ModellingSubCfg")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PROJECT_NAMES:
+        from ml2p import project
+
+        return getattr(project, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,6 +10,9 @@ and exit status 1 (2 for usage errors); ``--debug`` shows the traceback.
 Commands that load ``ml2p.yml`` print its warnings (keys ML2P does not use)
 once on stderr, and make its folder importable for the project's plugins
 (see :mod:`ml2p.cli.project_config`).
+
+ML2P 0.6's names are here too: the group as ``ml2p``, and
+``ModellingProjectWithSagemakerClient`` (imported on first use).
 """
 
 from __future__ import annotations
@@ -22,7 +25,14 @@ import click
 from ml2p import __version__
 from ml2p.config import DEFAULT_CONFIG_FILE
 
-__all__ = ["BUILTIN_COMMANDS", "MainGroup", "cli", "main"]
+__all__ = [
+    "BUILTIN_COMMANDS",
+    "MainGroup",
+    "ModellingProjectWithSagemakerClient",
+    "cli",
+    "main",
+    "ml2p",
+]
 
 #: Built-in command name -> (module, attribute), imported on first use.
 BUILTIN_COMMANDS: Dict[str, Tuple[str, str]] = {
@@ -138,3 +148,16 @@ def cli(ctx: click.Context, cfg: str, quiet: bool, debug: bool) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> Any:
     """Run ``ml2p`` (the console script entry point)."""
     return cli.main(args=list(argv) if argv is not None else None, prog_name="ml2p")
+
+
+#: The ``ml2p`` group under its ML2P 0.6 name.
+ml2p = cli
+
+
+def __getattr__(name: str) -> Any:
+    # ML2P 0.6's command-line object, without loading the command modules on start-up.
+    if name == "ModellingProjectWithSagemakerClient":
+        from ml2p.cli.context import ModellingProjectWithSagemakerClient
+
+        return ModellingProjectWithSagemakerClient
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,10 @@
+"""ML2P 0.6's ``ml2p.cli_commands.repo``: the ``ml2p repo`` commands.
+
+0.6 had ``list`` and ``describe``; ``repo`` here also has ``create`` and ``delete``.
+"""
+
+from __future__ import annotations
+
+from ml2p.cli.repos import repo, repo_create, repo_delete, repo_describe, repo_list
+
+__all__ = ["repo", "repo_create", "repo_delete", "repo_describe", "repo_list"]
