@@ -107,7 +107,10 @@ def ok(result) -> str:
         (["dataset", "delete", "x_20240101"], "<model>-YYYYMMDD"),
         (["training-job", "create", "churn-1", "churn-20240101", "-m", "churn"], "<model>-X-Y"),
         (["model", "create", "churn-1-2", "-m", "churn"], "<model>-X-Y-Z[-dev]"),
-        (["model", "create", "churn-1-2-3", "-t", "churn-1-2\n"], "<model>-X-Y[-dev]"),
+        (
+            ["model", "create", "churn-1-2-3", "-t", "churn-1-2\n", "-m", "churn"],
+            "<model>-X-Y[-dev]",
+        ),
         (["endpoint", "create", "churn-1-2-3-prod"], "[-live|-analysis|-test]"),
         (["endpoint", "create", "churn-1-2-3-live", "-m", ""], "<model>-X-Y-Z[-dev]"),
         (["dataset", "generate", "churn", "-m", "churn"], "<model>-YYYYMMDD"),
@@ -306,7 +309,7 @@ def test_dataset_generate_creates_a_processing_job(run, sm, s3, capture):
     """moto does not return a processing job's Environment: the request is recorded too."""
     answers, calls = capture
     answers["CreateProcessingJob"] = None
-    out = parse_docs(ok(run("dataset", "generate", "churn-20240101")))[0]
+    out = parse_docs(ok(run("dataset", "generate", "churn-20240101", "-m", "churn")))[0]
     assert out["ProcessingJobArn"].endswith("processing-job/foo-churn-20240101")
     job = sm.describe_processing_job(ProcessingJobName="foo-churn-20240101")
     assert job["AppSpecification"]["ContainerArguments"] == ["generate-dataset"]
@@ -331,6 +334,8 @@ def test_training_job_create_describe_list_wait(run, sm, tmp_path):
                 "create",
                 "churn-1-2",
                 "churn-20240101",
+                "-m",
+                "churn",
                 "--hyperparameters",
                 str(hp_file),
                 "-p",
@@ -375,13 +380,17 @@ def test_training_job_create_describe_list_wait(run, sm, tmp_path):
 
 
 def test_reserved_hyperparameter_is_refused(run, sm):
-    result = run("training-job", "create", "churn-1-2", "churn-20240101", "-p", "ML2P_ENV.x=1")
+    result = run(
+        "training-job", "create", "churn-1-2", "churn-20240101", "-m", "churn", "-p", "ML2P_ENV.x=1"
+    )
     assert result.exit_code == 1 and "reserved" in result.output
     assert sm.list_training_jobs()["TrainingJobSummaries"] == []
 
 
 def test_bad_param_syntax_is_a_usage_error(run):
-    result = run("training-job", "create", "churn-1-2", "churn-20240101", "-p", "novalue")
+    result = run(
+        "training-job", "create", "churn-1-2", "churn-20240101", "-m", "churn", "-p", "novalue"
+    )
     assert result.exit_code == 2
     assert "key=value" in result.output
 
@@ -390,7 +399,7 @@ def test_bad_param_syntax_is_a_usage_error(run):
 
 
 def test_model_create_single_container(run, sm):
-    out = parse_docs(ok(run("model", "create", "churn-1-2-3")))[0]
+    out = parse_docs(ok(run("model", "create", "churn-1-2-3", "-m", "churn")))[0]
     assert out["ModelArn"].endswith("model/foo-churn-1-2-3")
     model = sm.describe_model(ModelName="foo-churn-1-2-3")
     container = model["PrimaryContainer"]
@@ -404,7 +413,7 @@ def test_model_create_single_container(run, sm):
     assert container["Environment"]["ML2P_PROJECT_PLUGINS"] == "tests.models"
     assert model["ExecutionRoleArn"] == "arn:aws:iam::123456789012:role/ml2p"
 
-    ok(run("model", "create", "churn-1-2-4", "-t", "churn-9-9-dev"))
+    ok(run("model", "create", "churn-1-2-4", "-t", "churn-9-9-dev", "-m", "churn"))
     other = sm.describe_model(ModelName="foo-churn-1-2-4")["PrimaryContainer"]["ModelDataUrl"]
     assert "/models/foo-churn-9-9-dev/output/" in other
 
@@ -418,7 +427,7 @@ def test_model_create_single_container(run, sm):
 
 def test_model_create_multi_container(run, sm, capture):
     """moto drops InferenceExecutionConfig, so the request is also captured."""
-    ok(run("model", "create", "multi-1-0-0"))
+    ok(run("model", "create", "multi-1-0-0", "-m", "multi"))
     model = sm.describe_model(ModelName="foo-multi-1-0-0")
     containers = {c["ContainerHostname"]: c for c in model["Containers"]}
     assert containers["first"]["Image"] == "registry.local:5000/ml2p/churn:2.0"
@@ -433,7 +442,7 @@ def test_model_create_multi_container(run, sm, capture):
 
     answers, calls = capture
     answers["CreateModel"] = {"ModelArn": "arn:aws:sagemaker:us-east-1:1:model/foo-multi-1-0-1"}
-    ok(run("model", "create", "multi-1-0-1"))
+    ok(run("model", "create", "multi-1-0-1", "-m", "multi"))
     sent = calls["CreateModel"][0]
     assert sent["InferenceExecutionConfig"] == {"Mode": "Direct"}
     assert [c["ContainerHostname"] for c in sent["Containers"]] == ["first", "second"]
@@ -459,7 +468,7 @@ def test_unknown_model_type_is_a_usage_error(run, sm, args):
 
 
 def test_endpoint_lifecycle(run, sm, capture):
-    ok(run("model", "create", "churn-1-2-3"))
+    ok(run("model", "create", "churn-1-2-3", "-m", "churn"))
     out = parse_docs(ok(run("endpoint", "create", "churn-1-2-3-live")))[0]
     assert out["EndpointArn"].endswith("endpoint/foo-churn-1-2-3-live")
     config = sm.describe_endpoint_config(EndpointConfigName="foo-churn-1-2-3-live-config")
@@ -516,9 +525,15 @@ def test_endpoint_invoke_refuses_bad_json(run, capture):
 def test_listings_exclude_sibling_projects(run, sm, tmp_path, project_yml):
     sibling = tmp_path / "sibling.yml"
     sibling.write_text(open(project_yml).read().replace("project: foo", "project: foo-bar"))
-    ok(run("model", "create", "churn-1-2-3"))
-    ok(run("model", "create", "churn-1-2-3", cfg=str(sibling)))  # foo-bar-churn-1-2-3
-    ok(run("training-job", "create", "churn-1-2", "churn-20240101", cfg=str(sibling)))
+    ok(run("model", "create", "churn-1-2-3", "-m", "churn"))
+    ok(
+        run("model", "create", "churn-1-2-3", "-m", "churn", cfg=str(sibling))
+    )  # foo-bar-churn-1-2-3
+    ok(
+        run(
+            "training-job", "create", "churn-1-2", "churn-20240101", "-m", "churn", cfg=str(sibling)
+        )
+    )
     names = [m["ModelName"] for m in sm.list_models()["Models"]]
     assert sorted(names) == ["foo-bar-churn-1-2-3", "foo-churn-1-2-3"]
 

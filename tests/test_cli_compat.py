@@ -98,11 +98,13 @@ def s3_body(s3, key: str) -> bytes:
 @pytest.mark.parametrize(
     ("args", "status"),
     [
-        # A bad --model-type, or none when several models could apply: click's usage error.
+        # A bad --model-type, or none while several models are defined: a usage error,
+        # reported before the name is checked.
         (["training-job", "create", "churn-1-2", "churn-20240101", "-m", "nope"], 2),
-        (["training-job", "create", "other-1-2", "churn-20240101"], 2),
-        (["model", "create", "other-1-2-3"], 2),
-        (["dataset", "generate", "other-20240101"], 2),
+        (["training-job", "create", "churn-1-2", "churn-20240101"], 2),
+        (["model", "create", "churn-1-2-3"], 2),
+        (["model", "create", "bad", "-m", "nope"], 2),
+        (["dataset", "generate", "churn-20240101"], 2),
         # Missing arguments: usage errors.
         (["dataset", "create"], 2),
         (["endpoint", "invoke", "churn-1-2-3-live"], 2),
@@ -308,7 +310,8 @@ def test_multi_container_model_versions_are_per_container(run, sm):
 
 def test_record_invokes_is_omitted_when_off(s3, sm, tmp_path):
     cfg = write_yml(tmp_path, record_invokes="false")
-    ok(separate_runner().invoke(cli, ["--cfg", cfg, "model", "create", "churn-1-2-3"]))
+    args = ["--cfg", cfg, "model", "create", "churn-1-2-3", "-m", "churn"]
+    ok(separate_runner().invoke(cli, args))
     env = sm.describe_model(ModelName="foo-churn-1-2-3")["PrimaryContainer"]["Environment"]
     assert "ML2P_RECORD_INVOKES" not in env
 

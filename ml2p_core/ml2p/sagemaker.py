@@ -84,14 +84,11 @@ def vpc_request(vpc: Optional[Mapping[str, Any]]) -> Optional[Dict[str, List[str
     return {"SecurityGroupIds": list(vpc["security_groups"]), "Subnets": list(vpc["subnets"])}
 
 
-def resolve_model_type(
-    cfg: Config, model_type: Optional[str], name: Optional[str] = None
-) -> Optional[str]:
-    """Decide which ``models`` entry of ``cfg`` a resource uses.
+def resolve_model_type(cfg: Config, model_type: Optional[str]) -> Optional[str]:
+    """Decide which ``models`` entry of ``cfg`` a resource uses, as ML2P 0.6 did.
 
-    In order: ``model_type`` if given (it must be defined); else the model
-    part of ``name`` if it is a defined model (``churn`` for ``churn-1-2``);
-    else the only defined model; else ``None`` if no model is defined.
+    ``model_type`` if given (it must be defined); else the only defined model;
+    else ``None`` if no model is defined.
 
     :raises ConfigError: if ``model_type`` is not defined, or several models
         are defined and none was chosen.
@@ -106,14 +103,6 @@ def resolve_model_type(
                 key=f"models.{model_type}",
             )
         return model_type
-    if name:
-        for kind in naming.KINDS:
-            try:
-                part = naming.parse_name(kind, name)["model"]
-            except naming.NamingError:
-                continue
-            if part in models:
-                return part
     if not models:
         return None
     if len(models) == 1:

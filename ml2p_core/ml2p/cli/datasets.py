@@ -11,7 +11,7 @@ import click
 
 from ml2p.cli.context import Project, pass_project
 from ml2p.cli.output import echo_json, progress
-from ml2p.cli.params import checked_name, choose_model_type, model_type_option
+from ml2p.cli.params import checked_name, model_type_option
 from ml2p.errors import ML2PError
 
 __all__ = ["dataset"]
@@ -169,7 +169,6 @@ def dataset_generate(prj: Project, dataset_name: str, model_type: Optional[str])
     """Generate DATASET with a SageMaker processing job running the model's generator."""
     from ml2p import sagemaker
 
-    model_type = choose_model_type(prj.cfg, model_type, dataset_name)
     checked_name("dataset", dataset_name)
     request = sagemaker.processing_job_request(prj.cfg, dataset_name, model_type)
     prj.target("processing job", dataset_name)

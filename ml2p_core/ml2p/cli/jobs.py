@@ -11,7 +11,6 @@ from ml2p.cli.listing import project_resources
 from ml2p.cli.output import echo_json
 from ml2p.cli.params import (
     checked_name,
-    choose_model_type,
     hyperparameter_options,
     load_hyperparameters,
     model_type_option,
@@ -54,7 +53,6 @@ def training_job_create(
     """Create TRAINING_JOB (<model>-X-Y[-dev]) training on DATASET."""
     from ml2p import sagemaker
 
-    model_type = choose_model_type(prj.cfg, model_type, name)
     checked_name("training-job", name)
     checked_name("dataset", dataset, enforced=False)
     user = load_hyperparameters(hyperparameters_file, params)

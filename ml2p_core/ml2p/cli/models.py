@@ -9,7 +9,7 @@ import click
 from ml2p.cli.context import Project, pass_project
 from ml2p.cli.listing import project_resources
 from ml2p.cli.output import echo_json
-from ml2p.cli.params import checked_name, choose_model_type, model_type_option
+from ml2p.cli.params import checked_name, model_type_option
 
 __all__ = ["model"]
 
@@ -47,7 +47,6 @@ def model_create(
     """
     from ml2p import sagemaker
 
-    model_type = choose_model_type(prj.cfg, model_type, name)
     checked_name("model", name)
     if training_job is not None:
         checked_name("training-job", training_job, enforced=False)

@@ -12,16 +12,14 @@ from ml2p.errors import ConfigError, HyperparameterError, ML2PError
 
 __all__ = [
     "checked_name",
-    "choose_model_type",
     "hyperparameter_options",
     "load_hyperparameters",
+    "model_type_callback",
     "model_type_option",
     "parse_assignment",
     "wait_for_status",
     "wait_options",
 ]
-
-_MODEL_TYPE_HINT = "'--model-type' / '-m'"
 
 
 def checked_name(kind: str, name: str, enforced: bool = True) -> str:
@@ -39,28 +37,33 @@ def checked_name(kind: str, name: str, enforced: bool = True) -> str:
 
 
 def model_type_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add ``--model-type/-m NAME`` to a command."""
+    """Add ``--model-type/-m NAME`` to a command, checked by :func:`model_type_callback`."""
     return click.option(
         "--model-type",
         "-m",
         default=None,
-        help="The model (a key of `models`); default: the model part of the name if it is "
-        "one, else the only model.",
+        callback=model_type_callback,
+        help="The model (a key of `models`); may be left out if only one is defined.",
     )(func)
 
 
-def choose_model_type(cfg: Any, model_type: Optional[str], name: Optional[str] = None) -> Any:
-    """Return the ``models`` entry a command uses (:func:`ml2p.sagemaker.resolve_model_type`).
+def model_type_callback(ctx: click.Context, param: Any, value: Optional[str]) -> Optional[str]:
+    """Return the model type a command uses: ``value``, else the only model (or ``None``).
 
-    :raises click.BadParameter: (exit status 2, as ML2P 0.6) if ``model_type``
-        is not defined, or is needed and cannot be chosen.
+    As in ML2P 0.6 it runs while the command line is parsed, so a bad model
+    type is reported before anything else.
+
+    :raises click.BadParameter: (exit status 2) if ``value`` is not defined,
+        or is left out while several models are defined.
     """
     from ml2p import sagemaker
+    from ml2p.cli.context import project_of
 
+    cfg = project_of(ctx).cfg
     try:
-        return sagemaker.resolve_model_type(cfg, model_type, name)
+        return sagemaker.resolve_model_type(cfg, value)
     except ConfigError as exc:
-        raise click.BadParameter(exc.message, param_hint=_MODEL_TYPE_HINT) from exc
+        raise click.BadParameter(exc.message, ctx=ctx, param=param) from exc
 
 
 def parse_assignment(text: str) -> tuple[list[str], Any]:

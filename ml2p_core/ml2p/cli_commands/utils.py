@@ -91,10 +91,9 @@ def validate_model_type(ctx: click.Context, param: Any, value: Optional[str]) ->
     :raises click.BadParameter: if ``value`` is not defined, or is omitted
         while several models are defined.
     """
-    from ml2p.cli.context import project_of
-    from ml2p.cli.params import choose_model_type
+    from ml2p.cli.params import model_type_callback
 
-    return choose_model_type(project_of(ctx).cfg, value)
+    return model_type_callback(ctx, param, value)
 
 
 def mk_vpc_config(subcfg: Any) -> Optional[Dict[str, List[str]]]:
