@@ -271,6 +271,23 @@ def test_training_job_environment_alone_sets_up_the_container(run, capture, tmp_
     assert env.hyperparameters == {"k": 3} and env.training_job_name == "foo-churn-1-3"
 
 
+def test_the_training_container_runs_from_the_jobs_environment(
+    s3, capture, tmp_path, restore_ml2p_logger
+):
+    """The container's training, given only the job's Environment (as SageMaker sets it)."""
+    from ml2p import runtime
+
+    cfg = write_yml(tmp_path, **{"pkg.models.Churn": "tests.models.MinimalModel"})
+    answers, calls = capture
+    answers["CreateTrainingJob"] = None
+    args = ["--cfg", cfg, "training-job", "create", "churn-1-2", "churn-20240101", "-m", "churn"]
+    ok(separate_runner().invoke(cli, args))
+    environment = calls["CreateTrainingJob"][0]["Environment"]
+    ml_folder = tmp_path / "opt-ml"
+    assert runtime.train(ml_folder, environ=environment) == 0
+    assert json.loads((ml_folder / "model" / "model.json").read_text()) == {"slope": 2}
+
+
 @pytest.mark.parametrize(
     ("command", "operation"),
     [
