@@ -310,9 +310,11 @@ class SageMakerEnv(_EnvFolders):
       with this environment (type: list of str).
 
     In the training environment settings are loaded from hyperparameters
-    stored by ML2P when the training job is created (the ``ML2P_ENV``
-    hyperparameter, which overrides the process environment); the decoded
-    hyperparameters are available as ``hyperparameters`` (type: dict).
+    stored by ML2P when the training job is created, if it stored any (the
+    ``ML2P_ENV`` hyperparameter, which ``ml2p local train`` writes and which
+    overrides the process environment), and otherwise from the environment
+    variables ``ml2p training-job create`` gives the job, as ML2P 0.6 did; the
+    decoded hyperparameters are available as ``hyperparameters`` (type: dict).
 
     In the serving environment settings are loaded from environment variables
     stored by ML2P when the model is created.
