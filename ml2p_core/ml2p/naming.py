@@ -176,7 +176,7 @@ def check_name(kind: str, name: str, enforced: bool = True) -> Optional[str]:
     :param enforced: Whether ML2P 0.6 checked this name against its rule.
     :returns: ``None``, or the warning to show for an accepted name that
         breaks the rule.
-    :raises NamingError: stating the rule, if the name is refused.
+    :raises ml2p.errors.NamingError: stating the rule, if the name is refused.
     """
     try:
         parse_name(kind, name)

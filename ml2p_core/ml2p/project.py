@@ -10,7 +10,7 @@ importable from :mod:`ml2p.core`.
 The file is loaded and validated by :func:`ml2p.config.load_config`;
 :attr:`ModellingProject.config` turns the (possibly changed) ``cfg`` dict back
 into a validated :class:`ml2p.config.Config`, which is what the request
-builders of :mod:`ml2p.sagemaker` read.
+builders of ``ml2p.sagemaker`` read.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ class ModellingProject:
     def config(self) -> Config:
         """The configuration as a validated :class:`ml2p.config.Config`.
 
-        It follows changes made to :attr:`cfg` (directly or through a
+        It follows changes made to ``cfg`` (directly or through a
         section view) since the file was loaded.
 
         :raises ml2p.errors.ConfigError: if a change made it invalid.

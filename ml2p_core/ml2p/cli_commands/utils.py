@@ -3,8 +3,8 @@
 Each function keeps its ML2P 0.6 signature and result and is a thin adapter:
 names over :mod:`ml2p.naming`, requests over :mod:`ml2p.sagemaker` (the
 ``mk_*`` functions take a 0.6 project object, e.g.
-:class:`ml2p.core.ModellingProject`, and never change its configuration),
-output over :mod:`ml2p.cli.output`. Where a result differs from 0.6's, the
+:class:`ml2p.project.ModellingProject`, and never change its configuration),
+output over ``ml2p.cli.output``. Where a result differs from 0.6's, the
 function says so.
 """
 
@@ -48,7 +48,7 @@ def date_to_string_serializer(value: Any) -> Any:
     """JSON ``default`` for dates: ``str(value)``, as ML2P 0.6 printed them.
 
     Also turns bytes and response bodies into text
-    (:func:`ml2p.cli.output.json_default`).
+    (``ml2p.cli.output.json_default``).
 
     :raises TypeError: for anything else.
     """
@@ -66,7 +66,7 @@ def validate_name(name: str, resource: str) -> None:
     :param str name: The name of the SageMaker resource to validate.
     :param str resource: The kind of resource: ``"dataset"``,
         ``"training-job"``, ``"model"`` or ``"endpoint"``.
-    :raises ml2p.naming.NamingError: if ML2P 0.6's rule refuses the name (a
+    :raises ml2p.errors.NamingError: if ML2P 0.6's rule refuses the name (a
         name only 0.6's rule accepts passes; see :func:`ml2p.naming.check_name`).
     """
     naming.check_name(resource, name)
