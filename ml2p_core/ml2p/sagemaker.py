@@ -13,10 +13,12 @@ add to them, and their defaults are 0.6's fixed values.
 Resource names are ``<project>-<name>`` (:mod:`ml2p.naming`); short names are
 used as given (the ``ml2p`` command checks them against the naming rules
 first), but a full name longer than SageMaker's 63 characters is refused.
-Every resource is tagged ``ml2p-project=<project>``. Containers get the ML2P
-environment variables (``ML2P_PROJECT``, ``ML2P_S3_URL``, ``ML2P_MODEL_CLS``,
-one of ``ML2P_TRAINING_JOB``, ``ML2P_MODEL_VERSION`` or ``ML2P_DATASET``, and
-``ML2P_PROJECT_PLUGINS`` when the project lists plugins).
+Every resource but a lifecycle configuration is tagged
+``ml2p-project=<project>`` (code repositories too, which ML2P 0.6 left
+untagged). Containers get the ML2P environment variables (``ML2P_PROJECT``,
+``ML2P_S3_URL``, ``ML2P_MODEL_CLS``, one of ``ML2P_TRAINING_JOB``,
+``ML2P_MODEL_VERSION`` or ``ML2P_DATASET``, and ``ML2P_PROJECT_PLUGINS`` when
+the project lists plugins).
 """
 
 from __future__ import annotations
