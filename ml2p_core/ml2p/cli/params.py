@@ -32,7 +32,9 @@ def checked_name(kind: str, name: str, enforced: bool = True) -> str:
     """
     warning = naming.check_name(kind, name, enforced)
     if warning:
-        click.echo(f"Warning: {warning}", err=True)
+        from ml2p.cli.project_config import warn
+
+        warn(warning)
     return name
 
 
