@@ -604,8 +604,8 @@ class _WithS3Client:
         """The boto3 S3 client this object writes to S3 with.
 
         Made on first use (with the environment's boto3 session, if it has
-        one); set it to use another client: :meth:`upload_to_s3` and the
-        records stored by ``record_invoke`` (without a background recorder)
+        one); set it to use another client: a predictor's ``record_invoke``
+        (without a background recorder) and a generator's ``upload_to_s3``
         then go through that one.
         """
         client = self._s3_client

@@ -90,7 +90,7 @@ def utc_timestamp(now: Optional[float] = None) -> str:
     The text ``datetime.datetime.utcnow().isoformat()`` gives:
     ``YYYY-MM-DDTHH:MM:SS.ffffff``, or ``YYYY-MM-DDTHH:MM:SS`` when the
     microseconds are 0; naive (no offset, no ``Z``). Microseconds are
-    rounded half to even, as :mod:`datetime` rounds a POSIX time. The
+    rounded half to even, as ``datetime`` rounds a POSIX time. The
     per-second prefix is cached between calls.
     """
     global _stamp
