@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
+import stat
+import subprocess
+import sys
 import threading
 import time
 
@@ -18,7 +22,9 @@ from ml2p.serving.recorder import (
     batch_line,
     recorder_from_environ,
 )
+from ml2p.serving.spill import DiskSpill, Put
 from tests.conftest import AWS_TEST_ENV, moto_url, reset_moto, start_moto
+from tests.fault_support import wait_for
 from tests.serving_support import free_port
 
 PREFIX = "proj/predictions/mv-1/"
@@ -131,29 +137,27 @@ def test_record_after_close_is_logged_not_lost(dead_endpoint):
     assert lines.records() == items and recorder.unwritten == 2
 
 
-def test_full_queue_blocks_for_a_bounded_time_then_logs(dead_endpoint, caplog):
+def test_full_queue_spills_at_once_while_s3_fails(dead_endpoint, caplog):
     lines = Lines()
     recorder = BackgroundRecorder(
-        "ml2p-test", queue_size=2, writers=1, put_wait=0.4, backoff_base=0.05, log=lines
+        "ml2p-test", queue_size=2, writers=1, put_wait=5, backoff_base=0.05, log=lines
     )
     items = records(4)
     try:
-        with caplog.at_level(logging.WARNING, logger="ml2p.serving.recorder"):
-            for key, body in items[:3]:
-                recorder.record(key, body)
-            deadline = time.monotonic() + 5
-            while recorder.pending < 3 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            # The writer holds one record, the queue two: the next put must wait.
-            started = time.monotonic()
-            recorder.record(*items[3])
-            waited = time.monotonic() - started
-        assert waited >= 0.4
-        assert "queue is full" in caplog.text
+        for key, body in items[:3]:
+            recorder.record(key, body)
+        # The writer holds one record (failing), the queue two.
+        assert wait_for(lambda: recorder.failures > 0 and recorder.pending == 3, 10)
+        started = time.monotonic()
+        recorder.record(*items[3])
+        waited = time.monotonic() - started
+        # No wait for room that S3 cannot make: the record spills (to the log here).
+        assert waited < 1
         assert lines.records() == [items[3]] and recorder.unwritten == 1
+        assert recorder.stats()["s3"] == "failing"
     finally:
         recorder.close(timeout=0.2)
-    assert recorder.unwritten == 4
+    assert recorder.unwritten == 4 and recorder.written == 0
     assert sorted(lines.records()) == sorted(items)
 
 
@@ -266,3 +270,116 @@ def test_retries_through_an_outage_until_written(layout):
             )
     finally:
         moto.stop()
+
+
+# -- spilling and holding ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "env,name",
+    [
+        ({"ML2P_RECORD_SPILL": "s3"}, "ML2P_RECORD_SPILL"),
+        ({"ML2P_RECORD_QUEUE_WAIT": "-1"}, "ML2P_RECORD_QUEUE_WAIT"),
+        ({"ML2P_RECORD_QUEUE_WAIT": "soon"}, "ML2P_RECORD_QUEUE_WAIT"),
+    ],
+)
+def test_bad_spill_settings_name_the_variable(env, name):
+    with pytest.raises(ConfigError, match=name):
+        recorder_from_environ("bucket", env)
+
+
+def test_an_unusable_spill_folder_fails_start_up_naming_it(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    env = {"ML2P_RECORD_SPILL_DIR": str(blocker / "spill")}
+    with pytest.raises(ConfigError, match=r"ML2P_RECORD_SPILL_DIR=.*a-file"):
+        recorder_from_environ("bucket", env)
+
+
+def test_spill_files_are_private_and_keep_keys(tmp_path):
+    spill = DiskSpill(str(tmp_path), "ml2p-test")
+    items = records(3)
+    assert spill.put([Put(k, b) for k, b in items]) == 3
+    [name] = os.listdir(spill.folder)
+    assert name.startswith(f"{os.getpid()}-")
+    assert stat.S_IMODE(os.stat(os.path.join(spill.folder, name)).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(spill.folder).st_mode) == 0o700
+    assert spill.pending == 3
+    taken = spill.take(2) + spill.take(2)
+    assert [(p.key, p.body) for p in taken] == items and spill.pending == 0
+    assert os.listdir(spill.folder) == []
+
+
+def test_spill_files_of_a_dead_process_are_taken_over(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    folder = tmp_path / "ml2p-test"
+    folder.mkdir()
+    key, body = records(1)[0]
+    line = {"key": key, "type": "application/json", "records": 1, "body": body.decode()}
+    (folder / f"{dead.pid}-000003.jsonl").write_text(json.dumps(line) + "\n" + '{"key": "cut sh')
+    spill = DiskSpill(str(tmp_path), "ml2p-test")
+    assert spill.pending == 1
+    assert [(p.key, p.body) for p in spill.take(5)] == [(key, body)]
+    assert spill.take(5) == [] and spill.pending == 0
+
+
+def test_spilled_records_reach_s3_when_it_is_back_under_the_same_keys(tmp_path, s3, aws):
+    from tests.tcp_proxy import TcpProxy
+
+    with TcpProxy.to_url(aws) as proxy:
+        proxy.set_mode("refuse")
+        spill = DiskSpill(str(tmp_path), "ml2p-test")
+        recorder = BackgroundRecorder(
+            "ml2p-test", client=s3_client(proxy.url), writers=2, queue_size=2, spill=spill
+        )
+        items = records(12)
+        try:
+            for key, body in items:
+                recorder.record(key, body)
+            assert wait_for(lambda: spill.pending >= 8, 10)
+            assert recorder.stats()["on_disk"] == spill.pending
+            assert recorder.spilled >= 8 and keys_under(s3) == []
+            proxy.set_mode("forward")
+            assert wait_for(lambda: len(keys_under(s3)) == 12, 30)
+        finally:
+            recorder.close(timeout=10)
+    assert sorted(keys_under(s3)) == sorted(k for k, _ in items)
+    assert recorder.written == 12 and recorder.unwritten == 0 and spill.pending == 0
+
+
+def test_held_records_are_kept_only_when_committed(s3, aws):
+    from tests.tcp_proxy import TcpProxy
+
+    with TcpProxy.to_url(aws) as proxy:
+        proxy.set_mode("refuse")
+        lines = Lines()
+        recorder = BackgroundRecorder(
+            "ml2p-test", client=s3_client(proxy.url), queue_size=2, writers=1, log=lines
+        )
+        first, kept, dropped, late = records(1), records(2), records(2), records(1)
+        try:
+            recorder.record(*first[0])
+            # The writer holds it, retrying: the queue's 2 places are free.
+            assert wait_for(lambda: recorder.failures > 0, 10)
+            held = recorder.hold()
+            recorder.record_many(kept)
+            recorder.unhold()
+            assert recorder.pending == 1 and held.count == 2
+            recorder.admit(held)
+            other = recorder.hold()
+            recorder.record_many(dropped)
+            recorder.unhold()
+            recorder.admit(other)  # no place left, and S3 fails: no wait
+            assert held.reserved and not other.reserved
+            recorder.discard(other, "the caller was gone")
+            recorder.commit(held)
+            assert recorder.pending == 3 and recorder.discarded == 2
+            # Made outside a hold: queued (or, the queue being full, spilled) at once.
+            recorder.record(*late[0])
+            assert lines.records() == late and recorder.unwritten == 1
+            proxy.set_mode("forward")
+            assert wait_for(lambda: recorder.written == 3, 20)
+        finally:
+            recorder.close(timeout=10)
+    assert sorted(keys_under(s3)) == sorted(k for k, _ in first + kept)

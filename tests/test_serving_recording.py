@@ -463,22 +463,35 @@ def test_a_datum_holding_the_record_boundary_is_not_split():
     assert [line["result"] for line in lines] == [{"y": 0}, {"y": 1}, {"y": 2}]
 
 
-def test_values_json_cannot_encode_are_stored_with_repr(caplog):
+def test_values_json_cannot_encode_are_stored_with_repr_or_a_description(caplog):
     class Odd:
         def __repr__(self):
             return "Odd()"
 
+    class NoRepr:
+        def __repr__(self):
+            raise RuntimeError("no repr either")
+
     looped = []
     looped.append(looped)
-    data = [{"x": 1}, {"x": Odd()}, {"x": {1, 2}}, looped]
+    data = [{"x": 1}, {"x": Odd()}, {"x": {1, 2}}, looped, {"x": 10**4300}, {"x": NoRepr()}]
     with caplog.at_level("WARNING", logger="ml2p.serving.recorder"):
         lines = _lines(recorder_module.encode_lines(_invocations(data)))
-    assert len(lines) == 4
+    assert len(lines) == 6
     assert lines[0]["input"] == {"x": 1}
     assert lines[1]["input"] == {"x": "Odd()"}
     assert lines[2]["input"] == {"x": "{1, 2}"}
-    assert ID_RE.fullmatch(lines[3]["id"]) and "[[...]]" in lines[3]["repr"]
-    assert "holds a value JSON cannot encode" in caplog.text
+    # What not even repr() rescues is replaced by a description; the rest is kept.
+    assert lines[3]["input"] == {
+        "unencodable": "list",
+        "error": "ValueError: Circular reference detected",
+    }
+    assert lines[3]["result"] == {"y": 3}
+    assert lines[4]["input"]["unencodable"] == "dict" and "4300" in lines[4]["input"]["error"]
+    assert lines[5]["input"]["x"].startswith("<NoRepr: repr failed: RuntimeError")
+    assert all(ID_RE.fullmatch(line["id"]) for line in lines)
+    assert caplog.text.count("could not be encoded") == 5
+    assert "Odd()" not in caplog.text  # ids and errors are logged, never content
     key, body = recorder_module.materialise(("p/", time.time(), {"x": Odd()}, None))
     assert key.startswith("p/ts-") and key.endswith(".json")
     assert json.loads(body) == {"input": {"x": "Odd()"}, "result": None}
