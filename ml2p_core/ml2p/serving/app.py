@@ -24,6 +24,11 @@ request of that worker wait while a prediction runs, and a prediction is not
 answered 504 when it outlasts the timeout. On lifespan shutdown (after in-flight
 requests are answered) the ``ml2p_teardown`` hooks run and the invocation
 recorder is flushed.
+
+A prediction's records are held until its answer has been sent
+(:meth:`ml2p.serving.recorder.BackgroundRecorder.hold`): a prediction that
+failed, timed out, was cut at shutdown or whose caller was gone before the
+answer is not recorded.
 """
 
 from __future__ import annotations
@@ -57,13 +62,38 @@ TEARDOWN_TIMEOUT = 5.0
 RECORDER_CLOSE_TIMEOUT = 8.0
 #: Seconds of the graceful timeout left unused at the end, for the worker to exit.
 EXIT_MARGIN = 2.0
+#: Seconds kept, after in-flight predictions are cut at shutdown, to send their answers.
+CUT_MARGIN = 1.0
+#: Most bytes of a too large body read (and thrown away) before the 413 is sent,
+#: so that the client, still sending, reads the answer rather than a reset.
+DISCARD_LIMIT = 64 * 1024 * 1024
 
 _JSON_HEADER = (b"content-type", b"application/json")
 _TIMED_OUT: Any = object()
+_CUT: Any = object()
+_UNSET: Any = object()
 
 
 class _TooLarge(Exception):
+    """The body is larger than allowed; ``more`` tells whether some of it is still unread."""
+
+    def __init__(self, more: bool):
+        super().__init__()
+        self.more = more
+
+
+class _Disconnected(Exception):
     pass
+
+
+def _connection_lost(send: Send) -> bool:
+    """Whether the connection closed before the answer could be written.
+
+    uvicorn's ``send`` (a method of its request-response cycle) drops what
+    it is given once the client has gone and marks the cycle
+    ``disconnected``; other servers: assume the answer went out.
+    """
+    return getattr(getattr(send, "__self__", None), "disconnected", False) is True
 
 
 class PredictionApp:
@@ -103,6 +133,10 @@ class PredictionApp:
         self._limit = settings.max_payload_bytes
         self._timeout = settings.timeout
         self._strategy = settings.batch_strategy
+        # The predictor's recorder if it can hold a request's records (set on first use).
+        self._recorder: Any = _UNSET
+        #: Whether in-flight predictions were cut short at shutdown.
+        self.cut = False
         # (deadline, future) of the predictions in flight, oldest first.
         self._deadlines: Deque[Tuple[float, asyncio.Future]] = collections.deque()
         self._sweeping = False
@@ -123,33 +157,55 @@ class PredictionApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            path = scope["path"]
-            method = scope["method"]
-            if path == "/invocations":
-                if method == "POST":
-                    await self._invocations(scope, receive, send)
-                else:
-                    await self._not_allowed(send, method, b"POST")
-            elif path == "/ping":
-                if method == "GET" or method == "HEAD":
-                    await self._ping(send)
-                else:
-                    await self._not_allowed(send, method, b"GET, HEAD")
-            elif path == "/execution-parameters":
-                if method == "GET" or method == "HEAD":
-                    await _respond(send, 200, self._params_body)
-                else:
-                    await self._not_allowed(send, method, b"GET, HEAD")
-            else:
-                await _respond(send, 404, bodies.error_body(f"no such path: {path}"))
+            try:
+                await self._http(scope, receive, send)
+            except _Disconnected:
+                return
+            except Exception as exc:
+                # A bug here, not in the predictor: still a JSON answer, and logged.
+                logger.error("request failed: %s", failure_summary(exc), exc_info=exc)
+                body = bodies.error_body("internal error", error=type(exc).__name__)
+                try:
+                    await _respond(send, 500, body, [(b"connection", b"close")])
+                except Exception:  # the answer had begun: nothing more to say
+                    pass
         elif kind == "lifespan":
             await self._lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        method = scope["method"]
+        if path == "/invocations":
+            if method == "POST":
+                await self._invocations(scope, receive, send)
+            else:
+                await self._not_allowed(send, method, b"POST")
+        elif path == "/ping":
+            if method == "GET" or method == "HEAD":
+                await self._ping(send)
+            else:
+                await self._not_allowed(send, method, b"GET, HEAD")
+        elif path == "/execution-parameters":
+            if method == "GET" or method == "HEAD":
+                await _respond(send, 200, self._params_body)
+            else:
+                await self._not_allowed(send, method, b"GET, HEAD")
+        else:
+            await _respond(send, 404, bodies.error_body(f"no such path: {path}"))
 
     # -- routes -------------------------------------------------------------
 
     async def _ping(self, send: Send) -> None:
         if self.ready:
-            await _respond(send, 200, self._ping_body)
+            body = self._ping_body
+            recorder = self._recorder
+            if recorder is _UNSET:
+                recorder = self._find_recorder()
+            if recorder is not None:
+                # How recording keeps up: an operator sees records backing up here.
+                stats = bodies.json_body(recorder.stats())
+                body = b'%s,"recording":%s}' % (body[:-1], stats)
+            await _respond(send, 200, body)
         elif self.setup_error is not None:
             body = bodies.error_body(f"model setup failed: {self.setup_error}", status="failed")
             await _respond(send, 503, body)
@@ -185,19 +241,19 @@ class PredictionApp:
                 await _respond(send, 400, bodies.error_body("invalid Content-Length"))
                 return
             if declared > self._limit:
-                await self._too_large(send)
+                await self._too_large(send, receive if declared <= DISCARD_LIMIT else None)
                 return
         if not self.ready:
             await self._ping(send)
             return
         try:
             body = await self._read_body(receive)
-        except _TooLarge:
-            await self._too_large(send)
+        except _TooLarge as exc:
+            await self._too_large(send, receive if exc.more else None)
             return
         if self._offloader is None:
             # ML2P_SERVER_THREADS=0: on the event loop, no hand-off and no timeout.
-            await _answer(send, *self._handle((body, in_kind, out_kind)))
+            await self._deliver(send, self._handle((body, in_kind, out_kind)))
             return
         loop = self._loop
         future = self._offloader.submit(loop, self._handle, (body, in_kind, out_kind))
@@ -215,7 +271,32 @@ class PredictionApp:
             body = bodies.error_body(f"prediction timed out after {self._timeout:g} s")
             await _respond(send, 504, body)
             return
-        await _answer(send, *answer)
+        if answer is _CUT:
+            body = bodies.error_body(
+                "the server is shutting down: the prediction did not finish in time"
+            )
+            await _respond(send, 503, body, [(b"connection", b"close")])
+            return
+        await self._deliver(send, answer)
+
+    async def _deliver(self, send: Send, answer: Tuple[int, bytes, bytes, Any]) -> None:
+        """Send a prediction's answer, then keep its records if the caller got it."""
+        status, kind, payload, held = answer
+        await _answer(send, status, kind, payload)
+        if held is not None:
+            if _connection_lost(send):
+                self._recorder.discard(held, "the caller was gone before the answer")
+            else:
+                self._recorder.commit(held)
+
+    def _dropped(self, answer: Any) -> None:
+        """A prediction ended after its caller was answered 504 (or cut): forget its records."""
+        held = answer[3] if isinstance(answer, tuple) and len(answer) == 4 else None
+        if held is not None:
+            try:
+                self._recorder.discard(held, "the prediction ended after its caller was answered")
+            except Exception as exc:  # on the event loop: never let it stop the drain
+                logger.error("dropping a late prediction's records failed: %s", exc)
 
     def _sweep(self) -> None:
         """Answer 504 for predictions past their deadline; runs while any are in flight."""
@@ -245,37 +326,89 @@ class PredictionApp:
             self._content_cache[content_type] = kind
         return kind
 
-    async def _too_large(self, send: Send) -> None:
+    async def _too_large(self, send: Send, unread: Optional[Receive]) -> None:
+        # Read the rest of the body first (``unread``: what to read it from): a
+        # client still sending when the connection closes gets a reset instead
+        # of this answer.
+        if unread is not None:
+            await self._discard_body(unread)
         body = bodies.error_body(
             f"request body larger than {self.settings.max_payload_mb:g} MB",
             max_payload_in_mb=self.settings.max_payload_mb,
         )
-        # Close the connection: the rest of the body is not read.
         await _respond(send, 413, body, [(b"connection", b"close")])
+
+    async def _discard_body(self, receive: Receive) -> None:
+        """Read and drop the rest of the request body (at most ``DISCARD_LIMIT`` bytes)."""
+        read = 0
+        while read <= DISCARD_LIMIT:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise _Disconnected()
+            read += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
 
     async def _read_body(self, receive: Receive) -> bytes:
         message = await receive()
+        if message["type"] != "http.request":
+            raise _Disconnected()
         body = message.get("body", b"")
         if not message.get("more_body", False):
             if len(body) > self._limit:
-                raise _TooLarge()
+                raise _TooLarge(more=False)
             return body
         chunks = [body]
         size = len(body)
         while message.get("more_body", False):
             if size > self._limit:
-                raise _TooLarge()
+                raise _TooLarge(more=True)
             message = await receive()
+            if message["type"] != "http.request":
+                raise _Disconnected()
             chunk = message.get("body", b"")
             chunks.append(chunk)
             size += len(chunk)
         if size > self._limit:
-            raise _TooLarge()
+            raise _TooLarge(more=False)
         return b"".join(chunks)
 
     # -- on a prediction thread -------------------------------------------
 
-    def _handle(self, job: Tuple[bytes, str, bytes]) -> Tuple[int, bytes, bytes]:
+    def _find_recorder(self) -> Any:
+        """The predictor's recorder if it can hold a request's records, else ``None``."""
+        recorder = getattr(self.predictor, "recorder", None)
+        if not callable(getattr(recorder, "hold", None)):
+            recorder = None
+        self._recorder = recorder
+        return recorder
+
+    def _handle(self, job: Tuple[bytes, str, bytes]) -> Tuple[int, bytes, bytes, Any]:
+        """Answer one invocation; return the answer and the records it made (held).
+
+        The records are kept only once the answer has reached the
+        connection (:meth:`_deliver`); an answer other than 200 keeps none.
+        """
+        recorder = self._recorder
+        if recorder is _UNSET:
+            recorder = self._find_recorder()
+        if recorder is None:
+            return (*self._predict(job), None)
+        held = recorder.hold()
+        try:
+            status, kind, payload = self._predict(job)
+        finally:
+            recorder.unhold()
+        if not held:
+            return status, kind, payload, None
+        if status != 200:
+            recorder.discard(held, f"the prediction was answered {status}")
+            return status, kind, payload, None
+        # Make room in the queue now, on this thread: the loop must never wait for it.
+        recorder.admit(held)
+        return status, kind, payload, held
+
+    def _predict(self, job: Tuple[bytes, str, bytes]) -> Tuple[int, bytes, bytes]:
         body, in_kind, out_kind = job
         try:
             request = bodies.decode_request(body, in_kind, self._strategy)
@@ -341,10 +474,43 @@ class PredictionApp:
             return time.monotonic() + RECORDER_CLOSE_TIMEOUT
         return self.exit_requested_at + self.settings.graceful_timeout - EXIT_MARGIN
 
+    def inflight_deadline(self) -> float:
+        """When requests still in flight at shutdown are cut short (``time.monotonic()``).
+
+        They get all of the graceful time that the rest does not need: the
+        flush deadline, less the teardown hooks' allowance, the time the
+        recorder's queued records take at its recent write rate, and
+        ``CUT_MARGIN`` to send the answers of those cut. Asked again as time
+        passes: as the queue empties, in-flight requests get more time.
+        """
+        reserve = CUT_MARGIN
+        if self.ready:
+            reserve += TEARDOWN_TIMEOUT
+            recorder = self._recorder
+            if recorder is _UNSET:
+                recorder = self._find_recorder()
+            if recorder is not None:
+                reserve += recorder.seconds_to_flush()
+        return self._flush_deadline() - reserve
+
+    def cut_inflight(self) -> int:
+        """Answer the predictions still running 503 now (shutdown); return how many.
+
+        Must run on the event loop. Their records are not kept: each
+        prediction's thread ends in the background and its result is dropped.
+        """
+        self.cut = True
+        count = 0
+        for _, future in self._deadlines:
+            if not future.done():
+                future.set_result(_CUT)
+                count += 1
+        return count
+
     def start(self) -> None:
         """Start the prediction threads and set the predictor up on a thread of its own."""
         if self.settings.threads > 0:
-            self._offloader = Offloader(self.settings.threads)
+            self._offloader = Offloader(self.settings.threads, on_dropped=self._dropped)
         threading.Thread(target=self._setup, name="ml2p-setup", daemon=True).start()
 
     def _make_env(self) -> Any:

@@ -21,26 +21,25 @@ from typing import Any, Callable, List, Optional
 _STOP: Any = object()
 
 
-def _resolve(future: asyncio.Future, result: Any, error: Optional[BaseException]) -> None:
-    # The future may already be done: the caller gave up on it (timeout).
-    if future.done():
-        return
-    if error is None:
-        future.set_result(result)
-    else:
-        future.set_exception(error)
-
-
 class Offloader:
     """Daemon threads that run functions for an event loop.
 
     :param threads: How many calls may run at once.
     :param name: Prefix of the thread names.
+    :param on_dropped: Called on the loop with the result of a call whose
+        future was already done when it returned (the caller gave up on it:
+        a timeout), so that what the result holds can be released.
     """
 
-    def __init__(self, threads: int = 1, name: str = "ml2p-predict"):
+    def __init__(
+        self,
+        threads: int = 1,
+        name: str = "ml2p-predict",
+        on_dropped: Optional[Callable[[Any], None]] = None,
+    ):
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._name = name
+        self._on_dropped = on_dropped
         self._lock = threading.Lock()
         # Threads to retire: one per replacement started for a stuck call.
         self._surplus = 0
@@ -85,7 +84,15 @@ class Offloader:
         self._wake_pending = False
         popleft = self._done.popleft
         while self._done:
-            _resolve(*popleft())
+            future, result, error = popleft()
+            if not future.done():
+                if error is None:
+                    future.set_result(result)
+                else:
+                    future.set_exception(error)
+            elif error is None and self._on_dropped is not None:
+                # The caller gave up on it (timeout): nobody will use the result.
+                self._on_dropped(result)
 
     def _run(self) -> None:
         get = self._queue.get
