@@ -47,9 +47,28 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+class _NotFinite(ValueError):
+    pass
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value - value != 0:  # inf - inf is NaN
+        raise _NotFinite(
+            f"number {text[:40]} is too large for a float: JSON numbers must be finite"
+        )
+    return value
+
+
 # Strict JSON: NaN and Infinity are not JSON, and a prediction made from them
 # could not be answered in JSON either.
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+# Numbers such as 1e309 decode to infinity. Checking every float would slow
+# every request, so only a body holding a 3-digit exponent or a run of 20
+# digits (which a float of up to 19 digits and 2-digit exponent, always
+# finite, never does) is decoded again with the check.
+_STRICT_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+_MAYBE_HUGE = re.compile(r"[eE]\+?\d{3}|\d{20}")
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 encode_json = _ENCODER.encode
@@ -137,7 +156,11 @@ class Request:
 
 def _loads(text: str, what: str) -> Any:
     try:
+        if _MAYBE_HUGE.search(text) is not None:
+            return _STRICT_DECODER.decode(text)
         return _DECODER.decode(text)
+    except _NotFinite as exc:
+        raise ClientError(f"{exc} (in {what})") from None
     except (ValueError, RecursionError) as exc:
         raise ClientError(f"malformed JSON in {what}: {exc}") from None
 
@@ -202,7 +225,10 @@ def _csv_value(cell: str) -> Any:
     if not text:
         return None
     if _INTEGER.match(text):
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:  # more digits than Python turns into an int: keep the text
+            return cell
     if _NUMBER.match(text):
         value = float(text)
         if math.isfinite(value):

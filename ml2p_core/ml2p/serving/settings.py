@@ -19,6 +19,10 @@ variable                           meaning (default)
                                    for predictions of microseconds, but
                                    ``/ping`` waits while one runs and the
                                    timeout is not enforced
+``ML2P_SERVER_BODY_TIMEOUT``       seconds a request body may go without a
+                                   byte arriving before the request is
+                                   answered 408 and its connection closed
+                                   (10)
 =================================  ==========================================
 """
 
@@ -36,12 +40,15 @@ TIMEOUT_ENV = "SAGEMAKER_MODEL_SERVER_TIMEOUT"
 MAX_PAYLOAD_ENV = "SAGEMAKER_MAX_PAYLOAD_IN_MB"
 BATCH_STRATEGY_ENV = "SAGEMAKER_BATCH_STRATEGY"
 THREADS_ENV = "ML2P_SERVER_THREADS"
+BODY_TIMEOUT_ENV = "ML2P_SERVER_BODY_TIMEOUT"
 
 BATCH_STRATEGIES = ("MULTI_RECORD", "SINGLE_RECORD")
 
 #: Seconds gunicorn gives workers to finish after SIGTERM; SageMaker sends
 #: SIGKILL 30 s after SIGTERM, so this leaves time for teardown and exit.
 GRACEFUL_TIMEOUT = 25.0
+#: Seconds a request body may go without a byte before a 408.
+BODY_TIMEOUT = 10.0
 
 
 def cpu_count() -> int:
@@ -99,6 +106,7 @@ class ServerSettings:
     batch_strategy: str = "MULTI_RECORD"
     threads: int = 1
     graceful_timeout: float = GRACEFUL_TIMEOUT
+    body_timeout: float = BODY_TIMEOUT
 
     @property
     def max_payload_bytes(self) -> int:
@@ -146,4 +154,5 @@ class ServerSettings:
             max_payload_mb=env_number(environ, MAX_PAYLOAD_ENV, 6.0, 0.000001),
             batch_strategy=strategy,
             threads=_whole(environ, THREADS_ENV, 1, 0),
+            body_timeout=env_number(environ, BODY_TIMEOUT_ENV, BODY_TIMEOUT),
         )
