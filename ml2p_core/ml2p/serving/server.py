@@ -2,12 +2,16 @@
 
 The gunicorn master binds the socket before it forks, manages the worker
 processes (restarting one that dies or whose event loop stops answering for
-``timeout`` seconds) and turns SIGTERM into a graceful stop: workers stop
-accepting, finish in-flight requests, run the teardown hooks, flush the
+``timeout`` seconds) and turns a stop signal into a graceful stop: workers
+stop accepting, finish in-flight requests, run the teardown hooks, flush the
 invocation recorder and exit, within ``graceful_timeout`` (25 s, under
-SageMaker's 30 s before SIGKILL). Each worker runs uvicorn (uvloop,
-httptools) with :class:`ml2p.serving.app.PredictionApp`. See
-``docs/serving.md`` for the measurements behind this choice.
+SageMaker's 30 s before SIGKILL). SIGTERM, SIGINT and SIGQUIT all mean that
+same graceful stop, whether sent to the master or to a worker (gunicorn alone
+would make SIGINT and SIGQUIT a quick stop that the uvicorn workers ignore
+until they are killed), and a second signal does not cut it short. Each
+worker runs uvicorn (uvloop, httptools, :class:`ml2p.serving.protocol.Protocol`)
+with :class:`ml2p.serving.app.PredictionApp`. See ``docs/serving.md`` for the
+measurements behind this choice.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import socket
 import sys
+import time
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from gunicorn.app.base import BaseApplication
@@ -25,22 +31,30 @@ from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
 from ml2p.serving.accepting import Acceptor
-from ml2p.serving.app import PredictionApp
+from ml2p.serving.app import CUT_MARGIN, PredictionApp
+from ml2p.serving.protocol import Protocol
 from ml2p.serving.settings import ServerSettings
 
 logger = logging.getLogger("ml2p.serving")
 
-#: Seconds uvicorn waits for in-flight requests after SIGTERM, leaving the
-#: rest of ``graceful_timeout`` for teardown and the recorder's flush.
+#: The signals that stop the server, each the same graceful way.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+#: Seconds in-flight requests get after a stop signal when the app cannot say
+#: (:meth:`ml2p.serving.app.PredictionApp.inflight_deadline` decides otherwise).
 INFLIGHT_GRACE = 10.0
 
 
 class _Server(Server):
-    """uvicorn's server, accepting one connection at a time and telling the app when SIGTERM came.
+    """uvicorn's server, accepting one connection at a time and telling the app when the stop came.
 
     uvicorn would make an asyncio server per socket, which accepts every
     waiting connection at once; :class:`~ml2p.serving.accepting.Acceptor`
     takes one per turn of the event loop, so the workers share connections.
+    Every stop signal is a graceful stop (a second one, SIGINT included,
+    does not skip the drain and the lifespan shutdown). At shutdown,
+    in-flight requests get the time the app's flush does not need
+    (:meth:`~ml2p.serving.app.PredictionApp.inflight_deadline`); those still
+    running then are answered 503 in JSON.
     """
 
     _acceptor: Optional[Acceptor] = None
@@ -64,16 +78,66 @@ class _Server(Server):
         self._acceptor.start(list(sockets))
 
     async def shutdown(self, sockets: Optional[List[socket.socket]] = None) -> None:
-        # Stop accepting before uvicorn closes the sockets and drains connections.
+        # As uvicorn's shutdown, with the in-flight grace decided by the app.
         if self._acceptor is not None:
             self._acceptor.close()
-        await super().shutdown(sockets)
+        app = self.config.app
+        mark = getattr(app, "mark_exit_requested", None)
+        if mark is not None:
+            mark()  # the first mark (the signal's time) stands
+        logger.info("stopping: answering in-flight requests")
+        for sock in sockets or []:
+            sock.close()
+        state = self.server_state
+        for connection in list(state.connections):
+            connection.shutdown()
+        await asyncio.sleep(0.1)
+        deadline_of = getattr(app, "inflight_deadline", None)
+        fixed = time.monotonic() + INFLIGHT_GRACE
+        while state.connections or state.tasks:
+            deadline = deadline_of() if deadline_of is not None else fixed
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.1)
+        if state.tasks:
+            await self._cut(app)
+        await self.lifespan.shutdown()
+
+    async def _cut(self, app: Any) -> None:
+        """Answer what is still in flight: 503 in JSON, then cancel what remains."""
+        state = self.server_state
+        cut = getattr(app, "cut_inflight", None)
+        count = cut() if cut is not None else 0
+        logger.error(
+            "%d request(s) still in flight at the shutdown deadline (%d prediction(s) cut): "
+            "answered 503",
+            len(state.tasks),
+            count,
+        )
+        until = time.monotonic() + CUT_MARGIN / 2
+        while state.tasks and time.monotonic() < until:
+            await asyncio.sleep(0.05)
+        for connection in list(state.connections):
+            abort = getattr(connection, "abort", None)
+            if abort is not None:
+                abort(503, "the server is shutting down: the request did not finish in time")
+        for task in list(state.tasks):
+            task.cancel(msg="the server is shutting down")
+        until = time.monotonic() + CUT_MARGIN / 2
+        while state.tasks and time.monotonic() < until:
+            await asyncio.sleep(0.05)
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         mark = getattr(self.config.app, "mark_exit_requested", None)
         if mark is not None:
             mark()
-        super().handle_exit(sig, frame)
+        if self.should_exit:
+            # uvicorn would force the exit on a second SIGINT: skip the drain,
+            # the teardown and the flush. The graceful stop goes on instead.
+            return
+        # Every stop signal is SIGTERM's graceful stop; uvicorn raises it again
+        # once the worker is done, and SIGTERM is the one to exit by.
+        super().handle_exit(signal.SIGTERM, frame)
 
 
 class Worker(UvicornWorker):
@@ -81,7 +145,7 @@ class Worker(UvicornWorker):
 
     CONFIG_KWARGS = {
         "loop": "uvloop",
-        "http": "httptools",
+        "http": Protocol,
         "ws": "none",
         "lifespan": "on",
         "access_log": False,
@@ -89,7 +153,6 @@ class Worker(UvicornWorker):
         # Nothing reads the client address (no access log): skip the
         # X-Forwarded-* middleware on every request.
         "proxy_headers": False,
-        "timeout_graceful_shutdown": INFLIGHT_GRACE,
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -100,14 +163,42 @@ class Worker(UvicornWorker):
         self.config.timeout_notify = max(1.0, self.timeout / 4)
 
     async def _serve(self) -> None:
-        # As UvicornWorker._serve, with a server that marks when SIGTERM came,
-        # so the recorder's flush can use all of the graceful time left.
+        # As UvicornWorker._serve, with a server that marks when the stop came,
+        # so the recorder's flush can use all of the graceful time left, and
+        # that stops gracefully on SIGQUIT too (UvicornWorker's handler for it
+        # only flags gunicorn's worker, which uvicorn never looks at).
         self.config.app = self.wsgi
         server = _Server(config=self.config)
-        self._install_sigquit_handler()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGQUIT, server.handle_exit, signal.SIGQUIT, None)
         await server.serve(sockets=self.sockets)
         if not server.started:
             sys.exit(Arbiter.WORKER_BOOT_ERROR)
+
+
+class _Arbiter(Arbiter):
+    """gunicorn's master, stopping gracefully on SIGINT and SIGQUIT as on SIGTERM.
+
+    gunicorn makes SIGINT and SIGQUIT a quick stop: it sends the workers
+    SIGQUIT and kills them after ``graceful_timeout``, and a SIGINT during a
+    graceful stop cuts it to 2 s. Either way queued records and the teardown
+    hooks are lost. Here each is queued as SIGTERM: the same orderly drain,
+    and a repeated signal changes nothing.
+    """
+
+    stop_signal: Optional[int] = None
+
+    def signal(self, sig: int, frame: Any) -> None:
+        if sig in STOP_SIGNALS:
+            if self.stop_signal is None:
+                self.stop_signal = sig
+            sig = signal.SIGTERM
+        super().signal(sig, frame)
+
+    def handle_term(self) -> None:
+        name = signal.Signals(self.stop_signal or signal.SIGTERM).name
+        self.log.info("%s: graceful stop (in-flight requests, teardown, records)", name)
+        super().handle_term()
 
 
 class PredictionServer(BaseApplication):
@@ -153,6 +244,15 @@ class PredictionServer(BaseApplication):
     def load(self) -> PredictionApp:
         return self.application
 
+    def run(self) -> None:
+        """Run the master until a stop signal and the workers' graceful stop."""
+        try:
+            _Arbiter(self).run()
+        except RuntimeError as exc:
+            print(f"\nError: {exc}\n", file=sys.stderr)
+            sys.stderr.flush()
+            sys.exit(1)
+
 
 def serve(
     ml_folder: Any,
@@ -165,7 +265,7 @@ def serve(
     environ: Optional[Mapping[str, str]] = None,
     env_factory: Optional[Callable[[Any, Optional[Mapping[str, str]]], Any]] = None,
 ) -> None:
-    """Serve the model's predictor over HTTP until SIGTERM or SIGINT.
+    """Serve the model's predictor over HTTP until SIGTERM, SIGINT or SIGQUIT (all graceful).
 
     :param ml_folder: The SageMaker folder (``/opt/ml/``): the model is read
         from its ``model/`` folder by the predictor's setup.
