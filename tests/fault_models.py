@@ -9,7 +9,8 @@ record in S3, in a spill file or in the log. ``{"x": n}`` answers
   writes the values) but JSON cannot encode (the key has more digits than
   Python turns into text);
 * ``"echo": v``: answer ``{"y": 2 * n, "echo": v}`` (``1e309`` decodes to
-  infinity, which JSON cannot encode).
+  infinity, which JSON cannot encode);
+* ``"pid": true``: answer ``{"y": 2 * n, "pid": <the worker's process id>}``.
 
 ``teardown`` appends ``torn down <pid>`` to ``SERVING_TEARDOWN_MARKER`` as
 :class:`tests.serving_models.ScalePredictor` does.
@@ -17,6 +18,7 @@ record in S3, in a spill file or in the log. ``{"x": n}`` answers
 
 from __future__ import annotations
 
+import os
 import time
 
 from ml2p.core import Model
@@ -39,6 +41,8 @@ class FaultPredictor(ScalePredictor):
             return {BIG: x}
         if "echo" in data:
             return {"y": 2 * x, "echo": data["echo"]}
+        if data.get("pid") is True:
+            return {"y": 2 * x, "pid": os.getpid()}
         return {"y": 2 * x}
 
 
