@@ -458,7 +458,14 @@ def build_specs(
         )
         if args.recording:
             for layout in args.layouts:
-                rec_env = dict(this_env, ML2P_RECORD_INVOKES="true", ML2P_RECORD_LAYOUT=layout)
+                # Records unwritten at stop go to the log, where the report counts them
+                # (spilled to disk they would be sent by the next round's server).
+                rec_env = dict(
+                    this_env,
+                    ML2P_RECORD_INVOKES="true",
+                    ML2P_RECORD_LAYOUT=layout,
+                    ML2P_RECORD_SPILL="log",
+                )
                 specs.append(
                     ServerSpec(
                         f"this-rec-{layout}",
@@ -476,6 +483,7 @@ def build_specs(
                     ML2P_RECORD_INVOKES="true",
                     ML2P_RECORD_LAYOUT="object",
                     ML2P_RECORD_QUEUE_SIZE=str(BIG_QUEUE),
+                    ML2P_RECORD_SPILL="log",
                 )
                 specs.append(
                     ServerSpec(

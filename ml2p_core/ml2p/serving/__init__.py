@@ -3,10 +3,13 @@
 :func:`serve` is the entry point. The modules:
 
 * :mod:`ml2p.serving.server`: the gunicorn master and uvicorn workers;
+* :mod:`ml2p.serving.protocol`: each connection's HTTP protocol (JSON errors, body timeout);
 * :mod:`ml2p.serving.app`: the ASGI application (routes, errors, lifespan);
 * :mod:`ml2p.serving.bodies`: decoding requests, encoding responses;
 * :mod:`ml2p.serving.offload`: running predictions off the event loop;
 * :mod:`ml2p.serving.recorder`: recording invocations in the background;
+* :mod:`ml2p.serving.record_encoding`: naming and encoding records, never raising;
+* :mod:`ml2p.serving.spill`: where records go when S3 cannot take them;
 * :mod:`ml2p.serving.settings`: the settings read from the environment.
 
 Importing this package is cheap; gunicorn and uvicorn are imported when
@@ -31,7 +34,7 @@ def serve(
     environ: Optional[Mapping[str, str]] = None,
     env_factory: Optional[Callable[[Any, Optional[Mapping[str, str]]], Any]] = None,
 ) -> None:
-    """Serve the model's predictor over HTTP until SIGTERM or SIGINT.
+    """Serve the model's predictor over HTTP until SIGTERM, SIGINT or SIGQUIT (all graceful).
 
     See :func:`ml2p.serving.server.serve` for the parameters.
     """

@@ -15,9 +15,9 @@ is still stored:
 Either way the encoder reports the problem, so the recorder logs the record's
 id (never its content) and counts it.
 
-A record is named once (:func:`name_invocation`, :func:`encode_batch`):
-whatever happens to it afterwards (stored, retried, spilled, logged), it
-keeps that id.
+A record is named once (``name_invocation``, ``encode_batch``): whatever
+happens to it afterwards (stored, retried, spilled, logged), it keeps that
+id.
 """
 
 from __future__ import annotations
