@@ -405,9 +405,7 @@ def test_records_unwritten_at_shutdown_stay_on_disk_for_the_next_server(tmp_path
 # -- 8. the same through `ml2p local serve` ------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "how", ["ctrl-c twice", "sigquit to the master"], ids=["ctrl-c-twice", "sigquit"]
-)
+@pytest.mark.parametrize("how", ["ctrl-c-twice", "sigint", "sigquit"])
 def test_local_serve_drains_on_every_stop_signal(tmp_path, s3, aws, how):
     marker = tmp_path / "teardown.txt"
     cfg = tmp_path / "ml2p.yml"
@@ -441,17 +439,25 @@ def test_local_serve_drains_on_every_stop_signal(tmp_path, s3, aws, how):
     try:
         # Both workers set up: predictions answered by two processes.
         warm_up = workers_answering(port, 2)
+        slow = {}
+        in_flight = threading.Thread(
+            target=lambda: slow.update(resp=post(port, {"x": 999999, "sleep": 2}, timeout=30))
+        )
         with Load(port, threads=4, start=1000) as load:
             assert wait_for(lambda: load.count() > 100, 30)
+            in_flight.start()
+            time.sleep(0.3)
             started = time.monotonic()
-            if how == "ctrl-c twice":
+            if how == "ctrl-c-twice":
+                # Every process of the group, twice, while a prediction runs.
                 os.killpg(proc.pid, signal.SIGINT)
-                time.sleep(0.3)
+                time.sleep(0.5)
                 os.killpg(proc.pid, signal.SIGINT)
-            else:
-                proc.send_signal(signal.SIGQUIT)
+            else:  # `kill -INT` or `kill -QUIT` to the master only
+                proc.send_signal(signal.SIGINT if how == "sigint" else signal.SIGQUIT)
             code = proc.wait(45)
             seconds = time.monotonic() - started
+        in_flight.join(30)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -461,7 +467,8 @@ def test_local_serve_drains_on_every_stop_signal(tmp_path, s3, aws, how):
     assert seconds < 15, log
     assert marker.read_text().count("torn down") == 2, log
     assert set(load.statuses) == {200}, log
-    answered = load.answered | warm_up
+    assert slow["resp"].status == 200, slow
+    answered = load.answered | warm_up | {999999}
     assert_each_once(answered, in_s3(s3, "proj/predictions/test-proj-local/"), log)
 
 
