@@ -96,6 +96,8 @@ class Server:
         environ["PYTHONPATH"] = ROOT + os.pathsep + environ.get("PYTHONPATH", "")
         environ["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
         environ["ML2P_MODEL_VERSION"] = "test-model-1-0-0"
+        # Records S3 refuses spill beside the log, not in a folder other servers share.
+        environ["ML2P_RECORD_SPILL_DIR"] = self.log_path + ".spill"
         environ.update(env or {})
         self.environ = {k: v for k, v in environ.items() if v is not None}
         self.args = [

@@ -427,6 +427,7 @@ def test_local_serve_drains_on_every_stop_signal(tmp_path, s3, aws, how):
         SERVING_TEARDOWN_MARKER=str(marker),
         ML2P_RECORD_LAYOUT="batched",
         ML2P_RECORD_BATCH_SECONDS="60",
+        ML2P_RECORD_SPILL_DIR=str(tmp_path / "spill"),
     )
     args = [sys.executable, "-m", "ml2p", "--cfg", str(cfg), "local", "serve", "faults"]
     args += ["--host", "127.0.0.1", "--port", str(port), "--workers", "2"]

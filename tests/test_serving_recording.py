@@ -315,10 +315,13 @@ def test_unwritten_deferred_records_are_logged_whole(tmp_path):
 # -- the bound and the defaults ---------------------------------------------------
 
 
-def test_defaults_per_layout_keep_the_object_queue_small():
-    obj = recorder_from_environ("b", {})
-    batched = recorder_from_environ("b", {"ML2P_RECORD_LAYOUT": "batched"})
+def test_defaults_per_layout_keep_the_object_queue_small(tmp_path):
+    spill = {"ML2P_RECORD_SPILL_DIR": str(tmp_path)}
+    obj = recorder_from_environ("b", spill)
+    batched = recorder_from_environ("b", {"ML2P_RECORD_LAYOUT": "batched", **spill})
     try:
+        assert obj.spill.kind == batched.spill.kind == "disk"
+        assert obj.spill.folder == str(tmp_path / "b")
         assert obj.writers == DEFAULT_WRITERS["object"] >= 16
         assert batched.writers == DEFAULT_WRITERS["batched"] >= 2
         assert obj._backlog.capacity == DEFAULT_QUEUE_SIZE["object"] <= 1000
