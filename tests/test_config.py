@@ -74,6 +74,9 @@ notebook:
   repo_url: "https://github.com/example/repo.git"
   repo_branch: "main"
   repo_secret_arn: "arn:aws:secretsmanager:eu-west-1:123:secret:repo"
+transform:
+  instance_type: "ml.c5.xlarge"
+  max_payload_mb: 6
 """
 
 
@@ -585,15 +588,15 @@ def test_recursive_yaml_alias_is_an_error(tmp_path: Path) -> None:
 def test_unknown_keys_are_kept_and_warned_about(tmp_path: Path) -> None:
     path = write_yaml_dict(
         tmp_path,
-        minimal(future={"a": [1, 2]}, train={"image": "i", "spot": True}, notebook={"x": 1}),
+        minimal(future={"a": [1, 2]}, train={"image": "i", "turbo": True}, notebook={"x": 1}),
     )
     cfg = load_config(path)
     assert len(cfg.warnings) == 3
     assert any("'future'" in w and str(path) in w for w in cfg.warnings)
-    assert any("'train.spot'" in w for w in cfg.warnings)
+    assert any("'train.turbo'" in w for w in cfg.warnings)
     assert any("'notebook.x'" in w for w in cfg.warnings)
     assert cfg.get("future") == {"a": [1, 2]}
-    assert cfg.section("train")["spot"] is True
+    assert cfg.section("train")["turbo"] is True
     assert isinstance(cfg.warnings, tuple)
 
 

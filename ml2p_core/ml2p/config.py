@@ -16,6 +16,12 @@ The file is YAML with a mapping at the top level::
     train: {..., instance_count: 1, volume_size_gb: 30, max_runtime_seconds: 3600}
     deploy: {..., record_invokes: true, instance_count: 1}
     notebook: {instance_type: ..., role: ..., volume_size: 8, ...}
+    transform: {instance_type: ..., max_payload_mb: 6, ...}   # batch transform
+
+The settings for running past one machine (``train.spot``,
+``train.input_distribution``, ``deploy.autoscaling``, ``deploy.serverless``,
+``deploy.async`` and the ``transform`` section) are described and checked in
+:mod:`ml2p.scaling_config`.
 
 :func:`load_config` reads and validates a file and returns an immutable :class:`Config`;
 :func:`config_from_dict` validates an already-parsed mapping the same way. Every problem
@@ -44,6 +50,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from . import scaling_config
 from .errors import ConfigError
 
 __all__ = [
@@ -60,7 +67,7 @@ __all__ = [
 DEFAULT_CONFIG_FILE = "./ml2p.yml"
 
 #: The sections that :meth:`Config.section` returns, each overlaid on ``defaults``.
-SECTIONS: tuple[str, ...] = ("dataset", "train", "deploy", "notebook")
+SECTIONS: tuple[str, ...] = ("dataset", "train", "deploy", "notebook", "transform")
 
 _TOP_LEVEL_KEYS = ("project", "s3folder", "models", "plugins", "defaults", *SECTIONS)
 _PROJECT_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
@@ -226,6 +233,12 @@ _SECTION_SETTINGS: dict[str, dict[str, _Rule]] = {
     },
 }
 
+# Spot and distributed training, autoscaling, serverless and asynchronous endpoints,
+# batch transform: their rules live in ml2p.scaling_config.
+for _section, _rules in scaling_config.SCALING_SETTINGS.items():
+    _SECTION_SETTINGS.setdefault(_section, {}).update(_rules)
+del _section, _rules
+
 # ``defaults`` may carry any setting of any section; each key has one rule everywhere.
 _DEFAULT_SETTINGS: dict[str, _Rule] = {}
 for _settings in _SECTION_SETTINGS.values():
@@ -381,6 +394,7 @@ def _validate(data: Any, chk: _Checker) -> None:
     _check_section(data.get("defaults"), "defaults", chk, _DEFAULT_SETTINGS)
     for section in SECTIONS:
         _check_section(data.get(section), section, chk, _SECTION_SETTINGS[section])
+    scaling_config.check_combinations(data, chk)
 
 
 # --------------------------------------------------------------------------------------
@@ -533,7 +547,7 @@ class Config:
         section removes the default; keys whose value is ``null`` are left out.
 
         :param name: One of :data:`SECTIONS` (``dataset``, ``train``, ``deploy``,
-            ``notebook``).
+            ``notebook``, ``transform``).
         :raises ConfigError: If ``name`` is not a known section.
         """
         if name not in SECTIONS:
