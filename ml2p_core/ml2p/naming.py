@@ -242,9 +242,13 @@ def endpoint_config_name(project: str, endpoint: str) -> str:
     return full_name(project, f"{endpoint}-config")
 
 
-def variant_name(project: str, model: str) -> str:
-    """Return the production variant name ``<project>-<model>-variant-1``."""
-    return full_name(project, f"{model}-variant-1")
+def variant_name(project: str, model: str, number: int = 1) -> str:
+    """Return the production variant name ``<project>-<model>-variant-<number>``.
+
+    An endpoint's variants are numbered from 1 in the order they are given, so a
+    one-variant endpoint's variant is ``<project>-<model>-variant-1``.
+    """
+    return full_name(project, f"{model}-variant-{number}")
 
 
 def lifecycle_config_name(project: str, notebook: str) -> str:

@@ -47,6 +47,7 @@ BUILTIN_COMMANDS: Dict[str, Tuple[str, str]] = {
     "plugins": ("ml2p.cli.plugins", "plugins"),
     "validate": ("ml2p.cli.plugins", "validate"),
     "local": ("ml2p.cli.local", "local"),
+    "transform": ("ml2p.cli.transforms", "transform"),
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 import click
 
@@ -78,11 +78,34 @@ def endpoint_list(prj: Project) -> None:
     default=None,
     help="The model to serve (default: ENDPOINT without its -live/-analysis/-test suffix).",
 )
+@click.option(
+    "--variant",
+    "variants",
+    multiple=True,
+    metavar="MODEL=WEIGHT",
+    help="Serve MODEL with this traffic weight (repeatable: one variant each).",
+)
+@wait_options
 @pass_project
-def endpoint_create(prj: Project, name: str, model_name: Optional[str]) -> None:
-    """Create ENDPOINT (<model>-X-Y-Z[-dev][-live|-analysis|-test]) and its configuration."""
-    from ml2p import sagemaker
+def endpoint_create(
+    prj: Project,
+    name: str,
+    model_name: Optional[str],
+    variants: Sequence[str],
+    timeout: float,
+    delay: float,
+) -> None:
+    """Create ENDPOINT (<model>-X-Y-Z[-dev][-live|-analysis|-test]) and its configuration.
 
+    With deploy.autoscaling, waits (--timeout, --delay) until the endpoint is
+    in service, then registers its variants with Application Auto Scaling.
+    """
+    from ml2p import sagemaker
+    from ml2p.cli import endpoint_scaling
+
+    if endpoint_scaling.uses_scaling(prj.cfg, variants):
+        endpoint_scaling.create_endpoint(prj, name, model_name, variants, timeout, delay)
+        return
     checked_name("endpoint", name)
     if model_name is not None:
         checked_name("model", model_name, enforced=False)
@@ -100,22 +123,34 @@ def endpoint_create(prj: Project, name: str, model_name: Optional[str]) -> None:
 @click.argument("name", metavar="ENDPOINT")
 @pass_project
 def endpoint_delete(prj: Project, name: str) -> None:
-    """Delete ENDPOINT and its configuration."""
+    """Delete ENDPOINT and its configuration (and, with deploy.autoscaling, its scaling)."""
+    from ml2p.cli import endpoint_scaling
+
     prj.target("endpoint", name)
+    removed = endpoint_scaling.remove_autoscaling(prj, name)
+    if removed is not None:
+        echo_json(removed)
     echo_json(prj.sagemaker.delete_endpoint(EndpointName=prj.full_name(name)))
-    prj.target("endpoint configuration", f"{name}-config")
-    config = naming.endpoint_config_name(prj.project, name)
-    echo_json(prj.sagemaker.delete_endpoint_config(EndpointConfigName=config))
+    for response in endpoint_scaling.delete_endpoint_configs(prj, name):
+        echo_json(response)
 
 
 @endpoint.command("describe")
 @click.argument("name", metavar="ENDPOINT")
 @pass_project
 def endpoint_describe(prj: Project, name: str) -> None:
-    """Describe ENDPOINT, adding its invocation URL as EndpointUrl."""
+    """Describe ENDPOINT, adding its invocation URL as EndpointUrl.
+
+    With deploy.autoscaling, Autoscaling lists its scalable targets and policies.
+    """
+    from ml2p.cli import endpoint_scaling
+
     prj.target("endpoint", name)
     response = prj.sagemaker.describe_endpoint(EndpointName=prj.full_name(name))
     response["EndpointUrl"] = endpoint_url_for_arn(response.get("EndpointArn", ""))
+    autoscaled = endpoint_scaling.describe_autoscaling(prj, name)
+    if autoscaled is not None:
+        response["Autoscaling"] = autoscaled
     echo_json(response)
 
 
@@ -146,12 +181,43 @@ def endpoint_wait(prj: Project, name: str, timeout: float, delay: float) -> None
     default=None,
     help="The container of a multi-container (direct) model to invoke.",
 )
+@click.option(
+    "--variant",
+    default=None,
+    metavar="MODEL",
+    help="Invoke the variant serving MODEL (a model name or a variant name).",
+)
+@click.option(
+    "--async",
+    "is_async",
+    is_flag=True,
+    help="Invoke asynchronously: upload JSON_DATA to S3 and print where the result will be.",
+)
+@click.option("--wait", is_flag=True, help="With --async, wait for the result and print it.")
+@wait_options
 @pass_project
 def endpoint_invoke(
-    prj: Project, name: str, json_data: str, target_container: Optional[str]
+    prj: Project,
+    name: str,
+    json_data: str,
+    target_container: Optional[str],
+    variant: Optional[str],
+    is_async: bool,
+    wait: bool,
+    timeout: float,
+    delay: float,
 ) -> None:
     """Invoke ENDPOINT with JSON_DATA (inline JSON or @file) and print the response."""
+    from ml2p.cli import endpoint_scaling
+
     body = read_json_argument(json_data)
+    if is_async:
+        if variant or target_container:
+            raise click.UsageError("--async takes neither --variant nor --target-container")
+        endpoint_scaling.invoke_async(prj, name, body, wait, timeout, delay)
+        return
+    if wait:
+        raise click.UsageError("--wait goes with --async")
     prj.target("endpoint", name)
     kwargs: Dict[str, Any] = {
         "EndpointName": prj.full_name(name),
@@ -161,6 +227,9 @@ def endpoint_invoke(
     }
     if target_container:
         kwargs["TargetContainerHostname"] = target_container
+    if variant:
+        kwargs["TargetVariant"] = endpoint_scaling.variant_for(prj, name, variant)
+        prj.target("endpoint", name)
     response = prj.client("sagemaker-runtime").invoke_endpoint(**kwargs)
     raw = response["Body"].read()
     try:
@@ -168,3 +237,11 @@ def endpoint_invoke(
     except ValueError:
         response["Body"] = raw.decode("utf-8", errors="replace")
     echo_json(response)
+
+
+# Traffic shifting, blue/green updates and logs.
+from ml2p.cli.endpoint_scaling import endpoint_logs, endpoint_shift, endpoint_update  # noqa: E402
+
+for _command in (endpoint_shift, endpoint_update, endpoint_logs):
+    endpoint.add_command(_command)
+del _command

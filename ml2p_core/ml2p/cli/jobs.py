@@ -51,12 +51,12 @@ def training_job_create(
     params: Sequence[str],
 ) -> None:
     """Create TRAINING_JOB (<model>-X-Y[-dev]) training on DATASET."""
-    from ml2p import sagemaker
+    from ml2p import training_scale
 
     checked_name("training-job", name)
     checked_name("dataset", dataset, enforced=False)
     user = load_hyperparameters(hyperparameters_file, params)
-    request = sagemaker.training_job_request(prj.cfg, name, dataset, model_type, user)
+    request = training_scale.training_job_request(prj.cfg, name, dataset, model_type, user)
     prj.target("training job", name)
     echo_json(prj.sagemaker.create_training_job(**request))
 
@@ -93,3 +93,10 @@ def training_job_wait(prj: Project, name: str, timeout: float, delay: float) -> 
     if response["TrainingJobStatus"] == "Stopped":
         secondary = response.get("SecondaryStatus") or "Stopped"
         click.echo(f"Note: training job {name!r} was stopped ({secondary})", err=True)
+
+
+# Stopping a job and reading its logs (spot and distributed training).
+from ml2p.cli.training_jobs_scaling import training_job_logs, training_job_stop  # noqa: E402
+
+training_job.add_command(training_job_stop)
+training_job.add_command(training_job_logs)
