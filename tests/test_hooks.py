@@ -124,6 +124,24 @@ def test_hook_ml2p_train_firstresult_skips_model(tmp_path, pm):
     assert not (tmp_path / "model" / "model.json").exists()
 
 
+def test_hook_ml2p_checkpoint(tmp_path, pm):
+    order = []
+
+    class SavingTrainer(MinimalTrainer):
+        def checkpoint(self):
+            order.append("model")
+
+    @hookimpl
+    def ml2p_checkpoint(trainer):
+        order.append(("plugin", type(trainer).__name__))
+
+    pm.register(plugin(ml2p_checkpoint=ml2p_checkpoint), name="saver")
+    env = SageMakerEnv(str(tmp_path), environ={"ML2P_TRAINING_JOB": "tj"})
+    assert lifecycle.checkpoint(SavingTrainer(env, plugin_manager=pm)) is None
+    # Every implementation is called; the model's own method last.
+    assert order == [("plugin", "SavingTrainer"), "model"]
+
+
 def test_hook_ml2p_generate(tmp_path, pm):
     env = SageMakerEnv(str(tmp_path), environ={"ML2P_DATASET": "ds"})
     errors = []

@@ -28,6 +28,11 @@ def ml2p_train(trainer: Any) -> Any:
 
 
 @hookimpl(trylast=True)
+def ml2p_checkpoint(trainer: Any) -> None:
+    trainer.checkpoint()
+
+
+@hookimpl(trylast=True)
 def ml2p_generate(generator: Any) -> Any:
     return generator.generate()
 

@@ -268,6 +268,45 @@ class _EnvFolders:
         path.write_text(text, encoding="utf-8")
         return path
 
+    # -- Distributed and spot training (see ml2p.distributed, ml2p.checkpoints) --------
+
+    def checkpoint_folder(self) -> pathlib.Path:
+        """Return the folder checkpoints are saved in and resumed from (``checkpoints``).
+
+        SageMaker's ``/opt/ml/checkpoints``: with ``train.spot`` it is kept in sync
+        with S3 and filled again when an interrupted job restarts.
+        """
+        return self._ml_folder / "checkpoints"
+
+    def _host_layout(self) -> Any:
+        from ml2p.distributed import host_layout
+
+        where = self._ml_folder / "input" / "config" / "resourceconfig.json"
+        return host_layout(self.resourceconfig(), str(where))
+
+    @property
+    def hosts(self) -> List[str]:
+        """The training job's hosts, in order (``["algo-1", "algo-2"]``).
+
+        Read from ``input/config/resourceconfig.json``; ``["algo-1"]`` without one.
+        """
+        return list(self._host_layout().hosts)
+
+    @property
+    def current_host(self) -> str:
+        """The host this process runs on (``algo-1`` without a ``resourceconfig.json``)."""
+        return self._host_layout().current_host
+
+    @property
+    def host_rank(self) -> int:
+        """This host's position in :attr:`hosts`, from 0; 0 is the host that writes the model."""
+        return self._host_layout().rank
+
+    @property
+    def num_hosts(self) -> int:
+        """How many hosts the training job runs on."""
+        return len(self._host_layout().hosts)
+
 
 class SageMakerEnv(_EnvFolders):
     """An interface to the SageMaker docker environment.
@@ -591,6 +630,16 @@ class ModelTrainer(_Hooked):
         * Write out any validation or model analysis alongside the model.
         """
         raise NotImplementedError("Sub-classes should implement .train()")
+
+    def checkpoint(self) -> None:
+        """Save what is needed to resume training, because the job is being stopped.
+
+        Called through the ``ml2p_checkpoint`` hook when the training process gets
+        SIGTERM (spot interruption, maximum runtime, ``ml2p training-job stop``),
+        on the main thread between two statements of :meth:`train`; training then
+        ends. Write to ``self.env.checkpoint_folder()`` and have :meth:`train` look
+        there first. By default nothing is saved.
+        """
 
 
 class _WithS3Client:

@@ -93,6 +93,31 @@ def ml2p_train(trainer: ModelTrainer) -> Optional[Any]:
     """
 
 
+@hookspec
+def ml2p_checkpoint(trainer: ModelTrainer) -> None:
+    """Save what ``trainer`` needs to resume, because its job is being stopped.
+
+    Called when the training process gets SIGTERM, which SageMaker sends 120
+    seconds before it kills the container: when it reclaims a spot instance,
+    when the job reaches its maximum runtime, and on ``ml2p training-job stop``.
+    The built-in implementation calls ``trainer.checkpoint()``, which writes to
+    ``trainer.env.checkpoint_folder()``; with ``train.spot`` SageMaker copies
+    that folder to S3 and back into a restarted job, where ``train()`` resumes
+    from it. Training then ends with
+    :class:`ml2p.checkpoints.TrainingInterrupted`.
+
+    :param trainer: The :class:`ml2p.core.ModelTrainer` being stopped.
+    :returns: Ignored.
+
+    All implementations are called; the built-in one runs last. They run on the
+    main thread, between two Python statements of the training code, so save
+    state that is whole at any point (the last finished epoch, say). An
+    exception is reported in ``output/failure``.
+
+    .. versionadded:: 0.7
+    """
+
+
 @hookspec(firstresult=True)
 def ml2p_generate(generator: ModelDatasetGenerator) -> Optional[Any]:
     """Generate a dataset.

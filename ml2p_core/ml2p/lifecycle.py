@@ -16,6 +16,11 @@ def train(trainer: ModelTrainer) -> Any:
     return trainer.plugin_manager.hook.ml2p_train(trainer=trainer)
 
 
+def checkpoint(trainer: ModelTrainer) -> None:
+    """Save a trainer's checkpoint through the ``ml2p_checkpoint`` hook."""
+    trainer.plugin_manager.hook.ml2p_checkpoint(trainer=trainer)
+
+
 def generate(generator: ModelDatasetGenerator) -> Any:
     """Generate a dataset through the ``ml2p_generate`` hook."""
     return generator.plugin_manager.hook.ml2p_generate(generator=generator)

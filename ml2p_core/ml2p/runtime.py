@@ -158,7 +158,9 @@ def train(
 ) -> int:
     """Run the model's trainer through the ``ml2p_train`` hook.
 
-    The trainer is ``model_cls().trainer(env)``.
+    The trainer is ``model_cls().trainer(env)``. SIGTERM during training
+    saves a checkpoint through the ``ml2p_checkpoint`` hook, then fails the
+    job (see :mod:`ml2p.checkpoints`).
 
     :param ml_folder: The SageMaker folder (``/opt/ml/``).
     :param model_ref: An ``ml2p.models`` entry-point name or a dotted path
@@ -167,9 +169,9 @@ def train(
     :returns: 0 on success; 1 on failure, with ``output/failure`` written;
         2 if no model was named.
     """
-    from ml2p import lifecycle
+    from ml2p.checkpoints import train_with_checkpoints
 
-    return _run_job("training", "trainer", lifecycle.train, ml_folder, model_ref, environ)
+    return _run_job("training", "trainer", train_with_checkpoints, ml_folder, model_ref, environ)
 
 
 def generate_dataset(

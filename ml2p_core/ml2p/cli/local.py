@@ -248,6 +248,13 @@ def local_generate(prj: Project, model: str, dataset: str, local_folder: str) ->
     default=None,
     help="The training job name ML2P_TRAINING_JOB is made from (default: local).",
 )
+@click.option(
+    "--hosts",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Train on this many hosts: one process each, in <local folder>/hosts/algo-<n>/.",
+)
 @hyperparameter_options
 @_folder_option
 @click.pass_obj
@@ -257,6 +264,7 @@ def local_train(
     dataset: Optional[str],
     data_dir: Optional[str],
     training_job: Optional[str],
+    hosts: int,
     hyperparameters_file: Optional[str],
     params: Sequence[str],
     local_folder: str,
@@ -266,6 +274,10 @@ def local_train(
     The trainer writes to an empty model/ folder, as in SageMaker. If training
     fails, the last good model/ and output/model.tar.gz are kept, the reason is
     one line (its traceback is in output/failure) and the exit status is 1.
+
+    With --hosts N, N trainer processes run at once, each with its own
+    resourceconfig.json and share of the data (train.input_distribution), as
+    on N SageMaker instances; the first host's model/ is packed.
     """
     from ml2p import aws, sagemaker
     from ml2p import hyperparameters as hp
@@ -311,21 +323,28 @@ def local_train(
     failure = root / "output" / "failure"
     if failure.exists():
         failure.unlink()
+    host_names = None
     with _replaced_on_success(root, _MODEL) as model_folder:
-        _run("train", root, ref, _environ(env), prj.debug)
+        if hosts > 1:
+            from ml2p.cli.local_hosts import train_on_hosts
+
+            host_names = train_on_hosts(root, ref, _environ(env), hosts, prj.cfg)
+        else:
+            _run("train", root, ref, _environ(env), prj.debug)
         archive = pack_model(model_folder, root / "output" / MODEL_ARCHIVE)
     files = sorted(
         p.relative_to(root / "model").as_posix() for p in (root / "model").rglob("*") if p.is_file()
     )
-    echo_json(
-        {
-            "model": model,
-            "training_job": env["ML2P_TRAINING_JOB"],
-            "model_folder": str(root / "model"),
-            "archive": str(archive),
-            "files": files,
-        }
-    )
+    summary = {
+        "model": model,
+        "training_job": env["ML2P_TRAINING_JOB"],
+        "model_folder": str(root / "model"),
+        "archive": str(archive),
+        "files": files,
+    }
+    if host_names:
+        summary["hosts"] = host_names
+    echo_json(summary)
 
 
 @local.command("serve")
