@@ -144,6 +144,32 @@ def _environ(ml2p_vars: Mapping[str, str]) -> Dict[str, str]:
     return env
 
 
+def _serving_environ(prj: Project, model_ref: str) -> Dict[str, str]:
+    """The environment of a server for the local model, as its SageMaker model gets."""
+    from ml2p import sagemaker
+
+    deploy = prj.cfg.section("deploy")
+    env = {
+        **sagemaker.base_environment(prj.cfg),
+        "ML2P_MODEL_VERSION": prj.full_name("local"),
+        "ML2P_RECORD_INVOKES": "true" if deploy.get("record_invokes") else "false",
+        "ML2P_MODEL_CLS": model_ref,
+    }
+    return _environ(env)
+
+
+def _trained_model(root: pathlib.Path, model: str) -> pathlib.Path:
+    """The local folder's ``model/``; an error says to train first if it is empty."""
+    if root.is_dir():
+        _restore_interrupted_runs(root)
+    model_folder = root / "model"
+    if not model_folder.is_dir() or not any(model_folder.iterdir()):
+        raise ML2PError(
+            f"no trained model in {str(model_folder)!r}: run `ml2p local train {model}` first"
+        )
+    return model_folder
+
+
 def _forget_training_config(root: pathlib.Path) -> None:
     # A hyperparameters.json left by `local train` would make the env a training one.
     path = root / "input" / "config" / "hyperparameters.json"
@@ -367,29 +393,16 @@ def local_serve(
     Runs until interrupted (Ctrl-C or SIGTERM). A port already in use is
     reported at once.
     """
-    from ml2p import sagemaker, serving
+    from ml2p import serving
     from ml2p.cli import ports
     from ml2p.plugins import get_plugin_manager, resolve_model
 
     ref = _model_ref(prj, model)
     root = pathlib.Path(local_folder)
-    if root.is_dir():
-        _restore_interrupted_runs(root)
-    model_folder = root / "model"
-    if not model_folder.is_dir() or not any(model_folder.iterdir()):
-        raise ML2PError(
-            f"no trained model in {str(model_folder)!r}: run `ml2p local train {model}` first"
-        )
+    _trained_model(root, model)
     _forget_training_config(root)
     get_plugin_manager(prj.cfg.plugins)
-    deploy = prj.cfg.section("deploy")
-    env = {
-        **sagemaker.base_environment(prj.cfg),
-        "ML2P_MODEL_VERSION": prj.full_name("local"),
-        "ML2P_RECORD_INVOKES": "true" if deploy.get("record_invokes") else "false",
-        "ML2P_MODEL_CLS": ref,
-    }
-    environ = _environ(env)
+    environ = _serving_environ(prj, ref)
     # Import the model first: the port is then checked just before the server binds it.
     resolve_model(ref, environ)
     ports.check_port_free(host, port)
@@ -444,3 +457,9 @@ def local_invoke(json_data: str, url: str, timeout: float) -> None:
         raise ML2PError(
             f"{target} answered with something that is not JSON: {raw[:200]!r}"
         ) from None
+
+
+# Commands defined in their own modules.
+from ml2p.cli.local_transform import local_transform  # noqa: E402
+
+local.add_command(local_transform)
