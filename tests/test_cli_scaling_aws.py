@@ -562,14 +562,19 @@ def test_async_endpoint_and_invocation(run, sm, s3, aws, write_yml):
 # --- blue/green updates -----------------------------------------------------------------
 
 
-def _update_answers(sm, answers, calls, final_config: str = "new") -> None:
+def _update_answers(
+    sm, answers, calls, final_config: str = "new", endpoint: str = "foo-churn-1-2-3-live"
+) -> None:
     """Answer DescribeEndpoint as SageMaker would during an update.
 
-    The first answer is moto's real one (in service on the old configuration); then
-    the endpoint is Updating; then in service on the new configuration (or, for a
-    rollback, on the old one again).
+    The first answer is moto's real one (in service on the current configuration);
+    then the endpoint is Updating; then in service on the new configuration (or, for
+    a rollback, on the old one again).
     """
-    real = sm.describe_endpoint(EndpointName="foo-churn-1-2-3-live")
+    answers.pop("DescribeEndpoint", None)
+    real = sm.describe_endpoint(EndpointName=endpoint)
+    if calls.get("CreateEndpointConfig"):  # an earlier update's configuration is the current one
+        real["EndpointConfigName"] = calls["CreateEndpointConfig"][-1]["EndpointConfigName"]
     real.pop("ResponseMetadata", None)
     count = {"n": 0}
 
@@ -724,3 +729,90 @@ def test_updated_config_name_is_timestamped():
     assert updated_config_name("foo", "churn-1-2-3-live", moment) == (
         "foo-churn-1-2-3-live-config-20240131083026"
     )
+
+
+def test_canary_as_a_second_variant_then_autoscaled_then_alone(run, sm, write_yml, captured):
+    """The walkthrough of docs/scaling.md. moto has no UpdateEndpoint: it is captured and
+    answered, and DescribeEndpoint answers the update's states; the rest is moto's."""
+    cfg = write_yml(AUTOSCALING_YML)
+    aas = boto3.client("application-autoscaling", region_name="us-east-1")
+    for model in ("churn-1-0-0", "churn-1-1-0"):
+        ok(run("model", "create", model, cfg=cfg))
+    ok(run("endpoint", "create", "churn-1-0-0-live"))  # before deploy.autoscaling was set
+    prefix = "endpoint/foo-churn-1-0-0-live/variant/"
+
+    # An endpoint made before deploy.autoscaling was set gets it with `endpoint autoscale`.
+    registered = parse_docs(ok(run("endpoint", "autoscale", "churn-1-0-0-live", cfg=cfg)))[0]
+    assert registered["Autoscaling"]["ScalableTargets"] == [prefix + "foo-churn-1-0-0-variant-1"]
+
+    # The new version as a 10% canary beside the old one: the old keeps its variant name.
+    answers, calls = captured
+    _update_answers(sm, answers, calls, endpoint="foo-churn-1-0-0-live")
+    ok(
+        run(
+            "endpoint",
+            "update",
+            "churn-1-0-0-live",
+            "--variant",
+            "churn-1-0-0=0.9",
+            "--variant",
+            "churn-1-1-0=0.1",
+            "--delay",
+            "0",
+            cfg=cfg,
+        )
+    )
+    two = calls["CreateEndpointConfig"][-1]["ProductionVariants"]
+    assert [(v["VariantName"], v["InitialVariantWeight"]) for v in two] == [
+        ("foo-churn-1-0-0-variant-1", 0.9),
+        ("foo-churn-1-1-0-variant-2", 0.1),
+    ]
+    ok(run("endpoint", "autoscale", "churn-1-0-0-live", cfg=cfg))
+    targets = aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert sorted(t["ResourceId"] for t in targets) == [
+        prefix + "foo-churn-1-0-0-variant-1",
+        prefix + "foo-churn-1-1-0-variant-2",
+    ]
+
+    # The canary did well: it alone serves; the old variant's scaling goes first.
+    _update_answers(sm, answers, calls, endpoint="foo-churn-1-0-0-live")
+    out = parse_docs(
+        ok(
+            run(
+                "endpoint",
+                "update",
+                "churn-1-0-0-live",
+                "--variant",
+                "churn-1-1-0=1",
+                "--delay",
+                "0",
+                cfg=cfg,
+            )
+        )
+    )
+    assert out[0]["DeregisteredScalableTargets"] == [prefix + "foo-churn-1-0-0-variant-1"]
+    one = calls["CreateEndpointConfig"][-1]["ProductionVariants"]
+    assert [v["VariantName"] for v in one] == ["foo-churn-1-1-0-variant-2"]
+    targets = aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert [t["ResourceId"] for t in targets] == [prefix + "foo-churn-1-1-0-variant-2"]
+    names = [c["EndpointConfigName"] for c in sm.list_endpoint_configs()["EndpointConfigs"]]
+    assert names == [calls["CreateEndpointConfig"][-1]["EndpointConfigName"]]
+
+
+def test_autoscale_needs_the_setting(run):
+    fails(run("endpoint", "autoscale", "churn-1-2-3-live"), "deploy.autoscaling is not set")
+
+
+def test_kept_variant_names():
+    from ml2p.endpoint_configs import Variant, kept_variant_names
+
+    old = [
+        {"ModelName": "foo-a-1-0-0", "VariantName": "foo-a-1-0-0-variant-1"},
+        {"ModelName": "foo-b-1-0-0", "VariantName": "foo-b-1-0-0-variant-2"},
+    ]
+    wanted = [Variant("b-1-0-0"), Variant("c-1-0-0"), Variant("a-1-0-0")]
+    assert kept_variant_names("foo", old, wanted) == [
+        "foo-b-1-0-0-variant-2",
+        "foo-c-1-0-0-variant-2",
+        "foo-a-1-0-0-variant-1",
+    ]

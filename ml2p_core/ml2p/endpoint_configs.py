@@ -29,6 +29,7 @@ __all__ = [
     "Variant",
     "async_output_url",
     "endpoint_config_request",
+    "kept_variant_names",
     "models_of_config",
     "parse_variant",
 ]
@@ -209,6 +210,31 @@ def endpoint_config_request(
     if async_config is not None:
         request["AsyncInferenceConfig"] = async_config
     return request
+
+
+def kept_variant_names(
+    project: str, old: Sequence[Mapping[str, Any]], variants: Sequence[Variant]
+) -> List[str]:
+    """Return the names of ``variants`` in a configuration that replaces ``old``.
+
+    A model that an ``old`` variant serves keeps that variant's name (a blue/green
+    update requires it); another gets ``<project>-<model>-variant-<n>``, ``n``
+    being its place in ``variants`` (or the next number free).
+
+    :param old: The ``ProductionVariants`` of the configuration being replaced.
+    """
+    served = {v["ModelName"]: v["VariantName"] for v in old}
+    names = [served.get(naming.full_name(project, v.model)) for v in variants]
+    taken = {name for name in served.values()} | {name for name in names if name}
+    for index, variant in enumerate(variants):
+        number = index + 1
+        while names[index] is None:
+            candidate = naming.variant_name(project, variant.model, number)
+            if candidate not in taken:
+                names[index] = candidate
+                taken.add(candidate)
+            number += 1
+    return [name for name in names if name]
 
 
 def models_of_config(description: Mapping[str, Any]) -> Dict[str, str]:

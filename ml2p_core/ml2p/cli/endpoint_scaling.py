@@ -26,6 +26,7 @@ __all__ = [
     "create_endpoint",
     "delete_endpoint_configs",
     "describe_autoscaling",
+    "endpoint_autoscale",
     "endpoint_logs",
     "endpoint_shift",
     "endpoint_update",
@@ -88,17 +89,28 @@ def create_endpoint(
         return
     # Application Auto Scaling accepts a variant only once the endpoint is in service.
     _wait_in_service(prj, name, timeout, delay)
+    names = [variant["VariantName"] for variant in config["ProductionVariants"]]
+    echo_json({"Autoscaling": _register_autoscaling(prj, name, names)})
+
+
+def _register_autoscaling(prj: Project, name: str, variants: Sequence[str]) -> Dict[str, Any]:
+    """Register each variant as a scalable target and put its target-tracking policy.
+
+    Both calls replace what was there, so running them again applies changed settings.
+    """
+    from ml2p import autoscaling
+
     client = prj.client("application-autoscaling")
     registered: Dict[str, List[str]] = {"ScalableTargets": [], "ScalingPolicies": []}
-    for variant in config["ProductionVariants"]:
-        target = autoscaling.scalable_target_request(prj.cfg, name, variant["VariantName"])
+    for variant in variants:
+        target = autoscaling.scalable_target_request(prj.cfg, name, variant)
         client.register_scalable_target(**target)
         registered["ScalableTargets"].append(target["ResourceId"])
         policy = client.put_scaling_policy(
-            **autoscaling.scaling_policy_request(prj.cfg, name, variant["VariantName"])
+            **autoscaling.scaling_policy_request(prj.cfg, name, variant)
         )
         registered["ScalingPolicies"].append(policy["PolicyARN"])
-    echo_json({"Autoscaling": registered})
+    return registered
 
 
 def _endpoint_targets(prj: Project, name: str) -> List[Dict[str, Any]]:
@@ -138,11 +150,15 @@ def describe_autoscaling(prj: Project, name: str) -> Optional[Dict[str, Any]]:
     return {"ScalableTargets": targets, "ScalingPolicies": policies}
 
 
-def remove_autoscaling(prj: Project, name: str) -> Optional[Dict[str, Any]]:
+def remove_autoscaling(
+    prj: Project, name: str, variants: Optional[Sequence[str]] = None
+) -> Optional[Dict[str, Any]]:
     """Delete the scaling policies of the endpoint's variants and deregister them.
 
     Only when ``deploy.autoscaling`` is set; otherwise nothing is asked of AWS
     (deleting an endpoint deregisters its variants anyway, given the permission).
+
+    :param variants: Only these variants (default: all of them).
     """
     from ml2p import autoscaling
 
@@ -153,7 +169,10 @@ def remove_autoscaling(prj: Project, name: str) -> Optional[Dict[str, Any]]:
         "DeletedScalingPolicies": [],
         "DeregisteredScalableTargets": [],
     }
+    prefix = autoscaling.endpoint_prefix(prj.full_name(name))
     for target in _endpoint_targets(prj, name):
+        if variants is not None and target["ResourceId"][len(prefix) :] not in variants:
+            continue
         ids = {k: target[k] for k in ("ServiceNamespace", "ResourceId", "ScalableDimension")}
         for policy in _policies(prj, target):
             client.delete_scaling_policy(PolicyName=policy["PolicyName"], **ids)
@@ -353,9 +372,67 @@ def endpoint_shift(prj: Project, name: str, weights: Sequence[str]) -> None:
     )
 
 
+@click.command("autoscale")
+@click.argument("name", metavar="ENDPOINT")
+@click.pass_obj
+def endpoint_autoscale(prj: Project, name: str) -> None:
+    """Register ENDPOINT's variants with Application Auto Scaling (deploy.autoscaling).
+
+    For an endpoint created before deploy.autoscaling was set, for a variant
+    added by `endpoint update`, or to apply changed settings: the scalable
+    targets and policies are replaced.
+    """
+    from ml2p import autoscaling
+
+    if autoscaling.autoscaling_settings(prj.cfg) is None:
+        raise ML2PError(
+            f"{prj.cfg.path}: deploy.autoscaling is not set: give min_instances, "
+            "max_instances and target_invocations_per_instance"
+        )
+    naming.validate_name("endpoint", name)
+    current = _config_of(prj, name)
+    names = [v["VariantName"] for v in current["config"].get("ProductionVariants") or []]
+    prj.target("endpoint", name)
+    echo_json({"Autoscaling": _register_autoscaling(prj, name, names)})
+
+
+def _new_variants(
+    prj: Project, old: Sequence[Mapping[str, Any]], model: Optional[str], texts: Sequence[str]
+) -> Any:
+    """The update's variants and their names: kept for models already served."""
+    from ml2p import endpoint_configs
+
+    if bool(model) == bool(texts):
+        raise click.UsageError("give --model, or the models and weights with --variant")
+    if model:
+        if len(old) != 1:
+            served = ", ".join(v["ModelName"] for v in old)
+            raise ML2PError(
+                f"the endpoint has {len(old)} variants ({served}): give each model and its "
+                "weight with --variant (or move traffic with `ml2p endpoint shift`)"
+            )
+        return [endpoint_configs.Variant(model)], [old[0]["VariantName"]]
+    variants = [endpoint_configs.parse_variant(text) for text in texts]
+    names = endpoint_configs.kept_variant_names(prj.project, old, variants)
+    return variants, names
+
+
 @click.command("update")
 @click.argument("name", metavar="ENDPOINT")
-@click.option("--model", "-m", "model", required=True, help="The model to serve from now on.")
+@click.option(
+    "--model",
+    "-m",
+    "model",
+    default=None,
+    help="The model a one-variant endpoint serves from now on.",
+)
+@click.option(
+    "--variant",
+    "variant_texts",
+    multiple=True,
+    metavar="MODEL=WEIGHT",
+    help="Serve these models with these weights from now on (repeatable).",
+)
 @click.option(
     "--strategy",
     type=click.Choice(["all-at-once", "canary", "linear"]),
@@ -389,7 +466,8 @@ def endpoint_shift(prj: Project, name: str, weights: Sequence[str]) -> None:
 def endpoint_update(
     prj: Project,
     name: str,
-    model: str,
+    model: Optional[str],
+    variant_texts: Sequence[str],
     strategy: str,
     step_percent: int,
     wait_interval: int,
@@ -397,19 +475,24 @@ def endpoint_update(
     timeout: float,
     delay: float,
 ) -> None:
-    """Serve MODEL from ENDPOINT through a blue/green deployment.
+    """Serve new models from ENDPOINT through a blue/green deployment.
 
-    A new endpoint configuration (<endpoint>-config-<UTC time>, same variant
-    name, deploy settings from ml2p.yml) is made and the endpoint updated to
-    it: SageMaker starts a new fleet, shifts traffic to it by the strategy,
-    and rolls back if a --rollback-alarm goes off. Once the endpoint is in
-    service on the new configuration, the old one is deleted; after a
-    rollback, the new one is.
+    --model replaces the model of a one-variant endpoint; --variant gives
+    every model the endpoint serves from now on, with its weight (a model
+    it serves already keeps its variant name, as SageMaker requires). A new
+    endpoint configuration (<endpoint>-config-<UTC time>, deploy settings
+    from ml2p.yml) is made and the endpoint updated to it: SageMaker starts a
+    new fleet, shifts traffic to it by the strategy, and rolls back if a
+    --rollback-alarm goes off. Once the endpoint is in service on the new
+    configuration, the old one is deleted; after a rollback, the new one is.
+    With deploy.autoscaling, variants left out are deregistered first; run
+    `endpoint autoscale` to register the new ones.
     """
     from ml2p import endpoint_configs, traffic
 
     naming.validate_name("endpoint", name)
-    naming.validate_name("model", model)
+    if model:
+        naming.validate_name("model", model)
     deployment = traffic.deployment_config(strategy, step_percent, wait_interval, alarms)
     current = _config_of(prj, name)
     endpoint, old = current["endpoint"], current["config"]
@@ -418,24 +501,20 @@ def endpoint_update(
             f"endpoint {name!r} is {endpoint['EndpointStatus']}: update it once it is "
             "InService (`ml2p endpoint wait`)"
         )
-    variants = old.get("ProductionVariants") or []
-    if len(variants) != 1:
-        served = ", ".join(v["ModelName"] for v in variants)
-        raise ML2PError(
-            f"endpoint {name!r} has {len(variants)} variants ({served}); update replaces the "
-            "model of a one-variant endpoint: move traffic with `ml2p endpoint shift` instead"
-        )
+    old_variants = old.get("ProductionVariants") or []
+    variants, names = _new_variants(prj, old_variants, model, variant_texts)
     new_name = traffic.updated_config_name(prj.project, name)
     config = endpoint_configs.endpoint_config_request(
-        prj.cfg,
-        name,
-        [endpoint_configs.Variant(model)],
-        config_name=new_name,
-        variant_names=[variants[0]["VariantName"]],
+        prj.cfg, name, variants, config_name=new_name, variant_names=names
     )
-    prj.target("model", model)
+    prj.target("model", variants[0].model)
     prj.sagemaker.create_endpoint_config(**config)
     prj.target("endpoint", name)
+    # Application Auto Scaling refuses an update that removes a registered variant.
+    dropped = [v["VariantName"] for v in old_variants if v["VariantName"] not in names]
+    removed = remove_autoscaling(prj, name, dropped) if dropped else None
+    if removed is not None:
+        echo_json(removed)
     started = datetime.datetime.now(datetime.timezone.utc)
     echo_json(
         prj.sagemaker.update_endpoint(

@@ -239,9 +239,14 @@ def endpoint_invoke(
     echo_json(response)
 
 
-# Traffic shifting, blue/green updates and logs.
-from ml2p.cli.endpoint_scaling import endpoint_logs, endpoint_shift, endpoint_update  # noqa: E402
+# Traffic shifting, blue/green updates, autoscaling and logs.
+from ml2p.cli.endpoint_scaling import (  # noqa: E402
+    endpoint_autoscale,
+    endpoint_logs,
+    endpoint_shift,
+    endpoint_update,
+)
 
-for _command in (endpoint_shift, endpoint_update, endpoint_logs):
+for _command in (endpoint_shift, endpoint_update, endpoint_autoscale, endpoint_logs):
     endpoint.add_command(_command)
 del _command
