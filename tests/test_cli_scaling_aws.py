@@ -762,6 +762,8 @@ def test_canary_as_a_second_variant_then_autoscaled_then_alone(run, sm, write_ym
             cfg=cfg,
         )
     )
+    # A variant is added: a plain update (SageMaker's guardrails need the same variants).
+    assert "DeploymentConfig" not in calls["UpdateEndpoint"][-1]
     two = calls["CreateEndpointConfig"][-1]["ProductionVariants"]
     assert [(v["VariantName"], v["InitialVariantWeight"]) for v in two] == [
         ("foo-churn-1-0-0-variant-1", 0.9),
@@ -797,6 +799,32 @@ def test_canary_as_a_second_variant_then_autoscaled_then_alone(run, sm, write_ym
     assert [t["ResourceId"] for t in targets] == [prefix + "foo-churn-1-1-0-variant-2"]
     names = [c["EndpointConfigName"] for c in sm.list_endpoint_configs()["EndpointConfigs"]]
     assert names == [calls["CreateEndpointConfig"][-1]["EndpointConfigName"]]
+
+
+def test_guardrails_need_the_same_variants(run, sm, captured):
+    """moto has no UpdateEndpoint: it is answered, and must not be reached."""
+    ok(run("model", "create", "churn-1-2-3"))
+    ok(run("endpoint", "create", "churn-1-2-3-live"))
+    answers, calls = captured
+    answers["UpdateEndpoint"] = {}
+    result = run(
+        "endpoint",
+        "update",
+        "churn-1-2-3-live",
+        "--variant",
+        "churn-1-2-3=0.9",
+        "--variant",
+        "churn-1-3-0=0.1",
+        "--strategy",
+        "canary",
+    )
+    fails(result, "need the same variants before and after")
+    assert "UpdateEndpoint" not in calls
+    assert len(sm.list_endpoint_configs()["EndpointConfigs"]) == 1
+    fails(
+        run("endpoint", "update", "churn-1-2-3-live"),
+        "give --model, or the models and weights with --variant",
+    )
 
 
 def test_autoscale_needs_the_setting(run):

@@ -42,7 +42,7 @@ class HostLayout:
 
     @property
     def rank(self) -> int:
-        """The current host's position in :attr:`hosts`, from 0."""
+        """The current host's position in ``hosts``, from 0."""
         return self.hosts.index(self.current_host)
 
 

@@ -2,7 +2,7 @@
 
 :func:`endpoint_config_request` builds a ``CreateEndpointConfig`` request for any
 number of production variants. Variants on instances take their settings from
-:func:`ml2p.sagemaker.endpoint_config_request` (so one variant with weight 1 is
+``ml2p.sagemaker.endpoint_config_request`` (so one variant with weight 1 is
 exactly the request that function returns); ``deploy.serverless`` turns each
 variant into a serverless one, and ``deploy.async`` adds the asynchronous
 inference settings.

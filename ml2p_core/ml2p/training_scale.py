@@ -1,6 +1,6 @@
 """Training past one machine: managed spot training and input distribution.
 
-:func:`training_job_request` is :func:`ml2p.sagemaker.training_job_request` plus
+:func:`training_job_request` is ``ml2p.sagemaker.training_job_request`` plus
 what the ``train`` section's ``spot`` and ``input_distribution`` settings ask for;
 without them the two return the same request.
 
@@ -54,7 +54,7 @@ def training_job_request(
 ) -> Dict[str, Any]:
     """Return the ``CreateTrainingJob`` request, with spot training and input distribution.
 
-    Parameters and errors as for :func:`ml2p.sagemaker.training_job_request`.
+    Parameters and errors as for ``ml2p.sagemaker.training_job_request``.
     """
     request = sagemaker.training_job_request(
         cfg, training_job, dataset, model_type, hyperparameters

@@ -485,8 +485,10 @@ def endpoint_update(
     new fleet, shifts traffic to it by the strategy, and rolls back if a
     --rollback-alarm goes off. Once the endpoint is in service on the new
     configuration, the old one is deleted; after a rollback, the new one is.
-    With deploy.autoscaling, variants left out are deregistered first; run
-    `endpoint autoscale` to register the new ones.
+    Adding or removing a variant is an all-at-once update without alarms
+    (SageMaker's guardrails need the same variants). With deploy.autoscaling,
+    variants left out are deregistered first; run `endpoint autoscale` to
+    register the new ones.
     """
     from ml2p import endpoint_configs, traffic
 
@@ -503,6 +505,15 @@ def endpoint_update(
         )
     old_variants = old.get("ProductionVariants") or []
     variants, names = _new_variants(prj, old_variants, model, variant_texts)
+    update: Dict[str, Any] = {"EndpointName": endpoint["EndpointName"]}
+    if sorted(names) == sorted(v["VariantName"] for v in old_variants):
+        update["DeploymentConfig"] = deployment
+    elif strategy != "all-at-once" or alarms:
+        # Deployment guardrails need the new configuration to have the old variants.
+        raise ML2PError(
+            "--strategy canary or linear and --rollback-alarm need the same variants before "
+            "and after; adding or removing a variant is a plain all-at-once update"
+        )
     new_name = traffic.updated_config_name(prj.project, name)
     config = endpoint_configs.endpoint_config_request(
         prj.cfg, name, variants, config_name=new_name, variant_names=names
@@ -516,13 +527,7 @@ def endpoint_update(
     if removed is not None:
         echo_json(removed)
     started = datetime.datetime.now(datetime.timezone.utc)
-    echo_json(
-        prj.sagemaker.update_endpoint(
-            EndpointName=endpoint["EndpointName"],
-            EndpointConfigName=new_name,
-            DeploymentConfig=deployment,
-        )
-    )
+    echo_json(prj.sagemaker.update_endpoint(**update, EndpointConfigName=new_name))
     final = _wait_updated(prj, name, new_name, started, timeout, delay)
     old_name = old["EndpointConfigName"]
     if final["EndpointConfigName"] != new_name:
