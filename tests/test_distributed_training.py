@@ -135,7 +135,7 @@ def local_train(project, *args):
 def test_local_train_on_two_hosts(hosts_project):
     result = local_train(hosts_project, "--hosts", "2")
     assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     assert out["hosts"] == ["algo-1", "algo-2"]
     folder = hosts_project["folder"]
     seen = {
@@ -177,7 +177,7 @@ def test_one_failing_host_stops_the_others(hosts_project):
 def test_one_host_is_the_usual_in_process_training(hosts_project):
     result = local_train(hosts_project, "-p", "expected_hosts=1")
     assert result.exit_code == 0, result.output
-    assert "hosts" not in json.loads(result.output)
+    assert "hosts" not in json.loads(result.stdout)
     folder = hosts_project["folder"]
     assert not (folder / "hosts").exists()
     seen = json.loads((folder / "model" / "host.json").read_text())
