@@ -159,7 +159,11 @@ def test_unknown_keys_inside_scaling_settings_are_warned_about_and_kept():
         },
         transform={"turbo": True},
     )
-    assert any("'deploy.autoscaling.max_instance'" in w for w in config.warnings)
+    assert any(
+        "'deploy.autoscaling.max_instance'" in w
+        and "did you mean 'deploy.autoscaling.max_instances'?" in w
+        for w in config.warnings
+    )
     assert any("'transform.turbo'" in w for w in config.warnings)
     assert config.section("deploy")["autoscaling"]["max_instance"] == 9
 

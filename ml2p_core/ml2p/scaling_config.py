@@ -127,12 +127,11 @@ def _mapping(fields: Mapping[str, _Rule], required: Tuple[str, ...] = ()) -> _Ru
             if value.get(name) is None:
                 chk.fail(f"{key}.{name}", "is required")
         for name, item in value.items():
-            sub = f"{key}.{name}"
             check = fields.get(name) if isinstance(name, str) else None
             if check is None:
-                chk.warn(sub, "unknown setting; ML2P does not use it")
+                chk.warn_unknown(key, name, fields, "setting")
             elif item is not None:
-                check(item, sub, chk)
+                check(item, f"{key}.{name}", chk)
 
     return rule
 
