@@ -629,7 +629,7 @@ def test_update_is_a_canary_blue_green_deployment(run, sm, captured):
     )
     sent = calls["UpdateEndpoint"][0]
     new_name = sent["EndpointConfigName"]
-    assert new_name.startswith("foo-churn-1-2-3-live-config-") and len(new_name) == 42
+    assert new_name.startswith("foo-churn-1-2-3-live-config-") and new_name[28:42].isdigit()
     assert sent["EndpointName"] == "foo-churn-1-2-3-live"
     assert sent["DeploymentConfig"] == {
         "BlueGreenUpdatePolicy": {
@@ -728,6 +728,11 @@ def test_updated_config_name_is_timestamped():
     moment = datetime.datetime(2024, 1, 31, 8, 30, 26)
     assert updated_config_name("foo", "churn-1-2-3-live", moment) == (
         "foo-churn-1-2-3-live-config-20240131083026"
+    )
+    # An update in the same second as the one before gets another name.
+    taken = ["foo-churn-1-2-3-live-config-20240131083026"]
+    assert updated_config_name("foo", "churn-1-2-3-live", moment, taken) == (
+        "foo-churn-1-2-3-live-config-20240131083026-2"
     )
 
 

@@ -46,14 +46,24 @@ MAX_WAIT_SECONDS = 3600
 
 
 def updated_config_name(
-    project: str, endpoint: str, now: Optional[datetime.datetime] = None
+    project: str,
+    endpoint: str,
+    now: Optional[datetime.datetime] = None,
+    taken: Sequence[str] = (),
 ) -> str:
     """Return a new configuration's name, ``<project>-<endpoint>-config-<UTC time>``.
 
-    The time (``YYYYMMDDHHMMSS``) keeps successive updates apart.
+    The time (``YYYYMMDDHHMMSS``) keeps successive updates apart; a name in
+    ``taken`` (the current configuration's, from an update in the same second)
+    gets ``-2``, ``-3``, ... appended.
     """
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    return naming.full_name(project, f"{endpoint}-config-{now:%Y%m%d%H%M%S}")
+    name = naming.full_name(project, f"{endpoint}-config-{now:%Y%m%d%H%M%S}")
+    number = 1
+    while name in taken:
+        number += 1
+        name = naming.full_name(project, f"{endpoint}-config-{now:%Y%m%d%H%M%S}-{number}")
+    return name
 
 
 def deployment_config(

@@ -514,7 +514,7 @@ def endpoint_update(
             "--strategy canary or linear and --rollback-alarm need the same variants before "
             "and after; adding or removing a variant is a plain all-at-once update"
         )
-    new_name = traffic.updated_config_name(prj.project, name)
+    new_name = traffic.updated_config_name(prj.project, name, taken=[old["EndpointConfigName"]])
     config = endpoint_configs.endpoint_config_request(
         prj.cfg, name, variants, config_name=new_name, variant_names=names
     )
