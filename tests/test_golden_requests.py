@@ -58,6 +58,7 @@ notebook:
   role: arn:aws:iam::123456789012:role/notebook
   subnet_id: subnet-9
   security_group_ids: [sg-9]
+  volume_size: 8
   on_start: {on_start}
   on_create: {on_create}
   repo_url: https://example.com/foo.git
@@ -152,13 +153,16 @@ def _plain(value: Any) -> Any:
 
 #: ML2P 0.6 commands that call SageMaker, run in this order against one moto state.
 CLI_COMMANDS = [
-    ("dataset-generate", ["dataset", "generate", "churn-20240101"]),
-    ("training-job-create", ["training-job", "create", "churn-1-2", "churn-20240101"]),
+    ("dataset-generate", ["dataset", "generate", "churn-20240101", "-m", "churn"]),
+    (
+        "training-job-create",
+        ["training-job", "create", "churn-1-2", "churn-20240101", "-m", "churn"],
+    ),
     ("training-job-describe", ["training-job", "describe", "churn-1-2"]),
     ("training-job-list", ["training-job", "list"]),
     ("training-job-wait", ["training-job", "wait", "churn-1-2"]),
-    ("model-create", ["model", "create", "churn-1-2-3"]),
-    ("model-create-multi", ["model", "create", "multi-1-0-0"]),
+    ("model-create", ["model", "create", "churn-1-2-3", "-m", "churn"]),
+    ("model-create-multi", ["model", "create", "multi-1-0-0", "-m", "multi"]),
     ("model-describe", ["model", "describe", "churn-1-2-3"]),
     ("model-list", ["model", "list"]),
     ("endpoint-create", ["endpoint", "create", "churn-1-2-3-live"]),
