@@ -54,7 +54,8 @@ class Variant:
 def parse_variant(text: str, *, allow_instances: bool = False) -> Variant:
     """Read ``MODEL=WEIGHT`` (or, if ``allow_instances``, ``MODEL=WEIGHT:INSTANCES``).
 
-    ``MODEL`` is a short model name (``churn-1-2-0``); ``WEIGHT`` a number of at
+    ``MODEL`` is a short model name (``churn-1-2-0``, not checked here: the
+    command line checks names as it does everywhere); ``WEIGHT`` a number of at
     least 0 (weights are relative: SageMaker sends each variant its weight's share
     of the traffic); ``INSTANCES`` a whole number of at least 1.
 
@@ -65,7 +66,6 @@ def parse_variant(text: str, *, allow_instances: bool = False) -> Variant:
     if not sep or not model.strip() or not rest.strip():
         raise ML2PError(f"variant {text!r}: expected {form} (e.g. churn-1-2-0=0.9)")
     model = model.strip()
-    naming.validate_name("model", model)
     weight_text, colon, count_text = rest.partition(":")
     if colon and not allow_instances:
         raise ML2PError(f"variant {text!r}: expected {form}; instance counts are not taken here")
@@ -145,7 +145,6 @@ def _base(cfg: Config, endpoint: str, first_model: str) -> Dict[str, Any]:
     if serverless is None:
         return sagemaker.endpoint_config_request(cfg, endpoint, first_model)
     # Serverless variants have no instances, so deploy.instance_type is not required.
-    naming.validate_name("endpoint", endpoint)
     variant = {
         "ServerlessConfig": {
             "MemorySizeInMB": serverless["memory_mb"],
@@ -181,8 +180,6 @@ def endpoint_config_request(
     :raises ConfigError: if a required ``deploy`` setting is missing.
     """
     check_variants(variants)
-    for variant in variants:
-        naming.validate_name("model", variant.model)
     if variant_names is not None and len(variant_names) != len(variants):
         raise ML2PError(f"{len(variant_names)} variant names for {len(variants)} variants")
     request = _base(cfg, endpoint, variants[0].model)

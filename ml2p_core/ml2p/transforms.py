@@ -118,7 +118,7 @@ def transform_job_request(cfg: Config, name: str, model: str, source: str) -> Di
     """Return the ``CreateTransformJob`` request running ``model`` over ``source``.
 
     :param name: The short transform job name.
-    :param model: The short model name (``<model>-X-Y-Z[-dev]``).
+    :param model: The short model name (``<model>-X-Y-Z[-dev]``; the command line checks it).
     :param source: A dataset name or an ``s3://`` prefix (see :func:`input_url`).
     :raises ML2PError: for a bad name or input.
     :raises ConfigError: if no instance type is configured.
@@ -126,7 +126,6 @@ def transform_job_request(cfg: Config, name: str, model: str, source: str) -> Di
     from ml2p.sagemaker import _require
 
     validate_transform_name(name)
-    naming.validate_name("model", model)
     settings = TransformSettings.from_config(cfg)
     content_type = settings.content_type or DEFAULT_CONTENT_TYPE
     request: Dict[str, Any] = {

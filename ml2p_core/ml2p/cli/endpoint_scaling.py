@@ -19,7 +19,7 @@ import click
 from ml2p import naming
 from ml2p.cli.context import Project
 from ml2p.cli.output import echo_json
-from ml2p.cli.params import wait_for_status, wait_options
+from ml2p.cli.params import checked_name, wait_for_status, wait_options
 from ml2p.errors import ML2PError
 
 __all__ = [
@@ -43,6 +43,16 @@ def uses_scaling(cfg: Any, variants: Sequence[str] = ()) -> bool:
     """Whether ``endpoint create`` needs :func:`create_endpoint` (variants or scaling settings)."""
     deploy = cfg.section("deploy")
     return bool(variants) or any(k in deploy for k in ("serverless", "async", "autoscaling"))
+
+
+def _checked_variants(texts: Sequence[str], allow_instances: bool = False) -> List[Any]:
+    """Read each ``MODEL=WEIGHT``, checking the model name as the command line does."""
+    from ml2p.endpoint_configs import parse_variant
+
+    variants = [parse_variant(text, allow_instances=allow_instances) for text in texts]
+    for variant in variants:
+        checked_name("model", variant.model)
+    return variants
 
 
 def _wait_in_service(prj: Project, name: str, timeout: float, delay: float) -> Mapping[str, Any]:
@@ -73,10 +83,12 @@ def create_endpoint(
     """
     from ml2p import autoscaling, endpoint_configs, sagemaker
 
-    naming.validate_name("endpoint", name)
+    checked_name("endpoint", name)
     if variant_texts and model_name:
         raise click.UsageError("give --model-name or --variant, not both")
-    variants = [endpoint_configs.parse_variant(text) for text in variant_texts] or [
+    if model_name is not None:
+        checked_name("model", model_name, enforced=False)
+    variants = _checked_variants(variant_texts) or [
         endpoint_configs.Variant(model_name or naming.model_for_endpoint(name))
     ]
     config = endpoint_configs.endpoint_config_request(prj.cfg, name, variants)
@@ -354,10 +366,10 @@ def endpoint_shift(prj: Project, name: str, weights: Sequence[str]) -> None:
     configuration is made and nothing is redeployed.
     """
     from ml2p import traffic
-    from ml2p.endpoint_configs import models_of_config, parse_variant
+    from ml2p.endpoint_configs import models_of_config
 
-    naming.validate_name("endpoint", name)
-    shifts = [parse_variant(text, allow_instances=True) for text in weights]
+    checked_name("endpoint", name)
+    shifts = _checked_variants(weights, allow_instances=True)
     variant_of_model = models_of_config(_config_of(prj, name)["config"])
     request = traffic.weights_request(prj.project, name, variant_of_model, shifts)
     prj.target("endpoint", name)
@@ -389,7 +401,7 @@ def endpoint_autoscale(prj: Project, name: str) -> None:
             f"{prj.cfg.path}: deploy.autoscaling is not set: give min_instances, "
             "max_instances and target_invocations_per_instance"
         )
-    naming.validate_name("endpoint", name)
+    checked_name("endpoint", name)
     current = _config_of(prj, name)
     names = [v["VariantName"] for v in current["config"].get("ProductionVariants") or []]
     prj.target("endpoint", name)
@@ -412,7 +424,7 @@ def _new_variants(
                 "weight with --variant (or move traffic with `ml2p endpoint shift`)"
             )
         return [endpoint_configs.Variant(model)], [old[0]["VariantName"]]
-    variants = [endpoint_configs.parse_variant(text) for text in texts]
+    variants = _checked_variants(texts)
     names = endpoint_configs.kept_variant_names(prj.project, old, variants)
     return variants, names
 
@@ -492,9 +504,9 @@ def endpoint_update(
     """
     from ml2p import endpoint_configs, traffic
 
-    naming.validate_name("endpoint", name)
+    checked_name("endpoint", name)
     if model:
-        naming.validate_name("model", model)
+        checked_name("model", model)
     deployment = traffic.deployment_config(strategy, step_percent, wait_interval, alarms)
     current = _config_of(prj, name)
     endpoint, old = current["endpoint"], current["config"]

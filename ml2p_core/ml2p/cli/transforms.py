@@ -11,7 +11,7 @@ import click
 from ml2p.cli.context import Project
 from ml2p.cli.listing import project_resources
 from ml2p.cli.output import echo_json
-from ml2p.cli.params import wait_for_status, wait_options
+from ml2p.cli.params import checked_name, wait_for_status, wait_options
 
 __all__ = ["transform"]
 
@@ -53,6 +53,7 @@ def transform_create(prj: Project, name: str, model: str, source: str) -> None:
     """
     from ml2p import transforms
 
+    checked_name("model", model)
     request = transforms.transform_job_request(prj.cfg, name, model, source)
     prj.target("model", model)
     echo_json(prj.sagemaker.create_transform_job(**request))
