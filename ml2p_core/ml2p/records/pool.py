@@ -1,0 +1,71 @@
+"""Running work concurrently on a bounded window, keeping the input's order."""
+
+from __future__ import annotations
+
+import collections
+from concurrent.futures import Executor, Future
+from typing import Callable, Deque, Iterable, Iterator, Optional, TypeVar
+
+__all__ = ["Window", "ordered_map"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Window:
+    """What :func:`ordered_map` holds at most, and has held (instrumentation for tests)."""
+
+    def __init__(self, size: int):
+        if size < 1:
+            raise ValueError(f"a window holds at least 1 item, not {size}")
+        self.size = size
+        #: The most items submitted and not yet handed back at any time.
+        self.peak = 0
+        #: Items submitted so far.
+        self.submitted = 0
+
+
+def ordered_map(
+    executor: Executor,
+    func: Callable[[T], R],
+    items: Iterable[T],
+    window: Window,
+    inline: Optional[Callable[[T], bool]] = None,
+) -> Iterator[R]:
+    """Yield ``func(item)`` for each of ``items``, in their order, run on ``executor``.
+
+    At most ``window.size`` items are submitted and not yet yielded, so
+    memory stays bounded however many items there are; ``items`` is read
+    lazily, as room frees up. An exception from ``func`` is raised here, at
+    its item's turn. Items for which ``inline(item)`` is true are cheap:
+    ``func`` runs on them at once, in this thread, and they keep their
+    place in the order. When the caller stops early, what is still pending
+    is cancelled (running calls finish).
+    """
+    pending: Deque[Future] = collections.deque()
+    size = window.size
+    try:
+        for item in items:
+            if inline is not None and inline(item):
+                pending.append(_done(func, item))
+            else:
+                pending.append(executor.submit(func, item))
+            window.submitted += 1
+            if len(pending) > window.peak:
+                window.peak = len(pending)
+            if len(pending) >= size:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def _done(func: Callable[[T], R], item: T) -> Future:
+    future: Future = Future()
+    try:
+        future.set_result(func(item))
+    except Exception as exc:
+        future.set_exception(exc)
+    return future
