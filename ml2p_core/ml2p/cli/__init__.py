@@ -48,6 +48,7 @@ BUILTIN_COMMANDS: Dict[str, Tuple[str, str]] = {
     "validate": ("ml2p.cli.plugins", "validate"),
     "local": ("ml2p.cli.local", "local"),
     "transform": ("ml2p.cli.transforms", "transform"),
+    "predictions": ("ml2p.cli.predictions", "predictions"),
 }
 
 

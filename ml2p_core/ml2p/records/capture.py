@@ -86,6 +86,7 @@ __all__ = [
     "capture_encoding",
     "capture_key",
     "capture_prefix",
+    "decode_inputs",
     "decode_predictions",
     "default_variant",
     "derived_ids",
@@ -336,8 +337,15 @@ def derived_ids(event_id: str, inference_time: str, count: int, batch: bool) -> 
     return [f"{base}--i-{i}" for i in range(count)]
 
 
-def _decode_inputs(content_type: str, body: bytes) -> Tuple[bool, List[Any]]:
-    """Decode a request body as the server does: (whether it is a batch, its data)."""
+def decode_inputs(content_type: str, body: bytes) -> Tuple[bool, List[Any]]:
+    """Decode a request body as the server does: ``(whether it is a batch, its data)``.
+
+    A JSON object is one datum; ``{"instances": [...]}``, JSON Lines and CSV
+    are batches (as ``SAGEMAKER_BATCH_STRATEGY=MULTI_RECORD`` reads them).
+
+    :raises CaptureFormatError: if the type is not one the server reads, or
+        the body does not decode.
+    """
     kind = media_type(content_type) or JSON
     if kind not in _JSON_KINDS and kind != CSV:
         raise CaptureFormatError(f"cannot decode a request of type {content_type!r}")
@@ -405,7 +413,7 @@ def event_records(event: CaptureEvent) -> List[Tuple[str, Any, Any]]:
     inputs: Optional[List[Any]] = None
     batch = True
     if event.request_body is not None:
-        batch, inputs = _decode_inputs(event.request_type or JSON, event.request_body)
+        batch, inputs = decode_inputs(event.request_type or JSON, event.request_body)
     predictions: Optional[List[Any]] = None
     if event.response_body is not None:
         predictions = decode_predictions(event.response_type or JSON, event.response_body, batch)
