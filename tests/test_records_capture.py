@@ -273,7 +273,7 @@ def _event(**changes):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("not json", "not a JSON line"),
+        ("not json", "the line is not JSON"),
         ("[1]", "not a JSON object"),
         (_event(captureData=None), "captureData is missing"),
         (_event(eventMetadata__eventId=None), "eventMetadata.eventId is missing"),

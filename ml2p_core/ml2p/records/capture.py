@@ -145,6 +145,17 @@ def capture_key(folder: str, when: float, name: Optional[str] = None) -> str:
 
 # content type -> (its JSON string, the encoding SageMaker would use for it)
 _TYPES: Dict[str, Tuple[str, str]] = {}
+# content type -> its media type (lower case, no parameters; JSON if empty)
+_KINDS: Dict[str, str] = {}
+
+
+def _kind(content_type: str) -> str:
+    kind = _KINDS.get(content_type)
+    if kind is None:
+        kind = media_type(content_type) or JSON
+        if len(_KINDS) < 256:
+            _KINDS[content_type] = kind
+    return kind
 
 
 def capture_encoding(content_type: str) -> str:
@@ -275,17 +286,36 @@ def _data(part: Any, name: str) -> Tuple[Optional[str], Optional[bytes]]:
     )
 
 
+_scan = json.JSONDecoder().scan_once
+
+
+def _json(text: Union[str, bytes], what: str) -> Any:
+    """Parse a JSON document; the C scanner without ``json.loads``'s layers, on the hot path."""
+    if not isinstance(text, str):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CaptureFormatError(f"{what} is not UTF-8: {exc}") from None
+    try:
+        value, end = _scan(text, 0)
+        if end == len(text) or not text[end:].strip():
+            return value
+    except (StopIteration, ValueError, RecursionError):
+        pass
+    try:  # leading blanks, or not JSON: let json say what is wrong
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise CaptureFormatError(f"{what} is not JSON: {exc}") from None
+
+
 def read_line(line: Union[str, bytes]) -> CaptureEvent:
     """Read one capture line into a :class:`CaptureEvent`.
 
     :raises CaptureFormatError: naming the field that is missing or wrong.
     """
-    try:
-        event = json.loads(line)
-    except (ValueError, RecursionError) as exc:
-        raise CaptureFormatError(f"not a JSON line: {exc}") from None
+    event = _json(line, "the line")
     if not isinstance(event, dict):
-        raise CaptureFormatError("not a JSON object")
+        raise CaptureFormatError("the line is not a JSON object")
     capture = event.get("captureData")
     metadata = event.get("eventMetadata")
     if not isinstance(capture, dict):
@@ -346,7 +376,7 @@ def decode_inputs(content_type: str, body: bytes) -> Tuple[bool, List[Any]]:
     :raises CaptureFormatError: if the type is not one the server reads, or
         the body does not decode.
     """
-    kind = media_type(content_type) or JSON
+    kind = _kind(content_type)
     if kind not in _JSON_KINDS and kind != CSV:
         raise CaptureFormatError(f"cannot decode a request of type {content_type!r}")
     try:
@@ -356,13 +386,6 @@ def decode_inputs(content_type: str, body: bytes) -> Tuple[bool, List[Any]]:
     if request.batch:
         return True, request.data
     return False, [request.data]
-
-
-def _loads(text: Union[str, bytes], what: str) -> Any:
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise CaptureFormatError(f"{what} is not JSON: {exc}") from None
 
 
 def decode_predictions(content_type: str, body: bytes, batch: bool) -> List[Any]:
@@ -375,9 +398,9 @@ def decode_predictions(content_type: str, body: bytes, batch: bool) -> List[Any]
 
     :raises CaptureFormatError: if the body does not decode as its type.
     """
-    kind = media_type(content_type) or JSON
+    kind = _kind(content_type)
     if kind == JSON:
-        answer = _loads(body, "the response body")
+        answer = _json(body, "the response body")
         if batch and isinstance(answer, dict) and isinstance(answer.get("predictions"), list):
             return answer["predictions"]
         return [answer]
@@ -387,7 +410,7 @@ def decode_predictions(content_type: str, body: bytes, batch: bool) -> List[Any]
         except UnicodeDecodeError as exc:
             raise CaptureFormatError(f"the response body is not UTF-8: {exc}") from None
         return [
-            _loads(line, f"response line {n}")
+            _json(line, f"response line {n}")
             for n, line in enumerate(text.splitlines(), 1)
             if line.strip()
         ]

@@ -471,8 +471,13 @@ class RecordReader:
         if body is None:
             return []
         exchanges = []
-        for number, line in enumerate(body.split(b"\n"), 1):
-            if not line.strip():
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self._bad(self.url(key), f"not UTF-8 text ({exc})")
+            return []
+        for number, line in enumerate(text.split("\n"), 1):
+            if not line or line.isspace():
                 continue
             try:
                 event = read_line(line)
