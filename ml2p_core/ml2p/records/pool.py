@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import collections
 from concurrent.futures import Executor, Future
-from typing import Callable, Deque, Iterable, Iterator, Optional, TypeVar
+from typing import Any, Callable, Deque, Iterable, Iterator, Optional
 
 __all__ = ["Window", "ordered_map"]
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 class Window:
@@ -27,11 +24,11 @@ class Window:
 
 def ordered_map(
     executor: Executor,
-    func: Callable[[T], R],
-    items: Iterable[T],
+    func: Callable[[Any], Any],
+    items: Iterable[Any],
     window: Window,
-    inline: Optional[Callable[[T], bool]] = None,
-) -> Iterator[R]:
+    inline: Optional[Callable[[Any], bool]] = None,
+) -> Iterator[Any]:
     """Yield ``func(item)`` for each of ``items``, in their order, run on ``executor``.
 
     At most ``window.size`` items are submitted and not yet yielded, so
@@ -62,7 +59,7 @@ def ordered_map(
             future.cancel()
 
 
-def _done(func: Callable[[T], R], item: T) -> Future:
+def _done(func: Callable[[Any], Any], item: Any) -> Future:
     future: Future = Future()
     try:
         future.set_result(func(item))

@@ -80,7 +80,7 @@ class Record(NamedTuple):
 
     @property
     def datetime(self) -> Optional[datetime.datetime]:
-        """:attr:`time` as an aware :class:`datetime.datetime` (UTC), or ``None``."""
+        """:attr:`time` as an aware ``datetime.datetime`` (UTC), or ``None``."""
         if self.time is None:
             return None
         naive = datetime.datetime.strptime(self.time, "%Y-%m-%dT%H:%M:%S.%fZ")

@@ -89,8 +89,8 @@ def id_time(record_id: str) -> Optional[str]:
 def parse_when(value: Any, now: Optional[float] = None) -> str:
     """Return a time bound given by a user in the fixed-width form.
 
-    ``value`` may be a :class:`datetime.datetime` (naive means UTC), a
-    :class:`datetime.date` (its midnight, UTC), POSIX seconds, or text: an
+    ``value`` may be a ``datetime.datetime`` (naive means UTC), a
+    ``datetime.date`` (its midnight, UTC), POSIX seconds, or text: an
     ISO 8601 date or time (``2026-12-01``, ``2026-12-01T08:30``,
     ``2026-12-01T08:30:00+02:00``; no offset means UTC) or an age, a number
     followed by ``s``, ``m``, ``h``, ``d`` or ``w`` (``90m``, ``7d``: that
