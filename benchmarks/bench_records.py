@@ -6,8 +6,8 @@ records of three model versions into it, then reads each back with
 :class:`ml2p.records.RecordReader` in a fresh Python process and prints a
 table: records, objects read, wall seconds, records/s, the reader's CPU
 seconds and records per CPU second, and the process's peak RSS (and its
-growth over the RSS it had before reading). Ratios compare layouts read in
-the same run.
+growth over the RSS it had before reading: boto3 and a client loaded).
+Ratios compare layouts read in the same run.
 
 * ``capture, 1 per request``: SageMaker data capture files (1,000 requests a
   file), each request a JSON datum;
@@ -159,13 +159,31 @@ def put_all(client: Any, items: List[Any]) -> None:
         list(pool.map(lambda kv: client.put_object(Bucket=BUCKET, Key=kv[0], Body=kv[1]), items))
 
 
+def memory_kb(field: str) -> int:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process, in kB.
+
+    From ``/proc/self/status``, where the peak starts again at exec; the
+    ``ru_maxrss`` of ``getrusage`` would carry the parent's peak over into
+    the child. Elsewhere, ``ru_maxrss`` for both.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // 1024 if sys.platform == "darwin" else peak
+
+
 def read(url: str, model_version: str, layout: str, workers: int) -> Dict[str, Any]:
     """Read every record (in this process); what a child prints for the parent."""
     from ml2p.records import RecordReader
 
     client = s3_client(url)
     client.list_buckets()  # connect and load botocore's models before the baseline
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    baseline = memory_kb("VmRSS")
     reader = RecordReader(S3FOLDER, model_version, layout=layout, client=client, workers=workers)
     cpu = time.process_time()
     started = time.perf_counter()
@@ -178,9 +196,10 @@ def read(url: str, model_version: str, layout: str, workers: int) -> Dict[str, A
         "objects": reader.stats.objects_read,
         "seconds": seconds,
         "cpu": time.process_time() - cpu,
-        "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "peak_rss_kb": memory_kb("VmHWM"),
         "baseline_kb": baseline,
         "peak_in_flight": reader.stats.peak_in_flight,
+        "peak_bytes_in_flight": reader.stats.peak_bytes_in_flight,
     }
 
 

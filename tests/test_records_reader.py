@@ -65,6 +65,7 @@ def put_object_record(s3, record_id, datum, result, stamp):
         ({"on_error": "ignore"}, "on_error is 'ignore'"),
         ({"workers": 0}, "workers must be at least 1"),
         ({"window": 0}, "window must be at least 1"),
+        ({"window_bytes": 0}, "window_bytes must be at least 1"),
     ],
 )
 def test_bad_reader_settings_are_named(kw, message):
@@ -281,3 +282,9 @@ def test_capture_reading_holds_a_bounded_window_of_files(s3, tmp_path, monkeypat
         "e1--i-0",
     ]
     assert limited.stats.objects_read <= 2 + 3
+    # Large files: the window is bounded by their bytes as well.
+    sizes = [o["Size"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="proj/")["Contents"]]
+    by_bytes = reader(workers=2, window=10, window_bytes=int(max(sizes) * 2.5))
+    assert len(list(by_bytes.records())) == 90
+    assert by_bytes.stats.peak_in_flight == 3
+    assert by_bytes.stats.peak_bytes_in_flight <= 3 * max(sizes)

@@ -10,14 +10,29 @@ __all__ = ["Window", "ordered_map"]
 
 
 class Window:
-    """What :func:`ordered_map` holds at most, and has held (instrumentation for tests)."""
+    """What :func:`ordered_map` holds at most, and has held (instrumentation for tests).
 
-    def __init__(self, size: int):
+    :param size: Most items submitted and not yet handed back.
+    :param max_weight: With ``weight``, no item is submitted while those
+        pending weigh this much or more (so at most one item's weight over).
+    :param weight: An item's weight (for objects read from S3: their size).
+    """
+
+    def __init__(
+        self,
+        size: int,
+        max_weight: Optional[int] = None,
+        weight: Optional[Callable[[Any], int]] = None,
+    ):
         if size < 1:
             raise ValueError(f"a window holds at least 1 item, not {size}")
         self.size = size
+        self.max_weight = max_weight
+        self.weight = weight
         #: The most items submitted and not yet handed back at any time.
         self.peak = 0
+        #: The most weight submitted and not yet handed back at any time.
+        self.peak_weight = 0
         #: Items submitted so far.
         self.submitted = 0
 
@@ -31,28 +46,42 @@ def ordered_map(
 ) -> Iterator[Any]:
     """Yield ``func(item)`` for each of ``items``, in their order, run on ``executor``.
 
-    At most ``window.size`` items are submitted and not yet yielded, so
-    memory stays bounded however many items there are; ``items`` is read
-    lazily, as room frees up. An exception from ``func`` is raised here, at
-    its item's turn. Items for which ``inline(item)`` is true are cheap:
-    ``func`` runs on them at once, in this thread, and they keep their
-    place in the order. When the caller stops early, what is still pending
-    is cancelled (running calls finish).
+    At most ``window.size`` items are submitted and not yet yielded (and,
+    with a weight, about ``window.max_weight``), so memory stays bounded
+    however many items there are; ``items`` is read lazily, as room frees
+    up. An exception from ``func`` is raised here, at its item's turn.
+    Items for which ``inline(item)`` is true are cheap: ``func`` runs on
+    them at once, in this thread, and they keep their place in the order.
+    When the caller stops early, what is still pending is cancelled
+    (running calls finish).
     """
     pending: Deque[Future] = collections.deque()
+    weights: Deque[int] = collections.deque()
     size = window.size
+    weigh = window.weight if window.max_weight is not None else None
+    held = 0
     try:
         for item in items:
+            # Room first: hand back results until this item fits.
+            while pending and (
+                len(pending) >= size or (weigh is not None and held >= window.max_weight)
+            ):
+                held -= weights.popleft()
+                yield pending.popleft().result()
             if inline is not None and inline(item):
                 pending.append(_done(func, item))
             else:
                 pending.append(executor.submit(func, item))
+            weight = weigh(item) if weigh is not None else 0
+            weights.append(weight)
+            held += weight
             window.submitted += 1
             if len(pending) > window.peak:
                 window.peak = len(pending)
-            if len(pending) >= size:
-                yield pending.popleft().result()
+            if held > window.peak_weight:
+                window.peak_weight = held
         while pending:
+            held -= weights.popleft()
             yield pending.popleft().result()
     finally:
         for future in pending:

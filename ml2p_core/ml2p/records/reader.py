@@ -5,9 +5,8 @@ streams: listings are read a page (at most 1,000 keys) at a time, objects
 are read on a bounded thread pool with a bounded window of objects in
 flight (:func:`ml2p.records.pool.ordered_map`), and records come out in
 the order of the listing, whatever order the reads finish in. Memory stays
-bounded by the window (objects of the ``object`` layout are small; a
-capture file holds what the writer put in one file), not by the number of
-records.
+bounded by the window (a number of objects, and for capture files a number
+of bytes), not by the number of records.
 """
 
 from __future__ import annotations
@@ -47,6 +46,8 @@ logger = logging.getLogger("ml2p.records")
 LAYOUTS = ("object", "capture")
 #: Threads reading objects, by default.
 DEFAULT_WORKERS = 8
+#: Bytes of capture files read ahead at most, by default.
+DEFAULT_WINDOW_BYTES = 16 * 1024 * 1024
 #: Keys a listing request asks for (S3's most).
 PAGE_SIZE = 1000
 # After every key that starts with "ts-" and a digit: no character is greater than U+10FFFF.
@@ -146,6 +147,11 @@ class ReaderStats:
         """The most objects submitted for reading and not yet handed on, at any time."""
         return max((w.peak for w in self.windows), default=0)
 
+    @property
+    def peak_bytes_in_flight(self) -> int:
+        """The most bytes of capture files submitted for reading and not yet handed on."""
+        return max((w.peak_weight for w in self.windows), default=0)
+
     def read(self, size: int) -> None:
         with self._lock:
             self.objects_read += 1
@@ -198,6 +204,9 @@ class RecordReader:
     :param workers: Threads reading objects.
     :param window: Most objects in flight (read or being read, and not yet
         handed on); default twice ``workers``.
+    :param window_bytes: Capture files are not read ahead past this many
+        bytes in flight (one file may go over; default 16 MiB), however
+        many records a file holds.
     :param on_error: ``raise`` (the default) stops at an object or line that
         is not a record, with :class:`RecordFormatError` naming it; ``skip``
         logs it, counts it in :attr:`stats` and goes on.
@@ -213,6 +222,7 @@ class RecordReader:
         session: Any = None,
         workers: int = DEFAULT_WORKERS,
         window: Optional[int] = None,
+        window_bytes: int = DEFAULT_WINDOW_BYTES,
         on_error: str = "raise",
     ):
         from ml2p.core import S3URL
@@ -233,6 +243,9 @@ class RecordReader:
         self.window = window if window is not None else 2 * workers
         if self.window < 1:
             raise ML2PError(f"window must be at least 1, not {self.window}")
+        if window_bytes < 1:
+            raise ML2PError(f"window_bytes must be at least 1, not {window_bytes}")
+        self.window_bytes = window_bytes
         self.on_error = on_error
         self._client = client
         self._session = session
@@ -304,10 +317,13 @@ class RecordReader:
             kwargs["ContinuationToken"] = token
             kwargs.pop("StartAfter", None)
 
-    def _keys(
+    def _objects(
         self, prefix: str, start_after: Optional[str] = None, delimiter: Optional[str] = None
-    ) -> Iterator[str]:
-        """Every key under ``prefix`` (after ``start_after``), a page at a time, in key order."""
+    ) -> Iterator[Tuple[str, int]]:
+        """``(key, size)`` of every object under ``prefix`` (after ``start_after``), in key order.
+
+        Read a page at a time: at most 1,000 keys are held.
+        """
         stats = self.stats
         for page in self._pages(prefix, start_after, delimiter):
             contents = page.get("Contents") or ()
@@ -315,7 +331,14 @@ class RecordReader:
             if len(contents) > stats.peak_page:
                 stats.peak_page = len(contents)
             for item in contents:
-                yield item["Key"]
+                yield item["Key"], int(item.get("Size") or 0)
+
+    def _keys(
+        self, prefix: str, start_after: Optional[str] = None, delimiter: Optional[str] = None
+    ) -> Iterator[str]:
+        """Every key under ``prefix`` (after ``start_after``), in key order."""
+        for key, _ in self._objects(prefix, start_after, delimiter):
+            yield key
 
     def _folders(self, prefix: str) -> Iterator[str]:
         for page in self._pages(prefix, delimiter="/"):
@@ -444,39 +467,54 @@ class RecordReader:
 
     def _variant_files(
         self, prefix: str, since: Optional[str], until: Optional[str]
-    ) -> Iterator[Tuple[str, str]]:
-        """``(path after the variant, key)`` of a variant's capture files, in time order."""
+    ) -> Iterator[Tuple[str, str, int]]:
+        """``(path after the variant, key, size)`` of a variant's capture files, in time order."""
         start = prefix + _hour(since) + "/" if since is not None else None
         last_hour = _hour(until) if until is not None else None
         skip = len(prefix)
-        for key in self._keys(prefix, start_after=start):
+        for key, size in self._objects(prefix, start_after=start):
             path = key[skip:]
             if last_hour is not None and path[:13] > last_hour:
                 return
             if path.endswith(".jsonl"):
-                yield path, key
+                yield path, key, size
 
-    def _capture_files(self, since: Optional[str], until: Optional[str]) -> Iterator[str]:
-        """The capture files of every variant, merged in time order (then by key)."""
+    def _capture_files(
+        self, since: Optional[str], until: Optional[str]
+    ) -> Iterator[Tuple[str, int]]:
+        """``(key, size)`` of the capture files of every variant, in time order (then by key)."""
         variants = [
             self._variant_files(v, since, until) for v in self._folders(self.capture_folder)
         ]
-        for _, key in heapq.merge(*variants):
-            yield key
+        for _, key, size in heapq.merge(*variants):
+            yield key, size
 
-    def _capture_exchanges(
-        self, key: str, since: Optional[str], until: Optional[str]
-    ) -> List[Exchange]:
+    def _capture_text(self, file: Tuple[str, int]) -> Tuple[str, Optional[str]]:
+        """Read one capture file (on a worker thread): ``(key, its text)``; ``None`` if gone."""
+        key = file[0]
         body = self._get(key)
         if body is None:
-            return []
-        exchanges = []
+            return key, None
         try:
-            text = body.decode("utf-8")
+            return key, body.decode("utf-8")
         except UnicodeDecodeError as exc:
             self._bad(self.url(key), f"not UTF-8 text ({exc})")
-            return []
-        for number, line in enumerate(text.split("\n"), 1):
+            return key, None
+
+    def _capture_exchanges(
+        self, key: str, text: str, since: Optional[str], until: Optional[str]
+    ) -> Iterator[Exchange]:
+        """The requests of a capture file's text, each line parsed when it is asked for."""
+        start = 0
+        number = 0
+        length = len(text)
+        while start < length:
+            end = text.find("\n", start)
+            if end < 0:
+                end = length
+            line = text[start:end]
+            start = end + 1
+            number += 1
             if not line or line.isspace():
                 continue
             try:
@@ -493,24 +531,21 @@ class RecordReader:
                 self._bad(f"{self.url(key)} line {number}", exc)
                 continue
             records = tuple([Record(i, d, p, when, key) for i, d, p in triples])
-            exchanges.append(
-                Exchange(
-                    records, when, key, event.request_type, event.request_body, event.response_type
-                )
+            yield Exchange(
+                records, when, key, event.request_type, event.request_body, event.response_type
             )
-        return exchanges
 
     def _capture_stream(self, since: Optional[str], until: Optional[str]) -> Iterator[Exchange]:
-        window = Window(self.window)
+        # Workers only read files, bounded in number and in bytes (files may be large);
+        # lines are parsed here, as records are asked for, so parsed records are not
+        # held beyond the current request.
+        window = Window(self.window, max_weight=self.window_bytes, weight=lambda file: file[1])
         self.stats.windows.append(window)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="ml2p-records") as pool:
-            for exchanges in ordered_map(
-                pool,
-                lambda key: self._capture_exchanges(key, since, until),
-                self._capture_files(since, until),
-                window,
-            ):
-                yield from exchanges
+            files = self._capture_files(since, until)
+            for key, text in ordered_map(pool, self._capture_text, files, window):
+                if text is not None:
+                    yield from self._capture_exchanges(key, text, since, until)
 
     # -- reading -------------------------------------------------------------
 
