@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import socket
 import time
 import xml.etree.ElementTree as ET
 
@@ -307,3 +308,36 @@ def test_replay_sends_capture_requests_as_their_batches(yml, s3, aws, tmp_path):
     assert {k.split("--uuid-")[1]: v for k, v in changed.items() if v and "--i-" in k} == expected
     # Sent as the same batches: every answer's n is the recorded one.
     assert re.search(r"^n\s+number\s+8\s+0\s", table, re.M)
+
+
+def test_a_local_target_without_a_trained_model_says_so(yml, recorded, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    empty = tmp_path / "empty"
+    result = run(yml, "replay", VERSION, "--local", "b", "--local-folder", str(empty))
+    assert result.exit_code == 1
+    assert "`ml2p local serve b` exited with status 1 before it was ready" in result.output
+    assert "no trained model in" in result.output
+
+
+@pytest.mark.slow
+def test_local_server_takes_another_port_when_its_port_is_taken(yml, tmp_path, monkeypatch):
+    from ml2p.records import replay as replay_module
+
+    folder = tmp_path / "local-b"
+    (folder / "model").mkdir(parents=True)
+    (folder / "model" / "weights.json").write_text("{}")
+    monkeypatch.setenv("PYTHONPATH", ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.setenv("SAGEMAKER_MODEL_SERVER_WORKERS", "1")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        ports = iter([busy.getsockname()[1], free_port()])
+        monkeypatch.setattr(replay_module, "_free_port", lambda: next(ports))
+        with replay_module.LocalServer("b", yml, str(folder)) as server:
+            assert server.port != busy.getsockname()[1]
+            target = replay_module.HTTPTarget(server.url)
+            answer = target.send(b'{"x": 3}', "application/json", "application/json")
+            target.close()
+            assert answer.status == 200 and json.loads(answer.body)["result"]["y"] == 7.5
+        process_gone = server._process is None
+    assert process_gone

@@ -194,6 +194,11 @@ def test_csv_request_and_csv_response_decode_as_the_server_does():
     ]
 
 
+def test_csv_with_a_header_row_gives_objects_as_the_server_reads_it():
+    text = line(b"x,name\n1,a\n2,\n", "text/csv; header=present", b"3\n4\n", "text/csv")
+    assert [r[1] for r in parse_line(text)] == [{"x": 1, "name": "a"}, {"x": 2, "name": None}]
+
+
 def test_csv_request_with_a_json_response():
     response = json.dumps({"predictions": [prediction(1), prediction(2)]}).encode()
     text = line(b"1\n2\n", "text/csv", response)

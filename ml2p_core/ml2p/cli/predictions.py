@@ -9,11 +9,11 @@ from typing import IO, Any, Callable, Iterator, Optional
 
 import click
 
-from ml2p import naming
-from ml2p.cli.context import Project
+from ml2p.cli.context import Project, pass_project
 from ml2p.cli.errors import CommandError
 from ml2p.cli.local import DEFAULT_LOCAL_FOLDER
 from ml2p.cli.output import progress
+from ml2p.cli.params import checked_name
 from ml2p.errors import ML2PError
 
 __all__ = ["predictions"]
@@ -80,7 +80,7 @@ def _model_version(prj: Project, name: str, full_name: bool) -> str:
             raise ML2PError(f"invalid model version {name!r}")
         return name
     try:
-        naming.validate_name("model", name)
+        checked_name("model", name)
     except ML2PError as exc:
         raise ML2PError(
             f"{exc}; to read records written under another name, give it with --full-name"
@@ -140,7 +140,7 @@ def predictions() -> None:
 @predictions.command("ls")
 @_selection
 @_limit
-@click.pass_obj
+@pass_project
 def predictions_ls(
     prj: Project,
     model_version: str,
@@ -167,7 +167,7 @@ def predictions_ls(
 @predictions.command("cat")
 @_selection
 @_limit
-@click.pass_obj
+@pass_project
 def predictions_cat(
     prj: Project,
     model_version: str,
@@ -200,7 +200,7 @@ def predictions_cat(
     help="jsonl: {id, time, input, prediction} per line; csv: a column per field.",
 )
 @click.option("--out", "out", default=None, metavar="FILE", help="Write here (default: stdout).")
-@click.pass_obj
+@pass_project
 def predictions_export(
     prj: Project,
     model_version: str,
@@ -294,7 +294,7 @@ def predictions_export(
     show_default=True,
     help="Seconds to wait for each answer (--to, --local).",
 )
-@click.pass_obj
+@pass_project
 def predictions_replay(
     prj: Project,
     model_version: str,

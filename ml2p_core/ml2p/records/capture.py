@@ -75,7 +75,15 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 from ml2p.errors import ClientError, ML2PError
 from ml2p.record_ids import uuid4_text
 from ml2p.records.times import posix_time
-from ml2p.serving.bodies import CSV, JSON, JSONLINES_TYPES, decode_request, media_type
+from ml2p.serving.bodies import (
+    CSV,
+    JSON,
+    JSONLINES_TYPES,
+    UnsupportedMediaType,
+    decode_request,
+    media_type,
+    request_media_type,
+)
 
 __all__ = [
     "CAPTURE_FOLDER",
@@ -147,6 +155,8 @@ def capture_key(folder: str, when: float, name: Optional[str] = None) -> str:
 _TYPES: Dict[str, Tuple[str, str]] = {}
 # content type -> its media type (lower case, no parameters; JSON if empty)
 _KINDS: Dict[str, str] = {}
+# request content type -> what the server reads it as (request_media_type); "" if it cannot
+_REQUEST_KINDS: Dict[str, str] = {}
 
 
 def _kind(content_type: str) -> str:
@@ -155,6 +165,20 @@ def _kind(content_type: str) -> str:
         kind = media_type(content_type) or JSON
         if len(_KINDS) < 256:
             _KINDS[content_type] = kind
+    return kind
+
+
+def _request_kind(content_type: str) -> str:
+    kind = _REQUEST_KINDS.get(content_type)
+    if kind is None:
+        try:
+            kind = request_media_type(content_type)
+        except UnsupportedMediaType:
+            kind = ""
+        if len(_REQUEST_KINDS) < 256:
+            _REQUEST_KINDS[content_type] = kind
+    if not kind:
+        raise CaptureFormatError(f"cannot decode a request of type {content_type!r}")
     return kind
 
 
@@ -371,16 +395,14 @@ def decode_inputs(content_type: str, body: bytes) -> Tuple[bool, List[Any]]:
     """Decode a request body as the server does: ``(whether it is a batch, its data)``.
 
     A JSON object is one datum; ``{"instances": [...]}``, JSON Lines and CSV
-    are batches (as ``SAGEMAKER_BATCH_STRATEGY=MULTI_RECORD`` reads them).
+    are batches (as ``SAGEMAKER_BATCH_STRATEGY=MULTI_RECORD`` reads them;
+    CSV with ``header=present`` gives objects keyed by the first row).
 
     :raises CaptureFormatError: if the type is not one the server reads, or
         the body does not decode.
     """
-    kind = _kind(content_type)
-    if kind not in _JSON_KINDS and kind != CSV:
-        raise CaptureFormatError(f"cannot decode a request of type {content_type!r}")
     try:
-        request = decode_request(body, kind)
+        request = decode_request(body, _request_kind(content_type))
     except ClientError as exc:
         raise CaptureFormatError(f"the request body does not decode: {exc}") from None
     if request.batch:

@@ -197,6 +197,10 @@ class EndpointTarget(Target):
         return Response(200, answer.get("ContentType") or JSON, answer["Body"].read())
 
 
+class _PortTaken(Exception):
+    """The free port was taken before ``ml2p local serve`` bound it."""
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -252,18 +256,25 @@ class LocalServer:
         return "\n".join(lines[-15:])
 
     def __enter__(self) -> LocalServer:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._log = tempfile.TemporaryFile()
-        self._process = subprocess.Popen(
-            self.command(), stdout=self._log, stderr=subprocess.STDOUT, env=dict(os.environ)
-        )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
+        for attempt in range(3):
+            self.port = _free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            self._log = tempfile.TemporaryFile()
+            self._process = subprocess.Popen(
+                self.command(), stdout=self._log, stderr=subprocess.STDOUT, env=dict(os.environ)
+            )
+            try:
+                self._wait_ready()
+                return self
+            except _PortTaken:
+                # Another process took the free port before the server bound it: another one.
+                self.__exit__(None, None, None)
+                if attempt == 2:
+                    raise ML2PError(f"`ml2p local serve {self.model}` found no free port") from None
+            except BaseException:
+                self.__exit__(None, None, None)
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait_ready(self) -> None:
         assert self._process is not None
@@ -271,9 +282,13 @@ class LocalServer:
         while True:
             code = self._process.poll()
             if code is not None:
+                output = self._output()
+                taken = "already in use" in output or "was taken" in output
+                if taken and f"port {self.port} on 127.0.0.1" in output:
+                    raise _PortTaken()
                 raise ML2PError(
                     f"`ml2p local serve {self.model}` exited with status {code} before it "
-                    f"was ready:\n{self._output()}"
+                    f"was ready:\n{output}"
                 )
             try:
                 connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
