@@ -9,6 +9,7 @@ import os
 import re
 import socket
 import time
+import urllib.request
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -341,3 +342,27 @@ def test_local_server_takes_another_port_when_its_port_is_taken(yml, tmp_path, m
             assert answer.status == 200 and json.loads(answer.body)["result"]["y"] == 7.5
         process_gone = server._process is None
     assert process_gone
+
+
+def test_replay_against_an_endpoint_through_sagemaker_runtime(yml, recorded, aws):
+    # moto's sagemaker-runtime answers requests with the results queued here, in order.
+    answers = [{"metadata": {}, "result": {"y": y}} for y in (0, 2, 5, 6, 8)]
+    queued = {
+        "results": [{"Body": json.dumps(a), "ContentType": "application/json"} for a in answers]
+    }
+    request = urllib.request.Request(
+        f"{aws}/moto-api/static/sagemaker/endpoint-results",
+        data=json.dumps(queued).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+    table = ok(
+        run(yml, "replay", VERSION, "--endpoint", "minimal-1-0-0-live", "--concurrency", "1")
+    )
+    assert table.startswith(
+        "replayed 5 records against endpoint test-proj-minimal-1-0-0-live: 1 changed (20.0%)"
+    )
+    assert re.search(r"^y\s+number\s+5\s+1\s+0\.2\s+1\s", table, re.M)
+    x2 = lines(ok(run(yml, "ls", VERSION)))[2]["id"]
+    assert table.split("most changed: y\n")[1].splitlines()[1].split() == [x2, "4", "5", "1"]
