@@ -26,7 +26,7 @@ import json
 import os
 import sys
 import traceback
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 #: The bucket every scenario's project uses.
 BUCKET = "compat-bucket"
@@ -118,6 +118,21 @@ class Observer:
             self.observations[name] = value
             return None
         self.record(name, result)
+        return result
+
+    def effect(self, name: str, func: Callable[[], Any]) -> Any:
+        """Record whether ``func()`` raised, not what it returned.
+
+        For calls that return None in ML2P 0.6.0, whose effects the scenario
+        observes separately: a value returned where 0.6 returned None is no
+        difference a 0.6 project can notice.
+        """
+        try:
+            result = func()
+        except Exception as exc:
+            self.observations[name] = exception_value(exc)
+            return None
+        self.record(name, {"raised": False, "_returned": plain(result)})
         return result
 
     def write(self) -> None:
@@ -216,7 +231,11 @@ def s3_body(raw: bytes) -> Any:
 
 
 def s3_state(bucket: str = BUCKET, bodies: bool = True) -> List[Any]:
-    """Every object in ``bucket``: ``[key, body]`` pairs in key order."""
+    """Every object in ``bucket``: ``[key, body]`` pairs.
+
+    Ordered by folder, then body, then key: records named by time and uuid
+    then come in the same order for both packages.
+    """
     client = s3_client()
     out = []
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
@@ -227,6 +246,7 @@ def s3_state(bucket: str = BUCKET, bodies: bool = True) -> List[Any]:
                 out.append([key, s3_body(body)])
             else:
                 out.append([key, item["Size"]])
+    out.sort(key=lambda kb: (kb[0].rsplit("/", 1)[0], json.dumps(kb[1], sort_keys=True), kb[0]))
     return out
 
 
@@ -337,14 +357,19 @@ def _lifecycle_configs(sm: Any) -> Dict[str, Any]:
     return out
 
 
-def tree(folder: str) -> Dict[str, Any]:
-    """Every file under ``folder``: relative path -> text (or size for binary files)."""
+def tree(folder: str, skip: Tuple[str, ...] = ()) -> Dict[str, Any]:
+    """Every file under ``folder``: relative path -> text (or size for binary files).
+
+    Files whose relative paths are in ``skip`` are left out (and do not
+    count when telling whether their folder is empty).
+    """
     out: Dict[str, Any] = {}
     for root, dirs, files in os.walk(folder):
         dirs.sort()
         rel_root = os.path.relpath(root, folder)
+        files = [f for f in files if os.path.normpath(os.path.join(rel_root, f)) not in skip]
         if not files and not dirs:
-            out[rel_root + "/"] = "<empty folder>"
+            out[os.path.normpath(rel_root) + "/"] = "<empty folder>"
         for name in sorted(files):
             path = os.path.join(root, name)
             rel = os.path.normpath(os.path.join(rel_root, name))

@@ -94,9 +94,7 @@ def observe_run(obs, label, result, ml=None, log_line=None):
         )
     if ml is not None:
         obs.record(f"{label}/failure", failure_type(ml))
-        files = tree(ml)
-        files.pop("output/failure", None)
-        obs.record(f"{label}/files", files)
+        obs.record(f"{label}/files", tree(ml, skip=("output/failure",)))
 
 
 def prepare(obs):

@@ -7,6 +7,7 @@ Covers the public names and signatures, ``S3URL``, hyperparameters, names,
 """
 
 import datetime
+import inspect
 import io
 import os
 import pathlib
@@ -170,7 +171,7 @@ def kind(obj):
         pass
     if isinstance(obj, type):
         return "class"
-    if callable(obj):
+    if inspect.isfunction(obj) or inspect.isbuiltin(obj):
         return "function"
     return type(obj).__name__
 
@@ -602,7 +603,7 @@ def sagemaker_env(obs):
     with open(os.path.join(ml, "input", "config", "resourceconfig.json"), "w") as f:
         f.write('{"current_host": "algo-1", "hosts": ["algo-1"]}')
     obs.check("sagemaker-env/resourceconfig", lambda: env.resourceconfig())
-    obs.check("sagemaker-env/write_failure-no-output-folder", lambda: env.write_failure("boom"))
+    obs.effect("sagemaker-env/write_failure-no-output-folder", lambda: env.write_failure("boom"))
     os.makedirs(os.path.join(ml, "output"), exist_ok=True)
 
     def failure():
@@ -654,25 +655,35 @@ def local_env(obs):
     env = LocalEnv(ml, "full.yml")
     obs.check("local-env/attributes", lambda: env_attributes(env))
     obs.check("local-env/after-construction", lambda: tree(ml))
-    obs.check(
+    obs.effect(
         "local-env/download_dataset-without-session", lambda: env.download_dataset("ds-20260101")
     )
-    obs.check("local-env/download_model-without-session", lambda: env.download_model("m-1-0"))
+    obs.effect("local-env/download_model-without-session", lambda: env.download_model("m-1-0"))
 
     env = LocalEnv(ml, "full.yml", session=boto3.session.Session())
-    obs.check("local-env/download_dataset", lambda: env.download_dataset("ds-20260101"))
+    obs.effect("local-env/download_dataset", lambda: env.download_dataset("ds-20260101"))
     obs.check("local-env/dataset-files", lambda: tree(os.path.join(ml, "input")))
-    obs.check("local-env/download_dataset-empty", lambda: env.download_dataset("ds-empty"))
-    obs.check("local-env/download_dataset-missing", lambda: env.download_dataset("ds-19990101"))
-    obs.check("local-env/download_model", lambda: env.download_model("m-1-0"))
+    obs.effect("local-env/download_dataset-empty", lambda: env.download_dataset("ds-empty"))
+    obs.effect("local-env/download_dataset-missing", lambda: env.download_dataset("ds-19990101"))
+    obs.effect("local-env/download_model", lambda: env.download_model("m-1-0"))
     obs.check("local-env/model-files", lambda: tree(os.path.join(ml, "model")))
-    obs.check("local-env/clean_model_folder", lambda: env.clean_model_folder())
+    obs.effect("local-env/clean_model_folder", lambda: env.clean_model_folder())
     obs.check("local-env/model-files-after-clean", lambda: tree(os.path.join(ml, "model")))
-    obs.check("local-env/download_model-missing", lambda: env.download_model("m-9-9"))
+    obs.effect("local-env/download_model-missing", lambda: env.download_model("m-9-9"))
+    # An S3 key with a ".." segment: a download must not write outside the dataset folder.
+    put("prj/datasets/ds-20260102/ok.csv", b"ok\n")
+    put("prj/datasets/ds-20260102/../escape.csv", b"outside\n")
+    obs.effect(
+        "local-env/download_dataset-escaping-key", lambda: env.download_dataset("ds-20260102")
+    )
+    obs.check(
+        "local-env/escaping-key-written-outside",
+        lambda: os.path.exists(os.path.join(ml, "input", "data", "escape.csv")),
+    )
     evil_ml = os.path.join(work, "evil", "ml")
     os.makedirs(evil_ml)
     evil = LocalEnv(evil_ml, "full.yml", session=boto3.session.Session())
-    obs.check("local-env/download_model-escaping-member", lambda: evil.download_model("evil-1-0"))
+    obs.effect("local-env/download_model-escaping-member", lambda: evil.download_model("evil-1-0"))
     obs.check(
         "local-env/escaping-member-written-outside",
         lambda: os.path.exists(os.path.join(work, "evil", "escaped.txt")),
