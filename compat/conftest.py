@@ -88,7 +88,8 @@ def report_lines() -> List[str]:
     for entry in differences.ALLOWED:
         count = seen.get(entry.id)
         status = f"seen {count}x" if count else "not seen in this run"
-        lines.append(f"  [{entry.id}] ({entry.kind}; {entry.scenario}; {status})")
+        where = ", ".join(entry.scenarios)
+        lines.append(f"  [{entry.id}] ({entry.kind}; {where}; {status})")
         lines.append(f"      {entry.summary}")
         lines.append(f"      why: {entry.reason}")
     lines.append("")

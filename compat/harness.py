@@ -310,12 +310,18 @@ def _public(value: Any) -> Any:
 
 
 def matches(entry: Any, diff: Difference) -> bool:
-    """Whether the allowed difference ``entry`` explains ``diff``."""
-    if entry.scenario != diff.scenario:
+    """Whether the allowed difference ``entry`` explains ``diff``.
+
+    One of its ``scenario:path`` patterns must match, and its check (if any)
+    must accept the two values.
+    """
+    where = f"{diff.scenario}:{diff.path}"
+    if not any(fnmatch.fnmatchcase(where, pattern) for pattern in entry.where):
         return False
-    if not any(fnmatch.fnmatchcase(diff.path, pattern) for pattern in entry.paths):
+    try:
+        return entry.check is None or bool(entry.check(diff.v060, diff.ours))
+    except Exception:  # a check meeting an unforeseen value does not explain it
         return False
-    return entry.check is None or bool(entry.check(diff.v060, diff.ours))
 
 
 def classify(

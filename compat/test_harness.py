@@ -162,8 +162,7 @@ def test_reordered_optional_parameters_are_a_difference():
 def test_classify_needs_scenario_path_and_check():
     entry = Allowed(
         id="batch-invoke-returns-a-list",
-        scenario="scn_records",
-        paths=("default/batch_invoke*",),
+        where=("scn_records:default/batch_invoke*",),
         kind=differences.REFERENCE,
         summary="s",
         reason="r",
@@ -178,6 +177,14 @@ def test_classify_needs_scenario_path_and_check():
     assert unexpected == [other_value, other_path, other_scenario]
 
 
+def test_a_check_that_fails_on_a_value_does_not_allow_it():
+    entry = Allowed("x", ("s:p",), differences.DEFECT, "s", "r", check=lambda old, new: old[0])
+    assert classify([Difference("s", "p", None, 1)], [entry]) == (
+        {},
+        [Difference("s", "p", None, 1)],
+    )
+
+
 def test_every_allowed_difference_is_well_formed():
     ids = [entry.id for entry in differences.ALLOWED]
     assert len(ids) == len(set(ids)), "duplicate ids"
@@ -188,8 +195,41 @@ def test_every_allowed_difference_is_well_formed():
     }
     for entry in differences.ALLOWED:
         assert entry.kind in differences.KINDS, entry.id
-        assert entry.scenario in scenarios, entry.id
-        assert entry.paths and all(entry.paths), entry.id
+        assert entry.where and all(":" in pattern for pattern in entry.where), entry.id
+        assert set(entry.scenarios) <= scenarios, entry.id
         assert entry.summary.strip() and entry.reason.strip(), entry.id
     not_comparable = [item.id for item in differences.NOT_COMPARABLE]
     assert len(not_comparable) == len(set(not_comparable))
+
+
+@pytest.mark.parametrize(
+    ("entry_id", "old", "new", "allowed"),
+    [
+        ("batch-invoke-returns-a-list", {"predictions": [{"r": 1}]}, [{"r": 1}], True),
+        ("batch-invoke-returns-a-list", {"predictions": [{"r": 1}]}, [{"r": 2}], False),
+        ("batch-invoke-returns-a-list", "passed", "failure", True),
+        (
+            "log-lines-are-printed-once",
+            ["level INFO", "stdout-handlers 2", "a", "a"],
+            ["level INFO", "stdout-handlers 1", "a"],
+            True,
+        ),
+        ("log-lines-are-printed-once", ["a", "a"], ["a", "b"], False),
+        ("log-lines-are-printed-once", ["a"], ["a"], False),
+        (
+            "no-flask",
+            ["ml2p.errors.APIError", "werkzeug.exceptions.HTTPException", "builtins.Exception"],
+            ["ml2p.errors.APIError", "ml2p.errors.ML2PError", "builtins.Exception"],
+            True,
+        ),
+        (
+            "no-flask",
+            ["ml2p.errors.APIError", "werkzeug.exceptions.HTTPException", "builtins.Exception"],
+            ["builtins.Exception"],
+            False,
+        ),
+    ],
+)
+def test_checks_accept_only_the_documented_difference(entry_id, old, new, allowed):
+    entry = next(e for e in differences.ALLOWED if e.id == entry_id)
+    assert bool(entry.check(old, new)) is allowed

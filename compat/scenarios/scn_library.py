@@ -25,6 +25,7 @@ from observe import (
     environ,
     import_path,
     make_bucket,
+    qualname,
     run,
     s3_client,
     signature_value,
@@ -254,10 +255,13 @@ def env_type_behaviour(obs):
 
 
 def errors(obs):
-    from ml2p import errors
+    def error(name):
+        return import_path(f"ml2p.errors.{name}")
 
+    for name in ERROR_NAMES:
+        obs.call(f"errors/{name}/mro", lambda n: [qualname(k) for k in error(n).__mro__], name)
     for name in ["NamingError", "ConfigError", "LocalEnvError"]:
-        obs.call(f"errors/{name}('m')", _plain_error, getattr(errors, name))
+        obs.call(f"errors/{name}('m')", lambda n: _plain_error(error(n)), name)
     calls = {
         "(m)": (("m",), {}),
         "(m, 'd')": (("m", "d"), {}),
@@ -267,7 +271,13 @@ def errors(obs):
     }
     for name in ["APIError", "ClientError", "ServerError"]:
         for label, (args, kwargs) in calls.items():
-            obs.call(f"errors/{name}{label}", _api_error, getattr(errors, name), args, kwargs)
+            obs.call(
+                f"errors/{name}{label}",
+                lambda n, a, k: _api_error(error(n), a, k),
+                name,
+                args,
+                kwargs,
+            )
 
 
 def _plain_error(cls):

@@ -177,5 +177,33 @@ def installed(obs):
     obs.record("installed/not-from-source", SOURCE not in path.parents)
 
 
+def moving_over(obs):
+    """The steps of docs/migration.md that only ML2P 0.7 has (not compared; asserted)."""
+    from serving import is_060
+
+    if is_060():
+        return
+    folder = os.path.join(obs.work, "moving-over")
+    os.makedirs(folder)
+    shutil.copy(SOURCE / "ml2p.yml", os.path.join(folder, "ml2p.yml"))
+    ml2p = os.path.join(os.path.dirname(sys.executable), "ml2p")
+
+    def command(*args):
+        proc = subprocess.run(
+            [ml2p, *args], cwd=folder, capture_output=True, text=True, timeout=120, check=False
+        )
+        return {
+            "exit": proc.returncode,
+            "stdout": proc.stdout[-2000:],
+            "stderr": proc.stderr[-2000:],
+        }
+
+    obs.record("_ours/validate", command("validate"))
+    local = os.path.join(folder, "local")
+    result = command("local", "train", "model06", "--dataset", DATASET, "--local-folder", local)
+    result["model-files"] = sorted(os.listdir(os.path.join(local, "model")))
+    obs.record("_ours/local-train", result)
+
+
 if __name__ == "__main__":
-    run(prepare, installed, generate, train, download, serve, own_tests)
+    run(prepare, installed, generate, train, download, serve, own_tests, moving_over)
