@@ -74,7 +74,7 @@ def _raises(*classes: str) -> Callable[[Any, Any], bool]:
         return (
             isinstance(new, dict)
             and "$exc" in new
-            and any(c in new["$exc"]["mro"] for c in classes)
+            and any(c in new["$exc"]["_mro"] for c in classes)
         )
 
     return check
@@ -126,21 +126,19 @@ def _html_to_json(old: Any, new: Any) -> bool:
 
 
 def _failure_written(old: Any, new: Any) -> bool:
+    """0.6 wrote no output/failure (or failed writing it); ours wrote it."""
     if old is False:
         return new is True
+    if isinstance(old, dict) and "$exc" in old:  # write_failure without an output folder
+        return new == {"raised": False}
+    if old == ABSENT and new == "<empty folder>":  # the output folder ours made for it
+        return True
     return old == ABSENT and isinstance(new, str) and bool(new)
 
 
-def _once_each(old: Any, new: Any) -> bool:
-    """Ours prints 0.6's lines without the repeats that extra handlers made."""
-    if not isinstance(old, list) or not isinstance(new, list):
-        return False
-    deduped: List[str] = []
-    for line in old:
-        line = "stdout-handlers 1" if line.startswith("stdout-handlers ") else line
-        if not deduped or deduped[-1] != line or line.startswith("level"):
-            deduped.append(line)
-    return deduped == new and len(new) < len(old)
+def _printed_once(old: Any, new: Any) -> bool:
+    """0.6 had two stdout handlers (so printed each line twice); ours has one."""
+    return old == 2 and new == 1
 
 
 def _model_cls_kept(old: Any, new: Any) -> bool:
@@ -148,12 +146,10 @@ def _model_cls_kept(old: Any, new: Any) -> bool:
 
 
 def _without_werkzeug(old: Any, new: Any) -> bool:
-    """Ours keeps every class of 0.6's MRO, in order, except werkzeug's."""
-    if not isinstance(old, list) or not isinstance(new, list):
-        return False
-    wanted = [c for c in old if not c.startswith("werkzeug.")]
-    found = iter(new)
-    return len(wanted) < len(old) and all(c in found for c in wanted)
+    """Ours is caught by every except clause that caught 0.6's, but Werkzeug's."""
+    return set(old["$class"]["catchable"]) - set(new["$class"]["catchable"]) == {
+        "werkzeug.exceptions.HTTPException"
+    }
 
 
 def _both_text(old: Any, new: Any) -> bool:
@@ -287,12 +283,15 @@ ALLOWED: Tuple[Allowed, ...] = (
         id="failure-reason-always-written",
         where=(
             "scn_docker:train/failing-without-output-folder/failure/*",
+            "scn_docker:train/failing-without-output-folder/files/output/",
             "scn_docker:train/import-error/failure/*",
+            "scn_library:sagemaker-env/write_failure-no-output-folder",
         ),
         kind=HIDES_FAILURE,
         summary=(
             "ml2p-docker writes output/failure whenever a job fails, also when the model "
-            "cannot be imported or the output folder is missing; 0.6 wrote nothing then."
+            "cannot be imported or the output folder is missing (write_failure makes the "
+            "folder); 0.6 wrote nothing then."
         ),
         reason="SageMaker shows output/failure as the job's FailureReason; 0.6 left it empty.",
         check=_failure_written,
@@ -323,6 +322,20 @@ ALLOWED: Tuple[Allowed, ...] = (
         check=_becomes(True, False),
     ),
     Allowed(
+        id="record-invokes-in-any-case",
+        where=(
+            "scn_library:sagemaker-env/record_invokes/'True'",
+            "scn_library:sagemaker-env/record_invokes/'TRUE'",
+        ),
+        kind=LOSES_DATA,
+        summary=(
+            "ML2P_RECORD_INVOKES=True (any case of 'true') turns recording on; 0.6 "
+            "recorded only for the exact text 'true'."
+        ),
+        reason="0.6 silently recorded nothing for a model deployed with 'True'.",
+        check=_becomes(False, True),
+    ),
+    Allowed(
         id="config-is-not-changed-by-requests",
         where=(
             "scn_library:requests/config-reused/model/Containers[[]*[]]/Environment/ML2P_MODEL_CLS",
@@ -341,8 +354,8 @@ ALLOWED: Tuple[Allowed, ...] = (
     Allowed(
         id="log-lines-are-printed-once",
         where=(
-            "scn_library:logging/setup_logging-twice/stdout",
-            "scn_library:logging/two-trainers/stdout",
+            "scn_library:logging/*/stdout-handlers",
+            "scn_library:logging/*/times-printed",
         ),
         kind=DEFECT,
         summary=(
@@ -351,7 +364,7 @@ ALLOWED: Tuple[Allowed, ...] = (
             "repeated once per object made."
         ),
         reason="Duplicate log handlers are a 0.6 defect the design lists.",
-        check=_once_each,
+        check=_printed_once,
     ),
     Allowed(
         id="empty-listings-are-not-errors",
@@ -381,7 +394,7 @@ ALLOWED: Tuple[Allowed, ...] = (
     ),
     Allowed(
         id="no-flask",
-        where=("scn_library:names/ml2p.docker.app", "scn_library:errors/*/mro"),
+        where=("scn_library:names/ml2p.docker.app", "scn_library:errors/*/class"),
         kind=UNSAFE,
         summary=(
             "There is no Flask app ml2p.docker.app, and APIError no longer derives from "

@@ -231,9 +231,13 @@ def _tag(value: Any) -> Optional[str]:
     return None
 
 
-def exception_compatible(old: Any, new: Any) -> bool:
-    """Ours is compatible if a 0.6 ``except <0.6 class>`` clause still catches it."""
-    return old["$exc"]["mro"][0] in new["$exc"]["mro"]
+def catchable_compatible(old: Any, new: Any) -> bool:
+    """Ours is compatible if every ``except`` clause that caught 0.6's exception catches ours.
+
+    For raised exceptions (``$exc``) and exception classes (``$class``).
+    """
+    tag = _tag(old)
+    return set(old[tag]["catchable"]) <= set(new[tag]["catchable"])
 
 
 def signature_compatible(old: Any, new: Any) -> bool:
@@ -273,8 +277,11 @@ def signature_compatible(old: Any, new: Any) -> bool:
 
 def compare(scenario: str, old: Any, new: Any, path: str = "") -> List[Difference]:
     """Return the differences between 0.6's ``old`` and our ``new`` observations."""
-    if _is_tagged(old, "$exc") and _is_tagged(new, "$exc"):
-        return [] if exception_compatible(old, new) else [Difference(scenario, path, old, new)]
+    for tag in ("$exc", "$class"):
+        if _is_tagged(old, tag) and _is_tagged(new, tag):
+            if catchable_compatible(old, new):
+                return []
+            return [Difference(scenario, path, _public(old), _public(new))]
     if _is_tagged(old, "$sig") and _is_tagged(new, "$sig"):
         return [] if signature_compatible(old, new) else [Difference(scenario, path, old, new)]
     if _tag(old) != _tag(new):
@@ -297,10 +304,14 @@ def compare(scenario: str, old: Any, new: Any, path: str = "") -> List[Differenc
     return [Difference(scenario, path, _public(old), _public(new))]
 
 
+#: ``_`` keys kept in a difference: an exception's message and class (for reports and checks).
+_KEPT = ("_message", "_mro")
+
+
 def _public(value: Any) -> Any:
-    """Drop the ``_`` keys nobody compares, except an exception's message (useful in reports)."""
+    """Drop the ``_`` keys nobody compares, except those in :data:`_KEPT`."""
     if isinstance(value, dict):
-        return {k: _public(v) for k, v in value.items() if not k.startswith("_") or k == "_message"}
+        return {k: _public(v) for k, v in value.items() if not k.startswith("_") or k in _KEPT}
     if isinstance(value, list):
         return [_public(v) for v in value]
     return value

@@ -51,9 +51,70 @@ def qualname(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+#: The exception classes a 0.6 project may name in an ``except`` clause, by their 0.6
+#: paths. An exception is observed by which of these it is an instance of.
+CATCHABLE = (
+    "ml2p.errors.NamingError",
+    "ml2p.errors.ConfigError",
+    "ml2p.errors.LocalEnvError",
+    "ml2p.errors.APIError",
+    "ml2p.errors.ServerError",
+    "ml2p.errors.ClientError",
+    "ml2p.core.LocalEnvError",
+    "ml2p.hyperparameters.HyperParameterEncodingError",
+    "werkzeug.exceptions.HTTPException",
+    "click.exceptions.ClickException",
+    "click.exceptions.UsageError",
+    "click.exceptions.BadParameter",
+    "botocore.exceptions.ClientError",
+    "json.JSONDecodeError",
+    "builtins.ValueError",
+    "builtins.TypeError",
+    "builtins.KeyError",
+    "builtins.LookupError",
+    "builtins.AttributeError",
+    "builtins.ImportError",
+    "builtins.ModuleNotFoundError",
+    "builtins.FileNotFoundError",
+    "builtins.OSError",
+    "builtins.NotImplementedError",
+    "builtins.Exception",
+)
+
+
+def _catchable_classes() -> List[Any]:
+    found = []
+    for path in CATCHABLE:
+        try:
+            found.append((path, import_path(path)))
+        except (ImportError, AttributeError):
+            continue
+    return found
+
+
+def catchable_as(cls: type) -> List[str]:
+    """The 0.6 exception paths of :data:`CATCHABLE` that ``cls`` is a subclass of."""
+    return [path for path, base in _catchable_classes() if issubclass(cls, base)]
+
+
 def exception_value(exc: BaseException) -> Dict[str, Any]:
-    """Return the tagged observation of a raised exception."""
-    return {"$exc": {"mro": [qualname(c) for c in type(exc).__mro__], "_message": str(exc)}}
+    """Return the tagged observation of a raised exception.
+
+    Compared by ``catchable``: every ``except`` clause (of :data:`CATCHABLE`)
+    that catches 0.6's exception must catch ours.
+    """
+    return {
+        "$exc": {
+            "catchable": catchable_as(type(exc)),
+            "_mro": [qualname(c) for c in type(exc).__mro__],
+            "_message": str(exc),
+        }
+    }
+
+
+def class_value(cls: type) -> Dict[str, Any]:
+    """Return the tagged observation of an exception class: what catches it."""
+    return {"$class": {"catchable": catchable_as(cls), "_mro": [qualname(c) for c in cls.__mro__]}}
 
 
 def signature_value(func: Callable[..., Any]) -> Any:

@@ -9,6 +9,7 @@ Covers the public names and signatures, ``S3URL``, hyperparameters, names,
 import datetime
 import inspect
 import io
+import json
 import os
 import pathlib
 import subprocess
@@ -21,11 +22,11 @@ from observe import (
     PROJECT,
     S3FOLDER,
     captured_output,
+    class_value,
     copy_configs,
     environ,
     import_path,
     make_bucket,
-    qualname,
     run,
     s3_client,
     signature_value,
@@ -259,7 +260,7 @@ def errors(obs):
         return import_path(f"ml2p.errors.{name}")
 
     for name in ERROR_NAMES:
-        obs.call(f"errors/{name}/mro", lambda n: [qualname(k) for k in error(n).__mro__], name)
+        obs.call(f"errors/{name}/class", lambda n: class_value(error(n)), name)
     for name in ["NamingError", "ConfigError", "LocalEnvError"]:
         obs.call(f"errors/{name}('m')", lambda n: _plain_error(error(n)), name)
     calls = {
@@ -328,10 +329,7 @@ def hyperparameters(obs):
         obs.call(f"hyperparameters/decode/{label}", hp.decode, params)
     nested = encode_cases["nested"]
     obs.check("hyperparameters/round-trip", lambda: hp.decode(hp.encode(nested)) == nested)
-    obs.check(
-        "hyperparameters/error-is-exception-class",
-        lambda: [c.__name__ for c in hp.HyperParameterEncodingError.__mro__],
-    )
+    obs.check("hyperparameters/error-class", lambda: class_value(hp.HyperParameterEncodingError))
 
 
 def s3urls(obs):
@@ -729,13 +727,14 @@ def import_string(obs):
 
 
 LOGGING_PROBE = """
-import logging, sys
+import json, logging, sys
 from ml2p.core import setup_logging
 setup_logging()
 setup_logging()
 root = logging.getLogger()
-print("level", logging.getLevelName(root.level))
-print("stdout-handlers", sum(1 for h in root.handlers if getattr(h, "stream", None) is sys.stdout))
+handlers = sum(1 for h in root.handlers if getattr(h, "stream", None) is sys.stdout)
+facts = {"level": logging.getLevelName(root.level), "stdout-handlers": handlers}
+sys.stdout.write(json.dumps(facts) + chr(10))
 logging.getLogger("model.code").info("model says hello")
 logging.getLogger("model.code").debug("model says debug")
 """
@@ -751,18 +750,23 @@ logging.getLogger("model.code").info("trainer log line")
 
 
 def logging_behaviour(obs):
-    def probe(code):
+    def probe(code, line):
         proc = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=False
         )
+        lines = proc.stdout.splitlines()
+        facts = json.loads(lines.pop(0)) if lines and lines[0].startswith("{") else {}
         return {
-            "stdout": proc.stdout.splitlines(),
+            **facts,
             "returncode": proc.returncode,
+            "times-printed": sum(1 for out in lines if line in out),
+            "debug-printed": any("model says debug" in out for out in lines),
+            "lines": lines,
             "_stderr": proc.stderr.splitlines()[-5:],
         }
 
-    obs.check("logging/setup_logging-twice", lambda: probe(LOGGING_PROBE))
-    obs.check("logging/two-trainers", lambda: probe(TRAINER_LOG_PROBE))
+    obs.check("logging/setup_logging-twice", lambda: probe(LOGGING_PROBE, "model says hello"))
+    obs.check("logging/two-trainers", lambda: probe(TRAINER_LOG_PROBE, "trainer log line"))
 
 
 def prepare(obs):
