@@ -26,14 +26,14 @@ def test_normalise_replaces_uuids_dates_work_folder_and_version():
         "RequestId": "AbC123",
     }
     assert normalise(doc, "0.6.0", WORK) == {
-        "key": "prj/predictions/v/ts-<datetime dddd-dd-ddTdd:dd:dd.dddddd>--uuid-<uuid>.json",
-        "created": "<datetime dddd-dd-dd dd:dd:dd.dddddd+dd:dd>",
+        "key": "prj/predictions/v/ts-<datetime dddd-dd-ddTdd:dd:dd>--uuid-<uuid>.json",
+        "created": "<datetime dddd-dd-dd dd:dd:dd+dd:dd>",
         "path": "<work>/model/model.json",
         "version": "<ml2p-version>",
         "mentions-version": "ml2p 0.6.0",
         "timestamp": "<posix-time>",
         "count": 3,
-        "RequestId": "<request-id>",
+        "RequestId": "<RequestId>",
     }
 
 
@@ -42,6 +42,10 @@ def test_normalise_keeps_the_shape_of_dates():
     spaced = normalise("2026-12-01 08:30:26.280685+00:00", "v", WORK)
     zulu = normalise("2026-12-01T08:30:26.280685Z", "v", WORK)
     assert len({iso, spaced, zulu}) == 3
+    # With or without microseconds (isoformat drops them when they are 0).
+    assert normalise("2026-12-01T08:30:26", "v", WORK) == normalise(
+        "2026-12-01T08:30:26.000001", "v", WORK
+    )
 
 
 def test_equal_observations_have_no_difference():
@@ -232,3 +236,10 @@ WERKZEUG = "werkzeug.exceptions.HTTPException"
 def test_checks_accept_only_the_documented_difference(entry_id, old, new, allowed):
     entry = next(e for e in differences.ALLOWED if e.id == entry_id)
     assert bool(entry.check(old, new)) is allowed
+
+
+def test_a_list_difference_shows_what_only_one_side_has():
+    diff = Difference("s", "records", [1, 2, 2, 3], [2, 3, 4])
+    text = diff.render()
+    assert "0.6.0: [1, 2]" in text
+    assert "ours : [4]" in text
