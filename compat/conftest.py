@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
 from typing import Callable, Dict, Iterator, List
 
@@ -44,7 +45,8 @@ def moto_url() -> Iterator[str]:
 def sides() -> Dict[str, harness.Side]:
     """ML2P 0.6.0's Python (its own virtualenv) and ours, both with model06 installed."""
     v060 = harness.Side("v060", ensure_v060(cache_dir() / "ml2p-0.6.0"))
-    ours = harness.Side("ours", harness.python_of_this_env())
+    # ML2P_COMPAT_OURS_PYTHON: compare another environment's ML2P (e.g. a branch's).
+    ours = harness.Side("ours", os.environ.get("ML2P_COMPAT_OURS_PYTHON") or sys.executable)
     for side in (v060, ours):
         ensure_model06(side.python)
     return {"v060": v060, "ours": ours}

@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import urllib.request
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -401,7 +400,3 @@ def run_both(
     diffs = compare(name, normalised_observations(old), normalised_observations(new))
     hits, unexpected = classify(diffs, allowed)
     return Outcome(name, old, new, hits, unexpected)
-
-
-def python_of_this_env() -> str:
-    return sys.executable

@@ -398,7 +398,7 @@ def sagemaker_state() -> Dict[str, Any]:
 
 #: Notebook names the scenarios use: moto cannot list lifecycle configurations,
 #: so the ones these notebooks would have are described by name.
-NOTEBOOKS = ["nb", "nb2", "nb3", "nb-repo"]
+NOTEBOOKS = ["nb", "nb2", "nb3", "nb4", "nb-repo"]
 
 
 def _lifecycle_configs(sm: Any) -> Dict[str, Any]:

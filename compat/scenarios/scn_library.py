@@ -387,7 +387,8 @@ def naming(obs):
     def utils(function, *args):
         return import_path(f"ml2p.cli_commands.utils.{function}")(*args)
 
-    for resource in ["dataset", "training-job", "model", "endpoint", "bogus"]:
+    obs.call("naming/validate_name/bogus-resource", utils, "validate_name", "m-1-0", "bogus")
+    for resource in ["dataset", "training-job", "model", "endpoint"]:
         for name in NAMES:
             label = f"naming/validate_name/{resource}/{name!r}"
             obs.call(label, utils, "validate_name", name, resource)
@@ -483,6 +484,7 @@ def requests(obs):
             fresh("repo.yml"), "nb", repo_name="nb-repo"
         ),
         "mk_notebook/plain": lambda: utils("mk_notebook")(fresh("plain.yml"), "nb"),
+        "mk_notebook/no-subnet": lambda: utils("mk_notebook")(fresh("nosubnet.yml"), "nb"),
         "mk_lifecycle_config/full": lambda: utils("mk_lifecycle_config")(fresh(), "nb"),
         "mk_lifecycle_config/plain": lambda: utils("mk_lifecycle_config")(fresh("plain.yml"), "nb"),
         "mk_repo": lambda: utils("mk_repo")(fresh("repo.yml"), "nb-repo"),
