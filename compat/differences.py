@@ -119,6 +119,21 @@ def _without_sibling(old: Any, new: Any) -> bool:
     return len(kept) < len(old) and kept == new
 
 
+def _project_tag_added(old: Any, new: Any) -> bool:
+    return old == ABSENT and new == [{"Key": "ml2p-project", "Value": "compat-proj"}]
+
+
+def _refused_early(old: Any, new: Any) -> bool:
+    """Ours refused the notebook before making anything; 0.6 made it (moto accepts it)."""
+    if old == 0:
+        return new == 1
+    if isinstance(old, dict) and "$exc" not in old:  # the request, or what 0.6 made
+        if isinstance(new, dict) and "$exc" in new:
+            return "ml2p.errors.ConfigError" in new["$exc"]["catchable"]
+        return new == ABSENT
+    return isinstance(old, list) and new == []
+
+
 def _html_to_json(old: Any, new: Any) -> bool:
     if old == "text/html":
         return new == "application/json"
@@ -238,15 +253,35 @@ ALLOWED: Tuple[Allowed, ...] = (
     ),
     Allowed(
         id="listings-show-only-the-project",
-        where=("scn_cli:cli/9[5-8]: *list/stdout",),
+        where=("scn_cli:cli/9[5-8]: *list/stdout", "scn_library:requests/mk_repo/Tags"),
         kind=UNSAFE,
         summary=(
             "ml2p training-job/model/endpoint/notebook list show the resources tagged with "
             "the project; 0.6 showed every resource whose name starts with the project "
-            "name, so project foo listed project foo-bar's resources."
+            "name, so project foo listed project foo-bar's resources. Code repositories "
+            "are tagged too (0.6 left them untagged), so that they are listed."
         ),
         reason="Scripts that act on a listing (clean-ups) would act on another project.",
-        check=_without_sibling,
+        check=lambda old, new: _without_sibling(old, new) or _project_tag_added(old, new),
+    ),
+    Allowed(
+        id="notebook-without-subnet-is-refused",
+        where=(
+            "scn_cli:cli/99: *",
+            "scn_cli:final/sagemaker/*/compat-proj-nb4*",
+            "scn_library:requests/mk_notebook/no-subnet",
+        ),
+        kind=HIDES_FAILURE,
+        summary=(
+            "ml2p notebook create (and mk_notebook) refuse, with a ConfigError naming "
+            "notebook.direct_internet_access, a notebook whose direct internet access is "
+            "disabled (0.6's default) without a subnet_id, before creating anything."
+        ),
+        reason=(
+            "SageMaker refuses such a notebook; 0.6 reported it only as SageMaker's error, "
+            "after creating the notebook's lifecycle configuration, which it left behind."
+        ),
+        check=_refused_early,
     ),
     Allowed(
         id="unexpected-errors-are-json",
@@ -445,6 +480,14 @@ NOT_COMPARABLE: Tuple[NotComparable, ...] = (
             "app is driven through Flask's test client, ours through the real server"
         ),
         reason="0.6's serve binds 0.0.0.0:8080; tests may only bind 127.0.0.1.",
+    ),
+    NotComparable(
+        id="notebook-refused-by-sagemaker",
+        what=(
+            "notebook create without a subnet_id and with direct internet access disabled: "
+            "ML2P 0.6.0 succeeds under moto, where SageMaker would refuse the notebook"
+        ),
+        reason="moto does not check that combination.",
     ),
     NotComparable(
         id="lifecycle-config-listing",
