@@ -252,6 +252,17 @@ ALLOWED: Tuple[Allowed, ...] = (
         check=_safe_record_key,
     ),
     Allowed(
+        id="record-ids-fit-s3-keys",
+        where=("scn_records:override/long-id/fits-s3[[]0[]]",),
+        kind=LOSES_DATA,
+        summary=(
+            "A record id too long for an S3 key (1024 bytes) is cut and ends with a hash; "
+            "0.6 used it as it was."
+        ),
+        reason="S3 refuses such a key: 0.6 lost the record and failed the prediction with it.",
+        check=_becomes(False, True),
+    ),
+    Allowed(
         id="listings-show-only-the-project",
         where=("scn_cli:cli/9[5-8]: *list/stdout", "scn_library:requests/mk_repo/Tags"),
         kind=UNSAFE,
@@ -488,6 +499,14 @@ NOT_COMPARABLE: Tuple[NotComparable, ...] = (
             "ML2P 0.6.0 succeeds under moto, where SageMaker would refuse the notebook"
         ),
         reason="moto does not check that combination.",
+    ),
+    NotComparable(
+        id="s3-key-length",
+        what=(
+            "a record id longer than an S3 key may be: ML2P 0.6.0 stores it under moto, "
+            "where S3 would refuse the put (and 0.6's prediction would fail)"
+        ),
+        reason="moto does not enforce S3's 1024-byte key limit.",
     ),
     NotComparable(
         id="lifecycle-config-listing",

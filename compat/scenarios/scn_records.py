@@ -136,6 +136,20 @@ def overrides(obs):
     obs.check("override/unsafe-id/invoke", lambda: unsafe.invoke({"x": 1, "path": "a/../../b"}))
     obs.check("override/unsafe-id/new-keys", lambda: sorted(keys() - before))
 
+    class LongId(compat_models.SinglePredictor):
+        def record_invoke_id(self, datum, prediction):
+            return {"user": "u" * 1100, "n": datum["x"]}
+
+    long_id = LongId(env)
+    before = keys()
+    obs.check("override/long-id/invoke", lambda: long_id.invoke({"x": 2}))
+
+    def fits():
+        # S3 keys are at most 1024 bytes (moto does not enforce it; S3 does).
+        return [len(key.encode("utf-8")) <= 1024 for key in sorted(keys() - before)]
+
+    obs.check("override/long-id/fits-s3", fits)
+
 
 def upload(obs):
     work = obs.work
