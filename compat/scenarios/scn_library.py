@@ -315,6 +315,8 @@ def hyperparameters(obs):
         "too-many": {f"k{i}": i for i in range(101)},
         "exactly-100": {f"k{i}": i for i in range(100)},
         "nested-too-many": {"n": {f"k{i}": i for i in range(101)}},
+        "nan-and-infinity": {"a": float("nan"), "b": float("inf"), "c": float("-inf")},
+        "empty-key": {"": 1},
     }
     for label, params in encode_cases.items():
         obs.call(f"hyperparameters/encode/{label}", hp.encode, params)
