@@ -99,6 +99,10 @@ def report_lines() -> List[str]:
     for item in differences.NOT_COMPARABLE:
         lines.append(f"  [{item.id}] {item.what}")
         lines.append(f"      why: {item.reason}")
+    lines.append("")
+    lines.append("Seconds per run (0.6.0 / ours)")
+    for name, outcome in OUTCOMES.items():
+        lines.append(f"  {name}: {outcome.v060.seconds:.1f} / {outcome.ours.seconds:.1f}")
     unexpected = [d for o in OUTCOMES.values() for d in o.unexpected]
     lines.append("")
     lines.append(f"Unexpected differences: {len(unexpected)}")

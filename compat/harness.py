@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import urllib.request
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -61,6 +62,7 @@ class Run:
     doc: Dict[str, Any]
     returncode: int
     stderr: str
+    seconds: float = 0.0
 
     @property
     def observations(self) -> Dict[str, Any]:
@@ -159,6 +161,7 @@ def run_scenario(
     os.makedirs(work)
     out = os.path.join(work_root, f"{name}.{side.label}.json")
     script = os.path.join(SCENARIOS_DIR, f"{name}.py")
+    started = time.monotonic()
     proc = subprocess.run(
         [side.python, script, out, work],
         cwd=work,
@@ -173,7 +176,7 @@ def run_scenario(
             doc = json.load(f)
     except (OSError, ValueError):
         doc = {"observations": {"scenario-completed": False}}
-    return Run(side, doc, proc.returncode, proc.stderr)
+    return Run(side, doc, proc.returncode, proc.stderr, time.monotonic() - started)
 
 
 # ---------------------------------------------------------------- normalising

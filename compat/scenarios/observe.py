@@ -269,10 +269,20 @@ def environ(**values: Optional[str]):
 # ---------------------------------------------------------------- AWS state
 
 
-def s3_client() -> Any:
-    import boto3
+_CLIENTS: Dict[str, Any] = {}
 
-    return boto3.client("s3")
+
+def client(service: str) -> Any:
+    """A boto3 client for ``service``, made once (making one takes a while)."""
+    if service not in _CLIENTS:
+        import boto3
+
+        _CLIENTS[service] = boto3.client(service)
+    return _CLIENTS[service]
+
+
+def s3_client() -> Any:
+    return client("s3")
 
 
 def make_bucket(bucket: str = BUCKET) -> None:
@@ -340,9 +350,7 @@ def _described(
 
 def sagemaker_state() -> Dict[str, Any]:
     """Every SageMaker resource ML2P makes, described back from moto (with its tags)."""
-    import boto3
-
-    sm = boto3.client("sagemaker")
+    sm = client("sagemaker")
     return {
         "training-jobs": _described(
             sm,
