@@ -106,21 +106,30 @@ class PredictionApp:
     :param environ: The environment the predictor sees (default ``os.environ``).
     :param env_factory: Makes the predictor's environment from
         ``(ml_folder, environ)`` (default :class:`ml2p.core.SageMakerEnv`).
+    :param predictor: A predictor already made and set up, to serve as it is
+        instead of one made from ``model_cls`` (which may then be ``None``):
+        the app runs neither its setup nor its teardown hooks, and ``/ping``
+        is 200 from startup (:class:`ml2p.testing.PredictionClient` uses this).
     """
 
     def __init__(
         self,
-        model_cls: type,
+        model_cls: Optional[type],
         ml_folder: Any,
         settings: ServerSettings,
         environ: Optional[Mapping[str, str]] = None,
         env_factory: Optional[Callable[[Any, Optional[Mapping[str, str]]], Any]] = None,
+        *,
+        predictor: Any = None,
     ):
+        if model_cls is None and predictor is None:
+            raise TypeError("PredictionApp needs a model class or a predictor to serve")
         self.model_cls = model_cls
         self.ml_folder = ml_folder
         self.settings = settings
         self.environ = None if environ is None else dict(environ)
         self._env_factory = env_factory
+        self._given_predictor = predictor
         self.predictor: Any = None
         self.ready = False
         self.setup_error: Optional[str] = None
@@ -508,9 +517,18 @@ class PredictionApp:
         return count
 
     def start(self) -> None:
-        """Start the prediction threads and set the predictor up on a thread of its own."""
+        """Start the prediction threads and set the predictor up on a thread of its own.
+
+        A predictor given to the constructor is served at once instead.
+        """
         if self.settings.threads > 0:
             self._offloader = Offloader(self.settings.threads, on_dropped=self._dropped)
+        if self._given_predictor is not None:
+            self.predictor = self._given_predictor
+            self._ping_body = self._ping_answer(self.predictor.env)
+            self.ready = True
+            self._setup_done.set()
+            return
         threading.Thread(target=self._setup, name="ml2p-setup", daemon=True).start()
 
     def _make_env(self) -> Any:
@@ -544,15 +562,7 @@ class PredictionApp:
                 "model setup failed, /ping answers 503: %s", self.setup_error, exc_info=exc
             )
         else:
-            self._ping_body = bodies.json_body(
-                {
-                    "status": "ok",
-                    "ml2p_version": __version__,
-                    "model_version": getattr(env, "model_version", None),
-                    "python_version": platform.python_version(),
-                    "model": f"{self.model_cls.__module__}.{self.model_cls.__qualname__}",
-                }
-            )
+            self._ping_body = self._ping_answer(env)
             # The model and the libraries loaded so far live as long as the
             # worker: keep them out of every later garbage collection pass.
             gc.collect()
@@ -562,13 +572,27 @@ class PredictionApp:
         finally:
             self._setup_done.set()
 
+    def _ping_answer(self, env: Any) -> bytes:
+        """The body of ``/ping`` once the predictor is ready."""
+        model = self.model_cls
+        return bodies.json_body(
+            {
+                "status": "ok",
+                "ml2p_version": __version__,
+                "model_version": getattr(env, "model_version", None),
+                "python_version": platform.python_version(),
+                "model": None if model is None else f"{model.__module__}.{model.__qualname__}",
+            }
+        )
+
     def stop(self) -> None:
         """Run the teardown hooks (if setup succeeded) and flush the invocation recorder."""
         from ml2p import lifecycle
 
         was_ready = self.ready
         self.ready = False
-        predictor = self.predictor
+        # A predictor given ready-made is torn down (and its recorder closed) by its owner.
+        predictor = self.predictor if self._given_predictor is None else None
         if was_ready and predictor is not None:
             done = threading.Event()
 

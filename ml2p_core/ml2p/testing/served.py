@@ -1,0 +1,365 @@
+"""The production prediction server (``ml2p-docker serve``) in a child process, for tests.
+
+:class:`ServedPredictor` runs the real server (gunicorn and uvicorn workers)
+on 127.0.0.1 and a free port, waits until ``/ping`` answers 200 and stops it
+with SIGTERM, as SageMaker does. Its requests answer
+:class:`~ml2p.testing.Response` objects, like
+:class:`~ml2p.testing.PredictionClient`'s.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, List, Mapping, Optional, Sequence, Union
+
+from ml2p.testing.errors import ServerNotReady
+from ml2p.testing.messages import HeadersArg, RequestMethods, Response, encode_request
+
+HOST = "127.0.0.1"
+#: Seconds to wait after SIGTERM before SIGKILL: SageMaker's grace period.
+STOP_TIMEOUT = 30.0
+#: gunicorn's log line when the port it should bind is taken.
+_PORT_TAKEN = "Connection in use"
+_PORT_ATTEMPTS = 3
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listened on a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def http_request(
+    port: int,
+    path: str,
+    method: str = "GET",
+    *,
+    json: Any = None,
+    data: Union[bytes, bytearray, memoryview, str, None] = None,
+    headers: HeadersArg = None,
+    content_type: Optional[str] = None,
+    timeout: float = 30.0,
+) -> Response:
+    """Make one HTTP request to 127.0.0.1:``port``.
+
+    See :func:`ml2p.testing.messages.encode_request` for the body arguments.
+
+    :raises OSError: if nothing answers (e.g. ``ConnectionRefusedError``).
+    """
+    body, pairs = encode_request(json, data, headers, content_type)
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request(method.upper(), path, body=body or None, headers=dict(pairs))
+        response = conn.getresponse()
+        return Response(response.status, response.getheaders(), response.read())
+    finally:
+        conn.close()
+
+
+class ServedPredictor(RequestMethods):
+    """``ml2p-docker serve`` in a child process on 127.0.0.1 and a free port.
+
+    ::
+
+        with ServedPredictor("my_model", ml_folder) as server:
+            assert server.post("/invocations", json={"x": 1}).status_code == 200
+            requests.get(f"{server.url}/ping")
+
+    The child gets this process's environment without its ``ML2P_*`` and
+    ``SAGEMAKER_*`` variables (so the caller's settings do not leak in),
+    plus ``environ``: a test that points boto3 at moto (the ``ml2p_aws``
+    fixture) points the server there too.
+
+    :param model: An ``ml2p.models`` entry-point name or dotted path, or a
+        :class:`ml2p.core.Model` subclass (the child imports it by its dotted
+        path; the folder its module was imported from is added to ``PYTHONPATH``).
+    :param ml_folder: The SageMaker folder (``/opt/ml/``) to serve from.
+    :param environ: Variables to set for the server (``ML2P_MODEL_VERSION``,
+        ``ML2P_RECORD_INVOKES``, ...).
+    :param workers: Worker processes (``SAGEMAKER_MODEL_SERVER_WORKERS``).
+    :param log_path: Where the server's output goes (default: a temporary
+        file, removed by :meth:`stop`; :meth:`log` reads it either way).
+    :param pythonpath: Folders to put first on the server's ``PYTHONPATH``.
+    :param cwd: The server's working directory (default: this process's).
+    :param wait_ready: On start, wait until ``/ping`` answers 200; ``False``
+        waits only until the server answers at all (to test ``/ping``'s 503
+        while setup runs).
+    :param ready_timeout: Seconds to wait on start.
+    :param stop_timeout: Seconds :meth:`stop` waits after SIGTERM before SIGKILL.
+    """
+
+    def __init__(
+        self,
+        model: Union[str, type],
+        ml_folder: Any,
+        environ: Optional[Mapping[str, str]] = None,
+        *,
+        workers: int = 1,
+        log_path: Any = None,
+        pythonpath: Sequence[Any] = (),
+        cwd: Any = None,
+        wait_ready: bool = True,
+        ready_timeout: float = 60.0,
+        stop_timeout: float = STOP_TIMEOUT,
+    ):
+        paths = [str(p) for p in pythonpath]
+        if isinstance(model, type):
+            model, root = _class_reference(model)
+            if root is not None:
+                paths.append(root)
+        self.model = model
+        self.ml_folder = str(ml_folder)
+        self.environ = _child_environ(environ, workers, paths)
+        self.cwd = None if cwd is None else str(cwd)
+        self._log_given = log_path is not None
+        self.log_path = str(log_path) if log_path is not None else _temporary_log()
+        self._wait_ready = wait_ready
+        self.ready_timeout = ready_timeout
+        self.stop_timeout = stop_timeout
+        #: The port, once started.
+        self.port = 0
+        #: The server process, once started.
+        self.proc: Optional[subprocess.Popen] = None
+        #: Seconds the last :meth:`stop` took.
+        self.stop_seconds: Optional[float] = None
+        self._log_file: Any = None
+        self._last_log = ""
+
+    @property
+    def url(self) -> str:
+        """The base URL, ``http://127.0.0.1:PORT``."""
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def args(self) -> List[str]:
+        """The server's command line."""
+        return [
+            sys.executable,
+            "-m",
+            "ml2p.docker",
+            "--ml-folder",
+            self.ml_folder,
+            "--model",
+            self.model,
+            "serve",
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+        ]
+
+    # -- starting and stopping -----------------------------------------------------
+
+    def start(self) -> ServedPredictor:
+        """Start the server and wait for it (see ``wait_ready``); return ``self``.
+
+        :raises ServerNotReady: with the server's log, if it exits or is not
+            ready in time (it is stopped then).
+        """
+        if self.proc is not None:
+            raise RuntimeError("this ServedPredictor was already started")
+        try:
+            for attempt in range(_PORT_ATTEMPTS):
+                self.port = free_port()
+                self._spawn()
+                try:
+                    self.wait_listening(self.ready_timeout)
+                    break
+                except _PortTaken:
+                    # Another process took the port between free_port() and bind.
+                    self._kill()
+                    if attempt + 1 == _PORT_ATTEMPTS:
+                        raise ServerNotReady(f"no free port after {_PORT_ATTEMPTS} tries") from None
+            if self._wait_ready:
+                self.wait_ready(self.ready_timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _spawn(self) -> None:
+        if self._log_file is not None:
+            self._log_file.close()
+        self._log_file = open(self.log_path, "wb")  # closed by stop()
+        self.proc = subprocess.Popen(
+            self.args,
+            env=self.environ,
+            cwd=self.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    def _kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def wait_listening(self, timeout: Optional[float] = None) -> Response:
+        """Wait until the server answers ``/ping`` at all (200 or 503); return that answer.
+
+        :raises ServerNotReady: if it exits or does not answer within
+            ``timeout`` seconds (default ``ready_timeout``).
+        """
+        timeout = self.ready_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            self._check_running()
+            try:
+                return self.get("/ping", timeout=2.0)
+            except OSError:
+                pass  # not listening yet
+            if time.monotonic() > deadline:
+                raise ServerNotReady(f"server not listening after {timeout:g} s:\n{self.log()}")
+            time.sleep(0.05)
+
+    def wait_ready(self, timeout: Optional[float] = None) -> Response:
+        """Wait until ``/ping`` answers 200 (the model is set up); return that answer.
+
+        :raises ServerNotReady: if it exits, or its ``/ping`` is not 200
+            within ``timeout`` seconds (default ``ready_timeout``).
+        """
+        timeout = self.ready_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            self._check_running()
+            try:
+                response = self.get("/ping", timeout=2.0)
+            except OSError as exc:
+                response, error = None, exc
+            else:
+                if response.status_code == 200:
+                    return response
+                error = None
+            if time.monotonic() > deadline:
+                answer = error if response is None else f"{response.status} {response.text}"
+                raise ServerNotReady(
+                    f"/ping not 200 after {timeout:g} s (last: {answer}):\n{self.log()}"
+                )
+            time.sleep(0.05)
+
+    def _check_running(self) -> None:
+        if self.proc is None:
+            raise RuntimeError("the server is not started")
+        if _PORT_TAKEN in self.log():
+            raise _PortTaken()
+        if self.proc.poll() is not None:
+            raise ServerNotReady(f"server exited with {self.proc.returncode}:\n{self.log()}")
+
+    def stop(self, timeout: Optional[float] = None) -> Optional[int]:
+        """Stop the server with SIGTERM (SIGKILL after ``timeout`` seconds); return its exit code.
+
+        ``None`` if it never started. Stopping twice returns the same code.
+        """
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            timeout = self.stop_timeout if timeout is None else timeout
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            self.stop_seconds = time.monotonic() - started
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+            if not self._log_given:
+                self._last_log = self.log()
+                os.unlink(self.log_path)
+        return None if proc is None else proc.returncode
+
+    def log(self) -> str:
+        """Return what the server has written (stdout and stderr) so far."""
+        try:
+            return pathlib.Path(self.log_path).read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return self._last_log
+
+    def __enter__(self) -> ServedPredictor:
+        return self.start() if self.proc is None else self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- requests -------------------------------------------------------------------
+
+    def open(
+        self,
+        path: str,
+        method: str = "GET",
+        *,
+        json: Any = None,
+        data: Union[bytes, bytearray, memoryview, str, None] = None,
+        headers: HeadersArg = None,
+        content_type: Optional[str] = None,
+        timeout: float = 30.0,
+    ) -> Response:
+        """Make one HTTP request to the server (see :meth:`ml2p.testing.PredictionClient.open`).
+
+        :param timeout: Seconds to wait for the answer.
+        :raises OSError: if the server does not answer.
+        """
+        return http_request(
+            self.port,
+            path,
+            method,
+            json=json,
+            data=data,
+            headers=headers,
+            content_type=content_type,
+            timeout=timeout,
+        )
+
+
+class _PortTaken(Exception):
+    pass
+
+
+def _temporary_log() -> str:
+    fd, path = tempfile.mkstemp(prefix="ml2p-serve-", suffix=".log")
+    os.close(fd)
+    return path
+
+
+def _child_environ(
+    environ: Optional[Mapping[str, str]], workers: int, pythonpath: List[str]
+) -> dict:
+    child = {k: v for k, v in os.environ.items() if not k.startswith(("ML2P_", "SAGEMAKER_"))}
+    if pythonpath:
+        inherited = child.get("PYTHONPATH")
+        child["PYTHONPATH"] = os.pathsep.join([*pythonpath, *([inherited] if inherited else [])])
+    child["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
+    child["PYTHONUNBUFFERED"] = "1"
+    child.update(environ or {})
+    return child
+
+
+def _class_reference(model: type) -> tuple:
+    """Return a class's dotted path and the folder its top-level package is in (if found)."""
+    module_name = model.__module__
+    if module_name == "__main__" or "<locals>" in model.__qualname__:
+        raise ValueError(
+            f"{model.__qualname__} cannot be imported by the server process: "
+            "define it at the top level of an importable module, or pass its name"
+        )
+    module = sys.modules.get(module_name)
+    file = getattr(module, "__file__", None)
+    root = None
+    if file:
+        path = pathlib.Path(file).resolve()
+        parts = module_name.split(".")
+        base = path.parent if path.name == "__init__.py" else path.with_suffix("")
+        if base.parts[-len(parts) :] == tuple(parts):
+            root = str(base.parents[len(parts) - 1])
+    return f"{module_name}.{model.__qualname__}", root
