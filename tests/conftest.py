@@ -12,6 +12,8 @@ import pytest
 
 from ml2p import plugins
 
+pytest_plugins = ["pytester"]
+
 AWS_TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

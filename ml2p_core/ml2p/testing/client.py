@@ -180,8 +180,8 @@ class PredictionClient(RequestMethods):
             response = self.get("/ping")
             if response.status_code == 200:
                 return response
-            body = response.get_json(silent=True) or {}
-            if body.get("status") == "failed":
+            body = response.get_json(silent=True)
+            if isinstance(body, dict) and body.get("status") == "failed":
                 raise ServerNotReady(str(body.get("message", response.text)))
             if time.monotonic() > deadline:
                 raise ServerNotReady(f"model not set up after {timeout:g} s: {response.text}")

@@ -225,8 +225,9 @@ class ServedPredictor(RequestMethods):
     def wait_ready(self, timeout: Optional[float] = None) -> Response:
         """Wait until ``/ping`` answers 200 (the model is set up); return that answer.
 
-        :raises ServerNotReady: if it exits, or its ``/ping`` is not 200
-            within ``timeout`` seconds (default ``ready_timeout``).
+        :raises ServerNotReady: with the server's log, if it exits, if
+            ``/ping`` says the setup failed, or if ``/ping`` is not 200 within
+            ``timeout`` seconds (default ``ready_timeout``).
         """
         timeout = self.ready_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
@@ -239,6 +240,9 @@ class ServedPredictor(RequestMethods):
             else:
                 if response.status_code == 200:
                     return response
+                body = response.get_json(silent=True)
+                if isinstance(body, dict) and body.get("status") == "failed":
+                    raise ServerNotReady(f"{body.get('message')}:\n{self.log()}")
                 error = None
             if time.monotonic() > deadline:
                 answer = error if response is None else f"{response.status} {response.text}"
