@@ -1,76 +1,45 @@
-"""Shared fixtures: AWS through moto in server mode, over real HTTP on 127.0.0.1."""
+"""Shared fixtures. AWS is moto in server mode, over real HTTP on 127.0.0.1.
+
+The moto server and the AWS fixtures are ml2p.testing's (its pytest plugin,
+loaded through the ``pytest11`` entry point); ``moto_server``, ``aws`` and
+``s3`` are the names these tests use for them.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
-import urllib.request
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
 from ml2p import plugins
+from ml2p.testing.moto_server import FAKE_AWS_ENV as AWS_TEST_ENV
+from ml2p.testing.moto_server import moto_url, reset_moto, start_moto
 
 pytest_plugins = ["pytester"]
 
-AWS_TEST_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-
-
-def start_moto(port: int = 0):
-    """Start a moto server on 127.0.0.1 and return it (``.stop()`` it when done)."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    return server
-
-
-def moto_url(server) -> str:
-    host, port = server.get_host_and_port()
-    return f"http://{host}:{port}"
-
-
-def reset_moto(url: str) -> None:
-    req = urllib.request.Request(f"{url}/moto-api/reset", method="POST", data=b"")
-    urllib.request.urlopen(req, timeout=10).close()
+# Re-exported for the tests that start moto servers of their own.
+__all__ = ["AWS_TEST_ENV", "moto_url", "read_json_object", "reset_moto", "start_moto"]
 
 
 @pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """The URL of a moto server shared by the session; stopped at its end."""
-    server = start_moto()
-    try:
-        yield moto_url(server)
-    finally:
-        server.stop()
+def moto_server(ml2p_moto_server: str) -> str:
+    """The URL of the moto server shared by the session."""
+    return ml2p_moto_server
 
 
 @pytest.fixture
-def aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point boto3 at the moto server (``AWS_ENDPOINT_URL``) with a clean state."""
-    reset_moto(moto_server)
-    for key, value in AWS_TEST_ENV.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    yield moto_server
+def aws(ml2p_aws: str) -> str:
+    """The moto server's URL, reset, with boto3 pointed at it (``AWS_ENDPOINT_URL``)."""
+    return ml2p_aws
 
 
 @pytest.fixture
-def s3(aws: str):
+def s3(ml2p_s3: Any) -> Any:
     """A boto3 S3 client on the moto server, with the bucket ``ml2p-test`` created."""
-    import boto3
-
-    client = boto3.client("s3", region_name="us-east-1")
-    client.create_bucket(Bucket="ml2p-test")
-    return client
+    return ml2p_s3
 
 
 @pytest.fixture(autouse=True)
