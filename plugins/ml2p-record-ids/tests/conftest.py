@@ -1,8 +1,6 @@
-"""Fixtures: a moto S3 server over real HTTP on 127.0.0.1, and a plugin manager with the plugin."""
+"""Fixtures: S3 on a moto server (ml2p.testing's), and a plugin manager with the plugin."""
 
 from __future__ import annotations
-
-import urllib.request
 
 import ml2p_record_ids.hooks
 import pytest
@@ -12,41 +10,18 @@ from ml2p.core import SageMakerEnv
 from ml2p.plugins import make_plugin_manager
 
 BUCKET = "record-ids-test"
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture
-def s3(moto_endpoint, monkeypatch):
-    """An S3 client on a freshly reset moto, with the bucket made; boto3 is pointed at moto."""
-    import boto3
+def ml2p_s3_bucket():
+    """The bucket ml2p.testing's ``ml2p_s3`` makes."""
+    return BUCKET
 
-    for name, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    reset = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-    urllib.request.urlopen(reset, timeout=10).close()
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    return client
+
+@pytest.fixture
+def s3(ml2p_s3):
+    """An S3 client on a freshly reset moto, with the bucket made; boto3 is pointed at moto."""
+    return ml2p_s3
 
 
 @pytest.fixture(autouse=True)
