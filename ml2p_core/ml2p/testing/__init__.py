@@ -4,8 +4,11 @@
   process, without sockets (the replacement for ML2P 0.6's Flask test client);
 * :class:`ServedPredictor`: the production server (``ml2p-docker serve``) in a
   child process on 127.0.0.1;
-* :func:`start_moto`, :func:`moto_url`, :func:`reset_moto`, :func:`aws_environ`:
-  AWS through moto in server mode, over real HTTP on 127.0.0.1.
+* :func:`~ml2p.testing.moto_server.start_moto`,
+  :func:`~ml2p.testing.moto_server.moto_url`,
+  :func:`~ml2p.testing.moto_server.reset_moto`,
+  :func:`~ml2p.testing.moto_server.aws_environ`: AWS through moto in server
+  mode, over real HTTP on 127.0.0.1.
 
 The pytest fixtures built on them (``ml2p_aws``, ``ml2p_s3``,
 ``ml2p_prediction_client``, ...) are in :mod:`ml2p.testing.plugin`, which

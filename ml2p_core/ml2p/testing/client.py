@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 from ml2p.testing.errors import ServerNotReady
 from ml2p.testing.messages import HeadersArg, RequestMethods, Response, encode_request
 
-#: Seconds :meth:`PredictionClient.close` waits for the app's threads to end.
+#: Seconds ``PredictionClient.close`` waits for the app's threads to end.
 CLOSE_TIMEOUT = 10.0
 #: Methods whose requests carry a Content-Length even without a body (as http.client sends).
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -129,12 +129,13 @@ class PredictionClient(RequestMethods):
     ) -> Response:
         """Make one request to the app and return its :class:`~ml2p.testing.Response`.
 
-        An exception the app lets out (a bug: the server answers every
-        error) is raised here rather than answered.
+        ``json``, ``data``, ``headers`` and ``content_type`` make the body and
+        headers as :func:`ml2p.testing.messages.encode_request` says. An
+        exception the app lets out (a bug: the server answers every error)
+        is raised here rather than answered.
 
         :param path: The path, with a query string if any (``/ping``).
         :param method: The HTTP method.
-        See :func:`ml2p.testing.messages.encode_request` for the body arguments.
         :raises RuntimeError: if the client is closed.
         """
         body, pairs = encode_request(json, data, headers, content_type)
@@ -194,7 +195,7 @@ class PredictionClient(RequestMethods):
         """Stop the app (lifespan shutdown: teardown hooks, recorder flush) and its threads.
 
         Afterwards no thread the client started is running; one still busy
-        after :data:`CLOSE_TIMEOUT` seconds (a prediction or teardown that
+        after ``CLOSE_TIMEOUT`` (10) seconds (a prediction or teardown that
         never returns) is named in a :class:`ResourceWarning`. Closing twice
         does nothing.
         """

@@ -2,9 +2,9 @@
 
 :class:`ml2p.testing.PredictionClient` (in this process) and
 :class:`ml2p.testing.ServedPredictor` (over HTTP) take the same request
-arguments (:class:`RequestMethods`) and return the same :class:`Response`,
-shaped like the response of Flask's test client, so that a test moved from
-ML2P 0.6 keeps its assertions.
+arguments (:func:`encode_request`) and return the same
+:class:`ml2p.testing.Response`, shaped like the response of Flask's test
+client, so that a test moved from ML2P 0.6 keeps its assertions.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ class Response:
 
     @property
     def content(self) -> bytes:
-        """The body (the name ``requests`` and ``httpx`` use for :attr:`data`)."""
+        """The body (the name ``requests`` and ``httpx`` use for ``data``)."""
         return self.data
 
     @property
@@ -196,11 +196,13 @@ class RequestMethods:
         headers: HeadersArg = None,
         content_type: Optional[str] = None,
     ) -> Response:
-        """Make one request and return its :class:`Response`.
+        """Make one request and return its :class:`ml2p.testing.Response`.
+
+        ``json``, ``data``, ``headers`` and ``content_type`` make the body and
+        headers as :func:`encode_request` says.
 
         :param path: The path, with a query string if any (``/ping``).
         :param method: The HTTP method.
-        See :func:`encode_request` for the body arguments.
         """
         raise NotImplementedError
 

@@ -95,6 +95,9 @@ class ServedPredictor(RequestMethods):
         while setup runs).
     :param ready_timeout: Seconds to wait on start.
     :param stop_timeout: Seconds :meth:`stop` waits after SIGTERM before SIGKILL.
+    :ivar port: The port it listens on, once started.
+    :ivar proc: The server's ``subprocess.Popen``, once started.
+    :ivar stop_seconds: Seconds the last :meth:`stop` took (``None`` before).
     """
 
     def __init__(
@@ -125,11 +128,8 @@ class ServedPredictor(RequestMethods):
         self._wait_ready = wait_ready
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
-        #: The port, once started.
         self.port = 0
-        #: The server process, once started.
         self.proc: Optional[subprocess.Popen] = None
-        #: Seconds the last :meth:`stop` took.
         self.stop_seconds: Optional[float] = None
         self._log_file: Any = None
         self._last_log = ""
