@@ -97,8 +97,8 @@ def test_the_fixtures_come_from_the_entry_point_and_isolate_tests(pytester, monk
             return "my-bucket"
 
         def test_the_plugin_is_the_entry_points(request):
-            import ml2p.testing.plugin as module
-            assert request.config.pluginmanager.get_plugin("ml2p") is module
+            plugin = request.config.pluginmanager.get_plugin("ml2p")
+            assert plugin.__name__ == "ml2p.testing.plugin"
 
         def test_first_writes(ml2p_s3, ml2p_aws):
             URLS.append(ml2p_aws)
