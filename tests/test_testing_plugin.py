@@ -6,7 +6,6 @@ process: what a model author's project sees once ML2P is installed.
 
 from __future__ import annotations
 
-import importlib.metadata
 import pathlib
 import socket
 import subprocess
@@ -15,6 +14,7 @@ import textwrap
 
 import pytest
 
+from ml2p import plugins
 from ml2p.testing import ServedPredictor, ServerNotReady
 from ml2p.testing import served as served_module
 from tests.test_startup import imported_modules
@@ -42,7 +42,7 @@ def heavy(modules):
 
 
 def test_the_entry_point_names_the_plugin_module():
-    [entry] = [e for e in importlib.metadata.entry_points(group="pytest11") if e.name == "ml2p"]
+    [entry] = [e for e in plugins._entry_points("pytest11") if e.name == "ml2p"]
     assert entry.value == "ml2p.testing.plugin"
     assert entry.dist.metadata["Name"] == "ml2p"
 
