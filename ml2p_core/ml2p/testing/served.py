@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from ml2p.testing.errors import ServerNotReady
 from ml2p.testing.messages import HeadersArg, RequestMethods, Response, encode_request
@@ -84,10 +84,12 @@ class ServedPredictor(RequestMethods):
         path; the folder its module was imported from is added to ``PYTHONPATH``).
     :param ml_folder: The SageMaker folder (``/opt/ml/``) to serve from.
     :param environ: Variables to set for the server (``ML2P_MODEL_VERSION``,
-        ``ML2P_RECORD_INVOKES``, ...).
+        ``ML2P_RECORD_INVOKES``, ...); one set to ``None`` is removed.
     :param workers: Worker processes (``SAGEMAKER_MODEL_SERVER_WORKERS``).
     :param log_path: Where the server's output goes (default: a temporary
         file, removed by :meth:`stop`; :meth:`log` reads it either way).
+    :param stderr_path: Where the server's stderr goes instead, if given
+        (:meth:`log` then holds its stdout only).
     :param pythonpath: Folders to put first on the server's ``PYTHONPATH``.
     :param cwd: The server's working directory (default: this process's).
     :param wait_ready: On start, wait until ``/ping`` answers 200; ``False``
@@ -95,6 +97,9 @@ class ServedPredictor(RequestMethods):
         while setup runs).
     :param ready_timeout: Seconds to wait on start.
     :param stop_timeout: Seconds :meth:`stop` waits after SIGTERM before SIGKILL.
+    :ivar args: The server's command line, a list: options appended to it
+        before :meth:`start` are passed to ``serve`` (e.g. ``--debug``); its
+        ``--port`` is set on start.
     :ivar port: The port it listens on, once started.
     :ivar proc: The server's ``subprocess.Popen``, once started.
     :ivar stop_seconds: Seconds the last :meth:`stop` took (``None`` before).
@@ -104,10 +109,11 @@ class ServedPredictor(RequestMethods):
         self,
         model: Union[str, type],
         ml_folder: Any,
-        environ: Optional[Mapping[str, str]] = None,
+        environ: Optional[Mapping[str, Optional[str]]] = None,
         *,
         workers: int = 1,
         log_path: Any = None,
+        stderr_path: Any = None,
         pythonpath: Sequence[Any] = (),
         cwd: Any = None,
         wait_ready: bool = True,
@@ -125,24 +131,14 @@ class ServedPredictor(RequestMethods):
         self.cwd = None if cwd is None else str(cwd)
         self._log_given = log_path is not None
         self.log_path = str(log_path) if log_path is not None else _temporary_log()
+        self.stderr_path = None if stderr_path is None else str(stderr_path)
         self._wait_ready = wait_ready
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
         self.port = 0
         self.proc: Optional[subprocess.Popen] = None
         self.stop_seconds: Optional[float] = None
-        self._log_file: Any = None
-        self._last_log = ""
-
-    @property
-    def url(self) -> str:
-        """The base URL, ``http://127.0.0.1:PORT``."""
-        return f"http://{HOST}:{self.port}"
-
-    @property
-    def args(self) -> List[str]:
-        """The server's command line."""
-        return [
+        self.args: List[str] = [
             sys.executable,
             "-m",
             "ml2p.docker",
@@ -154,8 +150,15 @@ class ServedPredictor(RequestMethods):
             "--host",
             HOST,
             "--port",
-            str(self.port),
+            "0",
         ]
+        self._log_files: List[Any] = []
+        self._last_log = ""
+
+    @property
+    def url(self) -> str:
+        """The base URL, ``http://127.0.0.1:PORT``."""
+        return f"http://{HOST}:{self.port}"
 
     # -- starting and stopping -----------------------------------------------------
 
@@ -187,17 +190,23 @@ class ServedPredictor(RequestMethods):
         return self
 
     def _spawn(self) -> None:
-        if self._log_file is not None:
-            self._log_file.close()
-        self._log_file = open(self.log_path, "wb")  # closed by stop()
+        self._close_logs()
+        # Closed by stop(), or here by the next try when the port was taken.
+        self._log_files = [open(path, "wb") for path in (self.log_path, self.stderr_path) if path]
+        self.args[self.args.index("--port") + 1] = str(self.port)
         self.proc = subprocess.Popen(
             self.args,
             env=self.environ,
             cwd=self.cwd,
             stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
+            stdout=self._log_files[0],
+            stderr=self._log_files[1] if self.stderr_path else subprocess.STDOUT,
         )
+
+    def _close_logs(self) -> None:
+        for file in self._log_files:
+            file.close()
+        self._log_files = []
 
     def _kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -219,7 +228,7 @@ class ServedPredictor(RequestMethods):
             except OSError:
                 pass  # not listening yet
             if time.monotonic() > deadline:
-                raise ServerNotReady(f"server not listening after {timeout:g} s:\n{self.log()}")
+                raise ServerNotReady(f"server not listening after {timeout:g} s:\n{self._output()}")
             time.sleep(0.05)
 
     def wait_ready(self, timeout: Optional[float] = None) -> Response:
@@ -242,22 +251,22 @@ class ServedPredictor(RequestMethods):
                     return response
                 body = response.get_json(silent=True)
                 if isinstance(body, dict) and body.get("status") == "failed":
-                    raise ServerNotReady(f"{body.get('message')}:\n{self.log()}")
+                    raise ServerNotReady(f"{body.get('message')}:\n{self._output()}")
                 error = None
             if time.monotonic() > deadline:
                 answer = error if response is None else f"{response.status} {response.text}"
                 raise ServerNotReady(
-                    f"/ping not 200 after {timeout:g} s (last: {answer}):\n{self.log()}"
+                    f"/ping not 200 after {timeout:g} s (last: {answer}):\n{self._output()}"
                 )
             time.sleep(0.05)
 
     def _check_running(self) -> None:
         if self.proc is None:
             raise RuntimeError("the server is not started")
-        if _PORT_TAKEN in self.log():
+        if _PORT_TAKEN in self._output():
             raise _PortTaken()
         if self.proc.poll() is not None:
-            raise ServerNotReady(f"server exited with {self.proc.returncode}:\n{self.log()}")
+            raise ServerNotReady(f"server exited with {self.proc.returncode}:\n{self._output()}")
 
     def stop(self, timeout: Optional[float] = None) -> Optional[int]:
         """Stop the server with SIGTERM (SIGKILL after ``timeout`` seconds); return its exit code.
@@ -275,20 +284,26 @@ class ServedPredictor(RequestMethods):
                 proc.kill()
                 proc.wait()
             self.stop_seconds = time.monotonic() - started
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
+        if self._log_files:
+            self._close_logs()
             if not self._log_given:
                 self._last_log = self.log()
                 os.unlink(self.log_path)
         return None if proc is None else proc.returncode
 
     def log(self) -> str:
-        """Return what the server has written (stdout and stderr) so far."""
+        """Return what the server has written so far (stdout, and stderr unless ``stderr_path``)."""
         try:
             return pathlib.Path(self.log_path).read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return self._last_log
+
+    def _output(self) -> str:
+        """Everything the server wrote: its log and its separate stderr, if any."""
+        if self.stderr_path is None:
+            return self.log()
+        stderr = pathlib.Path(self.stderr_path).read_text(encoding="utf-8", errors="replace")
+        return f"{self.log()}{stderr}"
 
     def __enter__(self) -> ServedPredictor:
         return self.start() if self.proc is None else self
@@ -337,16 +352,18 @@ def _temporary_log() -> str:
 
 
 def _child_environ(
-    environ: Optional[Mapping[str, str]], workers: int, pythonpath: List[str]
-) -> dict:
-    child = {k: v for k, v in os.environ.items() if not k.startswith(("ML2P_", "SAGEMAKER_"))}
+    environ: Optional[Mapping[str, Optional[str]]], workers: int, pythonpath: List[str]
+) -> Dict[str, str]:
+    child: Dict[str, Optional[str]] = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ML2P_", "SAGEMAKER_"))
+    }
     if pythonpath:
         inherited = child.get("PYTHONPATH")
         child["PYTHONPATH"] = os.pathsep.join([*pythonpath, *([inherited] if inherited else [])])
     child["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
     child["PYTHONUNBUFFERED"] = "1"
     child.update(environ or {})
-    return child
+    return {k: v for k, v in child.items() if v is not None}
 
 
 def _class_reference(model: type) -> tuple:
