@@ -1,28 +1,26 @@
-"""Running the real server (``python -m ml2p.docker ... serve``) as a subprocess for tests."""
+"""The real server (``python -m ml2p.docker ... serve``) as a subprocess, and raw HTTP, for tests.
+
+:class:`Server` is :class:`ml2p.testing.ServedPredictor` with these tests'
+defaults; :func:`request` sends raw bodies (chunked too) and answers the
+status, headers and body as they came.
+"""
 
 from __future__ import annotations
 
 import http.client
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from ml2p.testing import ServedPredictor
+from ml2p.testing.served import free_port
 from tests.conftest import AWS_TEST_ENV
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = "tests.serving_models.ScaleModel"
 
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["MODEL", "ROOT", "Response", "Server", "free_port", "post", "request"]
 
 
 class Response:
@@ -66,13 +64,15 @@ def request(
         conn.close()
 
 
-class Server:
+class Server(ServedPredictor):
     """``ml2p-docker serve`` in a subprocess on 127.0.0.1 and a free port.
 
-    Use as a context manager: the process is always stopped (SIGTERM, then
-    SIGKILL) on exit. Its output goes to ``log_path`` (its stderr to
+    Use as a context manager: on entry it waits until the server answers
+    (``/ping`` may still be 503), and on exit it is always stopped (SIGTERM,
+    then SIGKILL). Its output goes to ``log_path`` (its stderr to
     ``err_path`` instead, if given). A variable given as ``None`` in ``env``
-    is removed from the server's environment.
+    is removed from the server's environment. The test models' switches
+    (``SERVING_*``) come from ``env`` only, never from this process.
     """
 
     def __init__(
@@ -84,74 +84,33 @@ class Server:
         workers: int = 1,
         err_path: Any = None,
     ):
-        self.port = free_port()
-        self.log_path = str(log_path)
-        self.err_path = None if err_path is None else str(err_path)
         environ = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("ML2P_", "SAGEMAKER_", "SERVING_"))
+            **AWS_TEST_ENV,
+            "ML2P_MODEL_VERSION": "test-model-1-0-0",
+            # Records S3 refuses spill beside the log, not in a folder other servers share.
+            "ML2P_RECORD_SPILL_DIR": f"{log_path}.spill",
+            **(env or {}),
         }
-        environ.update(AWS_TEST_ENV)
-        environ["PYTHONPATH"] = ROOT + os.pathsep + environ.get("PYTHONPATH", "")
-        environ["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
-        environ["ML2P_MODEL_VERSION"] = "test-model-1-0-0"
-        # Records S3 refuses spill beside the log, not in a folder other servers share.
-        environ["ML2P_RECORD_SPILL_DIR"] = self.log_path + ".spill"
-        environ.update(env or {})
-        self.environ = {k: v for k, v in environ.items() if v is not None}
-        self.args = [
-            sys.executable,
-            "-m",
-            "ml2p.docker",
-            "--ml-folder",
-            str(ml_folder),
-            "--model",
+        super().__init__(
             model,
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-        ]
-        self.proc: Optional[subprocess.Popen] = None
-
-    def __enter__(self) -> Server:
-        self._log = open(self.log_path, "wb")
-        self._err = open(self.err_path, "wb") if self.err_path else None
-        self.proc = subprocess.Popen(
-            self.args,
-            env=self.environ,
-            stdout=self._log,
-            stderr=self._err or subprocess.STDOUT,
+            ml_folder,
+            environ,
+            workers=workers,
+            log_path=log_path,
+            stderr_path=err_path,
+            pythonpath=[ROOT],
             cwd=ROOT,
+            wait_ready=False,
+            ready_timeout=30.0,
         )
-        try:
-            self.wait_listening()
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
+        self.err_path = self.stderr_path
+        for name in [n for n in self.environ if n.startswith("SERVING_") and n not in environ]:
+            del self.environ[name]
 
-    def wait_listening(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                request(self.port, "GET", "/ping", timeout=2)
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"server not listening after {timeout} s:\n{self.log()}")
-
-    def wait_ready(self, timeout: float = 30.0) -> Response:
-        deadline = time.monotonic() + timeout
-        while True:
-            resp = request(self.port, "GET", "/ping", timeout=5)
-            if resp.status == 200 or time.monotonic() > deadline:
-                return resp
-            time.sleep(0.05)
+    def wait_ready(self, timeout: Optional[float] = None) -> Response:  # type: ignore[override]
+        """Wait until ``/ping`` is 200 and return it (raises ``ServerNotReady`` otherwise)."""
+        super().wait_ready(timeout)
+        return request(self.port, "GET", "/ping")
 
     def wait_workers_ready(self, workers: int, timeout: float = 30.0) -> None:
         """Wait until ``workers`` workers have logged that their model is set up."""
@@ -161,28 +120,10 @@ class Server:
                 raise RuntimeError(f"workers not ready after {timeout} s:\n{self.log()}")
             time.sleep(0.05)
 
-    def terminate(self, timeout: float = 30.0) -> Tuple[int, float]:
+    def terminate(self, timeout: float = 30.0) -> Tuple[Optional[int], Optional[float]]:
         """SIGTERM the server; return its exit code and the seconds it took to exit."""
-        started = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout)
-        return code, time.monotonic() - started
-
-    def log(self) -> str:
-        with open(self.log_path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self._log.close()
-        if self._err is not None:
-            self._err.close()
+        code = self.stop(timeout)
+        return code, self.stop_seconds
 
 
 def post(port: int, body: Any, **kw: Any) -> Response:

@@ -17,7 +17,7 @@ from ml2p.core import SageMakerEnv
 from ml2p.testing import PredictionClient, Response, ServedPredictor, ServerNotReady
 from ml2p.testing import client as client_module
 from tests.models import MinimalModel
-from tests.serving_models import ScalePredictor
+from tests.serving_models import ScaleModel, ScalePredictor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = "tests.serving_models.ScaleModel"
@@ -197,6 +197,14 @@ def test_serves_a_predictor_as_given_like_the_0_6_app(tmp_path):
     assert answer["result"] == {"y": 14}
     assert answer["metadata"]["model_version"] == "scale-1"
     assert predictor.calls == []  # neither set up nor torn down by the client
+
+
+def test_a_predictor_made_by_the_models_method_as_in_0_6(tmp_path):
+    predictor = ScaleModel().predictor(SageMakerEnv(str(tmp_path)))
+    with PredictionClient(predictor=predictor, setup=True) as client:
+        response = client.post("/invocations", json={"x": 3})
+        assert response.status_code == 200
+        assert response.get_json()["result"] == {"y": 6}
 
 
 def test_a_given_predictor_can_be_set_up_and_torn_down_by_the_client(tmp_path):

@@ -224,3 +224,24 @@ def test_a_port_taken_before_the_server_binds_it_is_replaced(tmp_path, monkeypat
             assert server.port != taken.getsockname()[1]
             assert server.get("/ping").status_code == 200
     assert server.proc.returncode == 0
+
+
+def test_server_options_stderr_file_and_removed_variables(tmp_path, monkeypatch):
+    monkeypatch.setenv("KIT_INHERITED", "yes")
+    server = ServedPredictor(
+        SCALE,
+        tmp_path,
+        {"KIT_INHERITED": None, "KIT_GIVEN": "1"},
+        pythonpath=[ROOT],
+        log_path=tmp_path / "out.log",
+        stderr_path=tmp_path / "err.log",
+    )
+    assert "KIT_INHERITED" not in server.environ and server.environ["KIT_GIVEN"] == "1"
+    server.args.append("--debug")
+    with server:
+        assert server.proc.args[-1] == "--debug"
+        assert server.proc.args[server.proc.args.index("--port") + 1] == str(server.port)
+    assert server.proc.returncode == 0
+    err = (tmp_path / "err.log").read_text()
+    assert "Listening at: http://127.0.0.1:" in err  # gunicorn's own log is on stderr
+    assert "Listening at" not in server.log()
