@@ -7,14 +7,7 @@ e.g. ``test.csv`` as it is): both must work.
 
 from __future__ import annotations
 
-import http.client
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from typing import Any, Iterator
 
 import pytest
@@ -29,19 +22,15 @@ from ml2p import lifecycle
 from ml2p.core import SageMakerEnv
 from ml2p.errors import ClientError
 from ml2p.plugins import make_plugin_manager
+from ml2p.testing import ServedPredictor
 
 HEADER = "text/csv; header=present"
 NAMES = ", ".join(dataset.FEATURES)
 
 
-def post(port: int, body: str, content_type: str) -> Any:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request("POST", "/invocations", body.encode(), {"Content-Type": content_type})
-        resp = conn.getresponse()
-        return resp.status, json.loads(resp.read())
-    finally:
-        conn.close()
+def post(server: ServedPredictor, body: str, content_type: str) -> Any:
+    response = server.post("/invocations", data=body, content_type=content_type)
+    return response.status_code, response.get_json(force=True)
 
 
 @pytest.fixture(scope="module")
@@ -55,38 +44,15 @@ def trained(tmp_path_factory) -> Any:
 
 
 @pytest.fixture(scope="module")
-def server(trained) -> Iterator[int]:
-    """The installed model served by ``ml2p-docker serve``; yields its port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("ML2P_", "SAGEMAKER_"))}
-    environ.update(ML2P_MODEL_VERSION="diabetes-0-1-0", SAGEMAKER_MODEL_SERVER_WORKERS="1")
-    # Only the model: an installed ml2p-validate would check inputs first.
-    environ["ML2P_LOAD_PLUGINS"] = "diabetes"
-    command = [sys.executable, "-m", "ml2p.docker", "--ml-folder", str(trained)]
-    command += ["--model", "diabetes", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with open(trained / "server.log", "wb") as log:
-        proc = subprocess.Popen(command, env=environ, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert proc.poll() is None, (trained / "server.log").read_text()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                try:
-                    conn.request("GET", "/ping")
-                    if conn.getresponse().status == 200:
-                        break
-                except OSError:
-                    pass
-                finally:
-                    conn.close()
-                assert time.monotonic() < deadline, (trained / "server.log").read_text()
-                time.sleep(0.1)
-            yield port
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
+def server(trained) -> Iterator[ServedPredictor]:
+    """The installed model served by ``ml2p-docker serve`` on 127.0.0.1."""
+    environ = {
+        "ML2P_MODEL_VERSION": "diabetes-0-1-0",
+        # Only the model: an installed ml2p-validate would check inputs first.
+        "ML2P_LOAD_PLUGINS": "diabetes",
+    }
+    with ServedPredictor("diabetes", trained, environ, log_path=trained / "server.log") as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
