@@ -251,7 +251,7 @@ class ServedPredictor(RequestMethods):
                     return response
                 body = response.get_json(silent=True)
                 if isinstance(body, dict) and body.get("status") == "failed":
-                    raise ServerNotReady(f"{body.get('message')}:\n{self._output()}")
+                    raise ServerNotReady(f"{body.get('message')}:\n{self._settled_output()}")
                 error = None
             if time.monotonic() > deadline:
                 answer = error if response is None else f"{response.status} {response.text}"
@@ -297,6 +297,18 @@ class ServedPredictor(RequestMethods):
             return pathlib.Path(self.log_path).read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return self._last_log
+
+    def _settled_output(self, at_most: float = 1.0) -> str:
+        """The output once it stops growing for a moment (a failure is logged just after)."""
+        deadline = time.monotonic() + at_most
+        output = self._output()
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            latest = self._output()
+            if latest == output:
+                break
+            output = latest
+        return output
 
     def _output(self) -> str:
         """Everything the server wrote: its log and its separate stderr, if any."""
