@@ -84,13 +84,8 @@ class Server(ServedPredictor):
         workers: int = 1,
         err_path: Any = None,
     ):
-        environ = {
-            **AWS_TEST_ENV,
-            "ML2P_MODEL_VERSION": "test-model-1-0-0",
-            # Records S3 refuses spill beside the log, not in a folder other servers share.
-            "ML2P_RECORD_SPILL_DIR": f"{log_path}.spill",
-            **(env or {}),
-        }
+        # Records S3 refuses spill beside the log (ServedPredictor's default).
+        environ = {**AWS_TEST_ENV, "ML2P_MODEL_VERSION": "test-model-1-0-0", **(env or {})}
         super().__init__(
             model,
             ml_folder,

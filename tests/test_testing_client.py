@@ -21,7 +21,12 @@ from tests.serving_models import ScaleModel, ScalePredictor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = "tests.serving_models.ScaleModel"
-ENVIRON = {"ML2P_MODEL_VERSION": "scale-1-0-0", "SAGEMAKER_MODEL_SERVER_WORKERS": "1"}
+ENVIRON = {
+    "ML2P_MODEL_VERSION": "scale-1-0-0",
+    "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+    "SAGEMAKER_MAX_PAYLOAD_IN_MB": "0.01",  # about 10 KB, so 413 is cheap to provoke
+}
+TOO_LARGE = b'{"x": 1, "pad": "' + b"a" * 20000 + b'"}'
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +64,7 @@ SAME_ANSWERS = {
     "api-error": ("POST", "/invocations", {"json": {"fail": "api"}}),
     "crash": ("POST", "/invocations", {"json": {"fail": "crash"}}),
     "bad-instance": ("POST", "/invocations", {"json": {"instances": [{"x": 1}, 7]}}),
+    "too-large": ("POST", "/invocations", {"data": TOO_LARGE}),
     "unknown-path": ("GET", "/predict", {}),
     "wrong-method": ("GET", "/invocations", {}),
     "unsupported-type": ("POST", "/invocations", {"data": "x", "content_type": "text/plain"}),
@@ -98,6 +104,7 @@ def test_answers_have_the_statuses_the_cases_are_about(both):
         "api-error": 503,
         "crash": 500,
         "bad-instance": 400,
+        "too-large": 413,
         "unknown-path": 404,
         "wrong-method": 405,
         "unsupported-type": 415,
@@ -213,6 +220,17 @@ def test_a_given_predictor_can_be_set_up_and_torn_down_by_the_client(tmp_path):
         assert predictor.calls == ["setup"]
         assert client.post("/invocations", json={"x": 2}).json["result"] == {"y": 4}
     assert predictor.calls == ["setup", "teardown"]
+
+
+def test_the_fixture_serves_from_tmp_path_and_spills_records_there(
+    ml2p_prediction_client, tmp_path
+):
+    client = ml2p_prediction_client(MODEL, environ={"ML2P_MODEL_VERSION": "scale-1"})
+    assert client.post("/invocations", json={"x": 1}).json["result"] == {"y": 2}
+    assert client.app.ml_folder == tmp_path
+    assert client.app.environ["ML2P_RECORD_SPILL_DIR"] == str(tmp_path / "ml2p-record-spill")
+    mine = ml2p_prediction_client(MODEL, environ={"ML2P_RECORD_SPILL_DIR": "/elsewhere"})
+    assert mine.app.environ["ML2P_RECORD_SPILL_DIR"] == "/elsewhere"
 
 
 def test_a_model_by_name_is_resolved_as_the_server_does(tmp_path):

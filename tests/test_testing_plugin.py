@@ -238,6 +238,7 @@ def test_server_options_stderr_file_and_removed_variables(tmp_path, monkeypatch)
         stderr_path=tmp_path / "err.log",
     )
     assert "KIT_INHERITED" not in server.environ and server.environ["KIT_GIVEN"] == "1"
+    assert server.environ["ML2P_RECORD_SPILL_DIR"] == f"{tmp_path / 'out.log'}.spill"
     server.args.append("--debug")
     with server:
         assert server.proc.args[-1] == "--debug"

@@ -102,19 +102,27 @@ def ml2p_prediction_client(tmp_path: Any) -> Iterator[Callable[..., Any]]:
     """Make started :class:`~ml2p.testing.PredictionClient` objects, closed after the test.
 
     Takes the client's arguments; a model is served from ``tmp_path`` unless
-    ``ml_folder`` or ``env`` is given::
+    ``ml_folder`` or ``env`` is given, and with ``environ`` given, records S3
+    refuses spill under ``tmp_path`` unless it sets ``ML2P_RECORD_SPILL_DIR``::
 
         def test_predict(ml2p_prediction_client):
             client = ml2p_prediction_client(MyModel, environ={...})
             assert client.post("/invocations", json={...}).status_code == 200
     """
     from ml2p.testing.client import PredictionClient
+    from ml2p.testing.served import SPILL_DIR_ENV
 
     clients: List[PredictionClient] = []
 
     def make(model: Any = None, **kwargs: Any) -> PredictionClient:
         if model is not None and "env" not in kwargs:
             kwargs.setdefault("ml_folder", tmp_path)
+            if kwargs.get("environ") is not None:
+                # Records S3 refuses spill under tmp_path, not in a folder shared with later runs.
+                kwargs["environ"] = {
+                    SPILL_DIR_ENV: str(tmp_path / "ml2p-record-spill"),
+                    **kwargs["environ"],
+                }
         client = PredictionClient(model, **kwargs)
         clients.append(client)
         return client

@@ -9,6 +9,7 @@ with SIGTERM, as SageMaker does. Its requests answer
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import pathlib
@@ -24,6 +25,8 @@ from ml2p.testing.errors import ServerNotReady
 from ml2p.testing.messages import HeadersArg, RequestMethods, Response, encode_request
 
 HOST = "127.0.0.1"
+#: Where the server's recorder spills records S3 refuses (see :doc:`/environment`).
+SPILL_DIR_ENV = "ML2P_RECORD_SPILL_DIR"
 #: Seconds to wait after SIGTERM before SIGKILL: SageMaker's grace period.
 STOP_TIMEOUT = 30.0
 #: gunicorn's log line when the port it should bind is taken.
@@ -77,7 +80,8 @@ class ServedPredictor(RequestMethods):
     The child gets this process's environment without its ``ML2P_*`` and
     ``SAGEMAKER_*`` variables (so the caller's settings do not leak in),
     plus ``environ``: a test that points boto3 at moto (the ``ml2p_aws``
-    fixture) points the server there too.
+    fixture) points the server there too. Records S3 refuses spill to
+    ``<log_path>.spill`` unless ``environ`` sets ``ML2P_RECORD_SPILL_DIR``.
 
     :param model: An ``ml2p.models`` entry-point name or dotted path, or a
         :class:`ml2p.core.Model` subclass (the child imports it by its dotted
@@ -127,10 +131,13 @@ class ServedPredictor(RequestMethods):
                 paths.append(root)
         self.model = model
         self.ml_folder = str(ml_folder)
-        self.environ = _child_environ(environ, workers, paths)
         self.cwd = None if cwd is None else str(cwd)
         self._log_given = log_path is not None
         self.log_path = str(log_path) if log_path is not None else _temporary_log()
+        # Records S3 refuses spill beside the log: a later server sharing the
+        # default folder would send them to its own bucket.
+        spill = {SPILL_DIR_ENV: f"{self.log_path}.spill", **(environ or {})}
+        self.environ = _child_environ(spill, workers, paths)
         self.stderr_path = None if stderr_path is None else str(stderr_path)
         self._wait_ready = wait_ready
         self.ready_timeout = ready_timeout
@@ -289,6 +296,8 @@ class ServedPredictor(RequestMethods):
             if not self._log_given:
                 self._last_log = self.log()
                 os.unlink(self.log_path)
+                with contextlib.suppress(OSError):  # kept if records spilled there
+                    os.rmdir(f"{self.log_path}.spill")
         return None if proc is None else proc.returncode
 
     def log(self) -> str:
