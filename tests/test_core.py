@@ -50,10 +50,11 @@ def test_s3url(url, bucket, path, full):
 
 
 def test_env_type_values():
+    # ML2P 0.6's order: code iterating over the members sees the same list.
     assert [(m.name, m.value) for m in SageMakerEnvType] == [
-        ("DATASET", "dataset"),
         ("TRAIN", "train"),
         ("SERVE", "serve"),
+        ("DATASET", "dataset"),
         ("LOCAL", "local"),
         ("UNKNOWN", "unknown"),
     ]
@@ -112,6 +113,21 @@ def test_training_env_from_hyperparameters(tmp_path):
     assert env.project == "hp-proj"  # the job's stored settings win
     assert env.hyperparameters["model"] == {"alpha": 0.5, "layers": [3, 4]}
     assert env.resourceconfig() == {"current_host": "algo-1"}
+
+
+def test_training_env_keeps_hyperparameters_typed_as_raw_strings(tmp_path):
+    # The SageMaker console passes what is typed: "hello" is not JSON, but the
+    # job still runs and the trainer sees the string.
+    config = tmp_path / "input" / "config"
+    config.mkdir(parents=True)
+    raw = {"name": "hello", "epochs": "3", "opt.lr": "0.5", "opt.kind": "adam w"}
+    (config / "hyperparameters.json").write_text(json.dumps(raw))
+    env = SageMakerEnv(str(tmp_path), environ={"ML2P_TRAINING_JOB": "m-0-1"})
+    assert env.hyperparameters == {
+        "name": "hello",
+        "epochs": 3,
+        "opt": {"lr": 0.5, "kind": "adam w"},
+    }
 
 
 def test_bad_hyperparameters_file_is_named(tmp_path):

@@ -196,6 +196,8 @@ def test_decode_refuses_conflicting_keys(hyperparameters, first, second):
         decode(hyperparameters)
     assert first in str(info.value)
     assert second in str(info.value)
+    # ML2P 0.6 failed here with a TypeError: code catching that still does.
+    assert isinstance(info.value, TypeError)
 
 
 @pytest.mark.parametrize(
@@ -222,8 +224,9 @@ def test_nan_and_infinities_round_trip_as_in_ml2p_0_6():
 
 
 def test_decode_refuses_values_that_are_not_str():
-    with pytest.raises(HyperparameterError, match=r"'a\.b'"):
+    with pytest.raises(HyperparameterError, match=r"'a\.b'") as info:
         decode({"a.b": 1})  # type: ignore[dict-item]
+    assert isinstance(info.value, TypeError)  # as ML2P 0.6's json.loads(1) raised
 
 
 def test_decode_refuses_keys_that_are_not_str():
@@ -240,8 +243,14 @@ def test_decode_refuses_input_that_is_not_a_mapping():
     "raw",
     ["hello", "hello world", "", "'single'", "{not json", "1.2.3", "nan", "inf"],
 )
-def test_decode_keeps_raw_strings_that_are_not_json(raw):
-    assert decode({"ML2P_ENV.name": raw}) == {"ML2P_ENV": {"name": raw}}
+def test_decode_refuses_values_that_are_not_json(raw):
+    with pytest.raises(json.JSONDecodeError) as info:
+        decode({"ok": "1", "ML2P_ENV.name": raw})
+    # Also caught as ML2P's own error and as a ValueError, and it names the key.
+    assert isinstance(info.value, HyperparameterError)
+    assert isinstance(info.value, ValueError)
+    assert "'ML2P_ENV.name'" in str(info.value)
+    assert info.value.doc == raw
 
 
 # --- Good input -----------------------------------------------------------------------
@@ -377,3 +386,7 @@ def test_dicts_inside_lists_are_plain_json():
     encoded = encode(params)
     assert encoded == {"l": '[{"": 1, "a.b": {"c": 2}}]'}
     assert decode(encoded) == params
+
+
+def test_decode_takes_ml2p_0_6s_keyword():
+    assert decode(params={"a.b": "1"}) == {"a": {"b": 1}}

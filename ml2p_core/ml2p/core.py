@@ -145,11 +145,24 @@ class SageMakerEnvType(enum.Enum):
     says what it is for.
     """
 
-    DATASET = "dataset"
     TRAIN = "train"
     SERVE = "serve"
+    DATASET = "dataset"
     LOCAL = "local"
     UNKNOWN = "unknown"
+
+
+def _as_json(value: str) -> str:
+    """``value`` if it is JSON, else ``value`` encoded as a JSON string.
+
+    A hyperparameter typed into the SageMaker console (``hello``) is not JSON:
+    the environment reads it as the string it is rather than fail the job.
+    """
+    try:
+        json.loads(value)
+    except ValueError:
+        return json.dumps(value)
+    return value
 
 
 def _is_settings(environ: Mapping[str, Any]) -> bool:
@@ -256,7 +269,7 @@ class _EnvFolders:
         from ml2p import hyperparameters
 
         raw = self._config_json("hyperparameters.json")
-        return hyperparameters.decode({str(k): str(v) for k, v in raw.items()})
+        return hyperparameters.decode({str(k): _as_json(str(v)) for k, v in raw.items()})
 
     def write_failure(self, text: str) -> pathlib.Path:
         """Write ``text`` to ``output/failure``; SageMaker shows its first 1024 characters.
@@ -353,7 +366,9 @@ class SageMakerEnv(_EnvFolders):
     ``ML2P_ENV`` hyperparameter, which ``ml2p local train`` writes and which
     overrides the process environment), and otherwise from the environment
     variables ``ml2p training-job create`` gives the job, as ML2P 0.6 did; the
-    decoded hyperparameters are available as ``hyperparameters`` (type: dict).
+    decoded hyperparameters are available as ``hyperparameters`` (type: dict;
+    a value that is not JSON, such as ``hello`` typed into the SageMaker
+    console, is kept as that string).
 
     In the serving environment settings are loaded from environment variables
     stored by ML2P when the model is created.

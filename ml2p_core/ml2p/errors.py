@@ -12,6 +12,7 @@ The exceptions ML2P 0.6 defined here keep their names and signatures:
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -62,6 +63,22 @@ class HyperparameterError(ML2PError, ValueError):
 
     :mod:`ml2p.hyperparameters` also offers it under its ML2P 0.6 name,
     ``HyperParameterEncodingError``.
+    """
+
+
+class HyperparameterDecodeError(HyperparameterError, json.JSONDecodeError):
+    """A hyperparameter's value is not JSON; the message names the key.
+
+    Also a :class:`json.JSONDecodeError` (as ML2P 0.6's ``decode`` raised), with
+    its ``msg``, ``doc`` and ``pos``.
+    """
+
+
+class HyperparameterTypeError(HyperparameterError, TypeError):
+    """Hyperparameters to decode have the wrong type: a value that is not a string,
+    or a key holding a value where another key needs nested keys.
+
+    Also a :class:`TypeError`, as ML2P 0.6's ``decode`` raised for these.
     """
 
 

@@ -15,7 +15,9 @@ For the inputs ML2P 0.6 accepted, :func:`encode` and :func:`decode` give 0.6's
 results, with two exceptions where 0.6 lost settings: an empty nested mapping
 is kept (encoded as ``'{}'``; 0.6 dropped its key), and a value that is both
 set and nested (``"a"`` and ``"a.b"``) is refused (0.6 failed, or kept only one of them).
-:func:`decode` also accepts values that are not JSON (0.6 raised).
+Errors are 0.6's too: :func:`decode` raises a :class:`json.JSONDecodeError` for
+a value that is not JSON and a :class:`TypeError` for conflicting keys, each
+also a :class:`~ml2p.errors.HyperparameterError` naming the key.
 """
 
 from __future__ import annotations
@@ -24,7 +26,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ml2p.errors import HyperparameterError
+from ml2p.errors import (
+    HyperparameterDecodeError,
+    HyperparameterError,
+    HyperparameterTypeError,
+)
 
 #: The name ML2P 0.6 gave :class:`ml2p.errors.HyperparameterError`.
 HyperParameterEncodingError = HyperparameterError
@@ -146,59 +152,64 @@ def encode(params: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def _decode_value(value: str) -> Any:
-    """Decode a JSON value, or return ``value`` unchanged if it is not JSON."""
+def _decode_value(key: str, value: str) -> Any:
+    """Decode the JSON ``value`` of hyperparameter ``key``."""
     try:
         return json.loads(value)
-    except ValueError:
-        return value
+    except json.JSONDecodeError as err:
+        raise HyperparameterDecodeError(
+            f"hyperparameter {key!r} value {value!r} is not JSON: {err.msg}", err.doc, err.pos
+        ) from None
 
 
-def decode(hyperparameters: Mapping[str, str]) -> dict[str, Any]:
+def decode(params: Mapping[str, str]) -> dict[str, Any]:
     """Rebuild nested settings from SageMaker hyperparameters.
 
     This is the inverse of :func:`encode`: each key is split on ``"."`` into the
-    keys of nested dicts, and each value is decoded with :func:`json.loads`. A
-    value that is not valid JSON (for example a raw string typed into the
-    SageMaker console, such as ``hello``) is kept as the string itself. ``NaN``,
-    ``Infinity`` and ``-Infinity`` become floats, as :func:`json.loads` reads
-    them. Empty key parts are empty keys (``"a."`` is ``{"a": {"": ...}}``). The
-    lengths and the number of keys are not checked.
+    keys of nested dicts, and each value is decoded with :func:`json.loads`.
+    ``NaN``, ``Infinity`` and ``-Infinity`` become floats, as :func:`json.loads`
+    reads them. Empty key parts are empty keys (``"a."`` is ``{"a": {"": ...}}``).
+    The lengths and the number of keys are not checked.
 
-    :param hyperparameters: A mapping from dotted keys to JSON-encoded values.
+    :param params: A mapping from dotted keys to JSON-encoded values.
     :returns: A new dict of nested dicts holding the decoded values.
-    :raises HyperparameterError: naming the key, if a key or a value is not a
+    :raises HyperparameterDecodeError: naming the key, if a value is not JSON
+        (for example a raw string typed into the SageMaker console, such as
+        ``hello``); it is also a :class:`json.JSONDecodeError`, as ML2P 0.6 raised.
+    :raises HyperparameterTypeError: naming the key, if a value is not a
         ``str``; or, naming both keys, if one key holds a value where another
-        key needs a nested dict (``"a"`` and ``"a.b"``).
+        key needs a nested dict (``"a"`` and ``"a.b"``); it is also a
+        :class:`TypeError`, as ML2P 0.6 raised.
+    :raises HyperparameterError: if ``params`` is not a mapping or a key is not a ``str``.
     """
-    if not isinstance(hyperparameters, Mapping):
+    if not isinstance(params, Mapping):
         raise HyperparameterError(
-            f"hyperparameters must be a mapping, not a {type(hyperparameters).__name__}"
+            f"hyperparameters must be a mapping, not a {type(params).__name__}"
         )
     # The key that set each leaf, and the first key that passed through each group.
     leaves: dict[tuple[str, ...], str] = {}
     groups: dict[tuple[str, ...], str] = {}
     result: dict[str, Any] = {}
-    for key, value in hyperparameters.items():
+    for key, value in params.items():
         if not isinstance(key, str):
             raise HyperparameterError(
                 f"hyperparameter key {key!r} is a {type(key).__name__}, not a str"
             )
         if not isinstance(value, str):
-            raise HyperparameterError(
-                f"hyperparameter {key!r} has a {type(value).__name__} value, not a str"
+            raise HyperparameterTypeError(
+                f"hyperparameter {key!r} has a value of type {type(value).__name__}, not a str"
             )
         parts = tuple(key.split(SEPARATOR))
         for depth in range(1, len(parts)):
             prefix = parts[:depth]
             if prefix in leaves:
-                raise HyperparameterError(
+                raise HyperparameterTypeError(
                     f"hyperparameter keys {leaves[prefix]!r} and {key!r} conflict: "
                     f"{leaves[prefix]!r} holds a value where {key!r} needs nested keys"
                 )
             groups.setdefault(prefix, key)
         if parts in groups:
-            raise HyperparameterError(
+            raise HyperparameterTypeError(
                 f"hyperparameter keys {key!r} and {groups[parts]!r} conflict: "
                 f"{key!r} holds a value where {groups[parts]!r} needs nested keys"
             )
@@ -206,5 +217,5 @@ def decode(hyperparameters: Mapping[str, str]) -> dict[str, Any]:
         node = result
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        node[parts[-1]] = _decode_value(value)
+        node[parts[-1]] = _decode_value(key, value)
     return result
