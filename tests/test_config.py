@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import errno
 import os
 import pickle
 import textwrap
@@ -129,6 +130,13 @@ def test_missing_file(tmp_path: Path) -> None:
         load_config(path)
     assert str(path) in str(info.value)
     assert isinstance(info.value.__cause__, FileNotFoundError)
+    # Also the FileNotFoundError ML2P 0.6 raised, with its fields; the message stays ours.
+    assert isinstance(info.value, FileNotFoundError)
+    assert info.value.errno == errno.ENOENT
+    assert info.value.filename == str(path)
+    assert str(info.value) == f"{path}: configuration file not found"
+    restored = pickle.loads(pickle.dumps(info.value))
+    assert type(restored) is type(info.value) and str(restored) == str(info.value)
 
 
 def test_unreadable_file(tmp_path: Path) -> None:

@@ -44,6 +44,12 @@ def test_missing_file_is_a_config_error(tmp_path):
         ModellingProject(str(tmp_path / "nope.yml"))
 
 
+def test_missing_file_is_caught_as_in_ml2p_0_6(tmp_path):
+    missing = str(tmp_path / "nope.yml")
+    with pytest.raises(FileNotFoundError, match=r"nope\.yml"):
+        ModellingProject(missing)
+
+
 def test_invalid_file_names_the_key(tmp_path):
     path = tmp_path / "ml2p.yml"
     path.write_text("project: foo\n")

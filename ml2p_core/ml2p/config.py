@@ -51,7 +51,7 @@ from typing import Any, NoReturn
 import yaml
 
 from . import scaling_config
-from .errors import ConfigError
+from .errors import ConfigError, ConfigFileNotFoundError
 
 __all__ = [
     "DEFAULT_CONFIG_FILE",
@@ -638,7 +638,9 @@ def load_config(path: str | os.PathLike[str] = DEFAULT_CONFIG_FILE) -> Config:
     """Read, parse and validate an ``ml2p.yml`` file.
 
     :param path: The configuration file (default :data:`DEFAULT_CONFIG_FILE`).
-    :raises ConfigError: If the file is missing or unreadable, is not valid YAML (the
+    :raises ConfigFileNotFoundError: If the file is missing (a :class:`ConfigError`
+        that is also the :class:`FileNotFoundError` ML2P 0.6 raised).
+    :raises ConfigError: If the file is unreadable, is not valid YAML (the
         message gives the line and column), its top level is not a mapping, or the
         configuration is invalid. The error names the file and, where one is at fault,
         the dotted key.
@@ -648,7 +650,7 @@ def load_config(path: str | os.PathLike[str] = DEFAULT_CONFIG_FILE) -> Config:
         with open(name, "rb") as f:
             data = yaml.safe_load(f)
     except FileNotFoundError as exc:
-        raise ConfigError("configuration file not found", path=name) from exc
+        raise ConfigFileNotFoundError(name) from exc
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ConfigError(f"cannot read configuration file: {reason}", path=name) from exc

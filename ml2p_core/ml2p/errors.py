@@ -12,7 +12,9 @@ The exceptions ML2P 0.6 defined here keep their names and signatures:
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from typing import Any
 
 
@@ -39,6 +41,30 @@ class ConfigError(ML2PError, ValueError):
             where.append(f"key {key!r}")
         prefix = f"{': '.join(where)}: " if where else ""
         super().__init__(f"{prefix}{message}")
+
+
+class ConfigFileNotFoundError(ConfigError, FileNotFoundError):
+    """The ``ml2p.yml`` file does not exist.
+
+    A :class:`ConfigError` whose message names the file; it is also the
+    :class:`FileNotFoundError` ML2P 0.6 raised (``errno`` is ``ENOENT`` and
+    ``filename`` the file), so either ``except`` clause catches it.
+
+    :param str path: The configuration file.
+    """
+
+    def __init__(self, path: str):
+        super().__init__("configuration file not found", path=path)
+        self.errno = errno.ENOENT
+        self.strerror = os.strerror(errno.ENOENT)
+        self.filename = path
+
+    def __str__(self) -> str:
+        # OSError would format "[Errno 2] ..."; keep ConfigError's message.
+        return str(self.args[0])
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.path,))
 
 
 class PluginError(ML2PError):
