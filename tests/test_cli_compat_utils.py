@@ -176,6 +176,11 @@ def test_validate_name_refuses_what_06_refused(name, resource):
         utils.validate_name(name, resource)
 
 
+def test_validate_name_refuses_an_unknown_resource_with_06s_key_error():
+    with pytest.raises(KeyError, match="'notebook'"):
+        utils.validate_name("churn-1-2-3", "notebook")
+
+
 def test_defaults_refuse_invalid_names():
     with pytest.raises(NamingError):
         utils.training_job_name_for_model("churn-1-2")
@@ -420,6 +425,8 @@ def test_endpoint_url_for_arn():
         "/invocations"
     )
     assert utils.endpoint_url_for_arn("arn:aws:sagemaker:eu-west-1:1:model/x") is None
+    # ML2P 0.6's parameter name.
+    assert utils.endpoint_url_for_arn(endpoint_arn=arn).endswith("-live/invocations")
 
 
 # --- validate_model_type as 0.6's click callback ----------------------------------

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional
 import click
 
 from ml2p import naming, sagemaker
-from ml2p.cli.endpoints import endpoint_url_for_arn
+from ml2p.cli import endpoints
 from ml2p.cli.output import echo_json, json_default
 from ml2p.project import modelling_config
 
@@ -60,6 +60,14 @@ def click_echo_json(response: Any) -> None:
     echo_json(response)
 
 
+def endpoint_url_for_arn(endpoint_arn: str) -> Optional[str]:
+    """Return the invocation URL of an endpoint ARN (``None`` if it is not one).
+
+    See :func:`ml2p.cli.endpoints.endpoint_url_for_arn`.
+    """
+    return endpoints.endpoint_url_for_arn(endpoint_arn)
+
+
 def validate_name(name: str, resource: str) -> None:
     """Check that ``name`` follows the convention for ``resource``.
 
@@ -68,7 +76,13 @@ def validate_name(name: str, resource: str) -> None:
         ``"training-job"``, ``"model"`` or ``"endpoint"``.
     :raises ml2p.errors.NamingError: if ML2P 0.6's rule refuses the name (a
         name only 0.6's rule accepts passes; see :func:`ml2p.naming.check_name`).
+    :raises KeyError: naming ``resource``, if it is not one of those kinds (as
+        in ML2P 0.6).
     """
+    if resource not in naming.KINDS:
+        raise KeyError(
+            f"unknown kind of resource {resource!r}; expected one of {', '.join(naming.KINDS)}"
+        )
     naming.check_name(resource, name)
 
 
