@@ -167,6 +167,27 @@ def _without_werkzeug(old: Any, new: Any) -> bool:
     }
 
 
+_RECORDING_COUNTS = ("queued", "on_disk", "written", "spilled", "unwritten", "lost")
+
+
+def _ping_addition(old: Any, new: Any) -> bool:
+    """A key 0.6's ``/ping`` lacked: ``status`` ``ok``, or the recorder's statistics.
+
+    0.6's own keys (``model_version``, ``ml2p_version``) are not under this
+    entry's paths: any difference in them stays unexpected.
+    """
+    if old != ABSENT:
+        return False
+    if new == "ok":
+        return True
+    return (
+        isinstance(new, dict)
+        and set(new) == {"s3", *_RECORDING_COUNTS}
+        and new["s3"] in ("ok", "failing")
+        and all(isinstance(new[k], int) and new[k] >= 0 for k in _RECORDING_COUNTS)
+    )
+
+
 def _both_text(old: Any, new: Any) -> bool:
     return isinstance(old, str) and isinstance(new, str) and old != new
 
@@ -307,6 +328,26 @@ ALLOWED: Tuple[Allowed, ...] = (
             "the server keeps serving."
         ),
         check=_html_to_json,
+    ),
+    Allowed(
+        id="ping-reports-readiness-and-recording",
+        where=(
+            "scn_http:http/ping/json/status",
+            "scn_http:http/ping/json/recording",
+            "scn_http:http/ping-after-errors/json/status",
+            "scn_http:http/ping-after-errors/json/recording",
+        ),
+        kind=HIDES_FAILURE,
+        summary=(
+            "/ping answers 0.6's model_version and ml2p_version, plus 'status' ('ok'; 503 "
+            "with 'starting' or 'failed' until the model is set up) and, when recording, "
+            "'recording': how many records are queued, written, spilled, unwritten or lost."
+        ),
+        reason=(
+            "A failed model setup ended 0.6's server, so SageMaker saw only that /ping did "
+            "not answer, not why; records backing up gave no sign at all."
+        ),
+        check=_ping_addition,
     ),
     Allowed(
         id="errors-name-the-problem",

@@ -51,10 +51,11 @@ def test_invoke_shows_what_the_500_body_says(server):
 
 
 def test_invoke_shows_a_request_error(server):
-    url, result = local_invoke(server, [1, 2])
+    url, result = local_invoke(server, {"instances": 5})
     assert result.exit_code == 1
     assert result.output == (
-        f"Error: {url}/invocations answered 400: request body is a JSON array, expected an object\n"
+        f"Error: {url}/invocations answered 400: "
+        "'instances' is a JSON number, expected an array of instances\n"
     )
 
 

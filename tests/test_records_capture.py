@@ -292,8 +292,8 @@ def _event(**changes):
         ),
         (_event(captureData__endpointInput__data="{"), "request body does not decode"),
         (
-            _event(captureData__endpointInput__observedContentType="image/png"),
-            "cannot decode a request of type 'image/png'",
+            _event(captureData__endpointInput__observedContentType="text/csv; header=maybe"),
+            "cannot decode a request of type 'text/csv; header=maybe'",
         ),
         (_event(captureData__endpointOutput__data="{"), "response body is not JSON"),
         (_event(ml2p={"recordIds": [1]}), "ml2p.recordIds is not a list of strings"),

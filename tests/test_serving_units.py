@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -61,19 +62,22 @@ def test_serve_with_an_unknown_model_fails(tmp_path, capsys):
         (b"1,2\n3,4\n", "text/csv", "SINGLE_RECORD", "holds 2 records"),
         (b"\n\n", "text/csv", "MULTI_RECORD", "empty"),
         (b'{"x": 1}\n{"x": \n', "application/jsonlines", "MULTI_RECORD", "line 2"),
-        (b'{"x": 1}\n"text"\n', "application/jsonlines", "MULTI_RECORD", "instance 1"),
         (b"\xc3\x28", "text/csv", "MULTI_RECORD", "UTF-8"),
+        (b'{"instances": {"x": 1}}', "application/json", "MULTI_RECORD", "'instances'"),
+        (b"text", "application/json", "MULTI_RECORD", "malformed JSON"),
     ],
 )
 def test_bad_records_are_client_errors(body, kind, strategy, message):
-    with pytest.raises(ClientError, match=message) as info:
+    # The server's own RequestError, and a ClientError for code that catches those.
+    with pytest.raises(bodies.RequestError, match=message) as info:
         bodies.decode_request(body, kind, strategy)
+    assert isinstance(info.value, ClientError)
     assert info.value.status_code == 400
 
 
-@pytest.mark.parametrize("ctype", ["text/plain", "application/x-www-form-urlencoded"])
-def test_unsupported_content_type_is_415(ctype):
-    with pytest.raises(bodies.UnsupportedMediaType) as info:
+@pytest.mark.parametrize("ctype", ["text/csv; header=maybe", "TEXT/CSV; Header=yes"])
+def test_a_csv_header_parameter_other_than_present_or_absent_is_415(ctype):
+    with pytest.raises(bodies.UnsupportedMediaType, match="header=present") as info:
         bodies.request_media_type(ctype)
     assert info.value.status_code == 415
 
@@ -122,6 +126,59 @@ def test_gunicorn_options():
     assert options["graceful_timeout"] <= 25
     assert options["worker_class"] == "ml2p.serving.server.Worker"
     assert server.cfg.worker_class_str == "ml2p.serving.server.Worker"
+
+
+@pytest.mark.parametrize(
+    "ctype",
+    ["", "application/json", "text/plain", "text/plain; charset=utf-8", "image/png", "a b", ";"],
+)
+def test_every_type_but_csv_and_json_lines_is_read_as_json_as_in_0_6(ctype):
+    assert bodies.request_media_type(ctype) == bodies.JSON
+
+
+@pytest.mark.parametrize(
+    "ctype,kind",
+    [
+        ("application/jsonlines", "application/jsonlines"),
+        ("Application/X-JSONLines; charset=utf-8", "application/x-jsonlines"),
+        ("text/csv", bodies.CSV),
+        ("text/csv; header=absent", bodies.CSV),
+        ("text/csv; header=present", bodies.CSV_WITH_HEADER),
+    ],
+)
+def test_csv_and_json_lines_keep_their_own_reading(ctype, kind):
+    assert bodies.request_media_type(ctype) == kind
+
+
+@pytest.mark.parametrize("datum", [[1, 2], [], "text", 3, 2.5, None, True, {"x": 1}])
+def test_any_json_value_but_instances_is_one_datum(datum):
+    body = json.dumps(datum).encode()
+    assert bodies.decode_request(body, bodies.JSON) == bodies.Request(batch=False, data=datum)
+
+
+def test_instances_and_json_lines_records_may_be_any_json_value():
+    values = [{"x": 1}, [1, 2], "text", 7, None, False]
+    body = json.dumps({"instances": values}).encode()
+    assert bodies.decode_request(body, bodies.JSON) == bodies.Request(batch=True, data=values)
+    lines = "\n".join(json.dumps(v) for v in values).encode()
+    request = bodies.decode_request(lines, "application/jsonlines")
+    assert request == bodies.Request(batch=True, data=values)
+
+
+@pytest.mark.parametrize("mb,expected", [("6", 6), ("", 6), ("12.0", 12), ("0.5", 0.5)])
+def test_execution_parameters_give_a_whole_payload_limit_as_an_int(tmp_path, mb, expected):
+    from ml2p.testing import PredictionClient
+    from tests.serving_models import ScaleModel
+
+    environ = {"SAGEMAKER_MODEL_SERVER_WORKERS": "3", "SAGEMAKER_MAX_PAYLOAD_IN_MB": mb}
+    with PredictionClient(ScaleModel, ml_folder=tmp_path, environ=environ) as client:
+        answer = client.get("/execution-parameters").json
+    assert answer == {
+        "MaxConcurrentTransforms": 3,
+        "BatchStrategy": "MULTI_RECORD",
+        "MaxPayloadInMB": expected,
+    }
+    assert type(answer["MaxPayloadInMB"]) is type(expected)  # 6, not 6.0, as ML2P 0.6
 
 
 def test_single_record_csv_and_json_lines():

@@ -16,7 +16,7 @@ import pytest
 from ml2p.core import SageMakerEnv
 from ml2p.testing import PredictionClient, Response, ServedPredictor, ServerNotReady
 from ml2p.testing import client as client_module
-from tests.models import MinimalModel
+from tests.models import MinimalModel, MinimalPredictor
 from tests.serving_models import ScaleModel, ScalePredictor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -64,10 +64,22 @@ SAME_ANSWERS = {
     "api-error": ("POST", "/invocations", {"json": {"fail": "api"}}),
     "crash": ("POST", "/invocations", {"json": {"fail": "crash"}}),
     "bad-instance": ("POST", "/invocations", {"json": {"instances": [{"x": 1}, 7]}}),
+    "list-datum": ("POST", "/invocations", {"json": [1, 2.5]}),
+    "instances-not-a-list": ("POST", "/invocations", {"json": {"instances": 5}}),
     "too-large": ("POST", "/invocations", {"data": TOO_LARGE}),
     "unknown-path": ("GET", "/predict", {}),
     "wrong-method": ("GET", "/invocations", {}),
-    "unsupported-type": ("POST", "/invocations", {"data": "x", "content_type": "text/plain"}),
+    "json-as-text-plain": (
+        "POST",
+        "/invocations",
+        {"data": '{"x": 4}', "content_type": "text/plain"},
+    ),
+    "not-json-as-text-plain": ("POST", "/invocations", {"data": "x", "content_type": "text/plain"}),
+    "bad-csv-header": (
+        "POST",
+        "/invocations",
+        {"data": "1\n", "content_type": "text/csv; header=maybe"},
+    ),
     "not-acceptable": ("POST", "/invocations", {"json": {"x": 1}, "headers": {"Accept": "a/b"}}),
     "csv-batch": ("POST", "/invocations", {"data": "1,2\n3,4\n", "content_type": "text/csv"}),
     "ping": ("GET", "/ping", {}),
@@ -104,10 +116,14 @@ def test_answers_have_the_statuses_the_cases_are_about(both):
         "api-error": 503,
         "crash": 500,
         "bad-instance": 400,
+        "list-datum": 200,
+        "instances-not-a-list": 400,
         "too-large": 413,
         "unknown-path": 404,
         "wrong-method": 405,
-        "unsupported-type": 415,
+        "json-as-text-plain": 200,
+        "not-json-as-text-plain": 400,
+        "bad-csv-header": 415,
         "not-acceptable": 406,
         "csv-batch": 200,
         "ping": 200,
@@ -167,7 +183,7 @@ def model_folder(tmp_path, slope=2):
 def test_serves_a_model_class_set_up_through_the_hooks(tmp_path):
     with PredictionClient(MinimalModel, ml_folder=model_folder(tmp_path, 5), environ={}) as client:
         assert client.post("/invocations", json={"x": 2}).json["result"] == {"y": 10}
-        assert client.get("/ping").json["model"] == "tests.models.MinimalModel"
+        assert isinstance(client.app.predictor, MinimalPredictor)
 
 
 def test_serves_a_model_in_an_environment_already_made(tmp_path):
@@ -235,7 +251,8 @@ def test_the_fixture_serves_from_tmp_path_and_spills_records_there(
 
 def test_a_model_by_name_is_resolved_as_the_server_does(tmp_path):
     with PredictionClient(MODEL, ml_folder=tmp_path, environ={}) as client:
-        assert client.get("/ping").json["model"] == MODEL
+        assert client.app.model_cls is ScaleModel
+        assert client.post("/invocations", json={"x": 2}).json["result"] == {"y": 4}
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,8 @@ A raw ASGI callable, with no web framework: three routes, parsed by hand so
 that the hot path stays short.
 
 ``GET /ping``
-    200 ``{"status": "ok", ...versions}`` once the predictor is set up; 503
+    200 ``{"status": "ok", "model_version", "ml2p_version"}`` (and the
+    recorder's ``recording`` statistics) once the predictor is set up; 503
     JSON while setup runs or after it failed (with the error message).
 ``POST /invocations``
     One datum or a batch (see :mod:`ml2p.serving.bodies`); answered in the
@@ -37,7 +38,6 @@ import asyncio
 import collections
 import gc
 import logging
-import platform
 import threading
 import time
 from typing import Any, Awaitable, Callable, Deque, Dict, List, Mapping, Optional, Tuple
@@ -153,11 +153,13 @@ class PredictionApp:
         # Accept and Content-Type header values seen before: parsed once.
         self._accept_cache: Dict[bytes, Any] = {}
         self._content_cache: Dict[bytes, Any] = {}
+        payload_mb = settings.max_payload_mb
         self._params_body = bodies.json_body(
             {
                 "MaxConcurrentTransforms": settings.workers,
                 "BatchStrategy": settings.batch_strategy,
-                "MaxPayloadInMB": settings.max_payload_mb,
+                # A whole number as an int (6, not 6.0), as ML2P 0.6 answered it.
+                "MaxPayloadInMB": int(payload_mb) if float(payload_mb).is_integer() else payload_mb,
             }
         )
 
@@ -224,7 +226,7 @@ class PredictionApp:
             )
 
     async def _not_allowed(self, send: Send, method: str, allow: bytes) -> None:
-        body = bodies.error_body(f"method {method} not allowed", allow=allow.decode())
+        body = bodies.error_body(f"method {method} not allowed (allowed: {allow.decode()})")
         await _respond(send, 405, body, [(b"allow", allow)])
 
     async def _invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -240,8 +242,8 @@ class PredictionApp:
         try:
             out_kind = self._accept_cache.get(accept) or self._negotiate(accept)
             in_kind = self._content_cache.get(content_type) or self._content_kind(content_type)
-        except APIError as exc:
-            await _respond(send, exc.status_code, bodies.json_body(exc.to_dict()))
+        except bodies.RequestError as exc:
+            await _respond(send, exc.status_code, bodies.error_body(exc.message))
             return
         if length is not None:
             try:
@@ -341,10 +343,7 @@ class PredictionApp:
         # of this answer.
         if unread is not None:
             await self._discard_body(unread)
-        body = bodies.error_body(
-            f"request body larger than {self.settings.max_payload_mb:g} MB",
-            max_payload_in_mb=self.settings.max_payload_mb,
-        )
+        body = bodies.error_body(f"request body larger than {self.settings.max_payload_mb:g} MB")
         await _respond(send, 413, body, [(b"connection", b"close")])
 
     async def _discard_body(self, receive: Receive) -> None:
@@ -421,6 +420,9 @@ class PredictionApp:
         body, in_kind, out_kind = job
         try:
             request = bodies.decode_request(body, in_kind, self._strategy)
+        except bodies.RequestError as exc:
+            return exc.status_code, b"application/json", bodies.error_body(exc.message)
+        try:
             predictor = self.predictor
             if not request.batch:
                 answer = predictor.invoke(request.data)
@@ -573,15 +575,12 @@ class PredictionApp:
             self._setup_done.set()
 
     def _ping_answer(self, env: Any) -> bytes:
-        """The body of ``/ping`` once the predictor is ready."""
-        model = self.model_cls
+        """The body of ``/ping`` once the predictor is ready: ML2P 0.6's, with ``status``."""
         return bodies.json_body(
             {
                 "status": "ok",
-                "ml2p_version": __version__,
                 "model_version": getattr(env, "model_version", None),
-                "python_version": platform.python_version(),
-                "model": None if model is None else f"{model.__module__}.{model.__qualname__}",
+                "ml2p_version": __version__,
             }
         )
 

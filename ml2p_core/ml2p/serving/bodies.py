@@ -2,9 +2,10 @@
 
 Requests may be JSON (a datum, or ``{"instances": [...]}`` for a batch),
 JSON Lines or CSV (batch transform; ``text/csv; header=present`` when the
-first row names the columns). Responses are JSON, JSON Lines or CSV, as the
-``Accept`` header asks. Everything here is plain, synchronous code:
-the server runs it on a prediction thread, off the event loop.
+first row names the columns). A body of any other Content-Type, or none, is
+read as JSON, as ML2P 0.6 read every body. Responses are JSON, JSON Lines or
+CSV, as the ``Accept`` header asks. Everything here is plain, synchronous
+code: the server runs it on a prediction thread, off the event loop.
 """
 
 from __future__ import annotations
@@ -31,13 +32,22 @@ _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?\Z")
 _INTEGER = re.compile(r"-?(?:0|[1-9]\d*)\Z")
 
 
-class UnsupportedMediaType(ClientError):
-    """The request's Content-Type is not one the server reads (415)."""
+class RequestError(ClientError):
+    """A request the server itself cannot read (400 unless a subclass says otherwise).
+
+    Answered ``{"message": ...}``, the shape of ML2P 0.6's own request errors,
+    unlike a predictor's :class:`~ml2p.errors.ClientError`, whose answer also
+    holds its ``details``.
+    """
+
+
+class UnsupportedMediaType(RequestError):
+    """The request's Content-Type is one the server cannot read (415)."""
 
     code = 415
 
 
-class NotAcceptable(ClientError):
+class NotAcceptable(RequestError):
     """No media type the Accept header allows can be produced (406)."""
 
     code = 406
@@ -96,12 +106,14 @@ def _csv_header_parameter(content_type: str) -> str:
 def request_media_type(content_type: str) -> str:
     """Return the media type the body will be read as.
 
-    CSV with the parameter ``header=present`` is :data:`CSV_WITH_HEADER`;
-    other parameters (``charset``) are ignored.
+    A JSON Lines type is itself; ``text/csv`` is :data:`CSV`, or
+    :data:`CSV_WITH_HEADER` with the parameter ``header=present``; any other
+    type, or none, is :data:`JSON` (ML2P 0.6 read every body as JSON, so
+    clients that send JSON as ``text/plain`` keep working). Other parameters
+    (``charset``) are ignored.
 
-    :raises UnsupportedMediaType: (415) for anything but JSON, JSON Lines
-        and CSV, or a CSV ``header`` parameter other than ``present`` and
-        ``absent``; a missing Content-Type means JSON.
+    :raises UnsupportedMediaType: (415) for a CSV ``header`` parameter other
+        than ``present`` and ``absent``.
     """
     kind = media_type(content_type)
     if kind == CSV:
@@ -111,15 +123,11 @@ def request_media_type(content_type: str) -> str:
         if header in ("", "absent"):
             return CSV
         raise UnsupportedMediaType(
-            f"unsupported Content-Type {content_type!r}: use header=present or header=absent",
-            details={"supported": [JSON, *JSONLINES_TYPES, CSV, CSV_WITH_HEADER]},
+            f"unsupported Content-Type {content_type!r}: use header=present or header=absent"
         )
-    if kind in ("", JSON) or kind in JSONLINES_TYPES:
-        return kind or JSON
-    raise UnsupportedMediaType(
-        f"unsupported Content-Type {content_type!r}",
-        details={"supported": [JSON, *JSONLINES_TYPES, CSV, CSV_WITH_HEADER]},
-    )
+    if kind in JSONLINES_TYPES:
+        return kind
+    return JSON
 
 
 def negotiate(accept: str) -> str:
@@ -141,8 +149,8 @@ def negotiate(accept: str) -> str:
         if kind == "text/*":
             return CSV
     raise NotAcceptable(
-        f"cannot answer in any type of Accept: {accept!r}",
-        details={"supported": [JSON, *JSONLINES_TYPES, CSV]},
+        f"cannot answer in any type of Accept: {accept!r}; "
+        f"supported: {', '.join([JSON, *JSONLINES_TYPES, CSV])}"
     )
 
 
@@ -160,23 +168,16 @@ def _loads(text: str, what: str) -> Any:
             return _STRICT_DECODER.decode(text)
         return _DECODER.decode(text)
     except _NotFinite as exc:
-        raise ClientError(f"{exc} (in {what})") from None
+        raise RequestError(f"{exc} (in {what})") from None
     except (ValueError, RecursionError) as exc:
-        raise ClientError(f"malformed JSON in {what}: {exc}") from None
+        raise RequestError(f"malformed JSON in {what}: {exc}") from None
 
 
 def _text(body: bytes) -> str:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ClientError(f"request body is not UTF-8: {exc}") from None
-
-
-def _check_instance(instance: Any, index: int) -> None:
-    if not isinstance(instance, (dict, list)):
-        raise ClientError(
-            f"instance {index} is a JSON {_json_type(instance)}, expected an object or an array"
-        )
+        raise RequestError(f"request body is not UTF-8: {exc}") from None
 
 
 def _json_type(value: Any) -> str:
@@ -195,28 +196,24 @@ def _json_type(value: Any) -> str:
 
 def _decode_json(body: bytes) -> Request:
     data = _loads(_text(body), "request body")
-    if not isinstance(data, dict):
-        raise ClientError(f"request body is a JSON {_json_type(data)}, expected an object")
-    if "instances" in data:
+    if isinstance(data, dict) and "instances" in data:
         instances = data["instances"]
         if not isinstance(instances, list):
-            raise ClientError(
+            raise RequestError(
                 f"'instances' is a JSON {_json_type(instances)}, expected an array of instances"
             )
-        for i, instance in enumerate(instances):
-            _check_instance(instance, i)
         return Request(batch=True, data=instances)
+    # Any other JSON value (an array too) is one datum, as in ML2P 0.6: the
+    # predictor decides what it accepts.
     return Request(batch=False, data=data)
 
 
 def _decode_jsonlines(body: bytes) -> List[Any]:
-    records = []
-    for number, line in enumerate(_text(body).splitlines(), 1):
-        if line.strip():
-            record = _loads(line, f"line {number}")
-            _check_instance(record, number - 1)
-            records.append(record)
-    return records
+    return [
+        _loads(line, f"line {number}")
+        for number, line in enumerate(_text(body).splitlines(), 1)
+        if line.strip()
+    ]
 
 
 def _csv_value(cell: str) -> Any:
@@ -245,16 +242,16 @@ def _csv_rows(body: bytes) -> List[Tuple[int, List[str]]]:
     try:
         return [(reader.line_num, row) for row in reader if row]
     except csv.Error as exc:
-        raise ClientError(f"malformed CSV: {exc}") from None
+        raise RequestError(f"malformed CSV: {exc}") from None
 
 
 def _csv_columns(row: List[str]) -> List[str]:
     names = [cell.strip() for cell in row]
     for number, name in enumerate(names, 1):
         if not name:
-            raise ClientError(f"CSV header: column {number} has no name")
+            raise RequestError(f"CSV header: column {number} has no name")
         if names.count(name) > 1:
-            raise ClientError(f"CSV header: column {name!r} appears more than once")
+            raise RequestError(f"CSV header: column {name!r} appears more than once")
     return names
 
 
@@ -269,7 +266,7 @@ def _decode_csv(body: bytes, header: bool) -> List[Any]:
     for line, row in rows[1:]:
         if len(row) != len(names):
             cells = f"{len(row)} cell{'' if len(row) == 1 else 's'}"
-            raise ClientError(
+            raise RequestError(
                 f"CSV line {line} has {cells}; the header has {len(names)} columns "
                 f"({', '.join(names)})"
             )
@@ -280,10 +277,12 @@ def _decode_csv(body: bytes, header: bool) -> List[Any]:
 def decode_request(body: bytes, kind: str, batch_strategy: str = "MULTI_RECORD") -> Request:
     """Decode a request body of media type ``kind`` (see :func:`request_media_type`).
 
-    JSON: an object is one datum; ``{"instances": [...]}`` is a batch whose
-    instances are objects or arrays. JSON Lines and CSV: with
-    ``MULTI_RECORD`` every line or row is an instance of a batch; with
-    ``SINGLE_RECORD`` the body must hold exactly one record, invoked alone.
+    JSON: ``{"instances": [...]}`` is a batch of its instances; any other
+    JSON value (an object, an array, a string, ...) is one datum, as in ML2P
+    0.6. JSON Lines and CSV: with ``MULTI_RECORD`` every line or row is an
+    instance of a batch; with ``SINGLE_RECORD`` the body must hold exactly
+    one record, invoked alone. Instances and JSON Lines records may be any
+    JSON value.
     CSV rows become lists, or with :data:`CSV_WITH_HEADER` objects keyed by
     the first row's column names (stripped of spaces; a row must have as
     many cells as the header). A cell that is a JSON number (spaces around
@@ -291,11 +290,11 @@ def decode_request(body: bytes, kind: str, batch_strategy: str = "MULTI_RECORD")
     blank cell ``None``, and any other cell stays the string written. Blank
     lines and a leading byte order mark are skipped.
 
-    :raises ml2p.errors.ClientError: (400) for an empty, malformed or
-        wrongly shaped body.
+    :raises RequestError: (400) for an empty, malformed or wrongly shaped
+        body (a :class:`~ml2p.errors.ClientError`).
     """
     if not body.strip():
-        raise ClientError("empty request body")
+        raise RequestError("empty request body")
     if kind == JSON:
         return _decode_json(body)
     if kind == CSV or kind == CSV_WITH_HEADER:
@@ -303,10 +302,10 @@ def decode_request(body: bytes, kind: str, batch_strategy: str = "MULTI_RECORD")
     else:
         records = _decode_jsonlines(body)
     if not records:
-        raise ClientError("request body holds no records")
+        raise RequestError("request body holds no records")
     if batch_strategy == "SINGLE_RECORD":
         if len(records) != 1:
-            raise ClientError(
+            raise RequestError(
                 f"request body holds {len(records)} records; SINGLE_RECORD allows one"
             )
         return Request(batch=False, data=records[0])
