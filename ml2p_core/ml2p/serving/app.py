@@ -420,9 +420,6 @@ class PredictionApp:
         body, in_kind, out_kind = job
         try:
             request = bodies.decode_request(body, in_kind, self._strategy)
-        except bodies.RequestError as exc:
-            return exc.status_code, b"application/json", bodies.error_body(exc.message)
-        try:
             predictor = self.predictor
             if not request.batch:
                 answer = predictor.invoke(request.data)
@@ -432,6 +429,9 @@ class PredictionApp:
                 answer = []
             kind, payload = bodies.encode_response(request, answer, out_kind.decode("latin-1"))
             return 200, kind.encode("latin-1"), payload
+        except bodies.RequestError as exc:
+            # The server's own: 0.6's {"message"} shape, without details.
+            return exc.status_code, b"application/json", bodies.error_body(exc.message)
         except APIError as exc:
             status = exc.status_code if 400 <= exc.status_code <= 599 else 500
             if status >= 500:
