@@ -336,6 +336,8 @@ ALLOWED: Tuple[Allowed, ...] = (
             "scn_http:http/ping/json/recording",
             "scn_http:http/ping-after-errors/json/status",
             "scn_http:http/ping-after-errors/json/recording",
+            "scn_model06:serve/ping/json/status",
+            "scn_model06:serve/ping/json/recording",
         ),
         kind=HIDES_FAILURE,
         summary=(
