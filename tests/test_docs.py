@@ -530,7 +530,14 @@ def test_autoclass_check_refuses_unlisted_members():
 
 
 #: The other names of ml2p.core that ML2P 0.6 projects import (DESIGN.md).
-COMPAT_NAMES = {"import_string", "setup_logging", "LocalEnvError", "ml2p_version"}
+COMPAT_NAMES = {
+    "import_string",
+    "setup_logging",
+    "LocalEnvError",
+    "ml2p_version",
+    "ModellingProject",
+    "ModellingSubCfg",
+}
 
 
 def test_reference_api_is_the_public_core():

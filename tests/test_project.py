@@ -135,6 +135,17 @@ def test_config_follows_changes(prj):
     assert sorted(prj.config.models) == ["churn", "other"]
 
 
+def test_star_import_from_core_gives_them():
+    # ML2P 0.6 projects wrote ``from ml2p.core import *``; the names load on demand.
+    import ml2p.core
+
+    assert {"ModellingProject", "ModellingSubCfg"} <= set(ml2p.core.__all__)
+    namespace: dict = {}
+    exec("from ml2p.core import *", namespace)
+    assert namespace["ModellingProject"] is ModellingProject
+    assert namespace["ModellingSubCfg"] is ModellingSubCfg
+
+
 def test_importable_from_core_without_loading_it_on_import():
     import ml2p.core
 

@@ -8,8 +8,11 @@ Importing this module is cheap: boto3 is imported where a client is first
 needed, and plugins are loaded when a hook is first called.
 
 The other names ML2P 0.6 offered here are kept: :func:`import_string`,
-:func:`setup_logging`, :class:`~ml2p.errors.LocalEnvError` and
-``ml2p_version`` (the installed ML2P's version string).
+:func:`setup_logging`, :class:`~ml2p.errors.LocalEnvError`,
+``ml2p_version`` (the installed ML2P's version string), and
+:class:`~ml2p.project.ModellingProject` and :class:`~ml2p.project.ModellingSubCfg`
+(loaded from :mod:`ml2p.project` on first use, so that importing this module
+reads no YAML).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from ml2p.record_ids import merge_parts, record_key, utc_timestamp, uuid4_text
 if TYPE_CHECKING:  # pragma: no cover
     from ml2p.config import Config
     from ml2p.plugins import PluginManager
+    from ml2p.project import ModellingProject, ModellingSubCfg
     from ml2p.recording import Recorder
 
 __all__ = [
@@ -46,6 +50,8 @@ __all__ = [
     "ModelDatasetGenerator",
     "ModelPredictor",
     "ModelTrainer",
+    "ModellingProject",
+    "ModellingSubCfg",
     "SageMakerEnv",
     "SageMakerEnvType",
     "import_string",
@@ -1026,8 +1032,8 @@ class Model:
 
 
 # --- ML2P 0.6's project objects, imported on first use ------------------------------
-# They live in ml2p.project (which loads YAML), so that importing ml2p.core stays
-# cheap; for the same reason they are not in __all__ (a star import would load them).
+# They live in ml2p.project (whose loading of ml2p.yml needs YAML), so that importing
+# ml2p.core stays cheap. They are in __all__ as in 0.6: a star import loads them here.
 
 _PROJECT_NAMES = ("ModellingProject", "ModellingSubCfg")
 
