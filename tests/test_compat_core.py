@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 import tarfile
 import warnings
 
@@ -32,6 +33,7 @@ from ml2p.core import (
     setup_logging,
 )
 from ml2p.errors import ModelNotFoundError
+from tests import v060
 from tests.compat_models import FactoryGenerator, FactoryModel, FactoryPredictor, FactoryTrainer
 from tests.conftest import read_json_object
 from tests.models import MinimalModel
@@ -49,17 +51,61 @@ def test_the_other_names_ml2p_0_6_core_offered():
     )
 
 
-@pytest.mark.parametrize(
-    "name, named",
-    [
-        ("tests.no_such_module.Thing", "tests.no_such_module"),
-        ("tests.models.NoSuchClass", "NoSuch"),
-    ],
-)
-def test_import_string_names_what_is_missing(name, named):
-    with pytest.raises(ModelNotFoundError) as info:
+#: import_string(name) -> the exception ML2P 0.6.0 raised (importlib's and getattr's), and
+#: text the message must hold. Modules written to the test's folder: ``raises_import``
+#: fails with an ImportError of its own, ``raises_runtime`` with a RuntimeError.
+IMPORT_STRING_ERRORS = [
+    ("no_such_module_x.Thing", ModuleNotFoundError, "no_such_module_x"),
+    ("json.no_such_attr", AttributeError, "no_such_attr"),
+    ("json.dumps.x", ModuleNotFoundError, "json.dumps"),
+    ("json..dumps", ModuleNotFoundError, "json."),
+    ("json.", AttributeError, "json"),
+    ("MinimalModel", ValueError, "MinimalModel"),
+    ("", ValueError, "''"),
+    (".x", ValueError, ".x"),
+    ("json:dumps", ValueError, "json:dumps"),
+    ("..x", TypeError, "relative import"),
+    ("raises_import.Model", ImportError, "no_such_name"),
+    ("raises_runtime.Model", RuntimeError, "broken on purpose"),
+]
+
+
+@pytest.fixture
+def broken_modules(tmp_path, monkeypatch):
+    (tmp_path / "raises_import.py").write_text("from json import no_such_name\n")
+    (tmp_path / "raises_runtime.py").write_text("raise RuntimeError('broken on purpose')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for name in ("raises_import", "raises_runtime"):
+        sys.modules.pop(name, None)
+
+
+@pytest.mark.parametrize("name, error, named", IMPORT_STRING_ERRORS)
+def test_import_string_raises_what_ml2p_0_6_raised(broken_modules, name, error, named):
+    # A 0.6 caller's ``except ImportError`` / ``except AttributeError`` must still catch it.
+    with pytest.raises(Exception) as info:
         import_string(name)
+    assert type(info.value) is error, repr(info.value)
+    assert not isinstance(info.value, ModelNotFoundError)
     assert named in str(info.value)
+
+
+@v060.needed
+def test_import_string_errors_are_ml2p_0_6_0s(broken_modules):
+    names = [name for name, _, _ in IMPORT_STRING_ERRORS]
+    code = (
+        "import json\n"
+        "from ml2p.core import import_string\n"
+        "types = {}\n"
+        f"for name in {names!r}:\n"
+        "    try:\n"
+        "        import_string(name)\n"
+        "    except Exception as exc:\n"
+        "        types[name] = type(exc).__name__\n"
+        "print(json.dumps(types))\n"
+    )
+    found = v060.run_json(code, env={"PYTHONPATH": str(broken_modules)})
+    assert found == {name: error.__name__ for name, error, _ in IMPORT_STRING_ERRORS}
 
 
 def test_ml2p_docker_is_the_click_group():

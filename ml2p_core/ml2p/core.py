@@ -18,6 +18,7 @@ reads no YAML).
 from __future__ import annotations
 
 import enum
+import importlib
 import json
 import logging
 import os
@@ -134,14 +135,37 @@ class S3URL:
 def import_string(name: str) -> Any:
     """Import a class given its absolute name.
 
+    The name is split at its last dot into a module, which is imported, and
+    an attribute of it, which is returned. Errors are those of
+    :func:`importlib.import_module` and :func:`getattr`, as in ML2P 0.6, with
+    messages that name ``name``; for entry-point names and clearer errors, use
+    :func:`ml2p.plugins.resolve_model`.
+
     :param str name: The name of the model, e.g.
         mypackage.submodule.ModelTrainerClass.
-    :raises ml2p.errors.ModelNotFoundError: naming the module or attribute
-        that could not be found.
+    :raises ValueError: if ``name`` has no module part (no dot, or nothing
+        before its last dot).
+    :raises ImportError: if the module cannot be imported
+        (:class:`ModuleNotFoundError` if it, or a module it imports, does not exist).
+    :raises AttributeError: if the module has no such attribute.
     """
-    from ml2p.plugins import _import_dotted
-
-    return _import_dotted(name)
+    module_name, _, attr = name.rpartition(".")
+    if not module_name:
+        raise ValueError(
+            f"cannot import {name!r}: give a dotted name such as 'package.module.Class'"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        if type(exc) not in (ImportError, ModuleNotFoundError):
+            raise  # a subclass of the module's own: passed on untouched
+        raise type(exc)(f"cannot import {name!r}: {exc}", name=exc.name, path=exc.path) from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise AttributeError(
+            f"cannot import {name!r}: module {module_name!r} has no attribute {attr!r}"
+        ) from None
 
 
 class SageMakerEnvType(enum.Enum):
