@@ -8,7 +8,7 @@ import os
 import pickle
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -103,7 +103,10 @@ def write_yaml_dict(tmp_path: Path, data: dict[str, Any]) -> Path:
 
 
 def assert_bad(tmp_path: Path, data: Any, key: str | None) -> ConfigError:
-    """Load ``data`` from a file and check the error names the file and ``key``."""
+    """Load ``data`` from a file and check the error names the file and ``key``.
+
+    Only for what ML2P 0.6 could not load either.
+    """
     import yaml
 
     path = tmp_path / "ml2p.yml"
@@ -117,6 +120,27 @@ def assert_bad(tmp_path: Path, data: Any, key: str | None) -> ConfigError:
         assert key in str(err)
         assert err.key == key
     return err
+
+
+def assert_unusable(
+    tmp_path: Path, data: Any, key: str, use: Callable[[Config], object]
+) -> ConfigError:
+    """``data`` loads (ML2P 0.6 loaded it) with a warning naming the file and ``key``;
+    ``use(cfg)``, what a command that needs the value does, fails naming both."""
+    path = write_yaml_dict(tmp_path, data)
+    cfg = load_config(path)
+    assert any(w.startswith(f"{path}: key {key!r}: ") for w in cfg.warnings), cfg.warnings
+    with pytest.raises(ConfigError) as info:
+        use(cfg)
+    err = info.value
+    assert err.path == str(path) and str(path) in str(err)
+    assert err.key == key and repr(key) in str(err)
+    return err
+
+
+def warned_keys(cfg: Config) -> list[str]:
+    """The keys ``cfg``'s warnings are about, in order."""
+    return [w[len(cfg.path) :].split("'")[1] for w in cfg.warnings]
 
 
 # --------------------------------------------------------------------------------------
@@ -197,45 +221,60 @@ def test_missing_project(tmp_path: Path) -> None:
     assert_bad(tmp_path, {"s3folder": "s3://b/"}, "project")
 
 
+@pytest.mark.parametrize("project", ["", " ", 5, None, ["a"]])
+def test_unusable_project(tmp_path: Path, project: Any) -> None:
+    err = assert_unusable(tmp_path, minimal(project=project), "project", lambda cfg: cfg.project)
+    assert "non-empty string" in str(err)
+
+
 @pytest.mark.parametrize(
-    "project", ["", "-abc", "abc-", "-", "my project", "my_project", "proj.x", "é", 5, None, ["a"]]
+    "project", ["-abc", "abc-", "-", "my project", "my_project", "proj.x", "é"]
 )
-def test_invalid_project(tmp_path: Path, project: Any) -> None:
-    assert_bad(tmp_path, minimal(project=project), "project")
+def test_project_sagemaker_refuses_loads_with_a_warning(project: str) -> None:
+    # ML2P 0.6 used it: its S3 and local commands work; SageMaker refuses the names.
+    cfg = config_from_dict(minimal(project=project), path="ml2p.yml")
+    assert cfg.project == project
+    [warning] = cfg.warnings
+    assert warning.startswith("ml2p.yml: key 'project': ") and "SageMaker" in warning
 
 
 @pytest.mark.parametrize("project", ["a", "A1", "my-project", "a-b-c", "0x"])
 def test_valid_project(project: str) -> None:
-    assert config_from_dict(minimal(project=project)).project == project
+    cfg = config_from_dict(minimal(project=project))
+    assert cfg.project == project and cfg.warnings == ()
 
 
 def test_missing_s3folder(tmp_path: Path) -> None:
     assert_bad(tmp_path, {"project": "p"}, "s3folder")
 
 
-@pytest.mark.parametrize(
-    "s3folder",
-    [
-        "",
-        "bucket/prefix",
-        "s3:/bucket/",
-        "S3://bucket/",
-        "s3://",
-        "s3:///prefix",
-        "s3://my bucket",
-        "https://bucket/",
-        5,
-        None,
-        ["s3://b/"],
-    ],
-)
-def test_invalid_s3folder(tmp_path: Path, s3folder: Any) -> None:
+@pytest.mark.parametrize("s3folder", [5, None, ["s3://b/"]])
+def test_s3folder_not_text(tmp_path: Path, s3folder: Any) -> None:
+    # ML2P 0.6 failed to load these too.
     assert_bad(tmp_path, minimal(s3folder=s3folder), "s3folder")
 
 
-@pytest.mark.parametrize("s3folder", ["s3://bucket", "s3://bucket/", "s3://b/a/b/c/"])
+@pytest.mark.parametrize(
+    "s3folder", ["", "bucket/prefix", "s3:/bucket/", "s3://", "s3:///prefix", "s3://my bucket"]
+)
+def test_unusable_s3folder(tmp_path: Path, s3folder: Any) -> None:
+    assert_unusable(tmp_path, minimal(s3folder=s3folder), "s3folder", lambda cfg: cfg.s3folder)
+
+
+@pytest.mark.parametrize(
+    ("s3folder", "used"),
+    [("https://bucket/prefix/", "s3://bucket/prefix/"), ("gs://b", "s3://b")],
+)
+def test_s3folder_of_another_scheme_is_read_as_0_6_read_it(s3folder: str, used: str) -> None:
+    cfg = config_from_dict(minimal(s3folder=s3folder))
+    assert cfg.s3folder == used
+    assert warned_keys(cfg) == ["s3folder"]
+
+
+@pytest.mark.parametrize("s3folder", ["s3://bucket", "s3://bucket/", "s3://b/a/b/c/", "S3://b/"])
 def test_valid_s3folder(s3folder: str) -> None:
-    assert config_from_dict(minimal(s3folder=s3folder)).s3folder == s3folder
+    cfg = config_from_dict(minimal(s3folder=s3folder))
+    assert cfg.s3folder == s3folder and cfg.warnings == ()
 
 
 # --------------------------------------------------------------------------------------
@@ -245,13 +284,30 @@ def test_valid_s3folder(s3folder: str) -> None:
 
 @pytest.mark.parametrize("models", [["a.B"], "a.B", 5, True])
 def test_models_not_mapping(tmp_path: Path, models: Any) -> None:
-    assert_bad(tmp_path, minimal(models=models), "models")
+    assert_unusable(tmp_path, minimal(models=models), "models", lambda cfg: cfg.models)
 
 
-@pytest.mark.parametrize("ref", ["", "   ", "my pkg.Model", 5, None, ["a.B"], True])
-def test_model_value_invalid(tmp_path: Path, ref: Any) -> None:
-    err = assert_bad(tmp_path, minimal(models={"good": "a.B", "bad": ref}), "models.bad")
+@pytest.mark.parametrize("ref", ["", "   ", "my pkg.Model", 5, ["a.B"], True])
+def test_model_value_unusable(tmp_path: Path, ref: Any) -> None:
+    data = minimal(models={"good": "a.B", "bad": ref})
+    err = assert_unusable(tmp_path, data, "models.bad", lambda cfg: cfg.model_reference("bad"))
     assert "model reference" in str(err)
+    cfg = load_config(tmp_path / "ml2p.yml")
+    assert cfg.model_reference("good") == "a.B"  # the other model is usable
+    with pytest.raises(ConfigError, match="model reference"):
+        cfg.model_class("bad")
+
+
+def test_model_without_class_is_one_whose_image_names_it() -> None:
+    # ML2P 0.6 then set no ML2P_MODEL_CLS: the image runs ml2p-docker --model NAME.
+    cfg = config_from_dict(minimal(models={"m": None}), path="ml2p.yml")
+    assert cfg.warnings == ()
+    assert cfg.models == {"m": None}
+    assert cfg.model_class("m") is None
+    with pytest.raises(ConfigError, match="names no class") as info:
+        cfg.model_reference("m")
+    assert info.value.key == "models.m"
+    assert check_models(cfg, lambda ref: ref) == {"m": None}
 
 
 def test_model_name_not_string(tmp_path: Path) -> None:
@@ -264,13 +320,16 @@ def test_model_name_not_string(tmp_path: Path) -> None:
           1: a.B
         """,
     )
-    with pytest.raises(ConfigError) as info:
-        load_config(path)
-    assert str(path) in str(info.value)
-    assert "models.1" in str(info.value)
+    cfg = load_config(path)
+    assert warned_keys(cfg) == ["models.1"]
+    assert cfg.models == {"1": "a.B"}
+    assert cfg.model_reference("1") == "a.B"
 
 
 C1 = {"training_job": "t", "image_tag": "1", "cls": "a.B"}
+
+
+C2 = {"training_job": "t", "image_tag": "1"}
 
 
 @pytest.mark.parametrize(
@@ -283,59 +342,91 @@ C1 = {"training_job": "t", "image_tag": "1", "cls": "a.B"}
         ({"c1": {"cls": "a.B", "training_job": "t"}}, "models.m.c1.image_tag"),
         ({"c1": "a.B"}, "models.m.c1"),
         ({"c1": ["a.B"]}, "models.m.c1"),
-        ({"c1": {**C1, "x": 1}}, "models.m.c1.x"),
         ({"c1": {**C1, "cls": "a b"}}, "models.m.c1.cls"),
         ({"c1": {**C1, "training_job": ""}}, "models.m.c1.training_job"),
-        ({"c1": {**C1, "image_tag": 1}}, "models.m.c1.image_tag"),
+        ({"c1": {**C1, "image_tag": 1.5}}, "models.m.c1.image_tag"),
         ({"c1": C1, "extra": 1}, "models.m.extra"),
         # The old ``containers:`` wrapper is just a container named "containers" now.
-        ({"containers": {"c1": C1}}, "models.m.containers.c1"),
+        ({"containers": {"c1": C1}}, "models.m.containers.image_tag"),
         ({"model-defaults": "a.B", "c1": {"training_job": "t"}}, "models.m.model-defaults"),
-        (
-            {"model-defaults": {"clss": "a.B"}, "c1": {"training_job": "t"}},
-            "models.m.model-defaults.clss",
-        ),
-        (
-            {"model-defaults": {"cls": 5}, "c1": {"training_job": "t"}},
-            "models.m.model-defaults.cls",
-        ),
+        ({"model-defaults": {"cls": 5}, "c1": C2}, "models.m.model-defaults.cls"),
     ],
 )
-def test_multi_container_invalid(tmp_path: Path, model: Any, key: str) -> None:
-    assert_bad(tmp_path, minimal(models={"m": model}), key)
+def test_multi_container_unusable(tmp_path: Path, model: Any, key: str) -> None:
+    data = minimal(models={"m": model, "single": "a.B"})
+    assert_unusable(tmp_path, data, key, lambda cfg: cfg.model_containers("m"))
+    # Commands that use another model are unaffected.
+    assert load_config(tmp_path / "ml2p.yml").model_reference("single") == "a.B"
+
+
+def test_multi_container_unusable_for_training_without_model_defaults_cls() -> None:
+    # Containers with their own cls deploy; training the model needs model-defaults.cls,
+    # as ML2P 0.6 took ML2P_MODEL_CLS from it.
+    cfg = config_from_dict(minimal(models={"m": {"c1": C1}}))
+    assert cfg.warnings == ()
+    assert cfg.model_containers("m") == {"c1": C1}
+    with pytest.raises(ConfigError, match="is required to train") as info:
+        cfg.model_class("m")
+    assert info.value.key == "models.m.model-defaults.cls"
+    cfg = config_from_dict(minimal(models={"m": {"model-defaults": {"cls": "p.D"}, "c1": C1}}))
+    assert cfg.model_class("m") == "p.D"
 
 
 @pytest.mark.parametrize(
-    ("cname", "key"), [(5, "models.m.5"), ("", "models.m."), (" ", "models.m. ")]
+    ("model", "warned", "containers"),
+    [
+        # ML2P 0.6 ignored keys it did not know.
+        ({"c1": {**C1, "x": 1}}, ["models.m.c1.x"], {"c1": C1}),
+        (
+            {"model-defaults": {"clss": "a.B", "cls": "p.D"}, "c1": C2},
+            ["models.m.model-defaults.clss"],
+            {"c1": {**C2, "cls": "p.D"}},
+        ),
+        # ML2P 0.6 formatted a number into the image name.
+        (
+            {"c1": {**C1, "image_tag": 2}},
+            ["models.m.c1.image_tag"],
+            {"c1": {**C1, "image_tag": "2"}},
+        ),
+        # Container names are text, as SageMaker's hostnames.
+        ({5: C1}, [], {"5": C1}),
+    ],
 )
-def test_multi_container_name_not_string(cname: Any, key: str) -> None:
-    with pytest.raises(ConfigError, match="container names must be non-empty strings") as info:
-        config_from_dict(minimal(models={"m": {"c1": C1, cname: C1}}))
-    assert info.value.key == key
+def test_multi_container_odd_but_usable(model: Any, warned: list, containers: dict) -> None:
+    cfg = config_from_dict(minimal(models={"m": model}))
+    assert warned_keys(cfg) == warned
+    assert cfg.model_containers("m") == containers
 
 
 def test_multi_container_missing_image_tag(tmp_path: Path) -> None:
-    err = assert_bad(
+    err = assert_unusable(
         tmp_path,
         minimal(models={"m": {"model-defaults": {"cls": "a.B"}, "c1": {"training_job": "t"}}}),
         "models.m.c1.image_tag",
+        lambda cfg: cfg.model_containers("m"),
     )
-    assert err.key == "models.m.c1.image_tag"
+    assert "model-defaults.image_tag" in str(err)
 
 
 def test_multi_container_only_model_defaults(tmp_path: Path) -> None:
-    err = assert_bad(
+    err = assert_unusable(
         tmp_path,
         minimal(models={"m": {"model-defaults": {"cls": "a.B", "image_tag": "1"}}}),
         "models.m",
+        lambda cfg: cfg.model_containers("m"),
     )
-    assert err.key == "models.m"
     assert "at least one container" in str(err)
+    # A training job of the model runs model-defaults.cls, as in ML2P 0.6.
+    assert load_config(tmp_path / "ml2p.yml").model_class("m") == "a.B"
 
 
 def test_multi_container_missing_cls_mentions_model_defaults(tmp_path: Path) -> None:
-    err = assert_bad(tmp_path, minimal(models={"m": {"c1": {"image_tag": "1"}}}), "models.m.c1.cls")
-    assert err.key == "models.m.c1.cls"
+    err = assert_unusable(
+        tmp_path,
+        minimal(models={"m": {"c1": {"image_tag": "1"}}}),
+        "models.m.c1.cls",
+        lambda cfg: cfg.model_containers("m"),
+    )
     assert "model-defaults.cls" in str(err)
 
 
@@ -448,21 +539,26 @@ def test_ml2p_0_6_multi_container_example(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------
 
 
+def plugins_of(cfg: Config) -> object:
+    return cfg.plugins
+
+
 @pytest.mark.parametrize("plugins", ["my_project.hooks", {"a": "b"}, 5, True])
 def test_plugins_not_list(tmp_path: Path, plugins: Any) -> None:
-    assert_bad(tmp_path, minimal(plugins=plugins), "plugins")
+    assert_unusable(tmp_path, minimal(plugins=plugins), "plugins", plugins_of)
 
 
 @pytest.mark.parametrize(
     "bad", ["", "my-project.hooks", "a..b", ".a", "a.", "1abc", "a b", "a.class", "a:b", 5, None]
 )
 def test_plugins_item_not_module_name(tmp_path: Path, bad: Any) -> None:
-    err = assert_bad(tmp_path, minimal(plugins=["ok.mod", bad]), "plugins[1]")
+    err = assert_unusable(tmp_path, minimal(plugins=["ok.mod", bad]), "plugins[1]", plugins_of)
     assert "module name" in str(err)
 
 
 def test_plugins_duplicate(tmp_path: Path) -> None:
-    err = assert_bad(tmp_path, minimal(plugins=["a.b", "c", "a.b"]), "plugins[2]")
+    data = minimal(plugins=["a.b", "c", "a.b"])
+    err = assert_unusable(tmp_path, data, "plugins[2]", plugins_of)
     assert "more than once" in str(err)
 
 
@@ -477,11 +573,19 @@ def test_plugins() -> None:
 # --------------------------------------------------------------------------------------
 
 
+#: The section whose settings a ``defaults`` setting is read through, in these tests.
+READ_THROUGH = {"defaults": "train", **{name: name for name in SECTIONS}}
+
+
 @pytest.mark.parametrize("section", ["defaults", *SECTIONS])
 @pytest.mark.parametrize("value", [["image"], "ml.m5.large", 5, True])
 def test_section_not_mapping(tmp_path: Path, section: str, value: Any) -> None:
-    err = assert_bad(tmp_path, minimal(**{section: value}), section)
+    read = READ_THROUGH[section]
+    err = assert_unusable(tmp_path, minimal(**{section: value}), section, lambda c: c.section(read))
     assert "mapping" in str(err)
+    cfg = load_config(tmp_path / "ml2p.yml")
+    if section != "defaults":  # the other sections are unaffected
+        assert all(cfg.section(other) == {} for other in SECTIONS if other != section)
 
 
 @pytest.mark.parametrize(
@@ -495,28 +599,54 @@ def test_section_not_mapping(tmp_path: Path, section: str, value: Any) -> None:
         ({"security_groups": [""], "subnets": ["subnet-1"]}, "security_groups[0]"),
         ({"security_groups": ["sg-1"], "subnets": [None]}, "subnets[0]"),
         ({"security_groups": ["sg-1"], "subnets": "subnet-1"}, "subnets"),
-        ({"security_groups": ["sg-1"], "subnets": ["subnet-1"], "extra": []}, "extra"),
     ],
 )
 @pytest.mark.parametrize("section", ["defaults", "dataset", "train", "deploy"])
 def test_bad_vpc_config(tmp_path: Path, section: str, vpc_config: Any, subkey: str) -> None:
     key = f"{section}.vpc_config.{subkey}"
-    assert_bad(tmp_path, minimal(**{section: {"vpc_config": vpc_config}}), key)
+    read = READ_THROUGH[section]
+    data = minimal(**{section: {"vpc_config": vpc_config, "role": "r"}})
+    err = assert_unusable(tmp_path, data, key, lambda cfg: cfg.section(read)["vpc_config"])
+    assert key in str(err)
+    # What needs no VPC (an endpoint's instance type, a role) is still read.
+    assert load_config(tmp_path / "ml2p.yml").section(read)["role"] == "r"
 
 
-@pytest.mark.parametrize("vpc_config", [["sg-1"], "sg-1", 5, {}])
+@pytest.mark.parametrize("vpc_config", [["sg-1"], "sg-1", 5])
 def test_vpc_config_not_mapping(tmp_path: Path, vpc_config: Any) -> None:
-    err = assert_bad(tmp_path, minimal(train={"vpc_config": vpc_config}), None)
-    assert "train.vpc_config" in str(err)
+    data = minimal(train={"vpc_config": vpc_config})
+    use = lambda cfg: cfg.section("train").get("vpc_config")  # noqa: E731
+    assert_unusable(tmp_path, data, "train.vpc_config", use)
 
 
-@pytest.mark.parametrize("value", ["true", "yes", 1, 0, "false"])
-def test_record_invokes_not_bool(tmp_path: Path, value: Any) -> None:
-    assert_bad(tmp_path, minimal(deploy={"record_invokes": value}), "deploy.record_invokes")
+def test_vpc_config_unknown_key_is_ignored_as_0_6_did() -> None:
+    vpc = {**VPC, "extra": []}
+    cfg = config_from_dict(minimal(train={"vpc_config": vpc}))
+    assert warned_keys(cfg) == ["train.vpc_config.extra"]
+    assert cfg.section("train")["vpc_config"] == vpc
+
+
+@pytest.mark.parametrize(
+    ("value", "read"),
+    [("true", True), ("yes", True), (1, True), ("True", True), (0, False), ("false", False)],
+)
+def test_record_invokes_not_bool_is_read_with_a_warning(value: Any, read: bool) -> None:
+    cfg = config_from_dict(minimal(deploy={"record_invokes": value}))
+    assert warned_keys(cfg) == ["deploy.record_invokes"]
+    assert cfg.section("deploy")["record_invokes"] is read
+
+
+@pytest.mark.parametrize("value", ["sometimes", 2, [True]])
+def test_record_invokes_unusable(tmp_path: Path, value: Any) -> None:
+    data = minimal(deploy={"record_invokes": value})
+    use = lambda cfg: cfg.section("deploy").get("record_invokes")  # noqa: E731
+    assert_unusable(tmp_path, data, "deploy.record_invokes", use)
 
 
 def test_record_invokes_in_defaults_is_checked(tmp_path: Path) -> None:
-    assert_bad(tmp_path, minimal(defaults={"record_invokes": "no"}), "defaults.record_invokes")
+    data = minimal(defaults={"record_invokes": "maybe"})
+    use = lambda cfg: cfg.section("deploy")["record_invokes"]  # noqa: E731
+    assert_unusable(tmp_path, data, "defaults.record_invokes", use)
 
 
 @pytest.mark.parametrize(
@@ -534,7 +664,9 @@ def test_record_invokes_in_defaults_is_checked(tmp_path: Path) -> None:
 def test_numeric_setting_not_positive_int(
     tmp_path: Path, section: str, setting: str, value: Any
 ) -> None:
-    err = assert_bad(tmp_path, minimal(**{section: {setting: value}}), f"{section}.{setting}")
+    key, read = f"{section}.{setting}", READ_THROUGH[section]
+    data = minimal(**{section: {setting: value}})
+    err = assert_unusable(tmp_path, data, key, lambda cfg: cfg.section(read)[setting])
     assert "positive integer" in str(err)
 
 
@@ -552,13 +684,16 @@ def test_numeric_setting_not_positive_int(
     ],
 )
 def test_string_setting_invalid(tmp_path: Path, section: str, setting: str, value: Any) -> None:
-    assert_bad(tmp_path, minimal(**{section: {setting: value}}), f"{section}.{setting}")
+    key, read = f"{section}.{setting}", READ_THROUGH[section]
+    data = minimal(**{section: {setting: value}})
+    assert_unusable(tmp_path, data, key, lambda cfg: cfg.section(read).get(setting))
 
 
 @pytest.mark.parametrize("value", ["yes", "enabled", 1, ["Enabled"]])
 def test_notebook_direct_internet_access_invalid(tmp_path: Path, value: Any) -> None:
     key = "notebook.direct_internet_access"
-    assert_bad(tmp_path, minimal(notebook={"direct_internet_access": value}), key)
+    data = minimal(notebook={"direct_internet_access": value})
+    assert_unusable(tmp_path, data, key, lambda cfg: cfg.section("notebook")[key[9:]])
 
 
 @pytest.mark.parametrize(
@@ -569,7 +704,8 @@ def test_notebook_direct_internet_access_invalid(tmp_path: Path, value: Any) -> 
     ],
 )
 def test_notebook_security_group_ids_invalid(tmp_path: Path, value: Any, key: str) -> None:
-    assert_bad(tmp_path, minimal(notebook={"security_group_ids": value}), key)
+    data = minimal(notebook={"security_group_ids": value})
+    assert_unusable(tmp_path, data, key, lambda cfg: cfg.section("notebook")["security_group_ids"])
 
 
 def test_recursive_yaml_alias_is_an_error(tmp_path: Path) -> None:
@@ -717,8 +853,10 @@ def test_empty_sections_and_models_are_allowed(tmp_path: Path) -> None:
 
 
 def test_config_from_dict_validates_like_load_config() -> None:
+    cfg = config_from_dict(minimal(train={"instance_count": 0}), path="inline.yml")
+    assert cfg.warnings[0].startswith("inline.yml: key 'train.instance_count': ")
     with pytest.raises(ConfigError) as info:
-        config_from_dict(minimal(train={"instance_count": 0}), path="inline.yml")
+        cfg.section("train")["instance_count"]
     assert "inline.yml" in str(info.value)
     assert "train.instance_count" in str(info.value)
     with pytest.raises(ConfigError, match=r"<dict>.*project"):

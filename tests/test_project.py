@@ -68,10 +68,12 @@ def test_missing_setting_is_a_key_error_and_an_attribute_error(prj):
     assert not hasattr(prj.train, "nope")
 
 
-def test_an_invalid_change_is_reported_by_config(prj):
+def test_an_invalid_change_is_reported_when_used(prj):
     prj.train["vpc_config"] = {"subnets": []}
+    config = prj.config
+    assert any("key 'train.vpc_config." in w for w in config.warnings)
     with pytest.raises(ConfigError, match=r"train\.vpc_config"):
-        _ = prj.config
+        config.section("train")["vpc_config"]
 
 
 # --- 0.6's attributes -------------------------------------------------------------

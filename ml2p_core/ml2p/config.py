@@ -23,18 +23,25 @@ The settings for running past one machine (``train.spot``,
 ``deploy.async`` and the ``transform`` section) are described and checked in
 :mod:`ml2p.scaling_config`.
 
-:func:`load_config` reads and validates a file and returns an immutable :class:`Config`;
-:func:`config_from_dict` validates an already-parsed mapping the same way. Every problem
-is reported as a :class:`~ml2p.errors.ConfigError` that names the file and the dotted
-key at fault (list items are written ``key[index]``, e.g. ``plugins[1]``).
+:func:`load_config` reads and checks a file and returns an immutable :class:`Config`;
+:func:`config_from_dict` checks an already-parsed mapping the same way.
+
+Loading is as lenient as ML2P 0.6's, so that every 0.6 project loads: it fails only
+where 0.6's did (a file that is not a mapping, no ``project``, no ``s3folder`` or one
+that is not text), and for scaling settings that contradict each other (see
+:func:`ml2p.scaling_config.check_combinations`; 0.6 had none). Every other problem
+is reported in :attr:`Config.warnings` and, if ML2P cannot use the value, again as a
+:class:`~ml2p.errors.ConfigError` when a command reads it (:meth:`Config.section`,
+:meth:`Config.model_containers`, ...), so that a command fails only for the settings it
+needs. Errors and warnings name the file and the dotted key at fault (list items are
+written ``key[index]``, e.g. ``plugins[1]``).
 
 Unknown top-level keys and unknown settings inside a section are kept (so that newer
-configuration files still load) and reported in :attr:`Config.warnings`, with the closest
-known key suggested when one is close (``deploy.record_invoke``: did you mean
-``deploy.record_invokes``?).
+configuration files still load) and warned about, with the closest known key suggested
+when one is close (``deploy.record_invoke``: did you mean ``deploy.record_invokes``?).
 
 This module only reads configuration: it builds no AWS requests and imports nothing
-from boto3.
+from boto3 (and PyYAML only when it reads a file).
 """
 
 from __future__ import annotations
@@ -45,10 +52,9 @@ import keyword
 import os
 import re
 import types
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn
-
-import yaml
 
 from . import scaling_config
 from .errors import ConfigError, ConfigFileNotFoundError
@@ -73,27 +79,72 @@ _TOP_LEVEL_KEYS = ("project", "s3folder", "models", "plugins", "defaults", *SECT
 _PROJECT_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
 _VPC_KEYS = ("security_groups", "subnets")
 _MODEL_DEFAULTS = "model-defaults"
-_CONTAINER_KEYS = ("training_job", "image_tag", "cls")
 _NOTEBOOK_INTERNET_ACCESS = ("Enabled", "Disabled")
 
 
 # --------------------------------------------------------------------------------------
-# Validation helpers
+# Checking values
 # --------------------------------------------------------------------------------------
+#
+# ML2P 0.6 checked almost nothing when it loaded ml2p.yml: a value it could not use
+# failed only in the command that used it. So that every 0.6 project still loads, a
+# value is checked twice by the same rule: when the file is loaded, where a problem is
+# a warning, and when a command reads it, where an unusable value is an error naming the
+# file and the key. Loading fails only where 0.6's did: no mapping at the top, no
+# ``project``, no ``s3folder`` or one that is not text (and for contradicting scaling
+# settings, which 0.6 did not have).
+
+
+#: ``rule(value, key, chk)`` checks ``value`` (set at the dotted ``key``): it calls
+#: ``chk.fail`` if ML2P cannot use the value, ``chk.warn`` if it is usable but odd, and
+#: returns the value to use if it differs from ``value`` (``None``: ``value`` itself).
+_Rule = Callable[[Any, str, "_Checker"], Any]
+
+_UNUSABLE = object()
 
 
 class _Checker:
-    """Raise errors and collect warnings for one configuration file."""
+    """Report problems with one configuration file.
 
-    def __init__(self, path: str):
+    Lenient (while loading): a value a rule finds unusable is a warning. Strict (while
+    a command reads a value): it is a :class:`~ml2p.errors.ConfigError`, and odd values,
+    warned about at load, are not reported again.
+    """
+
+    def __init__(self, path: str, strict: bool = False):
         self.path = path
+        self.strict = strict
         self.warnings: list[str] = []
+        #: The dotted keys of the values found unusable (lenient).
+        self.unusable_keys: list[str] = []
 
     def fail(self, key: str | None, message: str) -> NoReturn:
         raise ConfigError(message, path=self.path, key=key)
 
     def warn(self, key: str, message: str) -> None:
-        self.warnings.append(f"{self.path}: key {key!r}: {message}")
+        if self.strict:
+            return
+        text = f"{self.path}: key {key!r}: {message}"
+        if text not in self.warnings:  # a model-defaults value is checked once per container
+            self.warnings.append(text)
+
+    def unusable(self, key: str, message: str) -> None:
+        """Report that ML2P cannot use the value at ``key``: a warning, or strictly an error."""
+        if self.strict:
+            self.fail(key, message)
+        self.unusable_keys.append(key)
+        self.warn(key, f"{message}; commands that need this setting fail until it is fixed")
+
+    def use(self, rule: _Rule, value: Any, key: str) -> Any:
+        """Return what ``rule`` makes of ``value`` (at ``key``); _UNUSABLE if it fails (lenient)."""
+        try:
+            used = rule(value, key, self)
+        except ConfigError as exc:  # the rule's chk.fail
+            if self.strict:
+                raise
+            self.unusable(exc.key or key, exc.message)
+            return _UNUSABLE
+        return value if used is None else used
 
     def warn_unknown(self, prefix: str, name: Any, known: Iterable[str], what: str) -> None:
         """Warn that ``name`` (below ``prefix``, ``""`` at the top) is not a key ML2P uses.
@@ -129,18 +180,45 @@ def _is_non_empty_str(value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
 
+def _is_whole_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _check_str(value: Any, key: str, chk: _Checker) -> None:
     if not _is_non_empty_str(value):
         chk.fail(key, f"must be a non-empty string, not {_describe(value)}")
 
 
-def _check_bool(value: Any, key: str, chk: _Checker) -> None:
-    if not isinstance(value, bool):
-        chk.fail(key, f"must be true or false, not {_describe(value)}")
+def _check_text(value: Any, key: str, chk: _Checker) -> Any:
+    """A string; a whole number is used as its digits, as ML2P 0.6 formatted it."""
+    if _is_whole_number(value):
+        chk.warn(key, f"is the number {value}; used as {str(value)!r} (quote it to make it text)")
+        return str(value)
+    _check_str(value, key, chk)
+    return None
+
+
+_TRUE_WORDS = ("true", "yes", "on", "1")
+_FALSE_WORDS = ("false", "no", "off", "0")
+
+
+def _check_bool(value: Any, key: str, chk: _Checker) -> Any:
+    if isinstance(value, bool):
+        return None
+    word = str(value).strip().lower() if isinstance(value, (str, int)) else None
+    # ML2P 0.6 read any non-empty text as true, and recorded what it was told not to.
+    for words, meaning in ((_TRUE_WORDS, "true"), (_FALSE_WORDS, "false")):
+        if word in words:
+            what = "text" if isinstance(value, str) else "a number"
+            chk.warn(
+                key, f"{value!r} is {what}, not true or false; read as {meaning} (write {meaning})"
+            )
+            return meaning == "true"
+    chk.fail(key, f"must be true or false, not {_describe(value)}")
 
 
 def _check_positive_int(value: Any, key: str, chk: _Checker) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if not _is_whole_number(value) or value <= 0:
         chk.fail(key, f"must be a positive integer, not {_describe(value)}")
 
 
@@ -167,9 +245,9 @@ def _check_vpc_config(value: Any, key: str, chk: _Checker) -> None:
         )
     for name in value:
         if name not in _VPC_KEYS:
-            chk.fail(
+            chk.warn(
                 _join(key, name),
-                "unknown vpc_config key; only 'security_groups' and 'subnets' are allowed",
+                "unknown vpc_config key; ML2P uses only 'security_groups' and 'subnets'",
             )
     for name in _VPC_KEYS:
         sub = _join(key, name)
@@ -179,15 +257,15 @@ def _check_vpc_config(value: Any, key: str, chk: _Checker) -> None:
 
 
 def check_vpc_config(value: Any, key: str = "vpc_config", path: str = "<dict>") -> None:
-    """Check a ``vpc_config`` setting as :func:`load_config` does.
+    """Check a ``vpc_config`` setting as a command that uses it does.
 
     :param value: The setting: a mapping of non-empty ``security_groups`` and
-        ``subnets`` lists of strings, and nothing else.
+        ``subnets`` lists of strings (other keys are ignored).
     :param key: The dotted key named in the error.
     :param path: The file named in the error.
-    :raises ConfigError: if it is not valid.
+    :raises ConfigError: if it cannot be used.
     """
-    _check_vpc_config(value, key, _Checker(path))
+    _Checker(path, strict=True).use(_check_vpc_config, value, key)
 
 
 def _check_internet_access(value: Any, key: str, chk: _Checker) -> None:
@@ -196,7 +274,61 @@ def _check_internet_access(value: Any, key: str, chk: _Checker) -> None:
     chk.fail(key, f"must be true, false, 'Enabled' or 'Disabled', not {_describe(value)}")
 
 
-_Rule = Callable[[Any, str, _Checker], None]
+def _check_reference(value: Any, key: str, chk: _Checker) -> None:
+    if not _is_non_empty_str(value) or any(c.isspace() for c in value):
+        chk.fail(
+            key,
+            "must be a model reference (a dotted class path or an ml2p.models entry-point "
+            f"name, without spaces), not {_describe(value)}",
+        )
+
+
+def _check_project(value: Any, key: str, chk: _Checker) -> None:
+    _check_str(value, key, chk)
+    if not _PROJECT_RE.fullmatch(value):
+        chk.warn(
+            key,
+            f"{value!r} cannot start SageMaker resource names (letters, digits and '-', "
+            "not starting or ending with '-'): SageMaker refuses the project's training "
+            "jobs, models, endpoints and notebooks; its S3 and local commands work",
+        )
+
+
+def _check_s3folder(value: Any, key: str, chk: _Checker) -> Any:
+    parsed = urllib.parse.urlparse(value) if isinstance(value, str) else None
+    bucket = parsed.netloc if parsed else ""
+    if parsed is None or not bucket or any(c.isspace() for c in bucket):
+        chk.fail(key, f"must be an s3://bucket/prefix/ URL, not {_describe(value)}")
+    if parsed.scheme != "s3":
+        # ML2P 0.6 took the bucket and prefix of any URL.
+        fixed = f"s3://{bucket}{parsed.path}"
+        chk.warn(key, f"{value!r} is not an s3:// URL; used as {fixed!r}")
+        return fixed
+    return None
+
+
+def _is_module_name(value: str) -> bool:
+    return all(part.isidentifier() and not keyword.iskeyword(part) for part in value.split("."))
+
+
+def _check_plugins(value: Any, key: str, chk: _Checker) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not _is_list(value):
+        chk.fail(key, f"must be a list of module names, not {_describe(value)}")
+    seen: set[str] = set()
+    for index, item in enumerate(value):
+        item_key = f"{key}[{index}]"
+        if not isinstance(item, str) or not _is_module_name(item):
+            chk.fail(
+                item_key,
+                f"must be a dotted module name such as 'my_project.hooks', not {_describe(item)}",
+            )
+        if item in seen:
+            chk.fail(item_key, f"plugin {item!r} is listed more than once")
+        seen.add(item)
+    return tuple(value)
+
 
 _COMMON_SETTINGS: dict[str, _Rule] = {
     "image": _check_str,
@@ -245,139 +377,117 @@ for _settings in _SECTION_SETTINGS.values():
     _DEFAULT_SETTINGS.update(_settings)
 del _settings
 
+_NOT_SETTINGS = "must be a mapping of settings, not {}"
+_MODELS_NOT_MAPPING = "must be a mapping of model name to model reference, not {}"
+
 
 def _check_section(value: Any, key: str, chk: _Checker, settings: Mapping[str, _Rule]) -> None:
     if value is None:
         return
     if not isinstance(value, Mapping):
-        chk.fail(key, f"must be a mapping of settings, not {_describe(value)}")
+        chk.unusable(key, _NOT_SETTINGS.format(_describe(value)))
+        return
     for name, item in value.items():
-        sub = _join(key, name)
         rule = settings.get(name) if isinstance(name, str) else None
         if rule is None:
             chk.warn_unknown(key, name, settings, "setting")
         elif item is not None:
-            rule(item, sub, chk)
+            chk.use(rule, item, _join(key, name))
 
 
-def _check_reference(value: Any, key: str, chk: _Checker) -> None:
-    if not _is_non_empty_str(value) or any(c.isspace() for c in value):
-        chk.fail(
-            key,
-            "must be a model reference (a dotted class path or an ml2p.models entry-point "
-            f"name, without spaces), not {_describe(value)}",
-        )
+# --------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------
+
+#: Each container setting: its rule, and whether a container must have it.
+_CONTAINER_SETTINGS: dict[str, tuple[_Rule, bool]] = {
+    "training_job": (_check_text, False),  # defaults to the container's name
+    "image_tag": (_check_text, True),
+    "cls": (_check_reference, True),
+}
 
 
-def _check_container_spec(value: Any, key: str, chk: _Checker) -> None:
-    if not isinstance(value, Mapping):
-        chk.fail(
-            key,
-            f"must be a mapping with 'training_job', 'image_tag' and 'cls', not {_describe(value)}",
-        )
-    for name, item in value.items():
-        sub = _join(key, name)
-        if name not in _CONTAINER_KEYS:
-            chk.fail(sub, "unknown container key; allowed: " + ", ".join(_CONTAINER_KEYS))
-        if name == "cls":
-            _check_reference(item, sub, chk)
-        else:
-            _check_str(item, sub, chk)
+def _warn_unknown_container_keys(spec: Mapping, key: str, chk: _Checker) -> None:
+    for name in spec:
+        if name not in _CONTAINER_SETTINGS:
+            chk.warn(
+                _join(key, name),
+                "unknown container key; ML2P uses " + ", ".join(_CONTAINER_SETTINGS),
+            )
 
 
-def _check_multi_model(value: Mapping, key: str, chk: _Checker) -> None:
-    """Check a multi-container model: ``model-defaults`` plus container-name keys."""
+def _containers(model: Mapping, key: str, chk: _Checker) -> dict[str, dict[str, str]]:
+    """Return a multi-container model's containers, each over ``model-defaults``.
+
+    Lenient: the containers whose settings are usable, every problem warned about.
+    """
     defaults_key = _join(key, _MODEL_DEFAULTS)
-    defaults = value.get(_MODEL_DEFAULTS)
+    defaults = model.get(_MODEL_DEFAULTS)
     if defaults is None:
         defaults = {}
-    _check_container_spec(defaults, defaults_key, chk)
-
-    containers = [(name, spec) for name, spec in value.items() if name != _MODEL_DEFAULTS]
-    if not containers:
-        chk.fail(
+    elif not isinstance(defaults, Mapping):
+        chk.unusable(
+            defaults_key,
+            f"must be a mapping with 'cls' (and 'image_tag', 'training_job'), not "
+            f"{_describe(defaults)}",
+        )
+        defaults = {}
+    _warn_unknown_container_keys(defaults, defaults_key, chk)
+    names = [name for name in model if name != _MODEL_DEFAULTS]
+    if not names:
+        chk.unusable(
             key,
             "a multi-container model needs at least one container: give container names as "
             "keys beside 'model-defaults', each mapping to {training_job, image_tag, cls}",
         )
-    for cname, spec in containers:
+    result: dict[str, dict[str, str]] = {}
+    for cname in names:
         ckey = _join(key, cname)
-        if not _is_non_empty_str(cname):
-            chk.fail(ckey, f"container names must be non-empty strings, not {_describe(cname)}")
+        spec = model[cname]
         if spec is None:
             spec = {}
-        _check_container_spec(spec, ckey, chk)
-        effective = {**defaults, **spec}
-        if "image_tag" not in effective:
-            chk.fail(
-                _join(ckey, "image_tag"), "is required (set it here or in model-defaults.image_tag)"
+        if not isinstance(spec, Mapping):
+            chk.unusable(
+                ckey,
+                "must be a mapping with 'training_job', 'image_tag' and 'cls', not "
+                f"{_describe(spec)}",
             )
-        if "cls" not in effective:
-            chk.fail(_join(ckey, "cls"), "is required (set it here or in model-defaults.cls)")
+            continue
+        _warn_unknown_container_keys(spec, ckey, chk)
+        container: dict[str, str] = {}
+        for field, (rule, required) in _CONTAINER_SETTINGS.items():
+            if spec.get(field) is not None:
+                value = chk.use(rule, spec[field], _join(ckey, field))
+            elif defaults.get(field) is not None:
+                value = chk.use(rule, defaults[field], _join(defaults_key, field))
+            elif required:
+                chk.unusable(
+                    _join(ckey, field), f"is required (set it here or in model-defaults.{field})"
+                )
+                continue
+            else:
+                value = str(cname)
+            if value is not _UNUSABLE:
+                container[field] = value
+        if len(container) == len(_CONTAINER_SETTINGS):
+            result[str(cname)] = container
+    return result
 
 
 def _check_models(value: Any, chk: _Checker) -> None:
     if value is None:
         return
     if not isinstance(value, Mapping):
-        chk.fail(
-            "models", f"must be a mapping of model name to model reference, not {_describe(value)}"
-        )
+        chk.unusable("models", _MODELS_NOT_MAPPING.format(_describe(value)))
+        return
     for name, ref in value.items():
         key = _join("models", name)
-        if not _is_non_empty_str(name):
-            chk.fail(key, f"model names must be non-empty strings, not {_describe(name)}")
+        if not isinstance(name, str):
+            chk.warn(key, f"model names are text; {name!r} is used as {str(name)!r}")
         if isinstance(ref, Mapping):
-            _check_multi_model(ref, key, chk)
-        else:
-            _check_reference(ref, key, chk)
-
-
-def _is_module_name(value: str) -> bool:
-    return all(part.isidentifier() and not keyword.iskeyword(part) for part in value.split("."))
-
-
-def _check_plugins(value: Any, chk: _Checker) -> None:
-    if value is None:
-        return
-    if not _is_list(value):
-        chk.fail("plugins", f"must be a list of module names, not {_describe(value)}")
-    seen: set[str] = set()
-    for index, item in enumerate(value):
-        key = f"plugins[{index}]"
-        if not isinstance(item, str) or not _is_module_name(item):
-            chk.fail(
-                key,
-                f"must be a dotted module name such as 'my_project.hooks', not {_describe(item)}",
-            )
-        if item in seen:
-            chk.fail(key, f"plugin {item!r} is listed more than once")
-        seen.add(item)
-
-
-def _check_project(data: Mapping, chk: _Checker) -> None:
-    if "project" not in data:
-        chk.fail("project", "is required")
-    project = data["project"]
-    if not isinstance(project, str) or not project:
-        chk.fail("project", f"must be a non-empty string, not {_describe(project)}")
-    if not _PROJECT_RE.fullmatch(project):
-        chk.fail(
-            "project",
-            f"{project!r} is not a valid project name: use only letters, digits and '-', "
-            "and do not start or end with '-'",
-        )
-
-
-def _check_s3folder(data: Mapping, chk: _Checker) -> None:
-    if "s3folder" not in data:
-        chk.fail("s3folder", "is required (e.g. 's3://bucket/prefix/')")
-    s3folder = data["s3folder"]
-    if not isinstance(s3folder, str):
-        chk.fail("s3folder", f"must be an s3://bucket/prefix/ URL, not {_describe(s3folder)}")
-    bucket = s3folder[len("s3://") :].split("/", 1)[0]
-    if not s3folder.startswith("s3://") or not bucket or any(c.isspace() for c in bucket):
-        chk.fail("s3folder", f"must be an s3://bucket/prefix/ URL, not {s3folder!r}")
+            _containers(ref, key, chk)
+        elif ref is not None:  # None: no class; the image names its model, as 0.6 allowed
+            chk.use(_check_reference, ref, key)
 
 
 def _validate(data: Any, chk: _Checker) -> None:
@@ -387,14 +497,72 @@ def _validate(data: Any, chk: _Checker) -> None:
     for name in data:
         if name not in _TOP_LEVEL_KEYS:
             chk.warn_unknown("", name, _TOP_LEVEL_KEYS, "top-level key")
-    _check_project(data, chk)
-    _check_s3folder(data, chk)
+    # What ML2P 0.6 needed to load a file at all.
+    if "project" not in data:
+        chk.fail("project", "is required")
+    if "s3folder" not in data:
+        chk.fail("s3folder", "is required (e.g. 's3://bucket/prefix/')")
+    if not isinstance(data["s3folder"], str):
+        chk.fail(
+            "s3folder", f"must be an s3://bucket/prefix/ URL, not {_describe(data['s3folder'])}"
+        )
+    chk.use(_check_project, data["project"], "project")
+    chk.use(_check_s3folder, data["s3folder"], "s3folder")
     _check_models(data.get("models"), chk)
-    _check_plugins(data.get("plugins"), chk)
+    chk.use(_check_plugins, data.get("plugins"), "plugins")
     _check_section(data.get("defaults"), "defaults", chk, _DEFAULT_SETTINGS)
     for section in SECTIONS:
         _check_section(data.get(section), section, chk, _SECTION_SETTINGS[section])
-    scaling_config.check_combinations(data, chk)
+    # Scaling settings that contradict each other fail the load (no 0.6 file has them);
+    # they are compared among the settings usable on their own.
+    scaling_config.check_combinations(_usable_settings(data, chk.unusable_keys), chk)
+
+
+def _usable_settings(data: Mapping[Any, Any], unusable_keys: Iterable[str]) -> dict[Any, Any]:
+    """``data`` without the section settings found unusable (``section.setting...`` keys)."""
+    dropped = {tuple(re.split(r"[.\[]", key, maxsplit=2)[:2]) for key in unusable_keys}
+    return {
+        name: {k: v for k, v in value.items() if (name, str(k)) not in dropped}
+        if isinstance(value, Mapping)
+        else value
+        for name, value in data.items()
+    }
+
+
+class _Settings(dict):
+    """A section's settings over ``defaults``: a dict whose unusable settings raise when read.
+
+    An unusable value stays in the dict as written; reading it with ``[]`` or
+    ``get`` raises the :class:`~ml2p.errors.ConfigError` that names its file and key.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._unusable: dict[Any, ConfigError] = {}
+
+    def _set(self, key: Any, value: Any, problem: ConfigError | None = None) -> None:
+        self[key] = value
+        if problem is None:
+            self._unusable.pop(key, None)
+        else:
+            self._unusable[key] = problem
+
+    def _remove(self, key: Any) -> None:
+        self.pop(key, None)
+        self._unusable.pop(key, None)
+
+    def _check(self, key: Any) -> None:
+        problem = self._unusable.get(key)
+        if problem is not None:  # a new error each time: tracebacks do not pile up
+            raise ConfigError(problem.message, path=problem.path, key=problem.key)
+
+    def __getitem__(self, key: Any) -> Any:
+        self._check(key)
+        return super().__getitem__(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self._check(key)
+        return super().get(key, default)
 
 
 # --------------------------------------------------------------------------------------
@@ -479,7 +647,7 @@ class Config:
         return (type(self), (self.as_dict(), self._path))
 
     def __repr__(self) -> str:
-        return f"Config(path={self._path!r}, project={self.project!r})"
+        return f"Config(path={self._path!r}, project={self._data['project']!r})"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Config):
@@ -493,37 +661,74 @@ class Config:
         """The file the configuration was loaded from (``"<dict>"`` if none)."""
         return self._path
 
+    def _use(self, rule: _Rule, value: Any, key: str) -> Any:
+        return _Checker(self._path, strict=True).use(rule, _thaw(value), key)
+
     @property
     def project(self) -> str:
-        """The project name, the prefix of every AWS resource name."""
-        return self._data["project"]
+        """The project name, the prefix of every AWS resource name.
+
+        :raises ConfigError: if it is not a non-empty string.
+        """
+        return self._use(_check_project, self._data["project"], "project")
 
     @property
     def s3folder(self) -> str:
-        """The project's ``s3://bucket/prefix/`` URL, exactly as configured."""
-        return self._data["s3folder"]
+        """The project's ``s3://bucket/prefix/`` URL, as configured.
+
+        A URL with another scheme (``https://bucket/prefix/``) is given with
+        ``s3://``, as ML2P 0.6 read it: its host is the bucket.
+
+        :raises ConfigError: if it has no bucket.
+        """
+        return self._use(_check_s3folder, self._data["s3folder"], "s3folder")
 
     @property
     def plugins(self) -> tuple[str, ...]:
-        """The module names of the project-local hook plugins, in configured order."""
-        return tuple(self._data.get("plugins") or ())
+        """The module names of the project-local hook plugins, in configured order.
+
+        :raises ConfigError: if ``plugins`` is not a list of distinct module names.
+        """
+        return self._use(_check_plugins, self._data.get("plugins"), "plugins")
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """Messages about keys that were kept but that ML2P does not use."""
+        """Messages about what ML2P does not use or cannot use, one per key.
+
+        Keys ML2P does not know (kept, and suggested the closest known key),
+        values it reads in a way that may surprise (``record_invokes: "true"``),
+        and values it cannot use: a command that needs one of those fails with
+        a :class:`~ml2p.errors.ConfigError` naming the file and the key.
+        """
         return self._warnings
 
+    def _models(self) -> dict[str, Any]:
+        models = self._data.get("models")
+        if models is None:
+            return {}
+        if not isinstance(models, Mapping):
+            raise ConfigError(
+                _MODELS_NOT_MAPPING.format(_describe(_thaw(models))),
+                path=self._path,
+                key="models",
+            )
+        return {str(name): value for name, value in models.items()}
+
     @property
-    def models(self) -> dict[str, str | dict]:
+    def models(self) -> dict[str, Any]:
         """A new dict of model name to model reference.
 
         A single-container model's value is its reference string (a dotted class path or
-        an ``ml2p.models`` entry-point name); a multi-container model's value is its
-        mapping as written in the file: optionally ``model-defaults``, and each other key
-        a container name mapping to ``{training_job, image_tag, cls}`` (or ``None``). Use
-        :meth:`model_containers` for the containers with the defaults applied.
+        an ``ml2p.models`` entry-point name), or ``None`` if it names no class (the image
+        names its model itself, with ``ml2p-docker --model``); a multi-container model's
+        value is its mapping as written in the file: optionally ``model-defaults``, and
+        each other key a container name mapping to ``{training_job, image_tag, cls}`` (or
+        ``None``). Use :meth:`model_reference`, :meth:`model_class` and
+        :meth:`model_containers` for checked values. Names are strings.
+
+        :raises ConfigError: if ``models`` is not a mapping.
         """
-        return _thaw(self._data.get("models") or {})
+        return _thaw(self._models())
 
     def get(self, key: str, default: Any = None) -> Any:
         """Return a deep copy of the top-level value ``key`` as written in the file.
@@ -546,9 +751,16 @@ class Config:
         wholesale (``vpc_config`` is not merged key by key). A key set to ``null`` in the
         section removes the default; keys whose value is ``null`` are left out.
 
+        Settings are checked as they are read: reading one whose value ML2P cannot use
+        (``d["vpc_config"]`` or ``d.get("vpc_config")``) raises a :class:`~ml2p.errors.ConfigError`
+        naming the file and the key it was set at (``train.vpc_config`` or
+        ``defaults.vpc_config``), so a command fails only for the settings it needs.
+        Values read leniently are given as read (``record_invokes: "true"`` as ``True``).
+
         :param name: One of :data:`SECTIONS` (``dataset``, ``train``, ``deploy``,
             ``notebook``, ``transform``).
-        :raises ConfigError: If ``name`` is not a known section.
+        :raises ConfigError: If ``name`` is not a known section, or the section or
+            ``defaults`` is not a mapping.
         """
         if name not in SECTIONS:
             raise ConfigError(
@@ -556,14 +768,32 @@ class Config:
                 path=self._path,
                 key=str(name),
             )
-        merged: dict[str, Any] = {}
-        for source in (self._data.get("defaults"), self._data.get(name)):
-            for key, value in (source or {}).items():
-                merged[key] = value
-        return {key: _thaw(value) for key, value in merged.items() if value is not None}
+        rules = _SECTION_SETTINGS[name]
+        settings = _Settings()
+        for layer in ("defaults", name):
+            values = self._data.get(layer)
+            if values is None:
+                continue
+            if not isinstance(values, Mapping):
+                raise ConfigError(
+                    _NOT_SETTINGS.format(_describe(_thaw(values))), path=self._path, key=layer
+                )
+            for key, value in values.items():
+                if value is None:
+                    settings._remove(key)
+                    continue
+                rule = rules.get(key) if isinstance(key, str) else None
+                if rule is None:
+                    settings._set(key, _thaw(value))
+                    continue
+                try:
+                    settings._set(key, self._use(rule, value, f"{layer}.{key}"))
+                except ConfigError as exc:  # raised when the setting is read
+                    settings._set(key, _thaw(value), exc)
+        return settings
 
     def _model(self, name: str) -> Any:
-        models = self._data.get("models") or {}
+        models = self._models()
         if name not in models:
             defined = ", ".join(sorted(models)) or "(none)"
             raise ConfigError(
@@ -578,17 +808,52 @@ class Config:
 
         :param name: A key of :attr:`models`.
         :raises ConfigError: If the model is not defined (the message lists the defined
-            models) or is a multi-container model.
+            models), is a multi-container model, or has no usable reference.
         """
         ref = self._model(name)
-        if not isinstance(ref, str):
+        key = f"models.{name}"
+        if isinstance(ref, Mapping):
             raise ConfigError(
                 f"model {name!r} is a multi-container model and has no single class "
                 "reference; use model_containers()",
                 path=self._path,
-                key=f"models.{name}",
+                key=key,
             )
-        return ref
+        if ref is None:
+            raise ConfigError(
+                f"model {name!r} names no class: give a dotted class path or an ml2p.models "
+                "entry-point name",
+                path=self._path,
+                key=key,
+            )
+        return self._use(_check_reference, ref, key)
+
+    def model_class(self, name: str) -> str | None:
+        """Return the class a training job, a dataset generation or a single-container
+        model of ``name`` runs (their ``ML2P_MODEL_CLS``), as ML2P 0.6 chose it.
+
+        :param name: A key of :attr:`models`.
+        :returns: The model's reference; ``None`` if its value is empty (the image
+            names its model); for a multi-container model, its ``model-defaults.cls``.
+        :raises ConfigError: If the model is not defined, its reference is unusable,
+            or it is a multi-container model without ``model-defaults.cls``.
+        """
+        ref = self._model(name)
+        if ref is None:
+            return None
+        if not isinstance(ref, Mapping):
+            return self.model_reference(name)
+        key = f"models.{name}.{_MODEL_DEFAULTS}"
+        defaults = ref.get(_MODEL_DEFAULTS)
+        cls = defaults.get("cls") if isinstance(defaults, Mapping) else None
+        if cls is None:
+            raise ConfigError(
+                "is required to train, generate a dataset or create a single-container model "
+                f"with the multi-container model {name!r}",
+                path=self._path,
+                key=f"{key}.cls",
+            )
+        return self._use(_check_reference, cls, f"{key}.cls")
 
     def model_containers(self, name: str) -> dict[str, dict[str, str]]:
         """Return the containers of the multi-container model ``name``.
@@ -600,27 +865,17 @@ class Config:
         :param name: A key of :attr:`models`.
         :returns: A new dict of container name to ``{"training_job": ..., "image_tag":
             ..., "cls": ...}``, in configured order.
-        :raises ConfigError: If the model is not defined or is a single-container model.
+        :raises ConfigError: If the model is not defined or is a single-container model,
+            has no container, or a container lacks a usable ``image_tag`` or ``cls``.
         """
         ref = self._model(name)
-        if isinstance(ref, str):
+        if not isinstance(ref, Mapping):
             raise ConfigError(
                 f"model {name!r} is a single-container model; use model_reference()",
                 path=self._path,
                 key=f"models.{name}",
             )
-        defaults = _thaw(ref.get(_MODEL_DEFAULTS) or {})
-        result: dict[str, dict[str, str]] = {}
-        for cname, spec in ref.items():
-            if cname == _MODEL_DEFAULTS:
-                continue
-            effective = {**defaults, **_thaw(spec or {})}
-            result[cname] = {
-                "training_job": effective.get("training_job", cname),
-                "image_tag": effective["image_tag"],
-                "cls": effective["cls"],
-            }
-        return result
+        return _containers(_thaw(ref), f"models.{name}", _Checker(self._path, strict=True))
 
 
 def config_from_dict(data: Mapping[str, Any], path: str = "<dict>") -> Config:
@@ -645,6 +900,8 @@ def load_config(path: str | os.PathLike[str] = DEFAULT_CONFIG_FILE) -> Config:
         configuration is invalid. The error names the file and, where one is at fault,
         the dotted key.
     """
+    import yaml  # here, so that importing this module (as ``ml2p --help`` does) stays cheap
+
     name = os.fsdecode(path)
     try:
         with open(name, "rb") as f:
@@ -670,7 +927,8 @@ def check_models(cfg: Config, resolve: Callable[[str], object]) -> dict[str, obj
     """Resolve every model reference in ``cfg``, failing early on the first bad one.
 
     ``resolve`` is called with each single-container model's reference and with each
-    container's ``cls`` (its own, or the model's ``model-defaults`` one).
+    container's ``cls`` (its own, or the model's ``model-defaults`` one). A model whose
+    value is empty names no class (its image names its model) and resolves to ``None``.
 
     :param cfg: The configuration whose models to check.
     :param resolve: Turns a reference into an object (e.g. a model class); any
@@ -679,16 +937,20 @@ def check_models(cfg: Config, resolve: Callable[[str], object]) -> dict[str, obj
         the value is a dict of container name to resolved object.
     :raises ConfigError: Naming ``cfg.path`` and the key (``models.<name>`` or
         ``models.<name>.<container>.cls``), with the reference and the
-        original error in the message, chained from the original error.
+        original error in the message, chained from the original error; or for a
+        model ML2P cannot use (see :meth:`Config.model_containers`).
     """
     resolved: dict[str, object] = {}
     for name, ref in cfg.models.items():
-        if isinstance(ref, str):
-            resolved[name] = _resolve(cfg, resolve, ref, f"models.{name}", "")
+        if not isinstance(ref, dict):
+            cls = cfg.model_class(name)
+            resolved[name] = (
+                None if cls is None else _resolve(cfg, resolve, cls, f"models.{name}", "")
+            )
             continue
         objects: dict[str, object] = {}
         for cname, spec in cfg.model_containers(name).items():
-            inherited = "cls" not in (ref.get(cname) or {})
+            inherited = (ref.get(cname) or {}).get("cls") is None
             note = " (inherited from model-defaults.cls)" if inherited else ""
             key = f"models.{name}.{cname}.cls"
             objects[cname] = _resolve(cfg, resolve, spec["cls"], key, note)

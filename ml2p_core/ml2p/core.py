@@ -137,7 +137,7 @@ def import_string(name: str) -> Any:
 
     The name is split at its last dot into a module, which is imported, and
     an attribute of it, which is returned. Errors are those of
-    :func:`importlib.import_module` and :func:`getattr`, as in ML2P 0.6, with
+    ``importlib.import_module`` and ``getattr``, as in ML2P 0.6, with
     messages that name ``name``; for entry-point names and clearer errors, use
     :func:`ml2p.plugins.resolve_model`.
 

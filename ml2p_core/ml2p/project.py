@@ -7,20 +7,27 @@ overriding settings through its section views (``prj.deploy["image"] = ...``).
 Both classes keep 0.6's names, signatures and attributes; they are also
 importable from :mod:`ml2p.core`.
 
-The file is loaded and validated by :func:`ml2p.config.load_config`;
+The object every ``ml2p`` command receives is one too
+(``ml2p.cli.ModellingProjectWithSagemakerClient``), so that
+commands 0.6 deploy scripts added to the ``ml2p`` group keep working.
+
+The file is loaded by :func:`ml2p.config.load_config`;
 :attr:`ModellingProject.config` turns the (possibly changed) ``cfg`` dict back
-into a validated :class:`ml2p.config.Config`, which is what the request
-builders of ``ml2p.sagemaker`` read.
+into a :class:`ml2p.config.Config`, which is what the request builders of
+``ml2p.sagemaker`` read.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Dict, List, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 if TYPE_CHECKING:  # pragma: no cover
     from ml2p.config import Config
+    from ml2p.core import S3URL
 
 __all__ = ["MissingSettingError", "ModellingProject", "ModellingSubCfg", "modelling_config"]
 
@@ -105,42 +112,90 @@ class ModellingProject:
       falling back to ``defaults`` (type: :class:`ModellingSubCfg`).
     * ``models`` - The ``models`` section (type: :class:`ModellingSubCfg`).
 
+    Each is made on first use and may be replaced, as 0.6's attributes could.
+    The file is read when the object is made, as in 0.6, unless ``load`` is
+    false: then on first use of ``cfg`` (or of anything made from it), which
+    is how the ``ml2p`` command makes its project object, so that commands
+    that need no configuration run without one.
+
     :param str cfg: The path of the ``ml2p.yml`` file.
-    :raises ml2p.errors.ConfigError: if the file is missing or invalid.
+    :param bool load: Whether to read the file now (default), or on first use.
+    :raises ml2p.errors.ConfigError: if the file is missing or cannot be
+        loaded (:func:`ml2p.config.load_config`); ``project`` and ``s3``
+        raise it, naming the key, if the file's value cannot be used.
     """
 
-    def __init__(self, cfg: str):
+    def __init__(self, cfg: str, *, load: bool = True):
+        self.cfg_path: str = os.fsdecode(cfg)
+        self._loaded: Optional[Tuple[Dict[str, Any], Config]] = None
+        if load:
+            self.cfg  # noqa: B018 - read the file now, as ML2P 0.6 did
+
+    def _load_config(self) -> Config:
+        """Load the configuration file (:attr:`cfg_path`)."""
         from ml2p.config import load_config
+
+        return load_config(self.cfg_path)
+
+    @functools.cached_property
+    def cfg(self) -> Dict[str, Any]:
+        """The loaded configuration: plain dicts and lists, as ``yaml.safe_load`` gives them."""
+        loaded = self._load_config()
+        self._loaded = (loaded.as_dict(), loaded)
+        return loaded.as_dict()
+
+    @functools.cached_property
+    def project(self) -> str:
+        """The project name (checked: :attr:`ml2p.config.Config.project`)."""
+        return self.config.project
+
+    @functools.cached_property
+    def s3(self) -> S3URL:
+        """The project's S3 folder (from :attr:`ml2p.config.Config.s3folder`)."""
         from ml2p.core import S3URL
 
-        loaded = load_config(cfg)
-        self.cfg_path = loaded.path
-        self._loaded: Tuple[Dict[str, Any], Config] = (loaded.as_dict(), loaded)
-        self.cfg: Dict[str, Any] = loaded.as_dict()
-        self.project: str = self.cfg["project"]
-        self.s3 = S3URL(self.cfg["s3folder"])
-        self.train = ModellingSubCfg(self.cfg, "train")
-        self.deploy = ModellingSubCfg(self.cfg, "deploy")
-        self.dataset = ModellingSubCfg(self.cfg, "dataset")
-        self.notebook = ModellingSubCfg(self.cfg, "notebook")
-        self.models = ModellingSubCfg(self.cfg, "models", defaults="models")
+        return S3URL(self.config.s3folder)
+
+    @functools.cached_property
+    def train(self) -> ModellingSubCfg:
+        """The ``train`` section over ``defaults``."""
+        return ModellingSubCfg(self.cfg, "train")
+
+    @functools.cached_property
+    def deploy(self) -> ModellingSubCfg:
+        """The ``deploy`` section over ``defaults``."""
+        return ModellingSubCfg(self.cfg, "deploy")
+
+    @functools.cached_property
+    def dataset(self) -> ModellingSubCfg:
+        """The ``dataset`` section over ``defaults``."""
+        return ModellingSubCfg(self.cfg, "dataset")
+
+    @functools.cached_property
+    def notebook(self) -> ModellingSubCfg:
+        """The ``notebook`` section over ``defaults``."""
+        return ModellingSubCfg(self.cfg, "notebook")
+
+    @functools.cached_property
+    def models(self) -> ModellingSubCfg:
+        """The ``models`` section (model name -> reference or multi-container mapping)."""
+        return ModellingSubCfg(self.cfg, "models", defaults="models")
 
     @property
     def config(self) -> Config:
-        """The configuration as a validated :class:`ml2p.config.Config`.
+        """The configuration as a :class:`ml2p.config.Config`.
 
         It follows changes made to ``cfg`` (directly or through a
         section view) since the file was loaded.
 
-        :raises ml2p.errors.ConfigError: if a change made it invalid.
+        :raises ml2p.errors.ConfigError: if a change made it impossible to load.
         """
-        snapshot, config = self._loaded
-        if self.cfg != snapshot:
+        cfg = self.cfg
+        if self._loaded is None or cfg != self._loaded[0]:
             from ml2p.config import config_from_dict
 
-            config = config_from_dict(self.cfg, self.cfg_path)
-            self._loaded = (copy.deepcopy(self.cfg), config)
-        return config
+            self._loaded = (copy.deepcopy(cfg), config_from_dict(cfg, self.cfg_path))
+        return self._loaded[1]
 
     def full_job_name(self, job_name: str) -> str:
         """Return the AWS resource name ``<project>-<job_name>``."""
@@ -150,7 +205,7 @@ class ModellingProject:
         """Return the tags of the project's resources: ``[{"Key": "ml2p-project", ...}]``."""
         from ml2p import naming
 
-        return naming.project_tags(self.cfg["project"])
+        return naming.project_tags(self.project)
 
 
 def modelling_config(prj: Any) -> Config:

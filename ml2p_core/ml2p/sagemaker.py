@@ -136,26 +136,14 @@ def _environment(cfg: Config, first: Mapping[str, str], extra: Mapping[str, str]
 def model_class(cfg: Config, model_type: Optional[str]) -> Optional[str]:
     """Return the ``ML2P_MODEL_CLS`` of a training job, processing job or single model.
 
-    ``None`` when no model type is chosen; a model's reference; for a
-    multi-container model, its ``model-defaults.cls`` (as ML2P 0.6 did).
+    ``None`` when no model type is chosen, or when the model names no class;
+    otherwise :meth:`ml2p.config.Config.model_class` (for a multi-container
+    model, its ``model-defaults.cls``, as ML2P 0.6 did).
 
-    :raises ConfigError: if the model is not defined, or is a multi-container
-        model without ``model-defaults.cls``.
+    :raises ConfigError: if the model is not defined, its reference is
+        unusable, or it is a multi-container model without ``model-defaults.cls``.
     """
-    if model_type is None:
-        return None
-    spec = cfg.models.get(model_type)
-    if not isinstance(spec, dict):
-        return cfg.model_reference(model_type)
-    cls = (spec.get("model-defaults") or {}).get("cls")
-    if not cls:
-        raise ConfigError(
-            "is required to train, generate a dataset or create a single-container model "
-            f"with the multi-container model {model_type!r}",
-            path=cfg.path,
-            key=f"models.{model_type}.model-defaults.cls",
-        )
-    return cls
+    return None if model_type is None else cfg.model_class(model_type)
 
 
 def _model_cls_env(cfg: Config, model_type: Optional[str]) -> Dict[str, str]:

@@ -24,7 +24,9 @@ def _optional_cfg(prj: Project) -> Optional[Any]:
     return prj.cfg
 
 
-def _class_path(obj: Any) -> str:
+def _class_path(obj: Any) -> Optional[str]:
+    if obj is None:  # a model that names no class: its image names it
+        return None
     if isinstance(obj, dict):
         return {name: _class_path(value) for name, value in obj.items()}  # type: ignore[return-value]
     return f"{obj.__module__}.{obj.__qualname__}"
