@@ -142,9 +142,10 @@ def cli(ctx: click.Context, cfg: str, quiet: bool, debug: bool) -> None:
     Commands that read the project (all but models, plugins and local
     invoke) load the configuration file given with --cfg.
     """
-    from ml2p.cli.context import Project
+    from ml2p.cli.context import ModellingProjectWithSagemakerClient
 
-    ctx.obj = Project(cfg, quiet=quiet, debug=debug)
+    # ML2P 0.6's command object; the configuration is read when a command first needs it.
+    ctx.obj = ModellingProjectWithSagemakerClient(cfg, quiet=quiet, debug=debug, load=False)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Any:

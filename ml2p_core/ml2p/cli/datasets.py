@@ -170,6 +170,6 @@ def dataset_generate(prj: Project, dataset_name: str, model_type: Optional[str])
     from ml2p import sagemaker
 
     checked_name("dataset", dataset_name)
-    request = sagemaker.processing_job_request(prj.cfg, dataset_name, model_type)
+    request = sagemaker.processing_job_request(prj.config, dataset_name, model_type)
     prj.target("processing job", dataset_name)
     echo_json(prj.sagemaker.create_processing_job(**request))

@@ -91,13 +91,13 @@ def create_endpoint(
     variants = _checked_variants(variant_texts) or [
         endpoint_configs.Variant(model_name or naming.model_for_endpoint(name))
     ]
-    config = endpoint_configs.endpoint_config_request(prj.cfg, name, variants)
-    request = sagemaker.endpoint_request(prj.cfg, name)
+    config = endpoint_configs.endpoint_config_request(prj.config, name, variants)
+    request = sagemaker.endpoint_request(prj.config, name)
     prj.target("model", variants[0].model)
     prj.sagemaker.create_endpoint_config(**config)
     prj.target("endpoint", name)
     echo_json(prj.sagemaker.create_endpoint(**request))
-    if autoscaling.autoscaling_settings(prj.cfg) is None:
+    if autoscaling.autoscaling_settings(prj.config) is None:
         return
     # Application Auto Scaling accepts a variant only once the endpoint is in service.
     _wait_in_service(prj, name, timeout, delay)
@@ -112,14 +112,14 @@ def _register_autoscaling(prj: Project, name: str, variants: Sequence[str]) -> D
     """
     from ml2p import autoscaling
 
-    client = prj.client("application-autoscaling")
+    client = prj.aws_client("application-autoscaling")
     registered: Dict[str, List[str]] = {"ScalableTargets": [], "ScalingPolicies": []}
     for variant in variants:
-        target = autoscaling.scalable_target_request(prj.cfg, name, variant)
+        target = autoscaling.scalable_target_request(prj.config, name, variant)
         client.register_scalable_target(**target)
         registered["ScalableTargets"].append(target["ResourceId"])
         policy = client.put_scaling_policy(
-            **autoscaling.scaling_policy_request(prj.cfg, name, variant)
+            **autoscaling.scaling_policy_request(prj.config, name, variant)
         )
         registered["ScalingPolicies"].append(policy["PolicyARN"])
     return registered
@@ -129,7 +129,7 @@ def _endpoint_targets(prj: Project, name: str) -> List[Dict[str, Any]]:
     from ml2p import autoscaling
 
     prefix = autoscaling.endpoint_prefix(prj.full_name(name))
-    client = prj.client("application-autoscaling")
+    client = prj.aws_client("application-autoscaling")
     pages = client.get_paginator("describe_scalable_targets").paginate(
         ServiceNamespace=autoscaling.NAMESPACE
     )
@@ -142,7 +142,7 @@ def _endpoint_targets(prj: Project, name: str) -> List[Dict[str, Any]]:
 
 
 def _policies(prj: Project, target: Mapping[str, Any]) -> List[Dict[str, Any]]:
-    client = prj.client("application-autoscaling")
+    client = prj.aws_client("application-autoscaling")
     pages = client.get_paginator("describe_scaling_policies").paginate(
         ServiceNamespace=target["ServiceNamespace"],
         ResourceId=target["ResourceId"],
@@ -155,7 +155,7 @@ def describe_autoscaling(prj: Project, name: str) -> Optional[Dict[str, Any]]:
     """The endpoint's scalable targets and scaling policies, if ``deploy.autoscaling`` is set."""
     from ml2p import autoscaling
 
-    if autoscaling.autoscaling_settings(prj.cfg) is None:
+    if autoscaling.autoscaling_settings(prj.config) is None:
         return None
     targets = _endpoint_targets(prj, name)
     policies = [policy for target in targets for policy in _policies(prj, target)]
@@ -174,9 +174,9 @@ def remove_autoscaling(
     """
     from ml2p import autoscaling
 
-    if autoscaling.autoscaling_settings(prj.cfg) is None:
+    if autoscaling.autoscaling_settings(prj.config) is None:
         return None
-    client = prj.client("application-autoscaling")
+    client = prj.aws_client("application-autoscaling")
     removed: Dict[str, List[str]] = {
         "DeletedScalingPolicies": [],
         "DeregisteredScalableTargets": [],
@@ -301,7 +301,7 @@ def invoke_async(
     location = f"s3://{s3.bucket()}/{key}"
     prj.s3_client.put_object(Bucket=s3.bucket(), Key=key, Body=body, ContentType="application/json")
     prj.target("endpoint", name)
-    response = prj.client("sagemaker-runtime").invoke_endpoint_async(
+    response = prj.aws_client("sagemaker-runtime").invoke_endpoint_async(
         EndpointName=full,
         InputLocation=location,
         ContentType="application/json",
@@ -396,9 +396,9 @@ def endpoint_autoscale(prj: Project, name: str) -> None:
     """
     from ml2p import autoscaling
 
-    if autoscaling.autoscaling_settings(prj.cfg) is None:
+    if autoscaling.autoscaling_settings(prj.config) is None:
         raise ML2PError(
-            f"{prj.cfg.path}: deploy.autoscaling is not set: give min_instances, "
+            f"{prj.config.path}: deploy.autoscaling is not set: give min_instances, "
             "max_instances and target_invocations_per_instance"
         )
     checked_name("endpoint", name)
@@ -528,7 +528,7 @@ def endpoint_update(
         )
     new_name = traffic.updated_config_name(prj.project, name, taken=[old["EndpointConfigName"]])
     config = endpoint_configs.endpoint_config_request(
-        prj.cfg, name, variants, config_name=new_name, variant_names=names
+        prj.config, name, variants, config_name=new_name, variant_names=names
     )
     prj.target("model", variants[0].model)
     prj.sagemaker.create_endpoint_config(**config)

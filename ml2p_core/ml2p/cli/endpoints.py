@@ -103,7 +103,7 @@ def endpoint_create(
     from ml2p import sagemaker
     from ml2p.cli import endpoint_scaling
 
-    if endpoint_scaling.uses_scaling(prj.cfg, variants):
+    if endpoint_scaling.uses_scaling(prj.config, variants):
         endpoint_scaling.create_endpoint(prj, name, model_name, variants, timeout, delay)
         return
     checked_name("endpoint", name)
@@ -111,8 +111,8 @@ def endpoint_create(
         checked_name("model", model_name, enforced=False)
     else:
         model_name = naming.model_for_endpoint(name)
-    config = sagemaker.endpoint_config_request(prj.cfg, name, model_name)
-    request = sagemaker.endpoint_request(prj.cfg, name)
+    config = sagemaker.endpoint_config_request(prj.config, name, model_name)
+    request = sagemaker.endpoint_request(prj.config, name)
     prj.target("model", model_name)
     prj.sagemaker.create_endpoint_config(**config)
     prj.target("endpoint", name)
@@ -230,7 +230,7 @@ def endpoint_invoke(
     if variant:
         kwargs["TargetVariant"] = endpoint_scaling.variant_for(prj, name, variant)
         prj.target("endpoint", name)
-    response = prj.client("sagemaker-runtime").invoke_endpoint(**kwargs)
+    response = prj.aws_client("sagemaker-runtime").invoke_endpoint(**kwargs)
     raw = response["Body"].read()
     try:
         response["Body"] = json.loads(raw)

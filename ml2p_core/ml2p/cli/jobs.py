@@ -56,7 +56,7 @@ def training_job_create(
     checked_name("training-job", name)
     checked_name("dataset", dataset, enforced=False)
     user = load_hyperparameters(hyperparameters_file, params)
-    request = training_scale.training_job_request(prj.cfg, name, dataset, model_type, user)
+    request = training_scale.training_job_request(prj.config, name, dataset, model_type, user)
     prj.target("training job", name)
     echo_json(prj.sagemaker.create_training_job(**request))
 

@@ -111,7 +111,7 @@ def _prepare(folder: str) -> pathlib.Path:
 
 def _model_ref(prj: Project, model: str) -> str:
     """The class reference of ``model``: a key of the config's ``models``."""
-    cfg = prj.cfg
+    cfg = prj.config
     if model in cfg.models:
         return cfg.model_reference(model)
     defined = ", ".join(sorted(cfg.models)) or "(none)"
@@ -148,9 +148,9 @@ def _serving_environ(prj: Project, model_ref: str) -> Dict[str, str]:
     """The environment of a server for the local model, as its SageMaker model gets."""
     from ml2p import sagemaker
 
-    deploy = prj.cfg.section("deploy")
+    deploy = prj.config.section("deploy")
     env = {
-        **sagemaker.base_environment(prj.cfg),
+        **sagemaker.base_environment(prj.config),
         "ML2P_MODEL_VERSION": prj.full_name("local"),
         "ML2P_RECORD_INVOKES": "true" if deploy.get("record_invokes") else "false",
         "ML2P_MODEL_CLS": model_ref,
@@ -250,9 +250,9 @@ def local_generate(prj: Project, model: str, dataset: str, local_folder: str) ->
     ref = _model_ref(prj, model)
     root = _prepare(local_folder)
     _forget_training_config(root)
-    get_plugin_manager(prj.cfg.plugins)
+    get_plugin_manager(prj.config.plugins)
     env = {
-        **sagemaker.base_environment(prj.cfg),
+        **sagemaker.base_environment(prj.config),
         "ML2P_DATASET": dataset,
         "ML2P_MODEL_CLS": ref,
     }
@@ -322,13 +322,13 @@ def local_train(
     if "ML2P_ENV" in user:
         raise ML2PError("hyperparameter 'ML2P_ENV' is reserved for ML2P's settings")
     env = {
-        **sagemaker.base_environment(prj.cfg),
+        **sagemaker.base_environment(prj.config),
         "ML2P_TRAINING_JOB": prj.full_name(training_job or "local"),
         "ML2P_MODEL_CLS": ref,
     }
     encoded = hp.encode({"ML2P_ENV": dict(env), **user})
     root = _prepare(local_folder)
-    get_plugin_manager(prj.cfg.plugins)
+    get_plugin_manager(prj.config.plugins)
 
     if dataset:
         prj.target("dataset", dataset)
@@ -336,7 +336,7 @@ def local_train(
             _replaced_on_success(root, _CHANNEL),
             progress(None, f"downloading {dataset}", prj.quiet) as advance,
         ):
-            local_env = LocalEnv(root, prj.cfg, session=aws.session())
+            local_env = LocalEnv(root, prj.config, session=aws.session())
             local_env.download_dataset(dataset, progress=advance)
     elif data_dir:
         with _replaced_on_success(root, _CHANNEL) as channel:
@@ -354,7 +354,7 @@ def local_train(
         if hosts > 1:
             from ml2p.cli.local_hosts import train_on_hosts
 
-            host_names = train_on_hosts(root, ref, _environ(env), hosts, prj.cfg)
+            host_names = train_on_hosts(root, ref, _environ(env), hosts, prj.config)
         else:
             _run("train", root, ref, _environ(env), prj.debug)
         archive = pack_model(model_folder, root / "output" / MODEL_ARCHIVE)
@@ -401,7 +401,7 @@ def local_serve(
     root = pathlib.Path(local_folder)
     _trained_model(root, model)
     _forget_training_config(root)
-    get_plugin_manager(prj.cfg.plugins)
+    get_plugin_manager(prj.config.plugins)
     environ = _serving_environ(prj, ref)
     # Import the model first: the port is then checked just before the server binds it.
     resolve_model(ref, environ)

@@ -82,12 +82,12 @@ def local_transform(
     ref = _model_ref(prj, model)
     root = pathlib.Path(local_folder)
     _trained_model(root, model)
-    settings = TransformSettings.from_config(prj.cfg)
+    settings = TransformSettings.from_config(prj.config)
     # Refuse what cannot run locally before starting the server.
     engine.make_plan(settings, {})
     engine.check_folders(input_dir, output_dir)
     _forget_training_config(root)
-    get_plugin_manager(prj.cfg.plugins)
+    get_plugin_manager(prj.config.plugins)
     environ = {**_serving_environ(prj, ref), **_server_settings(settings, workers)}
     files = [p for p in pathlib.Path(input_dir).rglob("*") if p.is_file()]
     total = sum(p.stat().st_size for p in files)

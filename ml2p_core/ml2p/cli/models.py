@@ -50,7 +50,7 @@ def model_create(
     checked_name("model", name)
     if training_job is not None:
         checked_name("training-job", training_job, enforced=False)
-    request = sagemaker.model_request(prj.cfg, name, training_job, model_type)
+    request = sagemaker.model_request(prj.config, name, training_job, model_type)
     prj.target("model", name)
     echo_json(prj.sagemaker.create_model(**request))
 

@@ -46,7 +46,7 @@ def notebook_create(prj: Project, name: str) -> None:
     """
     from ml2p import sagemaker
 
-    cfg = prj.cfg
+    cfg = prj.config
     lifecycle = sagemaker.lifecycle_config_request(cfg, name)
     repo_name: Optional[str] = f"{name}-repo" if cfg.section("notebook").get("repo_url") else None
     repo_request = sagemaker.code_repository_request(cfg, repo_name) if repo_name else None

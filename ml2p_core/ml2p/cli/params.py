@@ -61,7 +61,7 @@ def model_type_callback(ctx: click.Context, param: Any, value: Optional[str]) ->
     from ml2p import sagemaker
     from ml2p.cli.context import project_of
 
-    cfg = project_of(ctx).cfg
+    cfg = project_of(ctx).config
     _ = cfg.models  # an unusable `models` is the config's error (status 1), not a usage error
     try:
         return sagemaker.resolve_model_type(cfg, value)

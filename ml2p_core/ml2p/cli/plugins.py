@@ -19,9 +19,9 @@ def _optional_cfg(prj: Project) -> Optional[Any]:
         ctx = click.get_current_context()
         source = ctx.find_root().get_parameter_source("cfg")
         if source is not None and source.name != "DEFAULT":
-            return prj.cfg  # Given explicitly: a missing file is an error.
+            return prj.config  # Given explicitly: a missing file is an error.
         return None
-    return prj.cfg
+    return prj.config
 
 
 def _class_path(obj: Any) -> Optional[str]:
@@ -97,7 +97,7 @@ def validate(prj: Project) -> None:
     from ml2p.config import check_models
     from ml2p.plugins import get_plugin_manager, resolve_model
 
-    cfg = prj.cfg
+    cfg = prj.config
     pm = get_plugin_manager(cfg.plugins)
     resolved = check_models(cfg, resolve_model)
     echo_json(

@@ -354,7 +354,7 @@ def predictions_replay(
         else:
             assert endpoint is not None
             prj.target("endpoint", endpoint)
-            client = prj.client("sagemaker-runtime")
+            client = prj.aws_client("sagemaker-runtime")
             target = replaying.EndpointTarget(client, prj.full_name(endpoint))
         stack.callback(target.close)
         handle = stack.enter_context(_output(out, "a")) if out else None

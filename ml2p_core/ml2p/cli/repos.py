@@ -37,7 +37,7 @@ def repo_create(prj: Project, name: str) -> None:
     """Create REPO from notebook.repo_url (and repo_branch, repo_secret_arn)."""
     from ml2p import sagemaker
 
-    request = sagemaker.code_repository_request(prj.cfg, name)
+    request = sagemaker.code_repository_request(prj.config, name)
     prj.target("code repository", name)
     echo_json(prj.sagemaker.create_code_repository(**request))
 

@@ -44,7 +44,7 @@ def echo_log_events(
 
     from ml2p.cloudwatch import event_record
 
-    client = prj.client("logs")
+    client = prj.aws_client("logs")
     try:
         for event in read(client):
             click.echo(json.dumps(event_record(event)))

@@ -54,7 +54,7 @@ def transform_create(prj: Project, name: str, model: str, source: str) -> None:
     from ml2p import transforms
 
     checked_name("model", model)
-    request = transforms.transform_job_request(prj.cfg, name, model, source)
+    request = transforms.transform_job_request(prj.config, name, model, source)
     prj.target("model", model)
     echo_json(prj.sagemaker.create_transform_job(**request))
 
