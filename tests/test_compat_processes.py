@@ -3,7 +3,9 @@
 A model written as for ML2P 0.6 (:mod:`tests.compat_models`) builds its own
 trainer, generator and predictor and logs with ``logging.getLogger(__name__)``.
 Each of its lines must reach stdout exactly once, whatever the command and
-however many workers serve it.
+however many workers serve it, as the bare message, as ML2P 0.6 printed it
+(CloudWatch metric filters and log readers match on it); ML2P's own lines
+carry time, level and logger. The commands print 0.6's start and done lines.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 
 import pytest
 
+from tests import v060
 from tests.conftest import AWS_TEST_ENV
 from tests.serving_support import ROOT, Server, post, request
 
@@ -41,6 +44,16 @@ def lines_with(text: str, needle: str) -> list:
     return [line for line in text.splitlines() if needle in line]
 
 
+#: A line of one of ML2P's own log records.
+ML2P_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ml2p(\.[\w.]+)?: ")
+
+
+def models_lines(text: str) -> list:
+    """The lines of ``text`` that are not ML2P's own log records, pids normalised."""
+    lines = [line for line in text.splitlines() if not ML2P_RECORD.match(line)]
+    return [re.sub(r"pid=\d+", "pid=N", line) for line in lines]
+
+
 def test_version_and_short_help():
     version = docker("--version", env={})
     assert version.returncode == 0
@@ -51,19 +64,63 @@ def test_version_and_short_help():
     assert short_help.returncode == 0 and "generate-dataset" in short_help.stdout
 
 
+TRAIN_ARGS = ("--model", MODEL, "train")
+TRAIN_ENV = {"ML2P_TRAINING_JOB": "j-1-0"}
+
+
 def test_train_logs_the_models_lines_once_on_stdout(tmp_path):
-    proc = docker(
-        "--ml-folder", str(tmp_path), "--model", MODEL, "train", env={"ML2P_TRAINING_JOB": "j-1-0"}
-    )
+    proc = docker("--ml-folder", str(tmp_path), *TRAIN_ARGS, env=TRAIN_ENV)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # Built by FactoryModel.trainer, which set the slope.
     assert json.loads((tmp_path / "model" / "model.json").read_text()) == {"slope": 7}
-    [line] = lines_with(proc.stdout, "compat-model training")
-    assert re.search(r" INFO tests\.compat_models: compat-model training pid=\d+$", line)
-    assert len(lines_with(proc.stdout, "training started: tests.compat_models.FactoryTrainer")) == 1
+    # ML2P 0.6's lines: the start line, the model's line bare, the done line.
+    assert models_lines(proc.stdout) == [
+        "Starting training job j-1-0.",
+        "compat-model training pid=N",
+        "Done.",
+    ]
+    # ML2P's own lines say when, how bad and who.
+    [started] = lines_with(proc.stdout, "training started: tests.compat_models.FactoryTrainer")
+    assert ML2P_RECORD.match(started) and " INFO ml2p.runtime: " in started
     assert len(lines_with(proc.stdout, "training finished")) == 1
     assert "compat-model debug" not in proc.stdout  # INFO, not DEBUG
     assert "compat-model" not in proc.stderr and "Logging error" not in proc.stderr
+
+
+@v060.needed
+def test_train_prints_what_ml2p_0_6_0_printed(tmp_path):
+    ours = docker("--ml-folder", str(tmp_path / "ours"), *TRAIN_ARGS, env=TRAIN_ENV)
+    assert ours.returncode == 0, ours.stdout + ours.stderr
+    (tmp_path / "v060" / "model").mkdir(parents=True)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("ML2P_", "SAGEMAKER_"))}
+    environ.update({**AWS_TEST_ENV, **TRAIN_ENV, "PYTHONPATH": ROOT})
+    run_v060 = "from ml2p.docker import ml2p_docker; ml2p_docker()"
+    theirs = subprocess.run(
+        [v060.python(), "-c", run_v060, "--ml-folder", str(tmp_path / "v060"), *TRAIN_ARGS],
+        env=environ,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert theirs.returncode == 0, theirs.stdout + theirs.stderr
+    assert models_lines(ours.stdout) == models_lines(theirs.stdout)
+
+
+def test_a_failed_training_prints_the_start_line_and_no_done(tmp_path):
+    proc = docker(
+        "--ml-folder",
+        str(tmp_path),
+        "--model",
+        "tests.serving_models.FailingModel",
+        "train",
+        env={**TRAIN_ENV, "SERVING_FAIL_DETAIL": "on purpose"},
+    )
+    assert proc.returncode == 1
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "Starting training job j-1-0."
+    assert "Done." not in lines
+    assert len(lines_with(proc.stdout, "training failed: ValueError: bad training data")) == 1
 
 
 def test_generate_dataset_logs_the_models_lines_once_on_stdout(tmp_path):
@@ -76,7 +133,11 @@ def test_generate_dataset_logs_the_models_lines_once_on_stdout(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # Built by FactoryModel.dataset_generator, which set the rows.
     assert json.loads((tmp_path / "output" / "data" / "rows.json").read_text()) == {"rows": 3}
-    assert len(lines_with(proc.stdout, "compat-model generating")) == 1
+    assert models_lines(proc.stdout) == [
+        "Starting generation of dataset compat-20240101.",
+        "compat-model generating pid=N",
+        "Done.",
+    ]
     assert len(lines_with(proc.stdout, "dataset generation finished")) == 1
     assert "compat-model" not in proc.stderr
 
@@ -142,7 +203,12 @@ def test_every_worker_logs_the_models_lines_once_on_stdout(server):
     out = server.log()
     with open(server.err_path, encoding="utf-8") as f:
         err = f.read()
+    # ML2P 0.6's start line first; its done line once the server stopped cleanly.
+    lines = out.splitlines()
+    assert lines[0] == "Starting server for model version None."
+    assert lines[-1] == "Done."
     setup = lines_with(out, "compat-model setup pid=")
+    assert all(re.fullmatch(r"compat-model setup pid=\d+", line) for line in setup)  # bare
     pids = [line.rsplit("pid=", 1)[1] for line in setup]
     assert len(pids) == 2 and len(set(pids)) == 2, out  # once in each worker
     # --debug: the model's DEBUG lines are logged too.

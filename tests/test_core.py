@@ -216,6 +216,27 @@ def test_one_log_handler_however_many_instances(tmp_path, restore_ml2p_logger):
     assert not logging.getLogger("ml2p").handlers
 
 
+def test_model_lines_are_bare_and_ml2ps_carry_time_level_and_logger(restore_ml2p_logger):
+    # As ML2P 0.6's handler printed them, for metric filters and log readers written for it.
+    stream = io.StringIO()
+    configure_logging(stream=stream)
+    logging.getLogger("some.model.module").info("loss=%s", 0.25)
+    logging.getLogger("ml2pish").warning("not ours")
+    logging.getLogger("ml2p.runtime").info("ours")
+    logging.getLogger("ml2p").error("ours too")
+    try:
+        raise ValueError("bad row")
+    except ValueError:
+        logging.getLogger("some.model.module").exception("failed")
+    lines = stream.getvalue().splitlines()
+    assert lines[:2] == ["loss=0.25", "not ours"]
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
+    assert re.fullmatch(stamp + r" INFO ml2p\.runtime: ours", lines[2])
+    assert re.fullmatch(stamp + r" ERROR ml2p: ours too", lines[3])
+    assert lines[4:6] == ["failed", "Traceback (most recent call last):"]
+    assert lines[-1] == "ValueError: bad row"
+
+
 def test_configure_logging_after_old_stream_closed(restore_ml2p_logger):
     old = io.StringIO()
     configure_logging(stream=old)

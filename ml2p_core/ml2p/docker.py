@@ -12,14 +12,19 @@ variable ``ML2P_MODEL_CLS`` names it; with neither the command fails with
 exit code 2.
 
 Every logger's lines at INFO and above, the model's own included, go to
-stdout (line-buffered), which SageMaker ships to CloudWatch; see
-:func:`ml2p.logs.configure_logging`.
+stdout (line-buffered), which SageMaker ships to CloudWatch: the model's as
+the bare message, ML2P's own with time, level and logger; see
+:mod:`ml2p.logs`. As ML2P 0.6 did, the commands print ``Starting training
+job <name>.``, ``Starting generation of dataset <name>.`` or ``Starting
+server for model version <version>.`` once the model is loaded, and
+``Done.`` when they end successfully.
 
 The click group is :data:`ml2p_docker` (its ML2P 0.6 name; also ``cli``).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, Optional, Sequence
 
@@ -89,6 +94,12 @@ def cli(ctx: click.Context, ml_folder: str, model: Optional[str]) -> None:
 ml2p_docker = cli
 
 
+def _done(code: int) -> int:
+    if code == 0:
+        click.echo("Done.")
+    return code
+
+
 @cli.command()
 @click.pass_context
 def train(ctx: click.Context) -> None:
@@ -97,7 +108,12 @@ def train(ctx: click.Context) -> None:
 
     _require_model(ctx)
     _setup_logging()
-    ctx.exit(runtime.train(ctx.obj["ml_folder"], ctx.obj["model"]))
+    code = runtime.train(
+        ctx.obj["ml_folder"],
+        ctx.obj["model"],
+        on_start=lambda env: click.echo(f"Starting training job {env.training_job_name}."),
+    )
+    ctx.exit(_done(code))
 
 
 @cli.command("generate-dataset")
@@ -108,7 +124,12 @@ def generate_dataset(ctx: click.Context) -> None:
 
     _require_model(ctx)
     _setup_logging()
-    ctx.exit(runtime.generate_dataset(ctx.obj["ml_folder"], ctx.obj["model"]))
+    code = runtime.generate_dataset(
+        ctx.obj["ml_folder"],
+        ctx.obj["model"],
+        on_start=lambda env: click.echo(f"Starting generation of dataset {env.dataset_name}."),
+    )
+    ctx.exit(_done(code))
 
 
 @cli.command()
@@ -136,16 +157,27 @@ def generate_dataset(ctx: click.Context) -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: Optional[int], debug: bool) -> None:
     """Serve predictions over HTTP until SIGTERM."""
+    from ml2p.core import SageMakerEnv
     from ml2p.errors import ML2PError
     from ml2p.serving import serve as run_server
 
     _require_model(ctx)
     _setup_logging(debug)
+    master = os.getpid()
     try:
+        version = SageMakerEnv(ctx.obj["ml_folder"]).model_version
+        click.echo(f"Starting server for model version {version}.")
         run_server(ctx.obj["ml_folder"], ctx.obj["model"], host=host, port=port)
     except ML2PError as exc:
         click.echo(f"Error: {type(exc).__name__}: {exc}", err=True)
         ctx.exit(1)
+    except SystemExit as exc:
+        # gunicorn ends the server, and each forked worker, with SystemExit:
+        # the server (not a worker) stopping cleanly is done.
+        if os.getpid() == master and exc.code in (0, None):
+            _done(0)
+        raise
+    _done(0)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Any:

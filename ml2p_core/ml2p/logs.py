@@ -20,6 +20,12 @@ it is asked for:
 
 ML2P's own loggers add no handler of their own: their records reach the root
 logger's handlers like everyone else's, so no line is printed twice.
+
+The handler writes ML2P's own records (loggers ``ml2p`` and ``ml2p.*``) as
+:data:`LOG_FORMAT`, ``<time> <LEVEL> <logger>: <message>``, and everyone
+else's (the model's, its libraries') as the bare message, as ML2P 0.6's
+handler printed them: CloudWatch metric filters and SageMaker metric
+definitions written for 0.6 match the model's lines as they were.
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ from typing import IO, Optional, Union
 
 LOGGER_NAME = "ml2p"
 _HANDLER_MARK = "_ml2p_handler"
-#: The format of every line the handler writes.
+#: The format of the lines of ML2P's own records.
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: The format of every other record's lines: the message alone, as in ML2P 0.6.
+MODEL_LOG_FORMAT = "%(message)s"
 #: Loggers kept at INFO when DEBUG is asked for: the AWS SDK and its HTTP
 #: client log every request at DEBUG, signatures included.
 QUIET_LOGGERS = ("boto3", "botocore", "s3transfer", "urllib3")
@@ -42,6 +50,27 @@ logger = logging.getLogger(LOGGER_NAME)
 def get_logger(name: str = "") -> logging.Logger:
     """Return the ``ml2p`` logger, or its child ``ml2p.<name>``."""
     return logger.getChild(name) if name else logger
+
+
+def is_ml2p_record(record: logging.LogRecord) -> bool:
+    """Whether ``record`` comes from one of ML2P's own loggers (``ml2p``, ``ml2p.*``)."""
+    return record.name == LOGGER_NAME or record.name.startswith(LOGGER_NAME + ".")
+
+
+class LineFormatter(logging.Formatter):
+    """:data:`LOG_FORMAT` for ML2P's own records, :data:`MODEL_LOG_FORMAT` for the rest.
+
+    Either way an exception's traceback follows its record's line.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(LOG_FORMAT)
+        self._model = logging.Formatter(MODEL_LOG_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if is_ml2p_record(record):
+            return super().format(record)
+        return self._model.format(record)
 
 
 #: Where a handler writes: a stream, or ``"stdout"`` / ``"stderr"`` for
@@ -60,7 +89,7 @@ class _Handler(logging.StreamHandler):
         logging.Handler.__init__(self)
         self.target = target
         setattr(self, _HANDLER_MARK, True)
-        self.setFormatter(logging.Formatter(LOG_FORMAT))
+        self.setFormatter(LineFormatter())
 
     @property  # type: ignore[override]
     def stream(self) -> IO[str]:

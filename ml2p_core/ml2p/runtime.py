@@ -104,6 +104,10 @@ def load_model(model_ref: Optional[str], env: SageMakerEnv) -> type:
     return resolve_model(model_reference(model_ref, env), env.environ)
 
 
+#: Called with the environment once the model is loaded, before its job is made.
+OnStart = Callable[[SageMakerEnv], None]
+
+
 def _run_job(
     what: str,
     factory: str,
@@ -111,12 +115,15 @@ def _run_job(
     ml_folder: Any,
     model_ref: Optional[str],
     environ: Optional[Mapping[str, str]],
+    on_start: Optional[OnStart],
 ) -> int:
     env: Optional[SageMakerEnv] = None
     job: Any = None
     try:
         env = SageMakerEnv(ml_folder, environ)
         model_cls = load_model(model_ref, env)
+        if on_start is not None:
+            on_start(env)
         # Through the model's own factory method (trainer, dataset_generator),
         # so that a model overriding it is honoured, as in ML2P 0.6.
         job = getattr(model_cls(), factory)(env)
@@ -154,7 +161,11 @@ class _FallbackEnv(SageMakerEnv):
 
 
 def train(
-    ml_folder: Any, model_ref: Optional[str] = None, environ: Optional[Mapping[str, str]] = None
+    ml_folder: Any,
+    model_ref: Optional[str] = None,
+    environ: Optional[Mapping[str, str]] = None,
+    *,
+    on_start: Optional[OnStart] = None,
 ) -> int:
     """Run the model's trainer through the ``ml2p_train`` hook.
 
@@ -166,16 +177,25 @@ def train(
     :param model_ref: An ``ml2p.models`` entry-point name or a dotted path
         (default: ``ML2P_MODEL_CLS``).
     :param environ: The environment variables (default ``os.environ``).
+    :param on_start: Called with the environment once the model is loaded,
+        before the trainer is made (``ml2p-docker`` prints ML2P 0.6's
+        ``Starting training job <name>.`` there).
     :returns: 0 on success; 1 on failure, with ``output/failure`` written;
         2 if no model was named.
     """
     from ml2p.checkpoints import train_with_checkpoints
 
-    return _run_job("training", "trainer", train_with_checkpoints, ml_folder, model_ref, environ)
+    return _run_job(
+        "training", "trainer", train_with_checkpoints, ml_folder, model_ref, environ, on_start
+    )
 
 
 def generate_dataset(
-    ml_folder: Any, model_ref: Optional[str] = None, environ: Optional[Mapping[str, str]] = None
+    ml_folder: Any,
+    model_ref: Optional[str] = None,
+    environ: Optional[Mapping[str, str]] = None,
+    *,
+    on_start: Optional[OnStart] = None,
 ) -> int:
     """Run the model's dataset generator through the ``ml2p_generate`` hook.
 
@@ -186,5 +206,11 @@ def generate_dataset(
     from ml2p import lifecycle
 
     return _run_job(
-        "dataset generation", "dataset_generator", lifecycle.generate, ml_folder, model_ref, environ
+        "dataset generation",
+        "dataset_generator",
+        lifecycle.generate,
+        ml_folder,
+        model_ref,
+        environ,
+        on_start,
     )
