@@ -893,8 +893,9 @@ def load_config(path: str | os.PathLike[str] = DEFAULT_CONFIG_FILE) -> Config:
     """Read, parse and validate an ``ml2p.yml`` file.
 
     :param path: The configuration file (default :data:`DEFAULT_CONFIG_FILE`).
-    :raises ConfigFileNotFoundError: If the file is missing (a :class:`ConfigError`
-        that is also the :class:`FileNotFoundError` ML2P 0.6 raised).
+    :raises ConfigFileNotFoundError: If the file is missing (a
+        :class:`~ml2p.errors.ConfigError` that is also the ``FileNotFoundError`` ML2P 0.6
+        raised).
     :raises ConfigError: If the file is unreadable, is not valid YAML (the
         message gives the line and column), its top level is not a mapping, or the
         configuration is invalid. The error names the file and, where one is at fault,
