@@ -63,7 +63,7 @@ def click_echo_json(response: Any) -> None:
 def endpoint_url_for_arn(endpoint_arn: str) -> Optional[str]:
     """Return the invocation URL of an endpoint ARN (``None`` if it is not one).
 
-    See :func:`ml2p.cli.endpoints.endpoint_url_for_arn`.
+    The same answer as ``ml2p endpoint describe`` gives as ``EndpointUrl``.
     """
     return endpoints.endpoint_url_for_arn(endpoint_arn)
 

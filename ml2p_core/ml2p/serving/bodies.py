@@ -20,7 +20,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ml2p.errors import ClientError
 
+#: The JSON media type: how every body that is not JSON Lines or CSV is read.
 JSON = "application/json"
+#: The CSV media type.
 CSV = "text/csv"
 #: What :func:`request_media_type` returns for CSV whose first row names the columns.
 CSV_WITH_HEADER = "text/csv; header=present"
