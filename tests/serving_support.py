@@ -110,7 +110,8 @@ class Server(ServedPredictor):
     def wait_workers_ready(self, workers: int, timeout: float = 30.0) -> None:
         """Wait until ``workers`` workers have logged that their model is set up."""
         deadline = time.monotonic() + timeout
-        while self.log().count(": ready") < workers:
+        # ML2P's own records (": ready" among them) go to stderr.
+        while self._output().count(": ready") < workers:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"workers not ready after {timeout} s:\n{self.log()}")
             time.sleep(0.05)

@@ -54,6 +54,11 @@ def models_lines(text: str) -> list:
     return [re.sub(r"pid=\d+", "pid=N", line) for line in lines]
 
 
+def pid_free(text: str) -> list:
+    """Every line of ``text``, pids normalised."""
+    return [re.sub(r"pid=\d+", "pid=N", line) for line in text.splitlines()]
+
+
 def test_version_and_short_help():
     version = docker("--version", env={})
     assert version.returncode == 0
@@ -73,17 +78,16 @@ def test_train_logs_the_models_lines_once_on_stdout(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # Built by FactoryModel.trainer, which set the slope.
     assert json.loads((tmp_path / "model" / "model.json").read_text()) == {"slope": 7}
-    # ML2P 0.6's lines: the start line, the model's line bare, the done line.
-    assert models_lines(proc.stdout) == [
+    # Exactly ML2P 0.6's lines: the start line, the model's line bare, the done line.
+    assert pid_free(proc.stdout) == [
         "Starting training job j-1-0.",
         "compat-model training pid=N",
         "Done.",
     ]
-    # ML2P's own lines say when, how bad and who.
-    [started] = lines_with(proc.stdout, "training started: tests.compat_models.FactoryTrainer")
+    # ML2P's own lines, on stderr, say when, how bad and who.
+    [started] = lines_with(proc.stderr, "training started: tests.compat_models.FactoryTrainer")
     assert ML2P_RECORD.match(started) and " INFO ml2p.runtime: " in started
-    assert len(lines_with(proc.stdout, "training finished")) == 1
-    assert "compat-model debug" not in proc.stdout  # INFO, not DEBUG
+    assert len(lines_with(proc.stderr, "training finished")) == 1
     assert "compat-model" not in proc.stderr and "Logging error" not in proc.stderr
 
 
@@ -120,7 +124,8 @@ def test_a_failed_training_prints_the_start_line_and_no_done(tmp_path):
     lines = proc.stdout.splitlines()
     assert lines[0] == "Starting training job j-1-0."
     assert "Done." not in lines
-    assert len(lines_with(proc.stdout, "training failed: ValueError: bad training data")) == 1
+    assert len(lines_with(proc.stderr, "training failed: ValueError: bad training data")) == 1
+    assert not lines_with(proc.stdout, "training failed")
 
 
 def test_generate_dataset_logs_the_models_lines_once_on_stdout(tmp_path):
@@ -133,12 +138,12 @@ def test_generate_dataset_logs_the_models_lines_once_on_stdout(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # Built by FactoryModel.dataset_generator, which set the rows.
     assert json.loads((tmp_path / "output" / "data" / "rows.json").read_text()) == {"rows": 3}
-    assert models_lines(proc.stdout) == [
+    assert pid_free(proc.stdout) == [
         "Starting generation of dataset compat-20240101.",
         "compat-model generating pid=N",
         "Done.",
     ]
-    assert len(lines_with(proc.stdout, "dataset generation finished")) == 1
+    assert len(lines_with(proc.stderr, "dataset generation finished")) == 1
     assert "compat-model" not in proc.stderr
 
 
@@ -213,13 +218,14 @@ def test_every_worker_logs_the_models_lines_once_on_stdout(server):
     assert len(pids) == 2 and len(set(pids)) == 2, out  # once in each worker
     # --debug: the model's DEBUG lines are logged too.
     assert len(lines_with(out, "compat-model debug setup")) == 2
-    assert len(lines_with(out, ": ready")) == 2
+    # ML2P's own records go to stderr.
+    assert len(lines_with(err, ": ready")) == 2 and not lines_with(out, ": ready")
     # Each prediction logs its line once, never twice.
     for x in range(1001, 1005):
         assert len(lines_with(out, f"compat-model predicting x={x} pid=")) == 1
     assert "compat-model" not in err and "Logging error" not in err + out
     # A traceback is logged as Python prints it, right after the error line.
-    lines = out.splitlines()
+    lines = err.splitlines()
     [failed] = [i for i, line in enumerate(lines) if "invocation failed: ZeroDivisionError" in line]
     assert lines[failed + 1] == "Traceback (most recent call last):"
     assert "ZeroDivisionError: division by zero" in lines[failed + 2 :]

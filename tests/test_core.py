@@ -245,3 +245,35 @@ def test_configure_logging_after_old_stream_closed(restore_ml2p_logger):
     configure_logging(stream=new)
     logging.getLogger("ml2p.test").info("after close")
     assert "after close" in new.getvalue()
+
+
+def test_by_default_model_lines_go_to_stdout_and_ml2ps_to_stderr(capsys, restore_ml2p_logger):
+    # stdout keeps exactly what ML2P 0.6 printed there; ML2P's own records sit beside
+    # what gunicorn and Python write on stderr (SageMaker ships both to CloudWatch).
+    configure_logging()
+    logging.getLogger("some.model.module").info("model line")
+    logging.getLogger("ml2p.runtime").info("ml2p line")
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["model line"]
+    [line] = captured.err.splitlines()
+    assert line.endswith(" INFO ml2p.runtime: ml2p line")
+
+
+@pytest.fixture
+def aws_sdk_levels():
+    names = ("boto3", "botocore", "s3transfer", "urllib3")
+    saved = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in saved.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def test_the_aws_sdk_stays_one_step_quieter(restore_ml2p_logger, aws_sdk_levels):
+    # botocore says where it found credentials at INFO: not a line for the model's log.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)  # set by the application: kept
+    logging.getLogger("botocore").setLevel(logging.NOTSET)
+    configure_logging(stream=io.StringIO())
+    assert logging.getLogger("botocore").getEffectiveLevel() == logging.WARNING
+    configure_logging(logging.DEBUG, stream=io.StringIO())
+    assert logging.getLogger("botocore").getEffectiveLevel() == logging.INFO
+    assert logging.getLogger("urllib3").level == logging.ERROR

@@ -58,7 +58,10 @@ def test_training_failure_writes_reason_first_then_traceback(tmp_path, monkeypat
     first_line = text.splitlines()[0]
     assert first_line == f"ValueError: bad training data: {detail}"
     assert "Traceback (most recent call last)" in text and "serving_models.py" in text
-    lines = capsys.readouterr().out.splitlines()
+    # ML2P's own records go to stderr; stdout keeps what ML2P 0.6 printed there.
+    captured = capsys.readouterr()
+    assert "training failed" not in captured.out
+    lines = captured.err.splitlines()
     failed = [i for i, line in enumerate(lines) if "training failed" in line]
     assert len(failed) == 1 and lines[failed[0]].endswith(f"training failed: {first_line}")
     # The traceback follows as Python prints it, one line per line.

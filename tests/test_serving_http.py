@@ -270,7 +270,7 @@ def test_accept_list_picks_first_supported(server):
 def test_execution_parameters(server):
     resp = request(server.port, "GET", "/execution-parameters")
     assert resp.json() == {
-        "MaxConcurrentTransforms": 2,
+        "MaxConcurrentTransforms": 1,  # as ML2P 0.6, whatever the workers (2 here)
         "BatchStrategy": "MULTI_RECORD",
         "MaxPayloadInMB": MAX_PAYLOAD_MB,
     }

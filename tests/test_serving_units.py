@@ -174,7 +174,7 @@ def test_execution_parameters_give_a_whole_payload_limit_as_an_int(tmp_path, mb,
     with PredictionClient(ScaleModel, ml_folder=tmp_path, environ=environ) as client:
         answer = client.get("/execution-parameters").json
     assert answer == {
-        "MaxConcurrentTransforms": 3,
+        "MaxConcurrentTransforms": 1,  # as ML2P 0.6, whatever the workers (3 here)
         "BatchStrategy": "MULTI_RECORD",
         "MaxPayloadInMB": expected,
     }

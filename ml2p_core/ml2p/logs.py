@@ -21,18 +21,22 @@ it is asked for:
 ML2P's own loggers add no handler of their own: their records reach the root
 logger's handlers like everyone else's, so no line is printed twice.
 
-The handler writes ML2P's own records (loggers ``ml2p`` and ``ml2p.*``) as
-:data:`LOG_FORMAT`, ``<time> <LEVEL> <logger>: <message>``, and everyone
-else's (the model's, its libraries') as the bare message, as ML2P 0.6's
-handler printed them: CloudWatch metric filters and SageMaker metric
-definitions written for 0.6 match the model's lines as they were.
+The handler writes everyone else's records (the model's, its libraries')
+to stdout as the bare message, as ML2P 0.6's handler printed them, so stdout
+carries exactly what 0.6 printed there: CloudWatch metric filters and
+SageMaker metric definitions written for 0.6 match the model's lines as they
+were. ML2P's own records (loggers ``ml2p`` and ``ml2p.*``) go to stderr as
+:data:`LOG_FORMAT`, ``<time> <LEVEL> <logger>: <message>``, beside what the
+server (gunicorn) and Python itself write there; SageMaker ships both
+streams to CloudWatch. Given an explicit stream, the handler writes every
+record there, each in its own format.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from typing import IO, Optional, Union
+from typing import IO, Dict, Optional, Union
 
 LOGGER_NAME = "ml2p"
 _HANDLER_MARK = "_ml2p_handler"
@@ -40,11 +44,14 @@ _HANDLER_MARK = "_ml2p_handler"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: The format of every other record's lines: the message alone, as in ML2P 0.6.
 MODEL_LOG_FORMAT = "%(message)s"
-#: Loggers kept at INFO when DEBUG is asked for: the AWS SDK and its HTTP
-#: client log every request at DEBUG, signatures included.
+#: Loggers kept one step quieter than the root logger: the AWS SDK and its
+#: HTTP client log where they found credentials at INFO, and every request at
+#: DEBUG, signatures included. At INFO they are kept at WARNING, at DEBUG at INFO.
 QUIET_LOGGERS = ("boto3", "botocore", "s3transfer", "urllib3")
 
 logger = logging.getLogger(LOGGER_NAME)
+#: The level :func:`configure_logging` last gave each of the :data:`QUIET_LOGGERS`.
+_quieted: Dict[str, int] = {}
 
 
 def get_logger(name: str = "") -> logging.Logger:
@@ -81,8 +88,10 @@ Target = Union[IO[str], str, None]
 class _Handler(logging.StreamHandler):
     """A stream handler writing to a given stream, or to ``sys.stdout`` or ``sys.stderr``.
 
-    Following ``sys.stdout`` as it is at each line means a replaced stdout
-    (a test's capture, a notebook's) is written to rather than a closed old one.
+    With no target, ML2P's own records go to ``sys.stderr`` and the others
+    to ``sys.stdout``. Following ``sys.stdout`` as it is at each line means a
+    replaced stdout (a test's capture, a notebook's) is written to rather
+    than a closed old one.
     """
 
     def __init__(self, target: Target = None):
@@ -99,6 +108,17 @@ class _Handler(logging.StreamHandler):
         if target == "stderr":
             return sys.stderr
         return target  # type: ignore[return-value]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.target is None and is_ml2p_record(record):
+            # StreamHandler.emit writes to self.stream: route this record only.
+            try:
+                sys.stderr.write(self.format(record) + self.terminator)
+                sys.stderr.flush()
+            except Exception:  # as StreamHandler.emit: logging never raises
+                self.handleError(record)
+            return
+        super().emit(record)
 
     @stream.setter
     def stream(self, value: Target) -> None:
@@ -137,22 +157,26 @@ def configure_logging(level: int = logging.INFO, stream: Target = None) -> loggi
     """Send every logger's records at ``level`` and above to ``stream`` (idempotent).
 
     Installs ML2P's one handler on the root logger (or points the installed
-    one at ``stream``) and sets the root logger to ``level``; at DEBUG the
-    :data:`QUIET_LOGGERS` not configured otherwise stay at INFO.
+    one at ``stream``) and sets the root logger to ``level``; the
+    :data:`QUIET_LOGGERS` not configured otherwise stay at WARNING (INFO when
+    ``level`` is DEBUG).
 
     :param level: The root logger's level.
-    :param stream: Where lines go: a stream, or ``"stdout"`` (the default)
-        or ``"stderr"`` for ``sys.stdout`` or ``sys.stderr`` as it is when
-        each line is written.
+    :param stream: Where lines go: by default ML2P's own records to
+        ``sys.stderr`` and the rest to ``sys.stdout``; or a stream, or
+        ``"stdout"`` or ``"stderr"`` for ``sys.stdout`` or ``sys.stderr`` as
+        it is when each line is written, for every record.
     :returns: The handler.
     """
     handler = _install(stream)
     logging.getLogger().setLevel(level)
-    if level < logging.INFO:
-        for name in QUIET_LOGGERS:
-            quiet = logging.getLogger(name)
-            if quiet.level == logging.NOTSET:
-                quiet.setLevel(logging.INFO)
+    quiet_level = logging.INFO if level < logging.INFO else logging.WARNING
+    for name in QUIET_LOGGERS:
+        quiet = logging.getLogger(name)
+        # Only a level nobody set, or the one set here before, is ours to change.
+        if quiet.level in (logging.NOTSET, _quieted.get(name)):
+            quiet.setLevel(quiet_level)
+            _quieted[name] = quiet_level
     return handler
 
 
@@ -160,8 +184,8 @@ def setup_logging() -> None:
     """Ensure that INFO logging reaches stdout, as ML2P 0.6's ``setup_logging()`` did.
 
     The root logger is lowered to INFO if it is less verbose, and, if it has
-    no handler at all, gets ML2P's stdout handler. Calling it again changes
-    nothing: no line is ever printed twice.
+    no handler at all, gets ML2P's handler (records to stdout, ML2P's own to
+    stderr). Calling it again changes nothing: no line is ever printed twice.
     """
     root = logging.getLogger()
     if not root.handlers:

@@ -156,7 +156,9 @@ class PredictionApp:
         payload_mb = settings.max_payload_mb
         self._params_body = bodies.json_body(
             {
-                "MaxConcurrentTransforms": settings.workers,
+                # One, as ML2P 0.6 answered: a transform job wanting more sets its
+                # own MaxConcurrentTransforms (``transform.max_concurrent_transforms``).
+                "MaxConcurrentTransforms": 1,
                 "BatchStrategy": settings.batch_strategy,
                 # A whole number as an int (6, not 6.0), as ML2P 0.6 answered it.
                 "MaxPayloadInMB": int(payload_mb) if float(payload_mb).is_integer() else payload_mb,
