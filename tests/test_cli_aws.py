@@ -263,6 +263,7 @@ def test_dataset_lifecycle(run, s3, tmp_path):
     assert parse_docs(ok(run("dataset", "list"))) == ["other-20240102"]
 
 
+@pytest.mark.slow
 def test_dataset_listing_is_paginated(run, s3):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -33,6 +33,7 @@ def files_under(folder):
     )
 
 
+@pytest.mark.slow
 def test_download_dataset_paginates_nested_and_skips_markers(s3, tmp_path, ml2p_yml):
     keys = [f"part-{i:04d}.csv" for i in range(1005)] + ["nested/a/b.csv", "nested/c.csv"]
     with ThreadPoolExecutor(16) as pool:

@@ -331,6 +331,7 @@ def test_server_still_answers_after_generated_bodies(server):
     assert "Worker exiting" not in server.log() and "WORKER TIMEOUT" not in server.log()
 
 
+@pytest.mark.slow
 def test_two_workers_share_connections_opened_together(server):
     """16 keep-alive connections opened at once, CPUs busy, are split between the 2 workers.
 

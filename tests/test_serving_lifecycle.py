@@ -70,6 +70,7 @@ def test_predictions_on_the_event_loop_when_threads_is_zero(tmp_path):
         assert post(srv.port, {"x": 5}).json()["result"] == {"y": 10}
 
 
+@pytest.mark.slow
 def test_ping_answers_within_2s_during_a_5s_cpu_bound_prediction(tmp_path):
     with Server(tmp_path, tmp_path / "log", workers=1) as srv:
         assert srv.wait_ready().status == 200
@@ -96,6 +97,7 @@ def test_ping_answers_within_2s_during_a_5s_cpu_bound_prediction(tmp_path):
         assert max(seconds for _, seconds in pings) < 2.0
 
 
+@pytest.mark.slow
 def test_prediction_over_the_timeout_is_504_and_worker_lives_on(tmp_path):
     env = {"SAGEMAKER_MODEL_SERVER_TIMEOUT": "1"}
     with Server(tmp_path, tmp_path / "log", env=env, workers=1) as srv:
@@ -176,7 +178,7 @@ def recorded_inputs(client, layout):
     return inputs
 
 
-@pytest.mark.parametrize("layout", ["object", "batched"])
+@pytest.mark.parametrize("layout", ["object", pytest.param("batched", marks=pytest.mark.slow)])
 def test_sigterm_under_load_answers_records_and_tears_down(tmp_path, s3, aws, layout):
     marker = tmp_path / "teardown.txt"
     env = dict(
@@ -204,6 +206,7 @@ def test_sigterm_under_load_answers_records_and_tears_down(tmp_path, s3, aws, la
     assert "UNWRITTEN_RECORD" not in log
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", ["object", "batched"])
 def test_s3_outage_mid_load_loses_no_record(tmp_path, layout):
     moto = start_moto()
