@@ -1,7 +1,9 @@
 """Install ML2P, its plugins and examples as a user would, then run their tests.
 
 This is what ``tox -e plugins`` runs (``skip_install = true``, ``deps = pip``).
-Into the *current* environment it pip-installs, non-editable:
+Into the *current* environment it pip-installs, non-editable, from a clean
+copy of the source tree (:mod:`source_tree`: other envs build from the tree
+at the same time):
 
 * the core (the repository root),
 * every ``plugins/*/`` and ``examples/*/`` folder holding a ``setup.cfg`` or
@@ -33,6 +35,8 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 from typing import Dict, List, Sequence
+
+from source_tree import copy_source_tree
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 #: Example folders that are not Python distributions.
@@ -161,7 +165,9 @@ def main(argv: Sequence[str] = ()) -> int:
     with tempfile.TemporaryDirectory(prefix="ml2p-plugins-env-") as tmp:
         workdir = pathlib.Path(tmp)
         if not args.skip_install:
-            install(local_packages(), env, workdir)
+            source = copy_source_tree(workdir / "source")
+            print(f"copied the source tree to {source}", flush=True)
+            install(local_packages(source), env, workdir)
         check_installed(env, workdir)
         junit = workdir / "junit.xml"
         paths = test_paths()

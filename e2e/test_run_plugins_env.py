@@ -11,8 +11,9 @@ import pytest
 HERE = pathlib.Path(__file__).resolve().parent
 
 
-@pytest.fixture(scope="module")
-def runner():
+@pytest.fixture
+def runner(monkeypatch):
+    monkeypatch.syspath_prepend(str(HERE))  # as when run as a script: its siblings import
     spec = importlib.util.spec_from_file_location("run_plugins_env", HERE / "run_plugins_env.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
