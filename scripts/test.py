@@ -110,7 +110,8 @@ def interpreter_folders(versions: Sequence[str], folder: Optional[Path]) -> List
 
 def tox_command(python: Path, argv: Sequence[str], strict: bool) -> List[str]:
     cmd = [str(python), "-m", "tox", "run-parallel"]
-    if not any(a in ("-p", "--parallel") or a.startswith("--parallel=") for a in argv):
+    tox_args = argv[: list(argv).index("--")] if "--" in argv else argv  # the rest is pytest's
+    if not any(a in ("-p", "--parallel") or a.startswith("--parallel=") for a in tox_args):
         cmd += ["--parallel", PARALLEL]
     if not strict:
         cmd += ["--skip-missing-interpreters", "true"]
