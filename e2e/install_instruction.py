@@ -96,7 +96,7 @@ def lines_equal_to(command: str, text: str) -> List[int]:
 
 
 _PIP_INSTALL = re.compile(r"\bpip3?\s+install\b(?P<args>[^`#\n]*)")
-_ML2P_FROM_INDEX = re.compile(r"""^["']?ml2p(?:\[[^\]]*\])?(?:[<>=!~]=?[^"'\s]*)?["']?$""")
+_ML2P_FROM_INDEX = re.compile(r"""^["']?ml2p(?:[<>=!~]=?[^"'\s]*)?["']?$""")
 
 
 def fetches_ml2p_from_the_index(line: str) -> bool:
@@ -104,7 +104,9 @@ def fetches_ml2p_from_the_index(line: str) -> bool:
 
     ``pip install ml2p``, ``pip install "ml2p>=0.7"`` or ``pip install ml2p==...``
     count; paths (``.``, ``./examples/x``) and other names (``ml2p-metrics``) do
-    not. A line that says ``0.6`` talks about ML2P 0.6 and is allowed.
+    not, nor does an extra (``ml2p[testing]``): where ML2P 0.7 is installed,
+    pip keeps it and adds the extra's packages. A line that says ``0.6``
+    talks about ML2P 0.6 and is allowed.
     """
     if "0.6" in line:
         return False

@@ -125,7 +125,7 @@ def test_every_install_page_uses_the_instruction_as_written(install, page):
         "RUN pip install --no-cache-dir ml2p",
         'your model runs in (`pip install "ml2p>=0.7"`), and rebuild',
         "python -m pip install 'ml2p==0.7.0' my-package",
-        "pip3 install ml2p[extra]",
+        "pip3 install ml2p",
         'RUN pip install "ml2p==${ML2P_VERSION}" /opt/program/model-package',
     ],
 )
@@ -141,6 +141,7 @@ def test_installing_ml2p_by_name_is_found(install, line):
         "pip install ./ml2p-latency",
         "python -m pip install dist/ml2p-0.7.0-py3-none-any.whl",
         "pip install ml2p-metrics",
+        'pip install "ml2p[testing]"',  # an extra of the ML2P already installed
         "on the package index, `pip install ml2p` installs ML2P 0.6",
         "# Tutorial: from `pip install` to a deployed endpoint",
     ],
