@@ -134,6 +134,7 @@ def test_failures_exit_as_in_06(run, sm, args, status, tmp_path, monkeypatch):
     assert sm.list_processing_jobs()["ProcessingJobSummaries"] == []
 
 
+@pytest.mark.slow
 def test_every_06_command_succeeds_in_a_project_lifecycle(run, sm, s3, capture, tmp_path):
     """Each command of 0.6's tree, as a project uses them: exit 0, and JSON only where 0.6
     printed some."""

@@ -596,6 +596,7 @@ def _update_answers(
     answers["UpdateEndpoint"] = {"EndpointArn": real["EndpointArn"]}
 
 
+@pytest.mark.slow
 def test_update_is_a_canary_blue_green_deployment(run, sm, captured):
     """moto has no UpdateEndpoint: it is captured and answered, and DescribeEndpoint
     answers the states SageMaker goes through; the configurations are moto's."""
@@ -736,6 +737,7 @@ def test_updated_config_name_is_timestamped():
     )
 
 
+@pytest.mark.slow
 def test_canary_as_a_second_variant_then_autoscaled_then_alone(run, sm, write_yml, captured):
     """The walkthrough of docs/scaling.md. moto has no UpdateEndpoint: it is captured and
     answered, and DescribeEndpoint answers the update's states; the rest is moto's."""

@@ -175,6 +175,7 @@ CLI_COMMANDS = [
 ]
 
 
+@pytest.mark.slow
 def test_cli_requests_are_unchanged(s3, config_06, recorded):
     runner = CliRunner()
     for name, args in CLI_COMMANDS:

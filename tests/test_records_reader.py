@@ -177,6 +177,7 @@ def test_ids_without_a_time_are_filtered_by_their_predictions_timestamp(s3):
     assert [ref.time for ref in reader().refs()][:2] == [None, None]  # no filter: not read
 
 
+@pytest.mark.slow
 def test_limit_and_pagination_past_1000_keys_in_constant_memory(s3, tmp_path):
     recorder = BackgroundRecorder(BUCKET, writers=16)
     p = predictor(tmp_path, recorder=recorder)

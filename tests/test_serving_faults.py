@@ -122,6 +122,7 @@ def test_sigint_or_sigquit_to_the_master_drains_as_sigterm(tmp_path, s3, aws, si
 # -- 5. an acknowledgement lost ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_batch_whose_acknowledgement_is_lost_keeps_its_ids(tmp_path, s3, aws):
     with TcpProxy.to_url(aws) as proxy:
         env = dict(
@@ -268,6 +269,7 @@ def test_only_predictions_the_caller_received_are_recorded(tmp_path, s3, aws):
 # -- 3. in-flight predictions get the grace ----------------------------------------
 
 
+@pytest.mark.slow
 def test_predictions_in_flight_at_sigterm_get_the_grace_the_flush_does_not_need(tmp_path):
     env = {"ML2P_SERVER_THREADS": "2", "SAGEMAKER_MODEL_SERVER_TIMEOUT": "120"}
     with serve(tmp_path, env) as srv:
@@ -326,6 +328,7 @@ def ping_recording(port):
     return resp.json()["recording"]
 
 
+@pytest.mark.slow
 def test_an_s3_outage_neither_stalls_predictions_nor_loses_records(tmp_path, s3, aws):
     spill = tmp_path / "spill"
     with TcpProxy.to_url(aws) as proxy:
@@ -363,6 +366,7 @@ def test_an_s3_outage_neither_stalls_predictions_nor_loses_records(tmp_path, s3,
     assert "spilled to disk" in log
 
 
+@pytest.mark.slow
 def test_records_unwritten_at_shutdown_stay_on_disk_for_the_next_server(tmp_path, s3, aws):
     spill = tmp_path / "spill"
     with TcpProxy.to_url(aws) as proxy:
