@@ -42,7 +42,7 @@ BOOTSTRAP = ROOT / ".tox" / ".bootstrap"
 TOX_REQUIREMENTS = ("tox>=4.20,<5", "tox-uv>=1.11,<2")
 #: How many envs run at once. The tests mostly wait (on servers, subprocesses
 #: and pip), using about half a CPU each, so on 2 cores 3 at a time is faster
-#: than 2 (measured: benchmarks/BENCHMARKS.md, "Test command").
+#: than 2 (measured: benchmarks/test-command.md).
 PARALLEL = "3"
 
 
