@@ -5,15 +5,41 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Tuple
 
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 
-def separate_runner() -> CliRunner:
-    """A CliRunner whose results keep stdout and stderr apart (click 8.1 and 8.2+)."""
+class CliResult:
+    """A click ``Result`` read the same way on click 8.1 and 8.2+.
+
+    ``stdout`` and ``stderr`` apart, and ``output`` holding both, as click 8.2
+    gives them (click 8.1 keeps stderr apart only without ``output``).
+    """
+
+    def __init__(self, result: Result):
+        self._result = result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._result, name)
+
+    @property
+    def output(self) -> str:
+        result = self._result
+        if not hasattr(result, "output_bytes"):  # click 8.1: output is stdout alone
+            return result.stdout + result.stderr
+        return result.output
+
+
+class _Runner(CliRunner):
+    def invoke(self, *args: Any, **kwargs: Any) -> Any:
+        return CliResult(super().invoke(*args, **kwargs))
+
+
+def cli_runner() -> CliRunner:
+    """A CliRunner whose results keep stdout and stderr apart, on click 8.1 and 8.2+."""
     try:
-        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]
+        return _Runner(mix_stderr=False)  # type: ignore[call-arg]
     except TypeError:  # click 8.2 always keeps them apart
-        return CliRunner()
+        return _Runner()
 
 
 def parse_docs(text: str) -> List[Any]:

@@ -17,12 +17,11 @@ from typing import Any
 
 import boto3
 import pytest
-from click.testing import CliRunner
 
 from ml2p import aws
 from ml2p import hyperparameters as hp
 from ml2p.cli import cli
-from tests.cli_support import capture_requests, parse_docs, separate_runner
+from tests.cli_support import capture_requests, cli_runner, parse_docs
 
 PROJECT_YML = """\
 project: foo
@@ -72,7 +71,7 @@ def project_yml(tmp_path) -> str:
 @pytest.fixture
 def run(s3, project_yml):
     """Run ``ml2p --cfg <project_yml> ...`` in process; returns the click Result."""
-    runner = CliRunner()
+    runner = cli_runner()
 
     def invoke(*args: str, cfg: str = project_yml) -> Any:
         return runner.invoke(cli, ["--cfg", cfg, *args])
@@ -150,7 +149,7 @@ def test_missing_resources_fail_in_one_line(run, args, expected, tmp_path, monke
 
 
 def test_missing_bucket_says_to_run_init(aws, project_yml):
-    result = CliRunner().invoke(cli, ["--cfg", project_yml, "dataset", "list"])
+    result = cli_runner().invoke(cli, ["--cfg", project_yml, "dataset", "list"])
     assert result.exit_code == 1
     assert "ml2p-test" in result.output and "ml2p init" in result.output
     assert len(result.output.strip().splitlines()) == 1
@@ -167,7 +166,7 @@ def test_no_credentials_says_how_to_set_them(aws, project_yml, monkeypatch, tmp_
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    result = CliRunner().invoke(cli, ["--cfg", project_yml, "model", "list"])
+    result = cli_runner().invoke(cli, ["--cfg", project_yml, "model", "list"])
     assert result.exit_code == 1
     assert result.output.startswith("Error: no AWS credentials found")
     assert "AWS_PROFILE" in result.output and "AWS_ACCESS_KEY_ID" in result.output
@@ -177,9 +176,9 @@ def test_debug_shows_the_real_exception(aws):
     from ml2p.errors import ConfigError
 
     args = ["--cfg", "/nonexistent/ml2p.yml", "model", "list"]
-    plain = CliRunner().invoke(cli, args)
+    plain = cli_runner().invoke(cli, args)
     assert plain.exit_code == 1 and isinstance(plain.exception, SystemExit)
-    debug = CliRunner().invoke(cli, ["--debug", *args])
+    debug = cli_runner().invoke(cli, ["--debug", *args])
     assert debug.exit_code == 1 and isinstance(debug.exception, ConfigError)
 
 
@@ -216,13 +215,13 @@ def test_wait_reports_a_failed_job(run, capture):
 
 def test_init_creates_the_bucket_and_readmes(aws, project_yml):
     """As ML2P 0.6, init prints nothing; unlike 0.6, it creates a missing bucket (on stderr)."""
-    result = separate_runner().invoke(cli, ["--cfg", project_yml, "init"])
+    result = cli_runner().invoke(cli, ["--cfg", project_yml, "init"])
     assert result.exit_code == 0 and result.stdout == ""
     assert result.stderr == "Note: created S3 bucket 'ml2p-test'\n"
     client = boto3.client("s3", region_name="us-east-1")
     keys = {o["Key"] for o in client.list_objects_v2(Bucket="ml2p-test")["Contents"]}
     assert keys == {"proj/models/README.rst", "proj/datasets/README.rst"}
-    again = separate_runner().invoke(cli, ["--cfg", project_yml, "init"])
+    again = cli_runner().invoke(cli, ["--cfg", project_yml, "init"])
     assert again.exit_code == 0 and again.stdout == again.stderr == ""
 
 

@@ -21,7 +21,7 @@ import pytest
 
 from ml2p import hyperparameters as hp
 from ml2p.cli import cli
-from tests.cli_support import capture_requests, parse_docs, separate_runner
+from tests.cli_support import capture_requests, cli_runner, parse_docs
 
 YML = """\
 project: foo
@@ -68,7 +68,7 @@ def run(s3, cfg):
     """Run ``ml2p --cfg <cfg> ...``; the result keeps stdout and stderr apart."""
 
     def invoke(*args: str, config: str = cfg) -> Any:
-        return separate_runner().invoke(cli, ["--cfg", config, *args])
+        return cli_runner().invoke(cli, ["--cfg", config, *args])
 
     return invoke
 
@@ -282,7 +282,7 @@ def test_the_training_container_runs_from_the_jobs_environment(
     answers, calls = capture
     answers["CreateTrainingJob"] = None
     args = ["--cfg", cfg, "training-job", "create", "churn-1-2", "churn-20240101", "-m", "churn"]
-    ok(separate_runner().invoke(cli, args))
+    ok(cli_runner().invoke(cli, args))
     environment = calls["CreateTrainingJob"][0]["Environment"]
     ml_folder = tmp_path / "opt-ml"
     assert runtime.train(ml_folder, environ=environment) == 0
@@ -329,7 +329,7 @@ def test_multi_container_model_versions_are_per_container(run, sm):
 def test_record_invokes_is_omitted_when_off(s3, sm, tmp_path):
     cfg = write_yml(tmp_path, record_invokes="false")
     args = ["--cfg", cfg, "model", "create", "churn-1-2-3", "-m", "churn"]
-    ok(separate_runner().invoke(cli, args))
+    ok(cli_runner().invoke(cli, args))
     env = sm.describe_model(ModelName="foo-churn-1-2-3")["PrimaryContainer"]["Environment"]
     assert "ML2P_RECORD_INVOKES" not in env
 
@@ -344,7 +344,7 @@ def test_lifecycle_scripts_are_sent_with_lf_line_ends(run, sm):
 
 def test_notebook_volume_size_is_required_before_anything_is_made(s3, sm, tmp_path):
     cfg = write_yml(tmp_path, **{"  volume_size: 12\n": ""})
-    result = separate_runner().invoke(cli, ["--cfg", cfg, "notebook", "create", "nb"])
+    result = cli_runner().invoke(cli, ["--cfg", cfg, "notebook", "create", "nb"])
     assert result.exit_code == 1
     assert "key 'notebook.volume_size': is required" in result.stderr
     assert sm.list_notebook_instances()["NotebookInstances"] == []
@@ -519,7 +519,7 @@ def test_a_06_style_custom_group_runs_the_commands(s3, sm, cfg):
 
     custom.add_command(dataset)
     custom.add_command(model)
-    runner = separate_runner()
+    runner = cli_runner()
     ok(runner.invoke(custom, ["--cfg", cfg, "dataset", "create", "churn-20240101"]))
     assert s3_body(s3, "proj/datasets/churn-20240101/README.rst")
     result = runner.invoke(custom, ["--cfg", cfg, "model", "create", "churn-1-2-4", "-m", "churn"])

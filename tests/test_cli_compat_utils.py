@@ -14,12 +14,12 @@ import json
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from ml2p.cli_commands import utils
 from ml2p.core import ModellingProject
 from ml2p.errors import ConfigError
 from ml2p.naming import NamingError
+from tests.cli_support import cli_runner
 
 YML = """\
 project: foo
@@ -439,7 +439,7 @@ def model_type_command(prj):
         click.echo(repr(model_type))
 
     def invoke(*args):
-        return CliRunner().invoke(show, list(args), obj=prj)
+        return cli_runner().invoke(show, list(args), obj=prj)
 
     return invoke
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 
 from ml2p.cli import cli
+from tests.cli_support import cli_runner
 
 TYPO_YML = """\
 project: test-proj
@@ -27,7 +27,7 @@ def typo_yml(tmp_path):
 
 
 def run(cfg, *args):
-    return CliRunner().invoke(cli, ["--cfg", cfg, *args])
+    return cli_runner().invoke(cli, ["--cfg", cfg, *args])
 
 
 def expected_warnings(cfg):

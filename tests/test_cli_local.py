@@ -14,12 +14,12 @@ import urllib.request
 
 import boto3
 import pytest
-from click.testing import CliRunner
 
 from ml2p import hyperparameters as hp
 from ml2p.cli import cli
 from ml2p.core import LocalEnv, ModelTrainer
 from ml2p.packaging import pack_model
+from tests.cli_support import cli_runner
 from tests.models import MinimalModel
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,7 +53,7 @@ def folder(tmp_path):
 
 
 def invoke(cfg, *args):
-    return CliRunner().invoke(cli, ["--cfg", cfg, *args])
+    return cli_runner().invoke(cli, ["--cfg", cfg, *args])
 
 
 def ok(result):

@@ -10,9 +10,9 @@ import sys
 import time
 
 import pytest
-from click.testing import CliRunner
 
 from ml2p.cli import cli
+from tests.cli_support import cli_runner
 from tests.serving_support import Server, free_port
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,7 +28,7 @@ def server(tmp_path_factory):
 
 def local_invoke(server, data):
     url = f"http://127.0.0.1:{server.port}"
-    result = CliRunner().invoke(cli, ["local", "invoke", json.dumps(data), "--url", url])
+    result = cli_runner().invoke(cli, ["local", "invoke", json.dumps(data), "--url", url])
     return url, result
 
 
@@ -82,7 +82,7 @@ def test_invoke_shows_a_non_json_error_body_as_text():
     thread.start()
     try:
         url = f"http://127.0.0.1:{proxy.server_address[1]}"
-        result = CliRunner().invoke(cli, ["local", "invoke", '{"x": 1}', "--url", url])
+        result = cli_runner().invoke(cli, ["local", "invoke", '{"x": 1}', "--url", url])
     finally:
         proxy.shutdown()
         proxy.server_close()
@@ -109,7 +109,7 @@ def trained(tmp_path):
         "  minimal: tests.models.MinimalModel\n"
     )
     cfg, folder = str(tmp_path / "ml2p.yml"), str(tmp_path / ".ml2p-local")
-    result = CliRunner().invoke(
+    result = cli_runner().invoke(
         cli, ["--cfg", cfg, "local", "train", "minimal", "--local-folder", folder]
     )
     assert result.exit_code == 0, result.output

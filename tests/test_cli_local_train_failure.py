@@ -9,10 +9,10 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
 from ml2p.cli import cli
 from ml2p.core import ModelTrainer
+from tests.cli_support import cli_runner
 from tests.models import MinimalModel
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,7 +55,7 @@ def project(tmp_path):
 def train(project, *args):
     folder = str(project / "ml")
     cfg = str(project / "ml2p.yml")
-    return CliRunner().invoke(
+    return cli_runner().invoke(
         cli, ["--cfg", cfg, "local", "train", *args, "--local-folder", folder]
     )
 

@@ -9,10 +9,10 @@ import sys
 import textwrap
 
 import pytest
-from click.testing import CliRunner
 
 from ml2p import plugins
 from ml2p.cli import BUILTIN_COMMANDS, cli
+from tests.cli_support import cli_runner
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -59,7 +59,7 @@ def good_yml(tmp_path, plugin_module):
 
 
 def invoke(*args):
-    return CliRunner().invoke(cli, list(args))
+    return cli_runner().invoke(cli, list(args))
 
 
 # --- bad input first --------------------------------------------------------------

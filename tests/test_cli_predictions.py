@@ -13,11 +13,11 @@ import urllib.request
 import xml.etree.ElementTree as ET
 
 import pytest
-from click.testing import CliRunner
 
 from ml2p.cli import cli
 from ml2p.records import export as export_module
 from ml2p.records.times import posix_time
+from tests.cli_support import cli_runner
 from tests.records_support import Request, predictor, put_capture
 from tests.replay_models import CHANGED_LABEL, CHANGED_Y, VersionA
 from tests.serving_support import ROOT, Server, free_port, post
@@ -40,7 +40,7 @@ def yml(tmp_path):
 
 
 def run(yml, *args):
-    return CliRunner().invoke(cli, ["--cfg", yml, "predictions", *args])
+    return cli_runner().invoke(cli, ["--cfg", yml, "predictions", *args])
 
 
 def ok(result):

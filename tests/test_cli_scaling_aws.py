@@ -18,9 +18,9 @@ from typing import Any, Dict, List
 
 import boto3
 import pytest
-from click.testing import CliRunner
 
 from ml2p.cli import cli
+from tests.cli_support import cli_runner
 from tests.test_cli_aws import capture, ok, parse_docs  # noqa: F401 (a fixture, used below)
 
 BASE_YML = """\
@@ -63,7 +63,7 @@ def sm(aws):
 @pytest.fixture
 def run(s3, write_yml):
     """Run ``ml2p --cfg <yml> ...`` in process; the default yml has no scaling settings."""
-    runner = CliRunner()
+    runner = cli_runner()
     default = write_yml()
 
     def invoke(*args: str, cfg: str = default) -> Any:

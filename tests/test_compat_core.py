@@ -11,7 +11,6 @@ import warnings
 
 import boto3
 import pytest
-from click.testing import CliRunner
 
 import ml2p
 import ml2p.cli
@@ -34,6 +33,7 @@ from ml2p.core import (
 )
 from ml2p.errors import ModelNotFoundError
 from tests import v060
+from tests.cli_support import cli_runner
 from tests.compat_models import FactoryGenerator, FactoryModel, FactoryPredictor, FactoryTrainer
 from tests.conftest import read_json_object
 from tests.models import MinimalModel
@@ -112,7 +112,7 @@ def test_ml2p_docker_is_the_click_group():
     from ml2p.docker import cli, ml2p_docker
 
     assert ml2p_docker is cli
-    result = CliRunner().invoke(ml2p_docker, ["--version"])
+    result = cli_runner().invoke(ml2p_docker, ["--version"])
     assert result.exit_code == 0 and result.output.strip().endswith(ml2p.__version__)
     serve = ml2p_docker.commands["serve"]
     assert ["--debug"] in [param.opts for param in serve.params]
@@ -172,7 +172,7 @@ def test_ml2p_local_uses_overridden_factories(tmp_path):
         "  factory: tests.compat_models.FactoryModel\n"
     )
     folder = tmp_path / "local"
-    runner = CliRunner()
+    runner = cli_runner()
     base = ["--cfg", str(cfg), "local"]
     result = runner.invoke(ml2p.cli.cli, [*base, "train", "factory", "--local-folder", str(folder)])
     assert result.exit_code == 0, result.output

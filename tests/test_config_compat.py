@@ -26,7 +26,7 @@ from ml2p.config import SECTIONS, config_from_dict, load_config
 from ml2p.errors import ConfigError
 from ml2p.project import ModellingProject
 from tests import v060
-from tests.cli_support import parse_docs, separate_runner
+from tests.cli_support import cli_runner, parse_docs
 
 BASE = """\
 project: test-proj
@@ -205,7 +205,7 @@ def test_each_odd_file_loads_and_warns_about_the_odd_part(odd):
 
 
 def run(path: str, *args: str) -> Any:
-    return separate_runner().invoke(cli, ["--cfg", path, *args])
+    return cli_runner().invoke(cli, ["--cfg", path, *args])
 
 
 def test_commands_that_do_not_need_the_odd_part_work(odd, s3):

@@ -12,13 +12,13 @@ import threading
 import time
 
 import pytest
-from click.testing import CliRunner
 
 from ml2p import distributed, runtime
 from ml2p import hyperparameters as hp
 from ml2p.cli import cli
 from ml2p.core import SageMakerEnv
 from ml2p.errors import ML2PError
+from tests.cli_support import cli_runner
 from tests.scaling_models import EpochsTrainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -113,7 +113,7 @@ def hosts_project(tmp_path, monkeypatch):
 
 
 def local_train(project, *args):
-    return CliRunner().invoke(
+    return cli_runner().invoke(
         cli,
         [
             "--cfg",

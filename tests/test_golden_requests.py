@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List
 
 import pytest
-from click.testing import CliRunner
 
 from ml2p import aws, sagemaker
 from ml2p.cli import cli
 from ml2p.config import load_config
+from tests.cli_support import cli_runner
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "v0.6"
 UPDATE_ENV = "ML2P_UPDATE_GOLDENS"
@@ -177,7 +177,7 @@ CLI_COMMANDS = [
 
 @pytest.mark.slow
 def test_cli_requests_are_unchanged(s3, config_06, recorded):
-    runner = CliRunner()
+    runner = cli_runner()
     for name, args in CLI_COMMANDS:
         recorded.clear()
         result = runner.invoke(cli, ["--cfg", config_06, *args])

@@ -331,9 +331,9 @@ def test_hook_ml2p_cli_commands(pm):
     group = click.Group("ml2p")
     pm.register(plugin(ml2p_cli_commands=ml2p_cli_commands), name="cmds")
     pm.hook.ml2p_cli_commands.call_historic(kwargs={"cli": group})
-    from click.testing import CliRunner
+    from tests.cli_support import cli_runner
 
-    result = CliRunner().invoke(group, ["hello"])
+    result = cli_runner().invoke(group, ["hello"])
     assert result.exit_code == 0 and result.output == "hi\n"
 
 

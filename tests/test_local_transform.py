@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any, List
 
 import pytest
-from click.testing import CliRunner
 
 from ml2p import local_transform as engine
 from ml2p.cli import cli
 from ml2p.core import SageMakerEnv
 from ml2p.errors import ML2PError
 from ml2p.transforms import TransformSettings
+from tests.cli_support import cli_runner
 from tests.serving_models import ScalePredictor
 
 ROOT = str(Path(__file__).resolve().parent.parent)
@@ -143,7 +143,7 @@ def project(tmp_path, monkeypatch):
     def run(transform: str = "", *args: str) -> Any:
         cfg.write_text(base + transform)
         argv = ["--cfg", str(cfg), "local", "transform", "scale", str(data), str(tmp_path / "out")]
-        return CliRunner().invoke(cli, [*argv, "--local-folder", str(local), *args])
+        return cli_runner().invoke(cli, [*argv, "--local-folder", str(local), *args])
 
     return {
         "run": run,
@@ -261,7 +261,7 @@ def test_unsupported_split_fails_before_the_server_starts(project):
 
 
 def test_output_inside_the_input_is_refused(project):
-    result = CliRunner().invoke(
+    result = cli_runner().invoke(
         cli,
         [
             *project["args"],

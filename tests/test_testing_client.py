@@ -347,9 +347,11 @@ def test_close_undoes_the_servers_gc_freeze(tmp_path):
     code = (
         "import gc\n"
         "from ml2p.testing import PredictionClient\n"
+        # Python 3.12 freezes some objects of its own at start-up.
+        "before = gc.get_freeze_count()\n"
         f"with PredictionClient({MODEL!r}, ml_folder={str(tmp_path)!r}, environ={{}}) as c:\n"
-        "    assert c.app.ready and gc.get_freeze_count() > 0  # what the server does\n"
-        "assert gc.get_freeze_count() == 0, gc.get_freeze_count()\n"
+        "    assert c.app.ready and gc.get_freeze_count() > before  # what the server does\n"
+        "assert gc.get_freeze_count() <= before, (gc.get_freeze_count(), before)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 

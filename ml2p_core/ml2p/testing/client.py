@@ -222,8 +222,9 @@ class PredictionClient(RequestMethods):
                 loop.close()
                 # The server freezes what setup loaded (gc.freeze), for the
                 # life of a worker; in a test process that would keep every
-                # client's objects for good.
-                if self._frozen_before == 0 and gc.get_freeze_count():
+                # client's objects for good. (Some Pythons freeze objects of
+                # their own at start-up: unfreezing those is harmless.)
+                if gc.get_freeze_count() > self._frozen_before:
                     gc.unfreeze()
                 self._join_threads()
 
