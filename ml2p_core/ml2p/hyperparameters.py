@@ -31,6 +31,7 @@ from ml2p.errors import (
     HyperparameterError,
     HyperparameterTypeError,
 )
+from ml2p.variables import ML2P_ENV
 
 #: The name ML2P 0.6 gave :class:`ml2p.errors.HyperparameterError`.
 HyperParameterEncodingError = HyperparameterError
@@ -41,6 +42,7 @@ __all__ = [
     "MAX_VALUE_LENGTH",
     "SEPARATOR",
     "HyperParameterEncodingError",
+    "check_reserved",
     "decode",
     "encode",
 ]
@@ -150,6 +152,19 @@ def encode(params: Mapping[str, Any]) -> dict[str, str]:
             f"more than the limit of {MAX_KEYS}"
         )
     return out
+
+
+def check_reserved(params: Mapping[str, Any]) -> None:
+    """Refuse a user's hyperparameters that use ``ML2P_ENV``.
+
+    ``ML2P_ENV`` is the hyperparameter ML2P stores its own settings under (see
+    :class:`ml2p.core.SageMakerEnv`), so a training job's own hyperparameters
+    may not use it.
+
+    :raises HyperparameterError: naming the key.
+    """
+    if ML2P_ENV in params:
+        raise HyperparameterError(f"hyperparameter {ML2P_ENV!r} is reserved for ML2P's settings")
 
 
 def _decode_value(key: str, value: str) -> Any:

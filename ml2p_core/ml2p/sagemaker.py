@@ -29,6 +29,16 @@ from typing import Any, Dict, List, Mapping, Optional
 from ml2p import naming
 from ml2p.config import Config
 from ml2p.errors import ConfigError
+from ml2p.variables import (
+    ML2P_DATASET,
+    ML2P_MODEL_CLS,
+    ML2P_MODEL_VERSION,
+    ML2P_PROJECT,
+    ML2P_PROJECT_PLUGINS,
+    ML2P_RECORD_INVOKES,
+    ML2P_S3_URL,
+    ML2P_TRAINING_JOB,
+)
 
 __all__ = [
     "DATASET_MAX_RUNTIME_SECONDS",
@@ -126,10 +136,10 @@ def _environment(cfg: Config, first: Mapping[str, str], extra: Mapping[str, str]
     # project's, then the model's; the plugins (new here) come last.
     from ml2p.core import S3URL
 
-    env = {**first, "ML2P_PROJECT": cfg.project, "ML2P_S3_URL": S3URL(cfg.s3folder).url()}
+    env = {**first, ML2P_PROJECT: cfg.project, ML2P_S3_URL: S3URL(cfg.s3folder).url()}
     env.update(extra)
     if cfg.plugins:
-        env["ML2P_PROJECT_PLUGINS"] = ",".join(cfg.plugins)
+        env[ML2P_PROJECT_PLUGINS] = ",".join(cfg.plugins)
     return env
 
 
@@ -148,12 +158,12 @@ def model_class(cfg: Config, model_type: Optional[str]) -> Optional[str]:
 
 def _model_cls_env(cfg: Config, model_type: Optional[str]) -> Dict[str, str]:
     cls = model_class(cfg, model_type)
-    return {} if cls is None else {"ML2P_MODEL_CLS": cls}
+    return {} if cls is None else {ML2P_MODEL_CLS: cls}
 
 
 def _record_invokes_env(cfg: Config) -> Dict[str, str]:
     # As ML2P 0.6: set only when recording is on (absent means off).
-    return {"ML2P_RECORD_INVOKES": "true"} if cfg.section("deploy").get("record_invokes") else {}
+    return {ML2P_RECORD_INVOKES: "true"} if cfg.section("deploy").get("record_invokes") else {}
 
 
 def model_artifact_url(cfg: Config, training_job: str) -> str:
@@ -187,15 +197,13 @@ def training_job_request(
     """
     from ml2p import hyperparameters as hp
     from ml2p.core import S3URL
-    from ml2p.errors import HyperparameterError
 
     train = cfg.section("train")
     s3 = S3URL(cfg.s3folder)
     job_name = naming.full_name(cfg.project, training_job)
-    env = _environment(cfg, {"ML2P_TRAINING_JOB": job_name}, _model_cls_env(cfg, model_type))
+    env = _environment(cfg, {ML2P_TRAINING_JOB: job_name}, _model_cls_env(cfg, model_type))
     user = dict(hyperparameters or {})
-    if "ML2P_ENV" in user:
-        raise HyperparameterError("hyperparameter 'ML2P_ENV' is reserved for ML2P's settings")
+    hp.check_reserved(user)
     request: Dict[str, Any] = {
         "TrainingJobName": job_name,
         "AlgorithmSpecification": {
@@ -266,9 +274,7 @@ def processing_job_request(
             "ImageUri": _require(cfg, "dataset", "image"),
             "ContainerArguments": ["generate-dataset"],
         },
-        "Environment": _environment(
-            cfg, {"ML2P_DATASET": dataset}, _model_cls_env(cfg, model_type)
-        ),
+        "Environment": _environment(cfg, {ML2P_DATASET: dataset}, _model_cls_env(cfg, model_type)),
         "NetworkConfig": network,
         "RoleArn": _require(cfg, "dataset", "role"),
         "StoppingCondition": {"MaxRuntimeInSeconds": DATASET_MAX_RUNTIME_SECONDS},
@@ -331,7 +337,7 @@ def single_model_request(
     job = training_job or naming.training_job_for_model(model_name)
     env = _environment(
         cfg,
-        {"ML2P_MODEL_VERSION": full},
+        {ML2P_MODEL_VERSION: full},
         {**_model_cls_env(cfg, model_type), **_record_invokes_env(cfg)},
     )
     container = {
@@ -360,8 +366,8 @@ def multi_model_request(cfg: Config, model_name: str, model_type: str) -> Dict[s
     for hostname, spec in cfg.model_containers(model_type).items():
         env = _environment(
             cfg,
-            {"ML2P_MODEL_VERSION": naming.full_name(cfg.project, hostname)},
-            {**_record_invokes_env(cfg), "ML2P_MODEL_CLS": spec["cls"]},
+            {ML2P_MODEL_VERSION: naming.full_name(cfg.project, hostname)},
+            {**_record_invokes_env(cfg), ML2P_MODEL_CLS: spec["cls"]},
         )
         containers.append(
             {

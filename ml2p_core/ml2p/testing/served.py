@@ -23,10 +23,16 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from ml2p.testing.errors import ServerNotReady
 from ml2p.testing.messages import HeadersArg, RequestMethods, Response, encode_request
+from ml2p.variables import (
+    ML2P_PREFIX,
+    ML2P_RECORD_SPILL_DIR,
+    SAGEMAKER_MODEL_SERVER_WORKERS,
+    SAGEMAKER_PREFIX,
+)
 
 HOST = "127.0.0.1"
 #: Where the server's recorder spills records S3 refuses (see :doc:`/environment`).
-SPILL_DIR_ENV = "ML2P_RECORD_SPILL_DIR"
+SPILL_DIR_ENV = ML2P_RECORD_SPILL_DIR
 #: Seconds to wait after SIGTERM before SIGKILL: SageMaker's grace period.
 STOP_TIMEOUT = 30.0
 #: gunicorn's log line when the port it should bind is taken.
@@ -376,12 +382,12 @@ def _child_environ(
     environ: Optional[Mapping[str, Optional[str]]], workers: int, pythonpath: List[str]
 ) -> Dict[str, str]:
     child: Dict[str, Optional[str]] = {
-        k: v for k, v in os.environ.items() if not k.startswith(("ML2P_", "SAGEMAKER_"))
+        k: v for k, v in os.environ.items() if not k.startswith((ML2P_PREFIX, SAGEMAKER_PREFIX))
     }
     if pythonpath:
         inherited = child.get("PYTHONPATH")
         child["PYTHONPATH"] = os.pathsep.join([*pythonpath, *([inherited] if inherited else [])])
-    child["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
+    child[SAGEMAKER_MODEL_SERVER_WORKERS] = str(workers)
     child["PYTHONUNBUFFERED"] = "1"
     child.update(environ or {})
     return {k: v for k, v in child.items() if v is not None}
