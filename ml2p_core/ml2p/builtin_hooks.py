@@ -2,13 +2,15 @@
 
 Registered by :func:`ml2p.plugins.make_plugin_manager` under the name
 :data:`ml2p.plugins.BUILTIN_PLUGIN` with ``trylast=True``, so each of these
-is the innermost implementation that plugins wrap.
+is the innermost implementation that plugins wrap. In the order of
+:mod:`ml2p.hookspecs`; ``ml2p_cli_commands`` has no built-in implementation.
 """
 
 from __future__ import annotations
 
 from typing import Any, List
 
+from ml2p import lifecycle
 from ml2p.hookspecs import hookimpl
 
 
@@ -23,6 +25,11 @@ def ml2p_teardown(predictor: Any) -> None:
 
 
 @hookimpl(trylast=True)
+def ml2p_generate(generator: Any) -> Any:
+    return generator.generate()
+
+
+@hookimpl(trylast=True)
 def ml2p_train(trainer: Any) -> Any:
     return trainer.train()
 
@@ -33,22 +40,13 @@ def ml2p_checkpoint(trainer: Any) -> None:
 
 
 @hookimpl(trylast=True)
-def ml2p_generate(generator: Any) -> Any:
-    return generator.generate()
-
-
-@hookimpl(trylast=True)
 def ml2p_result(predictor: Any, data: Any) -> Any:
     return predictor.result(data)
 
 
 @hookimpl(trylast=True)
 def ml2p_batch_result(predictor: Any, data: List[Any]) -> List[Any]:
-    per_datum = predictor.plugin_manager.per_datum_result_caller()
-    if per_datum is None:
-        # Nothing but the model itself answers ml2p_result: keep its batch path.
-        return predictor.batch_result(data)
-    return [per_datum(predictor=predictor, data=datum) for datum in data]
+    return lifecycle.results_per_datum(predictor, data)
 
 
 @hookimpl(trylast=True)

@@ -23,6 +23,7 @@ import signal
 import threading
 from typing import Any, Iterator
 
+from ml2p import lifecycle
 from ml2p.core import ModelTrainer
 
 __all__ = ["TrainingInterrupted", "checkpoint_on_sigterm", "train_with_checkpoints"]
@@ -56,7 +57,6 @@ def checkpoint_on_sigterm(trainer: ModelTrainer) -> Iterator[None]:
         if stopping["started"]:
             return  # a second SIGTERM: the checkpoint is already being saved
         stopping["started"] = True
-        from ml2p import lifecycle
         from ml2p.runtime import failure_summary
 
         folder = trainer.env.checkpoint_folder()
@@ -78,7 +78,5 @@ def checkpoint_on_sigterm(trainer: ModelTrainer) -> Iterator[None]:
 
 def train_with_checkpoints(trainer: ModelTrainer) -> Any:
     """Train through the ``ml2p_train`` hook, checkpointing on SIGTERM (see above)."""
-    from ml2p import lifecycle
-
     with checkpoint_on_sigterm(trainer):
         return lifecycle.train(trainer)

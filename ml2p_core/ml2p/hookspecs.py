@@ -15,6 +15,12 @@ always the innermost implementation and every other plugin can:
 * **add** to it, for hooks whose results are collected (``ml2p_setup``,
   ``ml2p_teardown``, ``ml2p_record_invoke_id``).
 
+The hooks are listed in the order of a model's life: setup and teardown,
+generate, train, predict, record, then the command line. Each is called from
+one function of :mod:`ml2p.lifecycle`, through the plugin manager of the
+object it runs: the one the program running the model built for it (see
+:mod:`ml2p.plugin_host`).
+
 Hook arguments are passed by keyword; an implementation may accept any
 subset of a hook's parameters. All hooks are new in ML2P 0.7.
 """
@@ -37,13 +43,18 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 RecordIdParts = Union[Mapping[str, Any], Iterable[Tuple[str, Any]]]
 
 
+# -----------------------------------------------------------------------------
+# Setup and teardown: once when a predictor starts, once when it stops
+# -----------------------------------------------------------------------------
+
+
 @hookspec
 def ml2p_setup(predictor: ModelPredictor) -> None:
     """Prepare ``predictor`` to answer invocations.
 
-    Called once per predictor (in the server: once in every worker, before
-    it answers ``/ping`` with 200). The built-in implementation calls
-    ``predictor.setup()``, which loads the model.
+    Called once per predictor, by :func:`ml2p.lifecycle.setup` (in the
+    server: once in every worker, before it answers ``/ping`` with 200). The
+    built-in implementation calls ``predictor.setup()``, which loads the model.
 
     :param predictor: The :class:`ml2p.core.ModelPredictor` being set up.
     :returns: Ignored.
@@ -61,9 +72,9 @@ def ml2p_setup(predictor: ModelPredictor) -> None:
 def ml2p_teardown(predictor: ModelPredictor) -> None:
     """Release what ``ml2p_setup`` acquired.
 
-    Called once per predictor when it stops (in the server: on SIGTERM, after
-    in-flight requests are answered). The built-in implementation calls
-    ``predictor.teardown()``.
+    Called once per predictor when it stops, by :func:`ml2p.lifecycle.teardown`
+    (in the server: on SIGTERM, after in-flight requests are answered). The
+    built-in implementation calls ``predictor.teardown()``.
 
     :param predictor: The :class:`ml2p.core.ModelPredictor` being torn down.
     :returns: Ignored.
@@ -74,11 +85,40 @@ def ml2p_teardown(predictor: ModelPredictor) -> None:
     """
 
 
+# -----------------------------------------------------------------------------
+# Generate: a dataset generation job
+# -----------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def ml2p_generate(generator: ModelDatasetGenerator) -> Optional[Any]:
+    """Generate a dataset.
+
+    Called by :func:`ml2p.lifecycle.generate`, once per dataset generation
+    job. The built-in implementation calls ``generator.generate()`` and
+    returns its value.
+
+    :param generator: The :class:`ml2p.core.ModelDatasetGenerator` to run.
+    :returns: Whatever ``generator.generate()`` returns (usually ``None``).
+
+    ``firstresult``: a plain implementation that returns something other than
+    ``None`` stops the call, and ``generator.generate()`` is not called.
+
+    .. versionadded:: 0.7
+    """
+
+
+# -----------------------------------------------------------------------------
+# Train: a training job, and SIGTERM while it runs
+# -----------------------------------------------------------------------------
+
+
 @hookspec(firstresult=True)
 def ml2p_train(trainer: ModelTrainer) -> Optional[Any]:
     """Train a model.
 
-    The built-in implementation calls ``trainer.train()`` and returns its
+    Called by :func:`ml2p.lifecycle.train`, once per training job. The
+    built-in implementation calls ``trainer.train()`` and returns its
     value. Wrappers observe or change the outcome (time it, log it, turn an
     exception into another); exceptions fail the training job, and
     ``ml2p-docker train`` writes them to ``output/failure``.
@@ -97,7 +137,8 @@ def ml2p_train(trainer: ModelTrainer) -> Optional[Any]:
 def ml2p_checkpoint(trainer: ModelTrainer) -> None:
     """Save what ``trainer`` needs to resume, because its job is being stopped.
 
-    Called when the training process gets SIGTERM, which SageMaker sends 120
+    Called by :func:`ml2p.lifecycle.checkpoint` when the training process
+    gets SIGTERM, which SageMaker sends 120
     seconds before it kills the container: when it reclaims a spot instance,
     when the job reaches its maximum runtime, and on ``ml2p training-job stop``.
     The built-in implementation calls ``trainer.checkpoint()``, which writes to
@@ -118,29 +159,19 @@ def ml2p_checkpoint(trainer: ModelTrainer) -> None:
     """
 
 
-@hookspec(firstresult=True)
-def ml2p_generate(generator: ModelDatasetGenerator) -> Optional[Any]:
-    """Generate a dataset.
-
-    The built-in implementation calls ``generator.generate()`` and returns
-    its value.
-
-    :param generator: The :class:`ml2p.core.ModelDatasetGenerator` to run.
-    :returns: Whatever ``generator.generate()`` returns (usually ``None``).
-
-    ``firstresult``: a plain implementation that returns something other than
-    ``None`` stops the call, and ``generator.generate()`` is not called.
-
-    .. versionadded:: 0.7
-    """
+# -----------------------------------------------------------------------------
+# Predict: every invocation (invoke, batch_invoke, the server's /invocations)
+# -----------------------------------------------------------------------------
 
 
 @hookspec(firstresult=True)
 def ml2p_result(predictor: ModelPredictor, data: Any) -> Any:
     """Make the prediction for one datum.
 
-    Called by :meth:`ml2p.core.ModelPredictor.invoke`, and by
-    :meth:`~ml2p.core.ModelPredictor.batch_invoke` for every datum of a batch
+    Called by :func:`ml2p.lifecycle.result` for
+    :meth:`ml2p.core.ModelPredictor.invoke`, and by
+    :func:`ml2p.lifecycle.results_per_datum` for
+    :meth:`~ml2p.core.ModelPredictor.batch_invoke`, for every datum of a batch
     when a plugin implements this hook but not ``ml2p_batch_result`` (so
     wrapping this hook alone covers batches too). The built-in
     implementation returns ``predictor.result(data)``.
@@ -163,7 +194,8 @@ def ml2p_result(predictor: ModelPredictor, data: Any) -> Any:
 def ml2p_batch_result(predictor: ModelPredictor, data: List[Any]) -> List[Any]:
     """Make the predictions for a batch of data.
 
-    Called by :meth:`ml2p.core.ModelPredictor.batch_invoke`. The built-in
+    Called by :func:`ml2p.lifecycle.batch_result` for
+    :meth:`ml2p.core.ModelPredictor.batch_invoke`. The built-in
     implementation keeps the batch-level path whenever it can: if no plugin
     needs a per-datum ``ml2p_result`` call it returns
     ``predictor.batch_result(data)`` in one call; otherwise it calls the
@@ -182,11 +214,19 @@ def ml2p_batch_result(predictor: ModelPredictor, data: List[Any]) -> List[Any]:
     """
 
 
+# -----------------------------------------------------------------------------
+# Record: every invocation recorded (env.record_invokes)
+# -----------------------------------------------------------------------------
+
+
 @hookspec
 def ml2p_record_invoke_id(
     predictor: ModelPredictor, datum: Any, prediction: Any
 ) -> Optional[RecordIdParts]:
     """Add key-value pairs to the id of an invocation record.
+
+    Called when an invocation is recorded (``env.record_invokes``; see
+    :meth:`ml2p.core.ModelPredictor.record_invoke`), once per datum.
 
     The record of an invocation is stored at
     ``predictions/<model_version>/<id>.json``, where ``<id>`` joins each
@@ -214,16 +254,26 @@ def ml2p_record_invoke_id(
     """
 
 
+# -----------------------------------------------------------------------------
+# Command line: the ml2p command
+# -----------------------------------------------------------------------------
+
+
 @hookspec(historic=True)
 def ml2p_cli_commands(cli: Any) -> None:
     """Add commands to the ``ml2p`` command line.
 
-    :param cli: The top-level :class:`click.Group` of ``ml2p``; call
-        ``cli.add_command(...)`` or decorate with ``@cli.command()``.
+    Called by :func:`ml2p.lifecycle.add_cli_commands` when ``ml2p`` is asked
+    for a command that is not built in, once per run of ``ml2p``.
+
+    :param cli: A :class:`click.Group` for this run of ``ml2p``: the
+        commands added to it (``cli.add_command(...)`` or ``@cli.command()``)
+        are the run's plugin commands; one named like a built-in command is
+        ignored, with a warning.
     :returns: Ignored.
 
-    Called once, when the ``ml2p`` command line is built, for every plugin,
-    including plugins registered later (``historic``).
+    Called for every plugin, including one registered with the run's plugin
+    manager after the call (``historic``).
 
     .. versionadded:: 0.7
     """
