@@ -71,6 +71,34 @@ def test_training_failure_writes_reason_first_then_traceback(tmp_path, monkeypat
     assert first_line in after
 
 
+def test_failure_reason_holds_the_whole_summary_within_sagemakers_limit(tmp_path, monkeypatch):
+    """SageMaker shows the first 1024 characters: a long message is cut to fit, said so."""
+    detail = "".join(random.choice("abcdef0123456789") for _ in range(3000))
+    monkeypatch.setenv("SERVING_FAIL_DETAIL", detail)
+    environ = {"ML2P_TRAINING_JOB": "job-1"}
+    assert runtime.train(tmp_path, "tests.serving_models.FailingModel", environ) == 1
+    text = failure(tmp_path)
+    summary = text.splitlines()[0]
+    assert len(summary) == runtime.FAILURE_REASON_CHARS
+    assert summary.startswith("ValueError: bad training data: " + detail[:100])
+    assert summary.endswith(runtime.CUT_MARK)
+    assert text[: runtime.FAILURE_REASON_CHARS] == summary
+    # Nothing is lost: the traceback ends with the whole message.
+    assert text.rstrip().endswith(f"ValueError: bad training data: {detail}")
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1])
+def test_failure_summary_is_cut_only_past_the_limit(extra):
+    prefix = "ValueError: "
+    exc = ValueError("x" * (runtime.FAILURE_REASON_CHARS - len(prefix) + extra))
+    summary = runtime.failure_report(exc).split("\n", 1)[0]
+    if extra <= 0:
+        assert summary == f"{prefix}{exc}"
+    else:
+        assert len(summary) == runtime.FAILURE_REASON_CHARS
+        assert summary.endswith(runtime.CUT_MARK)
+
+
 def test_dataset_generation_failure(tmp_path, monkeypatch):
     monkeypatch.setenv("ML2P_MODEL_CLS", "tests.serving_models.FailingModel")
     monkeypatch.setenv("ML2P_DATASET", "ds-20240101")
@@ -86,9 +114,9 @@ def test_model_without_trainer_fails(tmp_path):
     )
 
 
-def test_failing_plugin_is_named(tmp_path, monkeypatch):
-    monkeypatch.setenv("ML2P_PROJECT_PLUGINS", "tests.serving_plugins")
-    code = runtime.train(tmp_path, "tests.models.MinimalModel", environ={})
+def test_failing_plugin_is_named(tmp_path):
+    environ = {"ML2P_PROJECT_PLUGINS": "tests.serving_plugins"}
+    code = runtime.train(tmp_path, "tests.models.MinimalModel", environ=environ)
     assert code == 1
     first = failure(tmp_path).splitlines()[0]
     assert first == (
@@ -96,9 +124,9 @@ def test_failing_plugin_is_named(tmp_path, monkeypatch):
     )
 
 
-def test_plugin_that_cannot_import_is_named(tmp_path, monkeypatch):
-    monkeypatch.setenv("ML2P_PROJECT_PLUGINS", "tests.no_such_plugin_module")
-    assert runtime.train(tmp_path, "tests.models.MinimalModel", environ={}) == 1
+def test_plugin_that_cannot_import_is_named(tmp_path):
+    environ = {"ML2P_PROJECT_PLUGINS": "tests.no_such_plugin_module"}
+    assert runtime.train(tmp_path, "tests.models.MinimalModel", environ=environ) == 1
     first = failure(tmp_path).splitlines()[0]
     assert first.startswith("PluginError: plugin 'tests.no_such_plugin_module': failed to import")
 

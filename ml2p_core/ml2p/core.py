@@ -5,7 +5,9 @@ trainer and a predictor; :class:`SageMakerEnv` describes the SageMaker
 container they run in, and :class:`LocalEnv` a local stand-in for it.
 
 Importing this module is cheap: boto3 is imported where a client is first
-needed, and plugins are loaded when a hook is first called.
+needed, and plugins are loaded when a plugin manager is built: by the
+program that runs the model (:mod:`ml2p.plugin_host`), or, for objects made
+by plain library code, on their first hook call.
 
 The other names ML2P 0.6 offered here are kept: :func:`import_string`,
 :func:`setup_logging`, :class:`~ml2p.errors.LocalEnvError`,
@@ -33,9 +35,21 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Union
 
 from ml2p import __version__ as ml2p_version
+from ml2p import lifecycle
 from ml2p.errors import APIError, LocalEnvError, ML2PError
 from ml2p.logs import setup_logging
 from ml2p.record_ids import merge_parts, record_key, utc_timestamp, uuid4_text
+from ml2p.variables import (
+    ENV_SETTINGS,
+    ML2P_DATASET,
+    ML2P_ENV,
+    ML2P_PREFIX,
+    ML2P_PROJECT,
+    ML2P_PROJECT_PLUGINS,
+    ML2P_RECORD_INVOKES,
+    ML2P_S3_URL,
+    names_in,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ml2p.config import Config
@@ -197,7 +211,7 @@ def _as_json(value: str) -> str:
 
 def _is_settings(environ: Mapping[str, Any]) -> bool:
     """Whether ``environ`` is ML2P 0.6's settings dictionary rather than environment variables."""
-    if "env_type" not in environ or any(str(key).startswith("ML2P_") for key in environ):
+    if "env_type" not in environ or any(str(key).startswith(ML2P_PREFIX) for key in environ):
         return False
     env_type = environ["env_type"]
     return (
@@ -209,15 +223,9 @@ def _is_settings(environ: Mapping[str, Any]) -> bool:
 
 def _settings_from_variables(env: Mapping[str, str]) -> Dict[str, Any]:
     """Return the settings dictionary the ``ML2P_*`` variables of ``env`` describe."""
-    settings: Dict[str, Any] = {
-        "dataset_name": env.get("ML2P_DATASET") or None,
-        "training_job_name": env.get("ML2P_TRAINING_JOB") or None,
-        "model_version": env.get("ML2P_MODEL_VERSION") or None,
-        "record_invokes": env.get("ML2P_RECORD_INVOKES", "false").lower() == "true",
-        "project": env.get("ML2P_PROJECT"),
-        "model_cls": env.get("ML2P_MODEL_CLS") or None,
-        "s3_url": env.get("ML2P_S3_URL") or None,
-    }
+    settings: Dict[str, Any] = {name: env.get(var) or None for name, var in ENV_SETTINGS.items()}
+    settings["record_invokes"] = env.get(ML2P_RECORD_INVOKES, "false").lower() == "true"
+    settings["project"] = env.get(ML2P_PROJECT)  # kept as given, even empty, as in ML2P 0.6
     # ML2P 0.6's order: a dataset job may also name the training job it feeds.
     if settings["dataset_name"]:
         settings["env_type"] = SageMakerEnvType.DATASET
@@ -388,8 +396,8 @@ class SageMakerEnv(_EnvFolders):
 
     * ``project_plugins`` - The project's own plugin modules (``plugins:`` in
       ``ml2p.yml``, passed to containers as ``ML2P_PROJECT_PLUGINS``), registered
-      with the plugin manager of every trainer, generator and predictor made
-      with this environment (type: list of str).
+      with the plugin manager that runs every trainer, generator and predictor
+      made with this environment (type: list of str).
 
     In the training environment settings are loaded from hyperparameters
     stored by ML2P when the training job is created, if it stored any (the
@@ -439,14 +447,12 @@ class SageMakerEnv(_EnvFolders):
             self._apply_settings(environ)
         else:
             env = dict(os.environ if environ is None else environ)
-            stored = self.hyperparameters.get("ML2P_ENV")
+            stored = self.hyperparameters.get(ML2P_ENV)
             if isinstance(stored, dict):
                 env.update({str(k): str(v) for k, v in stored.items() if v is not None})
             self._apply_settings(_settings_from_variables(env))
         self.environ: Dict[str, str] = env
-        self.project_plugins: List[str] = [
-            name.strip() for name in env.get("ML2P_PROJECT_PLUGINS", "").split(",") if name.strip()
-        ]
+        self.project_plugins: List[str] = names_in(env, ML2P_PROJECT_PLUGINS) or []
 
     def _apply_settings(self, settings: Mapping[str, Any]) -> None:
         env_type = settings.get("env_type")
@@ -622,7 +628,17 @@ class LocalEnv(SageMakerEnv):
 
 
 class _Hooked:
-    """Gives trainers, predictors and generators their environment and plugin manager."""
+    """Gives trainers, predictors and generators their environment and plugin manager.
+
+    The plugin manager is the one given as ``plugin_manager=``, else the one
+    the host that made the object handed it (:func:`ml2p.plugin_host.hand_over`,
+    before any hook runs), else the library default, fetched on first use.
+    """
+
+    # Class defaults, also for a sub-class whose __init__ does not call this one.
+    _plugin_manager: Optional[PluginManager] = None
+    # Whether _plugin_manager is the library default, which a host may replace.
+    _plugin_manager_is_default = False
 
     def __init__(self, env: SageMakerEnv, *, plugin_manager: Optional[PluginManager] = None):
         self.env = env
@@ -643,14 +659,20 @@ class _Hooked:
     def plugin_manager(self) -> PluginManager:
         """The plugin manager whose hooks run this object.
 
-        By default the process-wide one, with the environment's
-        ``project_plugins`` registered.
+        The one given as ``plugin_manager=``; else the one of the program that
+        made this object through the model (the server, ``ml2p-docker``, an
+        ``ml2p`` command: each builds its own); else, for an object made by
+        plain library code, the library default for the environment's
+        ``project_plugins`` (:func:`ml2p.plugins.get_plugin_manager`), fetched
+        on first use.
         """
-        if self._plugin_manager is None:
+        pm = self._plugin_manager
+        if pm is None:
             from ml2p.plugins import get_plugin_manager
 
-            self._plugin_manager = get_plugin_manager(getattr(self.env, "project_plugins", ()))
-        return self._plugin_manager
+            pm = get_plugin_manager(getattr(self.env, "project_plugins", ()))
+            self._plugin_manager, self._plugin_manager_is_default = pm, True
+        return pm
 
     @property
     def logger(self) -> logging.Logger:
@@ -741,9 +763,9 @@ class ModelDatasetGenerator(_WithS3Client, _Hooked):
         :returns: The S3 URL written.
         """
         if not self.env.dataset_name:
-            raise ML2PError("upload_to_s3 needs a dataset name: ML2P_DATASET is not set")
+            raise ML2PError(f"upload_to_s3 needs a dataset name: {ML2P_DATASET} is not set")
         if self.env.s3 is None:
-            raise ML2PError("upload_to_s3 needs the project S3 folder: ML2P_S3_URL is not set")
+            raise ML2PError(f"upload_to_s3 needs the project S3 folder: {ML2P_S3_URL} is not set")
         name = os.path.basename(os.fspath(file_path))
         key = self.env.s3.path(f"datasets/{_check_name('dataset', self.env.dataset_name)}/{name}")
         with open(file_path, "rb") as f:
@@ -756,7 +778,8 @@ class ModelPredictor(_WithS3Client, _Hooked):
 
     :param env: The :class:`SageMakerEnv` (or :class:`LocalEnv`) to serve in.
     :param plugin_manager: The plugin manager whose hooks wrap the model
-        (default: the process-wide one, built on first use).
+        (default: the one of the program that made the predictor, else the
+        library default; see :attr:`plugin_manager`).
     :param recorder: Where invocation records go (default: written to S3
         synchronously with :attr:`s3_client`, one object per record).
     """
@@ -846,7 +869,7 @@ class ModelPredictor(_WithS3Client, _Hooked):
         * result: The result of calling .result(data).
         """
         metadata = self.metadata()
-        result = self.plugin_manager.hook.ml2p_result(predictor=self, data=data)
+        result = lifecycle.result(self, data)
         prediction = {"metadata": metadata, "result": result}
         if self.env.record_invokes:
             self._record_all([(data, prediction)])
@@ -876,7 +899,7 @@ class ModelPredictor(_WithS3Client, _Hooked):
         * result: The result of calling .batch_result(data).
         """
         metadata = self.metadata()
-        results = self.plugin_manager.hook.ml2p_batch_result(predictor=self, data=data)
+        results = lifecycle.batch_result(self, data)
         if results is None or len(results) != len(data):
             count = "no" if results is None else len(results)
             raise APIError(f"batch prediction returned {count} results for {len(data)} inputs")
@@ -959,7 +982,7 @@ class ModelPredictor(_WithS3Client, _Hooked):
 
     def _recorder(self) -> Recorder:
         if self.env.s3 is None:
-            raise ML2PError("cannot record invocations: ML2P_S3_URL is not set")
+            raise ML2PError(f"cannot record invocations: {ML2P_S3_URL} is not set")
         if self.recorder is not None:
             return self.recorder
         from ml2p.recording import S3Recorder

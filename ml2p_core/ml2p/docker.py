@@ -30,9 +30,9 @@ from typing import Any, Optional, Sequence
 
 import click
 
-from ml2p.runtime import EXIT_USAGE
-
-MODEL_ENV = "ML2P_MODEL_CLS"
+from ml2p.runtime import EXIT_USAGE, model_reference
+from ml2p.variables import ML2P_MODEL_CLS as MODEL_ENV
+from ml2p.variables import SAGEMAKER_BIND_TO_PORT
 
 
 def _setup_logging(debug: bool = False) -> None:
@@ -54,18 +54,20 @@ def _version() -> str:
 def _require_model(ctx: click.Context) -> None:
     """Exit with code 2 if neither --model nor the environment names the model."""
     from ml2p.core import SageMakerEnv
-    from ml2p.errors import ML2PError
+    from ml2p.errors import ML2PError, ModelNotFoundError
 
     if ctx.obj["model"]:
         return
     try:
         # ML2P_MODEL_CLS may come from the process environment or, in a
         # training job, from the ML2P_ENV hyperparameter.
-        model_cls = SageMakerEnv(ctx.obj["ml_folder"]).model_cls
+        env = SageMakerEnv(ctx.obj["ml_folder"])
     except ML2PError:
         return  # a broken environment is reported by the command itself
-    if not model_cls:
-        click.echo(f"Error: no model given: pass --model NAME or set {MODEL_ENV}", err=True)
+    try:
+        model_reference(None, env)
+    except ModelNotFoundError as exc:
+        click.echo(f"Error: {exc}", err=True)
         ctx.exit(EXIT_USAGE)
 
 
@@ -143,7 +145,7 @@ def generate_dataset(ctx: click.Context) -> None:
     "--port",
     type=click.IntRange(0, 65535),
     default=None,
-    help="The port to listen on (default: $SAGEMAKER_BIND_TO_PORT, else 8080).",
+    help=f"The port to listen on (default: ${SAGEMAKER_BIND_TO_PORT}, else 8080).",
 )
 @click.option(
     "--debug/--no-debug",

@@ -5,8 +5,12 @@ the hook specifications of :mod:`ml2p.hookspecs`, registers the built-in
 plugin (the model's own methods), loads the ``ml2p.plugins`` entry points,
 registers the project's own plugin modules (``plugins:`` in ``ml2p.yml``),
 and checks that every implementation matches a known hook.
-:func:`get_plugin_manager` returns a process-wide one, built on first use, so
-entry points are scanned and imported once and only when needed.
+Who builds one: each program that runs a model (the server's workers,
+``ml2p-docker``'s jobs, each ``ml2p`` command) builds its own and hands it to
+the trainer, predictor or generator it makes (:mod:`ml2p.plugin_host`).
+:func:`get_plugin_manager` is the library default, for objects made by plain
+library code: built on first use, never changed afterwards. Entry points are
+scanned and imported only when a manager is built.
 
 Two environment variables select the installed plugins, by entry-point name
 or distribution name, comma separated:
@@ -38,19 +42,31 @@ import sys
 import threading
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import pluggy
 
 from ml2p import builtin_hooks, hookspecs
 from ml2p.errors import ModelNotFoundError, PluginError
+from ml2p.variables import (
+    ML2P_DISABLE_PLUGINS,
+    ML2P_LOAD_PLUGINS,
+    ML2P_PROJECT_PLUGINS,
+    names_in,
+)
 
+#: The entry-point group of installed plugins.
 PLUGIN_GROUP = "ml2p.plugins"
+#: The entry-point group of installed models.
 MODEL_GROUP = "ml2p.models"
+#: The name of the built-in plugin (:mod:`ml2p.builtin_hooks`).
 BUILTIN_PLUGIN = "ml2p.builtin"
-ALLOW_ENV = "ML2P_LOAD_PLUGINS"
-BLOCK_ENV = "ML2P_DISABLE_PLUGINS"
-PROJECT_PLUGINS_ENV = "ML2P_PROJECT_PLUGINS"
+#: The allow-list variable (:data:`ml2p.variables.ML2P_LOAD_PLUGINS`).
+ALLOW_ENV = ML2P_LOAD_PLUGINS
+#: The block-list variable (:data:`ml2p.variables.ML2P_DISABLE_PLUGINS`).
+BLOCK_ENV = ML2P_DISABLE_PLUGINS
+#: The project plugins variable (:data:`ml2p.variables.ML2P_PROJECT_PLUGINS`).
+PROJECT_PLUGINS_ENV = ML2P_PROJECT_PLUGINS
 
 _UNSET: Any = object()
 
@@ -74,10 +90,9 @@ def _norm(name: str) -> str:
     return name.strip().lower().replace("_", "-").replace(".", "-")
 
 
-def _names(value: Optional[str]) -> Optional[set]:
-    if value is None:
-        return None
-    return {_norm(n) for n in value.split(",") if n.strip()}
+def _names(environ: Mapping[str, str], variable: str) -> Optional[set]:
+    names = names_in(environ, variable)
+    return None if names is None else {_norm(n) for n in names}
 
 
 def _entry_points(group: str) -> List[Any]:
@@ -99,8 +114,8 @@ def installed_entry_points(
     :param selected_only: Leave out those the allow- and block-lists exclude.
     """
     environ = os.environ if environ is None else environ
-    allow = _names(environ.get(ALLOW_ENV))
-    block = _names(environ.get(BLOCK_ENV)) or set()
+    allow = _names(environ, ALLOW_ENV)
+    block = _names(environ, BLOCK_ENV) or set()
     found: Dict[str, EntryPointInfo] = {}
     for ep in _entry_points(group):
         dist = getattr(ep, "dist", None)
@@ -341,36 +356,45 @@ def shadowed_project_modules(folder: str, module_names: Iterable[str]) -> Dict[s
     return hidden
 
 
-_default_pm: Optional[PluginManager] = None
-_default_lock = threading.Lock()
+# The library defaults, one per distinct tuple of project plugins; each is built once
+# and never changed afterwards (a caller with other project plugins gets another).
+_defaults: Dict[Tuple[str, ...], PluginManager] = {}
+_defaults_lock = threading.Lock()
 
 
-def _env_project_plugins() -> List[str]:
-    return [n.strip() for n in os.environ.get(PROJECT_PLUGINS_ENV, "").split(",") if n.strip()]
+def get_plugin_manager(project_plugins: Optional[Sequence[str]] = None) -> PluginManager:
+    """Return the library default plugin manager for ``project_plugins``.
 
+    For plain library use (ML2P 0.6 code that makes a predictor, trainer or
+    generator itself): such an object fetches this on its first hook call.
+    Programs that run models (the server, ``ml2p-docker``, the ``ml2p``
+    commands) build their own manager instead (see :mod:`ml2p.plugin_host`).
 
-def get_plugin_manager(project_plugins: Sequence[str] = ()) -> PluginManager:
-    """Return the process-wide plugin manager, building it on first use.
+    The manager for a given list is built on first use with
+    :func:`make_plugin_manager` (installed plugins selected by
+    ``ML2P_LOAD_PLUGINS`` and ``ML2P_DISABLE_PLUGINS`` of ``os.environ``, then
+    the project plugins) and returned to every later caller with the same list.
+    It is never changed: another list gets a manager of its own, so what
+    runs never depends on who asked first.
 
-    Entry points are loaded once. ``project_plugins`` and the modules listed
-    in ``ML2P_PROJECT_PLUGINS`` are registered if not already.
+    :param project_plugins: The project's plugin modules (default: those of
+        ``ML2P_PROJECT_PLUGINS`` in ``os.environ``).
+    :raises ml2p.errors.PluginError: as :func:`make_plugin_manager`.
     """
-    global _default_pm
-    with _default_lock:
-        if _default_pm is None:
-            _default_pm = make_plugin_manager(list(project_plugins) + _env_project_plugins())
-        else:
-            for module_name in project_plugins:
-                _default_pm.register_module(module_name)
-            _default_pm.check_pending()
-        return _default_pm
+    if project_plugins is None:
+        project_plugins = names_in(os.environ, PROJECT_PLUGINS_ENV) or []
+    key = tuple(project_plugins)
+    with _defaults_lock:
+        pm = _defaults.get(key)
+        if pm is None:
+            pm = _defaults[key] = make_plugin_manager(key)
+        return pm
 
 
 def reset_plugin_manager() -> None:
-    """Forget the process-wide plugin manager (for tests)."""
-    global _default_pm
-    with _default_lock:
-        _default_pm = None
+    """Forget the library default plugin managers (for tests)."""
+    with _defaults_lock:
+        _defaults.clear()
 
 
 def _import_dotted(ref: str) -> Any:

@@ -1,23 +1,32 @@
 """Running a model's trainer and dataset generator as SageMaker does.
 
 ``ml2p-docker train`` and ``ml2p-docker generate-dataset`` (and ``ml2p local``)
-call :func:`train` and :func:`generate_dataset`. Each returns an exit code
+call :func:`train` and :func:`generate_dataset`. Each job is a plugin host
+(:mod:`ml2p.plugin_host`): it builds its plugin manager, makes the model's
+trainer or generator and hands it the manager. Each returns an exit code
 instead of raising: on failure it writes ``output/failure``, whose first
-1024 characters SageMaker shows as the job's FailureReason, starting with
-``ExceptionType: message`` and followed by the traceback, logs the error
-with its traceback, and returns non-zero.
+1024 characters SageMaker shows as the job's FailureReason: the line
+``ExceptionType: message`` (shortened to fit there if it is longer), then the
+traceback. It also logs the error with its traceback, and returns non-zero.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import pathlib
 import sys
 import traceback
-from typing import Any, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
+from ml2p import lifecycle
 from ml2p.core import SageMakerEnv
 from ml2p.errors import ModelNotFoundError, PluginError
+from ml2p.variables import ML2P_MODEL_CLS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ml2p.plugin_host import PluginHost
+    from ml2p.plugins import PluginManager
 
 logger = logging.getLogger("ml2p.runtime")
 
@@ -26,8 +35,10 @@ EXIT_FAILURE = 1
 #: Exit code when no model was named (a usage error).
 EXIT_USAGE = 2
 
-#: SageMaker shows this many characters of ``output/failure``.
+#: SageMaker shows this many characters of ``output/failure`` (the job's FailureReason).
 FAILURE_REASON_CHARS = 1024
+#: Ends a summary shortened to fit in :data:`FAILURE_REASON_CHARS`.
+CUT_MARK = " [...; the whole message ends the traceback below]"
 
 
 def prepare_stdio() -> None:
@@ -79,20 +90,30 @@ def traceback_text(exc: BaseException) -> str:
 
 
 def failure_report(exc: BaseException, plugin_manager: Any = None) -> str:
-    """Return the text of ``output/failure``: the summary line, then the traceback."""
-    return f"{failure_summary(exc, plugin_manager)}\n\n{traceback_text(exc)}"
+    """Return the text of ``output/failure``: the summary, then the traceback.
+
+    The summary (:func:`failure_summary`) comes first and, so that SageMaker's
+    FailureReason holds all of it, is cut to :data:`FAILURE_REASON_CHARS`
+    characters if it is longer, ending with :data:`CUT_MARK`. The traceback
+    ends with the whole message.
+    """
+    summary = failure_summary(exc, plugin_manager)
+    if len(summary) > FAILURE_REASON_CHARS:
+        summary = summary[: FAILURE_REASON_CHARS - len(CUT_MARK)] + CUT_MARK
+    return f"{summary}\n\n{traceback_text(exc)}"
 
 
 def model_reference(model_ref: Optional[str], env: SageMakerEnv) -> str:
     """Return the model to run: ``model_ref``, else ``ML2P_MODEL_CLS``.
 
-    :raises ml2p.errors.ModelNotFoundError: if neither names one.
+    :raises ml2p.errors.ModelNotFoundError: if neither names one (a usage
+        error: the jobs exit with :data:`EXIT_USAGE`).
     """
     ref = model_ref or env.model_cls
     if not ref:
         raise ModelNotFoundError(
             "no model given: pass --model NAME (an ml2p.models entry point or a dotted "
-            "path) or set ML2P_MODEL_CLS"
+            f"path) or set {ML2P_MODEL_CLS}"
         )
     return ref
 
@@ -110,31 +131,40 @@ OnStart = Callable[[SageMakerEnv], None]
 
 def _run_job(
     what: str,
-    factory: str,
+    make: str,
     run: Callable[[Any], Any],
     ml_folder: Any,
     model_ref: Optional[str],
     environ: Optional[Mapping[str, str]],
     on_start: Optional[OnStart],
+    plugin_manager: Optional[PluginManager],
 ) -> int:
+    # The plugins are imported here: ml2p-docker --help imports this module.
+    from ml2p.plugin_host import PluginHost
+    from ml2p.plugins import resolve_model
+
     env: Optional[SageMakerEnv] = None
-    job: Any = None
+    ref: Optional[str] = None
+    host: Optional[PluginHost] = None
     try:
         env = SageMakerEnv(ml_folder, environ)
-        model_cls = load_model(model_ref, env)
+        ref = model_reference(model_ref, env)
+        model_cls = resolve_model(ref, env.environ)
         if on_start is not None:
             on_start(env)
-        # Through the model's own factory method (trainer, dataset_generator),
-        # so that a model overriding it is honoured, as in ML2P 0.6.
-        job = getattr(model_cls(), factory)(env)
+        host = PluginHost(plugin_manager) if plugin_manager is not None else PluginHost.for_env(env)
+        # Made through the model's own factory method (Model.trainer...), which
+        # a model may override, as in ML2P 0.6.
+        job = getattr(host, make)(model_cls, env)
         job_cls = type(job)
         logger.info("%s started: %s.%s", what, job_cls.__module__, job_cls.__qualname__)
         run(job)
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             logger.error("%s interrupted", what)
-        pm = getattr(job, "_plugin_manager", None)
-        report = failure_report(exc, pm)
+        # Neither --model nor ML2P_MODEL_CLS named a model: a usage error.
+        no_model = env is not None and ref is None
+        report = failure_report(exc, host.plugin_manager if host is not None else None)
         summary = report.split("\n", 1)[0]
         logger.error("%s failed: %s", what, summary, exc_info=exc)
         if env is None:
@@ -144,9 +174,7 @@ def _run_job(
             logger.error("failure reason written to %s", path)
         except OSError as write_error:
             logger.error("cannot write output/failure: %s", write_error)
-        if isinstance(exc, ModelNotFoundError) and "no model given" in str(exc):
-            return EXIT_USAGE
-        return EXIT_FAILURE
+        return EXIT_USAGE if no_model else EXIT_FAILURE
     logger.info("%s finished", what)
     return 0
 
@@ -155,8 +183,6 @@ class _FallbackEnv(SageMakerEnv):
     """Only the folders, for writing ``output/failure`` when the environment itself failed."""
 
     def __init__(self, ml_folder: Any):
-        import pathlib
-
         self._ml_folder = pathlib.Path(ml_folder)
 
 
@@ -166,6 +192,7 @@ def train(
     environ: Optional[Mapping[str, str]] = None,
     *,
     on_start: Optional[OnStart] = None,
+    plugin_manager: Optional[PluginManager] = None,
 ) -> int:
     """Run the model's trainer through the ``ml2p_train`` hook.
 
@@ -180,13 +207,23 @@ def train(
     :param on_start: Called with the environment once the model is loaded,
         before the trainer is made (``ml2p-docker`` prints ML2P 0.6's
         ``Starting training job <name>.`` there).
+    :param plugin_manager: The plugin manager the trainer runs with (default:
+        a new one, as :meth:`ml2p.plugin_host.PluginHost.for_env` builds;
+        ``ml2p local train`` passes its command's).
     :returns: 0 on success; 1 on failure, with ``output/failure`` written;
         2 if no model was named.
     """
     from ml2p.checkpoints import train_with_checkpoints
 
     return _run_job(
-        "training", "trainer", train_with_checkpoints, ml_folder, model_ref, environ, on_start
+        "training",
+        "make_trainer",
+        train_with_checkpoints,
+        ml_folder,
+        model_ref,
+        environ,
+        on_start,
+        plugin_manager,
     )
 
 
@@ -196,6 +233,7 @@ def generate_dataset(
     environ: Optional[Mapping[str, str]] = None,
     *,
     on_start: Optional[OnStart] = None,
+    plugin_manager: Optional[PluginManager] = None,
 ) -> int:
     """Run the model's dataset generator through the ``ml2p_generate`` hook.
 
@@ -203,14 +241,13 @@ def generate_dataset(
 
     Parameters and return value as for :func:`train`.
     """
-    from ml2p import lifecycle
-
     return _run_job(
         "dataset generation",
-        "dataset_generator",
+        "make_generator",
         lifecycle.generate,
         ml_folder,
         model_ref,
         environ,
         on_start,
+        plugin_manager,
     )

@@ -42,12 +42,13 @@ import threading
 import time
 from typing import Any, Awaitable, Callable, Deque, Dict, List, Mapping, Optional, Tuple
 
-from ml2p import __version__
+from ml2p import __version__, lifecycle
 from ml2p.errors import APIError, ML2PError
 from ml2p.runtime import failure_summary, plugin_of
 from ml2p.serving import bodies
 from ml2p.serving.offload import Offloader
 from ml2p.serving.settings import ServerSettings
+from ml2p.variables import ML2P_RECORD_INVOKES, ML2P_S3_URL
 
 logger = logging.getLogger("ml2p.serving")
 
@@ -543,18 +544,18 @@ class PredictionApp:
         return SageMakerEnv(self.ml_folder, self.environ)
 
     def _setup(self) -> None:
-        from ml2p import lifecycle
+        from ml2p.plugin_host import PluginHost
 
         started = time.monotonic()
         try:
             env = self._make_env()
-            # Through Model.predictor, so that a model overriding it is honoured.
-            predictor = self.model_cls().predictor(env)
+            # Each worker is a plugin host: its own manager, handed to its predictor.
+            predictor = PluginHost.for_env(env).make_predictor(self.model_cls, env)
             if getattr(env, "record_invokes", False):
                 from ml2p.serving.recorder import recorder_from_environ
 
                 if env.s3 is None:
-                    raise ML2PError("ML2P_RECORD_INVOKES is true but ML2P_S3_URL is not set")
+                    raise ML2PError(f"{ML2P_RECORD_INVOKES} is true but {ML2P_S3_URL} is not set")
                 predictor.recorder = recorder_from_environ(
                     env.s3.bucket(), env.environ, getattr(env, "_session", None)
                 )
@@ -588,8 +589,6 @@ class PredictionApp:
 
     def stop(self) -> None:
         """Run the teardown hooks (if setup succeeded) and flush the invocation recorder."""
-        from ml2p import lifecycle
-
         was_ready = self.ready
         self.ready = False
         # A predictor given ready-made is torn down (and its recorder closed) by its owner.
