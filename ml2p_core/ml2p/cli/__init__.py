@@ -3,7 +3,8 @@
 ``ml2p --help`` stays fast: the command modules are imported only when a
 command is looked up, boto3 only when a command first needs a client, and
 plugin entry points are scanned only when a name is not a built-in command
-(plugins add commands through the ``ml2p_cli_commands`` hook).
+(plugins add commands through the ``ml2p_cli_commands`` hook, to that run of
+``ml2p`` only).
 
 Every error ends the command with one line on stderr, ``Error: <message>``,
 and exit status 1 (2 for usage errors); ``--debug`` shows the traceback.
@@ -18,12 +19,14 @@ ML2P 0.6's names are here too: the group as ``ml2p``, and
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import click
 
-from ml2p import __version__
+from ml2p import __version__, lifecycle
 from ml2p.config import DEFAULT_CONFIG_FILE
+from ml2p.errors import ConfigError
 
 __all__ = [
     "BUILTIN_COMMANDS",
@@ -52,49 +55,58 @@ BUILTIN_COMMANDS: Dict[str, Tuple[str, str]] = {
 }
 
 
-class MainGroup(click.Group):
-    """The top-level group: lazy built-in commands, plugin commands, one-line errors."""
+#: Where a run of ``ml2p`` keeps its plugins' commands (in its root context's meta).
+_PLUGIN_COMMANDS_KEY = "ml2p.plugin_commands"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # The plugin manager whose ml2p_cli_commands hook has added commands here.
-        self._plugin_manager: Any = None
+
+class MainGroup(click.Group):
+    """The top-level group: lazy built-in commands, plugin commands, one-line errors.
+
+    Plugin commands belong to one run of ``ml2p``: its plugins add them to a
+    group made for that run (``ml2p_cli_commands``), so a command of one run's
+    plugins never shows up in another run in the same process.
+    """
 
     def list_commands(self, ctx: click.Context) -> List[str]:
-        # Built-ins and plugin commands already added; listing never scans entry points.
-        return sorted(set(BUILTIN_COMMANDS) | set(self.commands))
+        # Listing never scans entry points: plugin commands only if this run loaded them.
+        loaded = ctx.find_root().meta.get(_PLUGIN_COMMANDS_KEY, {})
+        return sorted(set(BUILTIN_COMMANDS) | set(self.commands) | set(loaded))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
         if cmd_name in BUILTIN_COMMANDS:
             return self._builtin(cmd_name)
-        if cmd_name not in self.commands:
-            self._load_plugin_commands(ctx)
-        return self.commands.get(cmd_name)
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        return self._plugin_commands(ctx).get(cmd_name)
 
     def _builtin(self, name: str) -> click.Command:
         module_name, attr = BUILTIN_COMMANDS[name]
         command: click.Command = getattr(importlib.import_module(module_name), attr)
         return command
 
-    def _load_plugin_commands(self, ctx: click.Context) -> None:
-        from ml2p.cli.errors import translate
-        from ml2p.plugins import get_plugin_manager
+    def _plugin_commands(self, ctx: click.Context) -> Dict[str, click.Command]:
+        """The commands this run's plugins add, loaded on first use."""
+        meta = ctx.find_root().meta
+        if _PLUGIN_COMMANDS_KEY not in meta:
+            from ml2p.cli.context import command_plugin_manager
+            from ml2p.cli.errors import translate
 
-        try:
-            pm = get_plugin_manager(_project_plugins(ctx))
-            if pm is not self._plugin_manager:
-                # Historic: plugins registered later get the call too.
-                self._plugin_manager = pm
-                pm.hook.ml2p_cli_commands.call_historic(kwargs={"cli": self})
-        except Exception as exc:
-            raise translate(exc, ctx) from exc
-        for name in list(self.commands):
-            if name in BUILTIN_COMMANDS:
+            added = click.Group(self.name)
+            try:
+                lifecycle.add_cli_commands(
+                    command_plugin_manager(_project_plugins(ctx), ctx), added
+                )
+            except Exception as exc:
+                raise translate(exc, ctx) from exc
+            for name in sorted(set(added.commands) & set(BUILTIN_COMMANDS)):
                 # A plugin may add commands, not replace the built-in ones.
-                del self.commands[name]
+                del added.commands[name]
                 click.echo(
                     f"Warning: a plugin's {name!r} command hides a built-in; ignored", err=True
                 )
+            meta[_PLUGIN_COMMANDS_KEY] = added.commands
+        commands: Dict[str, click.Command] = meta[_PLUGIN_COMMANDS_KEY]
+        return commands
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -111,13 +123,10 @@ class MainGroup(click.Group):
 
 def _project_plugins(ctx: click.Context) -> Sequence[str]:
     """The config's ``plugins:`` if the config file loads, else none."""
-    import os
-
     path = ctx.params.get("cfg") or DEFAULT_CONFIG_FILE
     if not os.path.exists(path):
         return ()
     from ml2p.cli.project_config import load_project_config
-    from ml2p.errors import ConfigError
 
     try:
         return load_project_config(path).plugins

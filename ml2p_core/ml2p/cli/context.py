@@ -7,12 +7,16 @@ loaded ``ml2p.yml`` as a dict, ``client`` the SageMaker client, and
 and ``models[...]`` are there (see :class:`ml2p.project.ModellingProject`).
 ML2P's own commands read the checked :attr:`~ml2p.project.ModellingProject.config`
 and make other AWS clients with :meth:`~ModellingProjectWithSagemakerClient.aws_client`.
+
+Each run of an ``ml2p`` command is a plugin host (:mod:`ml2p.plugin_host`): it
+builds its own plugin manager, :func:`command_plugin_manager`, and hands it to
+what it runs in its process.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence, Tuple
 
 import click
 
@@ -20,7 +24,46 @@ from ml2p import naming
 from ml2p.config import DEFAULT_CONFIG_FILE
 from ml2p.project import ModellingProject
 
-__all__ = ["ModellingProjectWithSagemakerClient", "Project", "pass_project", "project_of"]
+if TYPE_CHECKING:  # pragma: no cover
+    from ml2p.plugins import PluginManager
+
+__all__ = [
+    "ModellingProjectWithSagemakerClient",
+    "Project",
+    "command_plugin_manager",
+    "pass_project",
+    "project_of",
+]
+
+_PLUGIN_MANAGERS_KEY = "ml2p.plugin_managers"
+
+
+def command_plugin_manager(
+    project_plugins: Sequence[str] = (), ctx: Optional[click.Context] = None
+) -> PluginManager:
+    """Return the plugin manager of the ``ml2p`` command running in ``ctx``.
+
+    Built on first use (:func:`ml2p.plugins.make_plugin_manager`: the
+    installed plugins, then ``project_plugins``) and kept in the command's
+    root context: one command builds it once, and another command run in the
+    same process builds its own. It is never changed.
+
+    :param project_plugins: The project's plugin modules (``plugins:``).
+    :param ctx: The command's context (default: the current one; without
+        one, a new manager is returned).
+    :raises ml2p.errors.PluginError: naming a plugin that fails to load.
+    """
+    from ml2p.plugins import make_plugin_manager
+
+    ctx = ctx if ctx is not None else click.get_current_context(silent=True)
+    if ctx is None:
+        return make_plugin_manager(project_plugins)
+    managers: Dict[Tuple[str, ...], PluginManager]
+    managers = ctx.find_root().meta.setdefault(_PLUGIN_MANAGERS_KEY, {})
+    key = tuple(project_plugins)
+    if key not in managers:
+        managers[key] = make_plugin_manager(key)
+    return managers[key]
 
 
 class ModellingProjectWithSagemakerClient(ModellingProject):
@@ -76,6 +119,15 @@ class ModellingProjectWithSagemakerClient(ModellingProject):
 
             self._clients[service] = aws.client(service)
         return self._clients[service]
+
+    @property
+    def plugin_manager(self) -> PluginManager:
+        """This command's plugin manager, with the configuration's ``plugins:``.
+
+        :func:`command_plugin_manager` for :attr:`config`'s plugins (loading
+        the configuration first, if it is not yet).
+        """
+        return command_plugin_manager(self.config.plugins)
 
     @property
     def sagemaker(self) -> Any:

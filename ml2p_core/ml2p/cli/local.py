@@ -33,11 +33,20 @@ from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence
 
 import click
 
-from ml2p import naming
+from ml2p import naming, variables
 from ml2p.cli.context import Project
 from ml2p.cli.output import echo_json, progress
 from ml2p.cli.params import hyperparameter_options, load_hyperparameters
 from ml2p.errors import ML2PError
+from ml2p.variables import (
+    ML2P_DATASET,
+    ML2P_ENV,
+    ML2P_MODEL_CLS,
+    ML2P_MODEL_VERSION,
+    ML2P_RECORD_INVOKES,
+    ML2P_TRAINING_JOB,
+    SAGEMAKER_MODEL_SERVER_WORKERS,
+)
 
 __all__ = ["DEFAULT_LOCAL_FOLDER", "local"]
 
@@ -110,25 +119,16 @@ def _prepare(folder: str) -> pathlib.Path:
 
 
 def _model_ref(prj: Project, model: str) -> str:
-    """The class reference of ``model``: a key of the config's ``models``."""
-    cfg = prj.config
-    if model in cfg.models:
-        return cfg.model_reference(model)
-    defined = ", ".join(sorted(cfg.models)) or "(none)"
-    raise ML2PError(f"{cfg.path}: model {model!r} is not defined; defined models: {defined}")
+    """The class reference of ``model``: a key of the config's ``models``.
+
+    :raises ml2p.errors.ConfigError: naming the defined models, if ``model``
+        is not one of them.
+    """
+    return prj.config.model_reference(model)
 
 
-_CORE_VARIABLES = frozenset(
-    {
-        "ML2P_PROJECT",
-        "ML2P_S3_URL",
-        "ML2P_MODEL_CLS",
-        "ML2P_TRAINING_JOB",
-        "ML2P_MODEL_VERSION",
-        "ML2P_RECORD_INVOKES",
-        "ML2P_DATASET",
-    }
-)
+# What SageMakerEnv reads its type and identity from.
+_CORE_VARIABLES = frozenset(variables.ENV_SETTINGS.values())
 
 
 def _environ(ml2p_vars: Mapping[str, str]) -> Dict[str, str]:
@@ -151,9 +151,9 @@ def _serving_environ(prj: Project, model_ref: str) -> Dict[str, str]:
     deploy = prj.config.section("deploy")
     env = {
         **sagemaker.base_environment(prj.config),
-        "ML2P_MODEL_VERSION": prj.full_name("local"),
-        "ML2P_RECORD_INVOKES": "true" if deploy.get("record_invokes") else "false",
-        "ML2P_MODEL_CLS": model_ref,
+        ML2P_MODEL_VERSION: prj.full_name("local"),
+        ML2P_RECORD_INVOKES: "true" if deploy.get("record_invokes") else "false",
+        ML2P_MODEL_CLS: model_ref,
     }
     return _environ(env)
 
@@ -209,18 +209,33 @@ def _drop(record: logging.LogRecord) -> bool:
     return False
 
 
+def _load_plugins_first(prj: Project) -> None:
+    """Build the command's plugin manager now, to report a plugin that fails to load first.
+
+    Before anything is downloaded, trained, generated or served. (Training on
+    several hosts and the server's workers run in processes of their own, each
+    building its manager from the same ``ML2P_PROJECT_PLUGINS``.)
+    """
+    _ = prj.plugin_manager
+
+
 def _run(
-    kind: str, root: pathlib.Path, model_ref: str, environ: Dict[str, str], debug: bool
+    kind: str, prj: Project, root: pathlib.Path, model_ref: str, environ: Dict[str, str]
 ) -> None:
-    """Run training (``kind`` ``train``) or dataset generation with the container runtime."""
+    """Run training (``kind`` ``train``) or dataset generation with the container runtime.
+
+    It runs in this process, with this command's plugin manager.
+    """
     from ml2p import runtime
     from ml2p.logs import configure_logging
 
     # The model's logging and ML2P's go to stderr: stdout carries the JSON result.
     configure_logging(stream="stderr")
     func = runtime.train if kind == "train" else runtime.generate_dataset
-    with _outcome_reported_by_us(debug):
-        code = func(str(root), model_ref=model_ref, environ=environ)
+    with _outcome_reported_by_us(prj.debug):
+        code = func(
+            str(root), model_ref=model_ref, environ=environ, plugin_manager=prj.plugin_manager
+        )
     if code != 0:
         raise ML2PError(
             f"{kind} failed (exit status {code}): {_failure(root)} "
@@ -244,19 +259,14 @@ def local_generate(prj: Project, model: str, dataset: str, local_folder: str) ->
     Nothing is written to S3 unless the generator uploads (upload_to_s3).
     """
     from ml2p import sagemaker
-    from ml2p.plugins import get_plugin_manager
 
     naming.validate_name("dataset", dataset)
     ref = _model_ref(prj, model)
     root = _prepare(local_folder)
     _forget_training_config(root)
-    get_plugin_manager(prj.config.plugins)
-    env = {
-        **sagemaker.base_environment(prj.config),
-        "ML2P_DATASET": dataset,
-        "ML2P_MODEL_CLS": ref,
-    }
-    _run("generate", root, ref, _environ(env), prj.debug)
+    _load_plugins_first(prj)
+    env = {**sagemaker.base_environment(prj.config), ML2P_DATASET: dataset, ML2P_MODEL_CLS: ref}
+    _run("generate", prj, root, ref, _environ(env))
     echo_json({"dataset": dataset, "model": model, "local_folder": str(root)})
 
 
@@ -272,7 +282,7 @@ def local_generate(prj: Project, model: str, dataset: str, local_folder: str) ->
 @click.option(
     "--training-job",
     default=None,
-    help="The training job name ML2P_TRAINING_JOB is made from (default: local).",
+    help=f"The training job name {ML2P_TRAINING_JOB} is made from (default: local).",
 )
 @click.option(
     "--hosts",
@@ -309,7 +319,6 @@ def local_train(
     from ml2p import hyperparameters as hp
     from ml2p.core import LocalEnv
     from ml2p.packaging import MODEL_ARCHIVE, pack_model
-    from ml2p.plugins import get_plugin_manager
 
     if dataset and data_dir:
         raise click.UsageError("give --dataset or --data-dir, not both")
@@ -319,16 +328,15 @@ def local_train(
         naming.validate_name("training-job", training_job)
     ref = _model_ref(prj, model)
     user = load_hyperparameters(hyperparameters_file, params)
-    if "ML2P_ENV" in user:
-        raise ML2PError("hyperparameter 'ML2P_ENV' is reserved for ML2P's settings")
+    hp.check_reserved(user)
     env = {
         **sagemaker.base_environment(prj.config),
-        "ML2P_TRAINING_JOB": prj.full_name(training_job or "local"),
-        "ML2P_MODEL_CLS": ref,
+        ML2P_TRAINING_JOB: prj.full_name(training_job or "local"),
+        ML2P_MODEL_CLS: ref,
     }
-    encoded = hp.encode({"ML2P_ENV": dict(env), **user})
+    encoded = hp.encode({ML2P_ENV: dict(env), **user})
     root = _prepare(local_folder)
-    get_plugin_manager(prj.config.plugins)
+    _load_plugins_first(prj)
 
     if dataset:
         prj.target("dataset", dataset)
@@ -356,14 +364,14 @@ def local_train(
 
             host_names = train_on_hosts(root, ref, _environ(env), hosts, prj.config)
         else:
-            _run("train", root, ref, _environ(env), prj.debug)
+            _run("train", prj, root, ref, _environ(env))
         archive = pack_model(model_folder, root / "output" / MODEL_ARCHIVE)
     files = sorted(
         p.relative_to(root / "model").as_posix() for p in (root / "model").rglob("*") if p.is_file()
     )
     summary = {
         "model": model,
-        "training_job": env["ML2P_TRAINING_JOB"],
+        "training_job": env[ML2P_TRAINING_JOB],
         "model_folder": str(root / "model"),
         "archive": str(archive),
         "files": files,
@@ -381,7 +389,7 @@ def local_train(
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    help="Worker processes (default: SAGEMAKER_MODEL_SERVER_WORKERS or the CPU count).",
+    help=f"Worker processes (default: {SAGEMAKER_MODEL_SERVER_WORKERS} or the CPU count).",
 )
 @_folder_option
 @click.pass_obj
@@ -395,13 +403,13 @@ def local_serve(
     """
     from ml2p import serving
     from ml2p.cli import ports
-    from ml2p.plugins import get_plugin_manager, resolve_model
+    from ml2p.plugins import resolve_model
 
     ref = _model_ref(prj, model)
     root = pathlib.Path(local_folder)
     _trained_model(root, model)
     _forget_training_config(root)
-    get_plugin_manager(prj.config.plugins)
+    _load_plugins_first(prj)
     environ = _serving_environ(prj, ref)
     # Import the model first: the port is then checked just before the server binds it.
     resolve_model(ref, environ)

@@ -16,12 +16,18 @@ from ml2p.cli.context import Project
 from ml2p.cli.local import (
     _folder_option,
     _forget_training_config,
+    _load_plugins_first,
     _model_ref,
     _serving_environ,
     _trained_model,
 )
 from ml2p.cli.output import echo_json, progress
 from ml2p.errors import ML2PError
+from ml2p.variables import (
+    SAGEMAKER_BATCH_STRATEGY,
+    SAGEMAKER_MAX_PAYLOAD_IN_MB,
+    SAGEMAKER_MODEL_SERVER_WORKERS,
+)
 
 __all__ = ["local_transform"]
 
@@ -33,14 +39,14 @@ def _server_settings(settings: Any, workers: Optional[int]) -> Dict[str, str]:
     """The SageMaker variables a transform container gets from the job's settings."""
     env: Dict[str, str] = {}
     if settings.batch_strategy:
-        env["SAGEMAKER_BATCH_STRATEGY"] = (
+        env[SAGEMAKER_BATCH_STRATEGY] = (
             "SINGLE_RECORD" if settings.batch_strategy == "SingleRecord" else "MULTI_RECORD"
         )
     if settings.max_payload_mb:
-        env["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(settings.max_payload_mb)
+        env[SAGEMAKER_MAX_PAYLOAD_IN_MB] = str(settings.max_payload_mb)
     workers = workers or settings.max_concurrent_transforms
     if workers:
-        env["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
+        env[SAGEMAKER_MODEL_SERVER_WORKERS] = str(workers)
     return env
 
 
@@ -53,7 +59,7 @@ def _server_settings(settings: Any, workers: Optional[int]) -> Dict[str, str]:
     type=click.IntRange(min=1),
     default=None,
     help="Server worker processes (default: transform.max_concurrent_transforms, "
-    "else SAGEMAKER_MODEL_SERVER_WORKERS or the CPU count).",
+    f"else {SAGEMAKER_MODEL_SERVER_WORKERS} or the CPU count).",
 )
 @_folder_option
 @click.pass_obj
@@ -75,7 +81,6 @@ def local_transform(
     failed.
     """
     from ml2p import local_transform as engine
-    from ml2p.plugins import get_plugin_manager
     from ml2p.server_process import ServerProcess
     from ml2p.transforms import TransformSettings
 
@@ -87,7 +92,7 @@ def local_transform(
     engine.make_plan(settings, {})
     engine.check_folders(input_dir, output_dir)
     _forget_training_config(root)
-    get_plugin_manager(prj.config.plugins)
+    _load_plugins_first(prj)
     environ = {**_serving_environ(prj, ref), **_server_settings(settings, workers)}
     files = [p for p in pathlib.Path(input_dir).rglob("*") if p.is_file()]
     total = sum(p.stat().st_size for p in files)

@@ -7,8 +7,9 @@ from typing import Any, Dict, List, Optional
 
 import click
 
-from ml2p.cli.context import Project
+from ml2p.cli.context import Project, command_plugin_manager
 from ml2p.cli.output import echo_json
+from ml2p.config import check_models
 
 __all__ = ["models", "plugins", "validate"]
 
@@ -62,11 +63,11 @@ def models(prj: Project) -> None:
 @click.pass_obj
 def plugins(prj: Project) -> None:
     """List installed plugins (ml2p.plugins entry points) and the config's plugins, with hooks."""
-    from ml2p.plugins import PLUGIN_GROUP, get_plugin_manager, installed_entry_points
+    from ml2p.plugins import PLUGIN_GROUP, installed_entry_points
 
     cfg = _optional_cfg(prj)
     project_plugins = list(cfg.plugins) if cfg is not None else []
-    pm = get_plugin_manager(project_plugins)
+    pm = command_plugin_manager(project_plugins)
     installed: List[Dict[str, Any]] = []
     for info in sorted(
         installed_entry_points(PLUGIN_GROUP, selected_only=False).values(), key=lambda i: i.name
@@ -94,11 +95,10 @@ def plugins(prj: Project) -> None:
 @click.pass_obj
 def validate(prj: Project) -> None:
     """Load the config, import its plugins and resolve every model; print a summary."""
-    from ml2p.config import check_models
-    from ml2p.plugins import get_plugin_manager, resolve_model
+    from ml2p.plugins import resolve_model
 
     cfg = prj.config
-    pm = get_plugin_manager(cfg.plugins)
+    pm = prj.plugin_manager
     resolved = check_models(cfg, resolve_model)
     echo_json(
         {
