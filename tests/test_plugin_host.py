@@ -13,7 +13,6 @@ import textwrap
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from ml2p import lifecycle, runtime
 from ml2p.cli import cli
@@ -21,6 +20,7 @@ from ml2p.core import Model, SageMakerEnv
 from ml2p.plugin_host import PluginHost, hand_over
 from ml2p.plugins import get_plugin_manager, make_plugin_manager
 from ml2p.testing import PredictionClient
+from tests.cli_support import cli_runner
 from tests.models import MinimalModel, MinimalPredictor
 
 # Each tags predictions with its name and marks the folders it trained in.
@@ -266,7 +266,7 @@ def test_plugin_commands_belong_to_one_run(tmp_path, monkeypatch):
     with_plugin.write_text(config + "plugins: [host_cli_plugin]\n")
     without.write_text(config)
     try:
-        runner = CliRunner()
+        runner = cli_runner()
         ran = runner.invoke(cli, ["--cfg", str(with_plugin), "host-hello"])
         assert ran.exit_code == 0 and "hello from a plugin" in ran.output, ran.output
         # Nothing is left on the shared group for the next run in this process.
