@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from typing import Any, Iterator
 
 import pytest
@@ -67,9 +66,6 @@ def ml2p_yml(tmp_path) -> str:
 
 def read_json_object(client, key: str, bucket: str = "ml2p-test"):
     return json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
-
-
-os.environ.setdefault("ML2P_TEST", "1")
 
 
 def _pytests_own(handler: logging.Handler) -> bool:

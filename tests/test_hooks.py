@@ -15,8 +15,7 @@ from ml2p import hookimpl, lifecycle
 from ml2p.core import ModelPredictor, SageMakerEnv
 from ml2p.errors import ClientError
 from ml2p.plugins import make_plugin_manager
-
-from .models import MinimalGenerator, MinimalTrainer
+from tests.models import MinimalGenerator, MinimalTrainer
 
 
 class _Plugin:

@@ -14,9 +14,8 @@ import pytest
 
 from ml2p.core import LocalEnv, ModelPredictor, SageMakerEnv
 from ml2p.errors import ML2PError, UnsafePathError
-
-from .conftest import read_json_object
-from .models import MinimalGenerator
+from tests.conftest import read_json_object
+from tests.models import MinimalGenerator
 
 PREFIX = "proj/datasets/"
 

@@ -267,8 +267,7 @@ def ml2p_result(predictor, data):
         "[ml2p.plugins]\nraiser = raising_plugin\n",
     )
     from ml2p.core import SageMakerEnv
-
-    from .test_hooks import Doubler
+    from tests.test_hooks import Doubler
 
     pm = make_plugin_manager()
     p = Doubler(SageMakerEnv(str(tmp_path), environ={}), plugin_manager=pm)
@@ -284,8 +283,7 @@ def ml2p_result(predictor, data):
 def test_project_plugins_from_the_environment_of_the_env(site, tmp_path):
     """``ML2P_PROJECT_PLUGINS`` in the env's own environ (not os.environ) is honoured."""
     from ml2p.core import SageMakerEnv
-
-    from .test_hooks import Doubler
+    from tests.test_hooks import Doubler
 
     site("proj", {"env_only_hooks": GOOD_PLUGIN}, "")
     env = SageMakerEnv(str(tmp_path), environ={"ML2P_PROJECT_PLUGINS": "env_only_hooks"})
@@ -295,8 +293,7 @@ def test_project_plugins_from_the_environment_of_the_env(site, tmp_path):
 
 def test_local_env_registers_config_plugins(site, tmp_path):
     from ml2p.core import LocalEnv
-
-    from .test_hooks import Doubler
+    from tests.test_hooks import Doubler
 
     site("proj", {"cfg_hooks": GOOD_PLUGIN}, "")
     cfg = tmp_path / "ml2p.yml"

@@ -56,8 +56,8 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn
 
-from . import scaling_config
-from .errors import ConfigError, ConfigFileNotFoundError
+from ml2p import scaling_config
+from ml2p.errors import ConfigError, ConfigFileNotFoundError
 
 __all__ = [
     "DEFAULT_CONFIG_FILE",

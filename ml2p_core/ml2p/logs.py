@@ -54,11 +54,6 @@ logger = logging.getLogger(LOGGER_NAME)
 _quieted: Dict[str, int] = {}
 
 
-def get_logger(name: str = "") -> logging.Logger:
-    """Return the ``ml2p`` logger, or its child ``ml2p.<name>``."""
-    return logger.getChild(name) if name else logger
-
-
 def is_ml2p_record(record: logging.LogRecord) -> bool:
     """Whether ``record`` comes from one of ML2P's own loggers (``ml2p``, ``ml2p.*``)."""
     return record.name == LOGGER_NAME or record.name.startswith(LOGGER_NAME + ".")

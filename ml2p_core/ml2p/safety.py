@@ -15,7 +15,7 @@ import tarfile
 import unicodedata
 from typing import IO, Any
 
-from .errors import UnsafePathError
+from ml2p.errors import UnsafePathError
 
 __all__ = ["is_folder_marker", "safe_extract_tar", "safe_join"]
 
