@@ -29,8 +29,8 @@ import contextvars
 import time
 from typing import Any, Dict, Generator, List, Optional
 
+from ml2p import hookimpl
 from ml2p.errors import APIError
-from ml2p.hookspecs import hookimpl
 from ml2p_metrics import emf, sink
 
 # The predictor whose batch this context is measuring.

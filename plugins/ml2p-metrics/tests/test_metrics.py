@@ -9,10 +9,9 @@ import time
 import pytest
 from ml2p_metrics import emf, sink
 
-from ml2p import lifecycle
+from ml2p import hookimpl, lifecycle
 from ml2p.core import ModelDatasetGenerator, ModelPredictor, ModelTrainer
 from ml2p.errors import ClientError, PluginError
-from ml2p.hookspecs import hookimpl
 
 INVOCATION_METRICS = [
     {"Name": "Latency", "Unit": "Milliseconds"},

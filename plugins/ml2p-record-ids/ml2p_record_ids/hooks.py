@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Tuple
 
-from ml2p.hookspecs import hookimpl
+from ml2p import hookimpl
 from ml2p_record_ids import fields
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextvars
 from typing import Any, Generator, List, Optional
 
-from ml2p.hookspecs import hookimpl
+from ml2p import hookimpl
 from ml2p_validate import report, schemas
 
 # The predictor whose batch this context has already checked.
