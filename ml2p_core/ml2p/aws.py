@@ -1,18 +1,19 @@
 """Lazy access to boto3.
 
-boto3 costs about a quarter of a second to import, so nothing in ML2P imports
-it at module level: clients are made here, when first needed. Clients use
-botocore's ``standard`` retry mode (throttling and transient errors are
-retried) and honour ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_<SERVICE>`` as boto3
-does, so the same code talks to AWS, moto or any S3-compatible store.
+boto3 is slow to import (``benchmarks/bench_startup.py`` measures it), so
+nothing in ML2P imports it at module level: clients are made here, when first
+needed. Clients use botocore's ``standard`` retry mode (throttling and
+transient errors are retried) and honour
+``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_<SERVICE>`` as boto3 does, so the same
+code talks to AWS, moto or any S3-compatible store.
 
 Clients made without a session of the caller's come from one default session
-per process: a new session would load botocore's service models again (a
-tenth of a second or more per client). The endpoint and the region are read
-each time a client is made; the credentials once per session, so the default
-session is made again when a variable that chooses them changes
-(:data:`SESSION_VARIABLES`). boto3 sessions are not safe to share between
-threads, so clients are made one at a time.
+per process: a new session would load botocore's service models again for
+every client. The endpoint and the region are read each time a client is
+made; the credentials once per session, so the default session is made again
+when a variable that chooses them changes (:data:`SESSION_VARIABLES`). boto3
+sessions are not safe to share between threads, so clients are made one at a
+time.
 """
 
 from __future__ import annotations
