@@ -120,7 +120,7 @@ def run_ml2p(project, *args, prelude=""):
     """Run ``ml2p ARGS`` in ``project`` in a subprocess; ``prelude`` is Python run first."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ML2P_", "SAGEMAKER_"))}
     env["PYTHONPATH"] = REPO
-    code = f"{prelude}\nimport sys\nfrom ml2p.cli import main\nmain(sys.argv[1:])\n"
+    code = f"{prelude}\nimport sys\nfrom ml2p.cli import main\nsys.exit(main(sys.argv[1:]))\n"
     started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-c", code, *args],

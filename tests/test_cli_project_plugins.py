@@ -65,7 +65,7 @@ def project(tmp_path):
 def ml2p(project, *args, **kwargs):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ML2P_", "SAGEMAKER_"))}
     env["PYTHONPATH"] = REPO
-    command = [sys.executable, "-c", "import sys; from ml2p.cli import main; main(sys.argv[1:])"]
+    command = [sys.executable, "-m", "ml2p"]
     command += ["--cfg", str(project / "ml2p.yml"), *args]
     cwd = project.parent / "elsewhere"
     if kwargs.pop("background", False):

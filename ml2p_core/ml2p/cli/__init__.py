@@ -7,7 +7,9 @@ plugin entry points are scanned only when a name is not a built-in command
 ``ml2p`` only).
 
 Every error ends the command with one line on stderr, ``Error: <message>``,
-and exit status 1 (2 for usage errors); ``--debug`` shows the traceback.
+and exit status 1 (2 for usage errors); ``--debug`` shows the traceback. The
+group, ``-h``, ``--version`` and :func:`main` behave as ``ml2p-docker``'s do
+(:mod:`ml2p.cli.group`).
 Commands that load ``ml2p.yml`` print its warnings (keys ML2P does not use)
 once on stderr, and make its folder importable for the project's plugins
 (see :mod:`ml2p.cli.project_config`).
@@ -24,7 +26,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import click
 
-from ml2p import __version__, lifecycle
+from ml2p import lifecycle
+from ml2p.cli.group import CommandGroup, run, version_option
 from ml2p.config import DEFAULT_CONFIG_FILE
 from ml2p.errors import ConfigError
 
@@ -59,8 +62,8 @@ BUILTIN_COMMANDS: Dict[str, Tuple[str, str]] = {
 _PLUGIN_COMMANDS_KEY = "ml2p.plugin_commands"
 
 
-class MainGroup(click.Group):
-    """The top-level group: lazy built-in commands, plugin commands, one-line errors.
+class MainGroup(CommandGroup):
+    """The top-level group: lazy built-in commands, plugin commands; ``--debug`` tracebacks.
 
     Plugin commands belong to one run of ``ml2p``: its plugins add them to a
     group made for that run (``ml2p_cli_commands``), so a command of one run's
@@ -108,17 +111,8 @@ class MainGroup(click.Group):
         commands: Dict[str, click.Command] = meta[_PLUGIN_COMMANDS_KEY]
         return commands
 
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except Exception as exc:
-            if ctx.params.get("debug"):
-                raise
-            from ml2p.cli.errors import translate
-
-            raise translate(exc, ctx) from exc
+    def shows_traceback(self, ctx: click.Context, exc: Exception) -> bool:
+        return bool(ctx.params.get("debug"))
 
 
 def _project_plugins(ctx: click.Context) -> Sequence[str]:
@@ -143,7 +137,7 @@ def _project_plugins(ctx: click.Context) -> Sequence[str]:
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
-@click.version_option(__version__, prog_name="ml2p")
+@version_option("ml2p")
 @click.pass_context
 def cli(ctx: click.Context, cfg: str, quiet: bool, debug: bool) -> None:
     """ML2P: a minimal framework for running models on AWS SageMaker.
@@ -157,9 +151,9 @@ def cli(ctx: click.Context, cfg: str, quiet: bool, debug: bool) -> None:
     ctx.obj = ModellingProjectWithSagemakerClient(cfg, quiet=quiet, debug=debug, load=False)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Any:
-    """Run ``ml2p`` (the console script entry point)."""
-    return cli.main(args=list(argv) if argv is not None else None, prog_name="ml2p")
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run ``ml2p`` with ``argv`` (default ``sys.argv[1:]``); return its exit status."""
+    return run(cli, argv, "ml2p")
 
 
 #: The ``ml2p`` group under its ML2P 0.6 name.

@@ -17,8 +17,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 import click
 
 from ml2p import naming
-from ml2p.cli.context import Project
-from ml2p.cli.output import echo_json
+from ml2p.cli.context import Project, pass_project
+from ml2p.cli.output import echo_json, echo_log_events
 from ml2p.cli.params import checked_name, wait_for_status, wait_options
 from ml2p.errors import ML2PError
 
@@ -356,7 +356,7 @@ def _wait_async_result(
 @click.command("shift")
 @click.argument("name", metavar="ENDPOINT")
 @click.argument("weights", nargs=-1, required=True, metavar="MODEL=WEIGHT[:INSTANCES]...")
-@click.pass_obj
+@pass_project
 def endpoint_shift(prj: Project, name: str, weights: Sequence[str]) -> None:
     """Change the traffic weights (and instance counts) of ENDPOINT's variants in place.
 
@@ -386,7 +386,7 @@ def endpoint_shift(prj: Project, name: str, weights: Sequence[str]) -> None:
 
 @click.command("autoscale")
 @click.argument("name", metavar="ENDPOINT")
-@click.pass_obj
+@pass_project
 def endpoint_autoscale(prj: Project, name: str) -> None:
     """Register ENDPOINT's variants with Application Auto Scaling (deploy.autoscaling).
 
@@ -474,7 +474,7 @@ def _new_variants(
     help="A CloudWatch alarm that rolls the update back if it goes off (repeatable).",
 )
 @wait_options
-@click.pass_obj
+@pass_project
 def endpoint_update(
     prj: Project,
     name: str,
@@ -606,7 +606,7 @@ def _wait_updated(
     show_default=True,
     help="From this long ago (30s, 10m, 2h, 1d) or this ISO 8601 time (UTC).",
 )
-@click.pass_obj
+@pass_project
 def endpoint_logs(prj: Project, name: str, since: str) -> None:
     """Print ENDPOINT's CloudWatch log lines, one JSON object per line.
 
@@ -614,7 +614,6 @@ def endpoint_logs(prj: Project, name: str, since: str) -> None:
     and instance.
     """
     from ml2p import cloudwatch
-    from ml2p.cli.training_jobs_scaling import echo_log_events
 
     start = cloudwatch.parse_since(since)
     group = cloudwatch.endpoint_group(prj.full_name(name))

@@ -9,13 +9,13 @@ from typing import Any, Dict, Optional, Sequence
 import click
 
 from ml2p import naming
+from ml2p.cli import endpoint_scaling
 from ml2p.cli.context import Project, pass_project
 from ml2p.cli.listing import project_resources
 from ml2p.cli.output import echo_json
-from ml2p.cli.params import checked_name, wait_for_status, wait_options
-from ml2p.errors import ML2PError
+from ml2p.cli.params import checked_name, read_json_argument, wait_for_status, wait_options
 
-__all__ = ["endpoint", "endpoint_url_for_arn", "read_json_argument"]
+__all__ = ["endpoint", "endpoint_url_for_arn"]
 
 _ENDPOINT_ARN = re.compile(
     r"^arn:(?P<partition>[^:]+):sagemaker:(?P<region>[^:]*):(?P<account>[^:]*):endpoint/(?P<name>.+)$"
@@ -32,27 +32,6 @@ def endpoint_url_for_arn(arn: str) -> Optional[str]:
         f"https://runtime.sagemaker.{match['region']}.amazonaws{suffix}"
         f"/endpoints/{match['name']}/invocations"
     )
-
-
-def read_json_argument(text: str) -> bytes:
-    """Return the JSON body given as ``text``, or read from ``@file``; check it parses.
-
-    :raises ML2PError: if the file cannot be read or the text is not JSON.
-    """
-    if text.startswith("@"):
-        path = text[1:]
-        try:
-            with open(path, "rb") as f:
-                body = f.read()
-        except OSError as exc:
-            raise ML2PError(f"cannot read JSON file {path!r}: {exc.strerror}") from exc
-    else:
-        body = text.encode("utf-8")
-    try:
-        json.loads(body)
-    except ValueError as exc:
-        raise ML2PError(f"the data to send is not valid JSON: {exc}") from exc
-    return body
 
 
 @click.group("endpoint")
@@ -101,7 +80,6 @@ def endpoint_create(
     in service, then registers its variants with Application Auto Scaling.
     """
     from ml2p import sagemaker
-    from ml2p.cli import endpoint_scaling
 
     if endpoint_scaling.uses_scaling(prj.config, variants):
         endpoint_scaling.create_endpoint(prj, name, model_name, variants, timeout, delay)
@@ -124,8 +102,6 @@ def endpoint_create(
 @pass_project
 def endpoint_delete(prj: Project, name: str) -> None:
     """Delete ENDPOINT and its configuration (and, with deploy.autoscaling, its scaling)."""
-    from ml2p.cli import endpoint_scaling
-
     prj.target("endpoint", name)
     removed = endpoint_scaling.remove_autoscaling(prj, name)
     if removed is not None:
@@ -143,8 +119,6 @@ def endpoint_describe(prj: Project, name: str) -> None:
 
     With deploy.autoscaling, Autoscaling lists its scalable targets and policies.
     """
-    from ml2p.cli import endpoint_scaling
-
     prj.target("endpoint", name)
     response = prj.sagemaker.describe_endpoint(EndpointName=prj.full_name(name))
     response["EndpointUrl"] = endpoint_url_for_arn(response.get("EndpointArn", ""))
@@ -208,8 +182,6 @@ def endpoint_invoke(
     delay: float,
 ) -> None:
     """Invoke ENDPOINT with JSON_DATA (inline JSON or @file) and print the response."""
-    from ml2p.cli import endpoint_scaling
-
     body = read_json_argument(json_data)
     if is_async:
         if variant or target_container:
@@ -240,13 +212,11 @@ def endpoint_invoke(
 
 
 # Traffic shifting, blue/green updates, autoscaling and logs.
-from ml2p.cli.endpoint_scaling import (  # noqa: E402
-    endpoint_autoscale,
-    endpoint_logs,
-    endpoint_shift,
-    endpoint_update,
-)
-
-for _command in (endpoint_shift, endpoint_update, endpoint_autoscale, endpoint_logs):
+for _command in (
+    endpoint_scaling.endpoint_shift,
+    endpoint_scaling.endpoint_update,
+    endpoint_scaling.endpoint_autoscale,
+    endpoint_scaling.endpoint_logs,
+):
     endpoint.add_command(_command)
 del _command

@@ -37,9 +37,15 @@ _CREDENTIAL_HINT = (
 
 
 class CommandError(click.ClickException):
-    """An error shown as ``Error: <message>`` with exit status 1."""
+    """An error shown as one line, ``Error: <message>``, ending the command with ``exit_code``.
 
-    exit_code = 1
+    :param str message: What went wrong and, where it helps, what to do.
+    :param int exit_code: The exit status (default 1; 2 for a usage error).
+    """
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def _resource(ctx: Optional[click.Context]) -> Any:

@@ -17,6 +17,7 @@ from ml2p.cli.params import (
     wait_for_status,
     wait_options,
 )
+from ml2p.cli.training_jobs_scaling import training_job_logs, training_job_stop
 
 __all__ = ["training_job"]
 
@@ -96,7 +97,5 @@ def training_job_wait(prj: Project, name: str, timeout: float, delay: float) -> 
 
 
 # Stopping a job and reading its logs (spot and distributed training).
-from ml2p.cli.training_jobs_scaling import training_job_logs, training_job_stop  # noqa: E402
-
 training_job.add_command(training_job_stop)
 training_job.add_command(training_job_logs)

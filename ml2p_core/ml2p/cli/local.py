@@ -36,7 +36,12 @@ import click
 from ml2p import naming, variables
 from ml2p.cli.context import Project
 from ml2p.cli.output import echo_json, progress
-from ml2p.cli.params import hyperparameter_options, load_hyperparameters
+from ml2p.cli.params import (
+    DEFAULT_LOCAL_FOLDER,
+    hyperparameter_options,
+    load_hyperparameters,
+    read_json_argument,
+)
 from ml2p.errors import ML2PError
 from ml2p.variables import (
     ML2P_DATASET,
@@ -49,9 +54,6 @@ from ml2p.variables import (
 )
 
 __all__ = ["DEFAULT_LOCAL_FOLDER", "local"]
-
-#: Where ``ml2p local`` works unless given ``--local-folder``.
-DEFAULT_LOCAL_FOLDER = "./.ml2p-local"
 
 
 def _folder_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -438,8 +440,6 @@ def local_invoke(json_data: str, url: str, timeout: float) -> None:
     """
     import urllib.error
     import urllib.request
-
-    from ml2p.cli.endpoints import read_json_argument
 
     body = read_json_argument(json_data)
     target = url.rstrip("/") + "/invocations"

@@ -6,11 +6,13 @@ import datetime
 import json
 import sys
 import threading
-from typing import Any, Callable, ContextManager, Optional
+from typing import Any, Callable, ContextManager, Iterable, Optional
 
 import click
 
-__all__ = ["echo_json", "json_default", "progress", "to_json"]
+from ml2p.errors import ML2PError
+
+__all__ = ["echo_json", "echo_log_events", "json_default", "progress", "to_json"]
 
 
 def json_default(value: Any) -> Any:
@@ -39,6 +41,31 @@ def to_json(value: Any) -> str:
 def echo_json(value: Any) -> None:
     """Print ``value`` as indented JSON on stdout (one document per call, as ML2P 0.6 does)."""
     click.echo(to_json(value))
+
+
+def echo_log_events(prj: Any, what: str, group: str, read: Callable[[Any], Iterable[Any]]) -> None:
+    """Print each event ``read(logs_client)`` yields as one JSON line.
+
+    :param prj: The project (:class:`ml2p.cli.context.Project`), whose
+        CloudWatch Logs client is read.
+    :param what: What the logs are of, for the error (``"endpoint 'x'"``).
+    :param group: The log group read.
+    :raises ML2PError: naming ``what`` when the log group does not exist yet.
+    """
+    from botocore.exceptions import ClientError
+
+    from ml2p.cloudwatch import event_record
+
+    client = prj.aws_client("logs")
+    try:
+        for event in read(client):
+            click.echo(json.dumps(event_record(event)))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        raise ML2PError(
+            f"no CloudWatch logs for {what} yet: log group {group!r} does not exist"
+        ) from exc
 
 
 class _NoProgress:

@@ -1,7 +1,12 @@
-"""What several commands share: names, model types, hyperparameters and waiting."""
+"""What several commands share: names, model types, hyperparameters, JSON and waiting.
+
+Helpers that more than one command module uses live here (or, for printing,
+in :mod:`ml2p.cli.output`), not in the module of one of the commands.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
 
@@ -11,15 +16,20 @@ from ml2p import naming
 from ml2p.errors import ConfigError, HyperparameterError, ML2PError
 
 __all__ = [
+    "DEFAULT_LOCAL_FOLDER",
     "checked_name",
     "hyperparameter_options",
     "load_hyperparameters",
     "model_type_callback",
     "model_type_option",
     "parse_assignment",
+    "read_json_argument",
     "wait_for_status",
     "wait_options",
 ]
+
+#: Where ``ml2p local`` works unless given ``--local-folder``.
+DEFAULT_LOCAL_FOLDER = "./.ml2p-local"
 
 
 def checked_name(kind: str, name: str, enforced: bool = True) -> str:
@@ -159,6 +169,27 @@ def hyperparameter_options(func: Callable[..., Any]) -> Callable[..., Any]:
         help="A YAML or JSON file of hyperparameters.",
     )(func)
     return func
+
+
+def read_json_argument(text: str) -> bytes:
+    """Return the JSON body given as ``text``, or read from ``@file``; check it parses.
+
+    :raises ML2PError: if the file cannot be read or the text is not JSON.
+    """
+    if text.startswith("@"):
+        path = text[1:]
+        try:
+            with open(path, "rb") as f:
+                body = f.read()
+        except OSError as exc:
+            raise ML2PError(f"cannot read JSON file {path!r}: {exc.strerror}") from exc
+    else:
+        body = text.encode("utf-8")
+    try:
+        json.loads(body)
+    except ValueError as exc:
+        raise ML2PError(f"the data to send is not valid JSON: {exc}") from exc
+    return body
 
 
 def wait_options(func: Callable[..., Any]) -> Callable[..., Any]:

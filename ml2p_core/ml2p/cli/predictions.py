@@ -11,9 +11,8 @@ import click
 
 from ml2p.cli.context import Project, pass_project
 from ml2p.cli.errors import CommandError
-from ml2p.cli.local import DEFAULT_LOCAL_FOLDER
 from ml2p.cli.output import progress
-from ml2p.cli.params import checked_name
+from ml2p.cli.params import DEFAULT_LOCAL_FOLDER, checked_name
 from ml2p.errors import ML2PError
 
 __all__ = ["predictions"]

@@ -5,16 +5,14 @@ Registered on the ``training-job`` group by :mod:`ml2p.cli.jobs`.
 
 from __future__ import annotations
 
-import json
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import click
 
-from ml2p.cli.context import Project
-from ml2p.cli.output import echo_json
-from ml2p.errors import ML2PError
+from ml2p.cli.context import Project, pass_project
+from ml2p.cli.output import echo_json, echo_log_events
 
-__all__ = ["echo_log_events", "training_job_logs", "training_job_stop"]
+__all__ = ["training_job_logs", "training_job_stop"]
 
 #: Training job states in which more log lines may still come.
 _RUNNING = ("InProgress", "Stopping")
@@ -22,7 +20,7 @@ _RUNNING = ("InProgress", "Stopping")
 
 @click.command("stop")
 @click.argument("name", metavar="TRAINING_JOB")
-@click.pass_obj
+@pass_project
 def training_job_stop(prj: Project, name: str) -> None:
     """Stop TRAINING_JOB.
 
@@ -31,29 +29,6 @@ def training_job_stop(prj: Project, name: str) -> None:
     """
     prj.target("training job", name)
     echo_json(prj.sagemaker.stop_training_job(TrainingJobName=prj.full_name(name)))
-
-
-def echo_log_events(
-    prj: Project, what: str, group: str, read: Callable[[Any], Iterable[Any]]
-) -> None:
-    """Print each event ``read(logs_client)`` yields as one JSON line.
-
-    :raises ML2PError: naming ``what`` when the log group does not exist yet.
-    """
-    from botocore.exceptions import ClientError
-
-    from ml2p.cloudwatch import event_record
-
-    client = prj.aws_client("logs")
-    try:
-        for event in read(client):
-            click.echo(json.dumps(event_record(event)))
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
-            raise
-        raise ML2PError(
-            f"no CloudWatch logs for {what} yet: log group {group!r} does not exist"
-        ) from exc
 
 
 @click.command("logs")
@@ -66,7 +41,7 @@ def echo_log_events(
     show_default=True,
     help="Seconds between reads with --follow.",
 )
-@click.pass_obj
+@pass_project
 def training_job_logs(prj: Project, name: str, follow: bool, delay: float) -> None:
     """Print TRAINING_JOB's CloudWatch log lines, one JSON object per line.
 

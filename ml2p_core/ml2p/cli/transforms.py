@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from ml2p.cli.context import Project
+from ml2p.cli.context import Project, pass_project
 from ml2p.cli.listing import project_resources
 from ml2p.cli.output import echo_json
 from ml2p.cli.params import checked_name, wait_for_status, wait_options
@@ -22,7 +22,7 @@ def transform() -> None:
 
 
 @transform.command("list")
-@click.pass_obj
+@pass_project
 def transform_list(prj: Project) -> None:
     """List the project's transform jobs."""
     for item in project_resources(
@@ -44,7 +44,7 @@ def transform_list(prj: Project) -> None:
     metavar="DATASET|S3_PREFIX",
     help="A dataset name (its files under datasets/) or an s3:// prefix.",
 )
-@click.pass_obj
+@pass_project
 def transform_create(prj: Project, name: str, model: str, source: str) -> None:
     """Create TRANSFORM_JOB running MODEL over every file of the input.
 
@@ -61,7 +61,7 @@ def transform_create(prj: Project, name: str, model: str, source: str) -> None:
 
 @transform.command("describe")
 @click.argument("name", metavar="TRANSFORM_JOB")
-@click.pass_obj
+@pass_project
 def transform_describe(prj: Project, name: str) -> None:
     """Describe TRANSFORM_JOB."""
     prj.target("transform job", name)
@@ -71,7 +71,7 @@ def transform_describe(prj: Project, name: str) -> None:
 @transform.command("wait")
 @click.argument("name", metavar="TRANSFORM_JOB")
 @wait_options
-@click.pass_obj
+@pass_project
 def transform_wait(prj: Project, name: str, timeout: float, delay: float) -> None:
     """Wait until TRANSFORM_JOB completes; fail if it fails or stops."""
     prj.target("transform job", name)
@@ -90,7 +90,7 @@ def transform_wait(prj: Project, name: str, timeout: float, delay: float) -> Non
 
 @transform.command("stop")
 @click.argument("name", metavar="TRANSFORM_JOB")
-@click.pass_obj
+@pass_project
 def transform_stop(prj: Project, name: str) -> None:
     """Stop TRANSFORM_JOB."""
     prj.target("transform job", name)
