@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import errno
 import os
 import pickle
@@ -739,7 +740,7 @@ def test_unknown_keys_are_kept_and_warned_about(tmp_path: Path) -> None:
     assert any("'future'" in w and str(path) in w for w in cfg.warnings)
     assert any("'train.turbo'" in w for w in cfg.warnings)
     assert any("'notebook.x'" in w for w in cfg.warnings)
-    assert cfg.get("future") == {"a": [1, 2]}
+    assert cfg.as_dict()["future"] == {"a": [1, 2]}
     assert cfg.section("train")["turbo"] is True
     assert isinstance(cfg.warnings, tuple)
 
@@ -799,10 +800,7 @@ def test_full_config(tmp_path: Path) -> None:
     data = cfg.as_dict()
     assert set(data) == {"project", "s3folder", "models", "plugins", "defaults", *SECTIONS}
     assert data["plugins"] == ["my_project.hooks", "other_hooks"]
-    assert cfg.get("train")["instance_count"] == 2
-    assert cfg.get("missing") is None
-    sentinel = object()
-    assert cfg.get("missing", sentinel) is sentinel
+    assert data["train"]["instance_count"] == 2
     assert repr(cfg) == f"Config(path={str(path)!r}, project='my-project')"
 
 
@@ -901,8 +899,8 @@ def test_section_overlays_defaults() -> None:
         "instance_type": "ml.m5.large",
         "vpc_config": VPC,
     }
-    # The raw sections are unchanged by the overlay.
-    assert cfg.get("train") == {"role": "r-train", "instance_count": 3}
+    # The sections as written are unchanged by the overlay.
+    assert cfg.as_dict()["train"] == {"role": "r-train", "instance_count": 3}
 
 
 def test_section_null_removes_default(tmp_path: Path) -> None:
@@ -984,11 +982,9 @@ def test_returned_values_are_copies(tmp_path: Path) -> None:
     train["vpc_config"]["subnets"].append("subnet-evil")
     train["instance_count"] = 99
 
-    raw = cfg.get("train")
-    raw["vpc_config"]["security_groups"].clear()
-    cfg.get("defaults")["role"] = "changed"
-
     data = cfg.as_dict()
+    data["train"]["vpc_config"]["security_groups"].clear()
+    data["defaults"]["role"] = "changed"
     data["project"] = "other"
     data["plugins"].append("evil")
     data["notebook"]["security_group_ids"].append("sg-evil")
@@ -1040,12 +1036,15 @@ def test_attribute_assignment_raises(name: str) -> None:
     assert cfg.project == "my-project"
 
 
-def test_stored_data_is_read_only() -> None:
-    cfg = config_from_dict(minimal(train={"vpc_config": VPC}))
-    with pytest.raises(TypeError):
-        cfg._data["project"] = "x"  # type: ignore[index]
-    with pytest.raises(TypeError):
-        cfg._data["train"]["vpc_config"]["subnets"] += ("x",)  # type: ignore[index]
+def test_config_is_a_frozen_dataclass(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, FULL_YAML))
+    assert dataclasses.is_dataclass(cfg)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.path = "other.yml"  # type: ignore[misc]
+    # A copy with another path is another configuration; the original is unchanged.
+    moved = dataclasses.replace(cfg, path="other.yml")
+    assert moved != cfg and moved.path == "other.yml" and cfg.path == str(tmp_path / "ml2p.yml")
+    assert moved.section("train") == cfg.section("train")
 
 
 def test_pickle_and_copy_round_trip(tmp_path: Path) -> None:

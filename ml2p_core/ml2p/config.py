@@ -23,8 +23,10 @@ The settings for running past one machine (``train.spot``,
 ``deploy.async`` and the ``transform`` section) are described and checked in
 :mod:`ml2p.scaling_config`.
 
-:func:`load_config` reads and checks a file and returns an immutable :class:`Config`;
-:func:`config_from_dict` checks an already-parsed mapping the same way.
+:func:`load_config` reads and checks a file and returns a :class:`Config`;
+:func:`config_from_dict` checks an already-parsed mapping the same way. A
+:class:`Config` is a frozen dataclass made when the file is loaded, holding
+each section checked once; its accessors return new copies.
 
 Loading is as lenient as ML2P 0.6's, so that every 0.6 project loads: it fails only
 where 0.6's did (a file that is not a mapping, no ``project``, no ``s3folder`` or one
@@ -40,6 +42,10 @@ Unknown top-level keys and unknown settings inside a section are kept (so that n
 configuration files still load) and warned about, with the closest known key suggested
 when one is close (``deploy.record_invoke``: did you mean ``deploy.record_invokes``?).
 
+Each setting is checked by a rule (``_SECTION_SETTINGS`` and, for the scaling
+settings, :data:`ml2p.scaling_config.SCALING_SETTINGS`): a new setting is one
+more entry there.
+
 This module only reads configuration: it builds no AWS requests and imports nothing
 from boto3 (and PyYAML only when it reads a file).
 """
@@ -47,14 +53,14 @@ from boto3 (and PyYAML only when it reads a file).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import keyword
 import os
 import re
-import types
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Optional
 
 from ml2p import scaling_config
 from ml2p.errors import ConfigError, ConfigFileNotFoundError
@@ -88,11 +94,11 @@ _NOTEBOOK_INTERNET_ACCESS = ("Enabled", "Disabled")
 #
 # ML2P 0.6 checked almost nothing when it loaded ml2p.yml: a value it could not use
 # failed only in the command that used it. So that every 0.6 project still loads, a
-# value is checked twice by the same rule: when the file is loaded, where a problem is
-# a warning, and when a command reads it, where an unusable value is an error naming the
-# file and the key. Loading fails only where 0.6's did: no mapping at the top, no
-# ``project``, no ``s3folder`` or one that is not text (and for contradicting scaling
-# settings, which 0.6 did not have).
+# value ML2P cannot use is a warning when the file is loaded, and is kept with its
+# problem: a command that reads it gets a ConfigError naming the file and the key.
+# Loading fails only where 0.6's did: no mapping at the top, no ``project``, no
+# ``s3folder`` or one that is not text (and for contradicting scaling settings, which
+# 0.6 did not have).
 
 
 #: ``rule(value, key, chk)`` checks ``value`` (set at the dotted ``key``): it calls
@@ -100,51 +106,60 @@ _NOTEBOOK_INTERNET_ACCESS = ("Enabled", "Disabled")
 #: returns the value to use if it differs from ``value`` (``None``: ``value`` itself).
 _Rule = Callable[[Any, str, "_Checker"], Any]
 
-_UNUSABLE = object()
+#: Why ML2P cannot use a value: the dotted key at fault, and the message.
+_Problem = tuple[str, str]
+
+
+def _error(path: str, problem: _Problem) -> ConfigError:
+    key, message = problem
+    return ConfigError(message, path=path, key=key)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Value:
+    """A value as ML2P uses it, or, with its ``problem``, as written."""
+
+    value: Any
+    problem: Optional[_Problem] = None
+
+    def get(self, path: str) -> Any:
+        """Return a copy of the value, or raise the error of its problem (naming ``path``)."""
+        if self.problem is not None:
+            raise _error(path, self.problem)
+        return copy.deepcopy(self.value)
 
 
 class _Checker:
-    """Report problems with one configuration file.
+    """Collect the warnings and the unusable values of one configuration file."""
 
-    Lenient (while loading): a value a rule finds unusable is a warning. Strict (while
-    a command reads a value): it is a :class:`~ml2p.errors.ConfigError`, and odd values,
-    warned about at load, are not reported again.
-    """
-
-    def __init__(self, path: str, strict: bool = False):
+    def __init__(self, path: str):
         self.path = path
-        self.strict = strict
         self.warnings: list[str] = []
-        #: The dotted keys of the values found unusable (lenient).
-        self.unusable_keys: list[str] = []
+        #: The values found unusable, in the order found.
+        self.problems: list[_Problem] = []
 
     def fail(self, key: str | None, message: str) -> NoReturn:
         raise ConfigError(message, path=self.path, key=key)
 
     def warn(self, key: str, message: str) -> None:
-        if self.strict:
-            return
         text = f"{self.path}: key {key!r}: {message}"
         if text not in self.warnings:  # a model-defaults value is checked once per container
             self.warnings.append(text)
 
-    def unusable(self, key: str, message: str) -> None:
-        """Report that ML2P cannot use the value at ``key``: a warning, or strictly an error."""
-        if self.strict:
-            self.fail(key, message)
-        self.unusable_keys.append(key)
+    def unusable(self, key: str, message: str) -> _Problem:
+        """Report that ML2P cannot use the value at ``key``; return the problem."""
+        problem = (key, message)
+        self.problems.append(problem)
         self.warn(key, f"{message}; commands that need this setting fail until it is fixed")
+        return problem
 
-    def use(self, rule: _Rule, value: Any, key: str) -> Any:
-        """Return what ``rule`` makes of ``value`` (at ``key``); _UNUSABLE if it fails (lenient)."""
+    def use(self, rule: _Rule, value: Any, key: str) -> _Value:
+        """Return what ``rule`` makes of ``value`` (at ``key``), with its problem if it fails."""
         try:
             used = rule(value, key, self)
         except ConfigError as exc:  # the rule's chk.fail
-            if self.strict:
-                raise
-            self.unusable(exc.key or key, exc.message)
-            return _UNUSABLE
-        return value if used is None else used
+            return _Value(value, self.unusable(exc.key or key, exc.message))
+        return _Value(value if used is None else used)
 
     def warn_unknown(self, prefix: str, name: Any, known: Iterable[str], what: str) -> None:
         """Warn that ``name`` (below ``prefix``, ``""`` at the top) is not a key ML2P uses.
@@ -158,6 +173,15 @@ class _Checker:
             suggestion = _join(prefix, close[0]) if prefix else close[0]
             message += f" (did you mean {suggestion!r}?)"
         self.warn(key, message)
+
+
+def _read(path: str, check: Callable[[_Checker], Any]) -> Any:
+    """Return ``check(chk)``; raise the first problem it found with a value, naming ``path``."""
+    chk = _Checker(path)
+    result = check(chk)
+    if chk.problems:
+        raise _error(path, chk.problems[0])
+    return result
 
 
 def _describe(value: Any) -> str:
@@ -265,7 +289,7 @@ def check_vpc_config(value: Any, key: str = "vpc_config", path: str = "<dict>") 
     :param path: The file named in the error.
     :raises ConfigError: if it cannot be used.
     """
-    _Checker(path, strict=True).use(_check_vpc_config, value, key)
+    _Checker(path).use(_check_vpc_config, value, key).get(path)
 
 
 def _check_internet_access(value: Any, key: str, chk: _Checker) -> None:
@@ -381,18 +405,42 @@ _NOT_SETTINGS = "must be a mapping of settings, not {}"
 _MODELS_NOT_MAPPING = "must be a mapping of model name to model reference, not {}"
 
 
-def _check_section(value: Any, key: str, chk: _Checker, settings: Mapping[str, _Rule]) -> None:
+@dataclasses.dataclass(frozen=True)
+class _Section:
+    """One section of the file (or ``defaults``) as loaded, each setting checked once.
+
+    ``settings`` holds each setting as ML2P uses it (as written if it cannot;
+    ``None`` if set to null, which removes a default), ``problems`` why ML2P cannot
+    use some of them, and ``problem`` why it cannot use the section at all.
+    """
+
+    settings: dict[Any, Any] = dataclasses.field(default_factory=dict)
+    problems: dict[Any, _Problem] = dataclasses.field(default_factory=dict)
+    problem: Optional[_Problem] = None
+
+    def usable(self) -> dict[Any, Any]:
+        """The settings ML2P can use."""
+        return {k: v for k, v in self.settings.items() if k not in self.problems}
+
+
+def _check_section(value: Any, key: str, chk: _Checker, rules: Mapping[str, _Rule]) -> _Section:
     if value is None:
-        return
+        return _Section()
     if not isinstance(value, Mapping):
-        chk.unusable(key, _NOT_SETTINGS.format(_describe(value)))
-        return
+        return _Section(problem=chk.unusable(key, _NOT_SETTINGS.format(_describe(value))))
+    settings: dict[Any, Any] = {}
+    problems: dict[Any, _Problem] = {}
     for name, item in value.items():
-        rule = settings.get(name) if isinstance(name, str) else None
+        rule = rules.get(name) if isinstance(name, str) else None
         if rule is None:
-            chk.warn_unknown(key, name, settings, "setting")
+            chk.warn_unknown(key, name, rules, "setting")
         elif item is not None:
-            chk.use(rule, item, _join(key, name))
+            used = chk.use(rule, item, _join(key, name))
+            item = used.value
+            if used.problem is not None:
+                problems[name] = used.problem
+        settings[name] = item
+    return _Section(settings, problems)
 
 
 # --------------------------------------------------------------------------------------
@@ -457,18 +505,18 @@ def _containers(model: Mapping, key: str, chk: _Checker) -> dict[str, dict[str, 
         container: dict[str, str] = {}
         for field, (rule, required) in _CONTAINER_SETTINGS.items():
             if spec.get(field) is not None:
-                value = chk.use(rule, spec[field], _join(ckey, field))
+                used = chk.use(rule, spec[field], _join(ckey, field))
             elif defaults.get(field) is not None:
-                value = chk.use(rule, defaults[field], _join(defaults_key, field))
+                used = chk.use(rule, defaults[field], _join(defaults_key, field))
             elif required:
                 chk.unusable(
                     _join(ckey, field), f"is required (set it here or in model-defaults.{field})"
                 )
                 continue
             else:
-                value = str(cname)
-            if value is not _UNUSABLE:
-                container[field] = value
+                used = _Value(str(cname))
+            if used.problem is None:
+                container[field] = used.value
         if len(container) == len(_CONTAINER_SETTINGS):
             result[str(cname)] = container
     return result
@@ -490,10 +538,14 @@ def _check_models(value: Any, chk: _Checker) -> None:
             chk.use(_check_reference, ref, key)
 
 
-def _validate(data: Any, chk: _Checker) -> None:
+def _load(data: Any, path: str) -> Config:
+    """Check ``data`` (the parsed file at ``path``) and return it as a :class:`Config`."""
+    path = os.fsdecode(path)
+    chk = _Checker(path)
     if not isinstance(data, Mapping):
         what = "an empty document" if data is None else _describe(data)
         chk.fail(None, f"the top level must be a mapping of settings, not {what}")
+    data = {name: _plain_copy(value, str(name), chk, set()) for name, value in data.items()}
     for name in data:
         if name not in _TOP_LEVEL_KEYS:
             chk.warn_unknown("", name, _TOP_LEVEL_KEYS, "top-level key")
@@ -506,27 +558,40 @@ def _validate(data: Any, chk: _Checker) -> None:
         chk.fail(
             "s3folder", f"must be an s3://bucket/prefix/ URL, not {_describe(data['s3folder'])}"
         )
-    chk.use(_check_project, data["project"], "project")
-    chk.use(_check_s3folder, data["s3folder"], "s3folder")
+    project = chk.use(_check_project, data["project"], "project")
+    s3folder = chk.use(_check_s3folder, data["s3folder"], "s3folder")
     _check_models(data.get("models"), chk)
-    chk.use(_check_plugins, data.get("plugins"), "plugins")
-    _check_section(data.get("defaults"), "defaults", chk, _DEFAULT_SETTINGS)
-    for section in SECTIONS:
-        _check_section(data.get(section), section, chk, _SECTION_SETTINGS[section])
+    plugins = chk.use(_check_plugins, data.get("plugins"), "plugins")
+    sections = {
+        "defaults": _check_section(data.get("defaults"), "defaults", chk, _DEFAULT_SETTINGS)
+    }
+    for name in SECTIONS:
+        sections[name] = _check_section(data.get(name), name, chk, _SECTION_SETTINGS[name])
     # Scaling settings that contradict each other fail the load (no 0.6 file has them);
     # they are compared among the settings usable on their own.
-    scaling_config.check_combinations(_usable_settings(data, chk.unusable_keys), chk)
+    usable = {name: s.usable() for name, s in sections.items() if s.problem is None}
+    scaling_config.check_combinations(usable, chk)
+    return Config(path, tuple(chk.warnings), data, project, s3folder, plugins, sections)
 
 
-def _usable_settings(data: Mapping[Any, Any], unusable_keys: Iterable[str]) -> dict[Any, Any]:
-    """``data`` without the section settings found unusable (``section.setting...`` keys)."""
-    dropped = {tuple(re.split(r"[.\[]", key, maxsplit=2)[:2]) for key in unusable_keys}
-    return {
-        name: {k: v for k, v in value.items() if (name, str(k)) not in dropped}
-        if isinstance(value, Mapping)
-        else value
-        for name, value in data.items()
-    }
+def _plain_copy(value: Any, key: str, chk: _Checker, active: set[int]) -> Any:
+    """Return a deep copy of ``value`` made of dicts, lists and sets (mappings, tuples...).
+
+    :raises ConfigError: naming ``key`` if ``value`` contains itself (a recursive YAML alias).
+    """
+    if isinstance(value, (set, frozenset)):  # of hashable, so immutable, items
+        return set(copy.deepcopy(list(value)))
+    if not isinstance(value, (Mapping, list, tuple)):
+        return copy.deepcopy(value)
+    if id(value) in active:
+        chk.fail(key, "contains a reference to itself (a recursive YAML alias)")
+    active.add(id(value))
+    try:
+        if isinstance(value, Mapping):
+            return {k: _plain_copy(v, _join(key, k), chk, active) for k, v in value.items()}
+        return [_plain_copy(v, f"{key}[{i}]", chk, active) for i, v in enumerate(value)]
+    finally:
+        active.discard(id(value))
 
 
 class _Settings(dict):
@@ -566,103 +631,37 @@ class _Settings(dict):
 
 
 # --------------------------------------------------------------------------------------
-# Deep freezing and thawing
-# --------------------------------------------------------------------------------------
-
-
-def _freeze(value: Any, key: str, chk: _Checker, active: set[int]) -> Any:
-    """Return a deep, read-only copy of ``value`` (mappings -> MappingProxyType, lists ->
-    tuples, sets -> frozensets); other objects are deep-copied."""
-    if isinstance(value, (Mapping, list, tuple, set, frozenset)):
-        if id(value) in active:
-            chk.fail(key, "contains a reference to itself (a recursive YAML alias)")
-        active.add(id(value))
-        try:
-            if isinstance(value, Mapping):
-                return types.MappingProxyType(
-                    {k: _freeze(v, _join(key, k), chk, active) for k, v in value.items()}
-                )
-            items = (_freeze(v, f"{key}[{i}]", chk, active) for i, v in enumerate(value))
-            if isinstance(value, (set, frozenset)):
-                return frozenset(items)
-            return tuple(items)
-        finally:
-            active.discard(id(value))
-    return copy.deepcopy(value)
-
-
-def _thaw(value: Any) -> Any:
-    """Return a deep, plain, mutable copy of a value made by :func:`_freeze`."""
-    if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return [_thaw(v) for v in value]
-    if isinstance(value, frozenset):
-        return {_thaw(v) for v in value}
-    return copy.deepcopy(value)
-
-
-# --------------------------------------------------------------------------------------
 # The configuration object
 # --------------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True, repr=False)
 class Config:
-    """A validated, immutable ML2P project configuration.
+    """A checked ML2P project configuration: a frozen dataclass, made when it is loaded.
 
-    The configuration is validated when the object is created and stored as a deep,
-    read-only copy: changing the mapping it was made from has no effect, attributes
-    cannot be set or deleted, and every accessor that returns a dict or list returns a
-    fresh deep copy, so callers may change what they get without changing the
-    configuration.
-
-    Usually made by :func:`load_config` or :func:`config_from_dict`.
-
-    :param data: The parsed configuration (the top-level mapping of ``ml2p.yml``).
-    :param path: The file the configuration came from, used in errors and warnings.
-    :raises ConfigError: If ``data`` is not a valid configuration.
+    Made by :func:`load_config` or :func:`config_from_dict`, which check every value
+    once; its fields cannot be set, and every accessor that returns a dict or list
+    returns a new copy, so callers may change what they get without changing the
+    configuration. Configurations compare equal when their files and contents do.
     """
 
-    __slots__ = ("_data", "_path", "_warnings")
-
-    _data: Mapping[Any, Any]
-    _path: str
-    _warnings: tuple[str, ...]
-
-    def __init__(self, data: Mapping[str, Any], path: str = "<dict>"):
-        chk = _Checker(str(path))
-        _validate(data, chk)
-        frozen = {k: _freeze(v, str(k), chk, set()) for k, v in data.items()}
-        object.__setattr__(self, "_path", chk.path)
-        object.__setattr__(self, "_data", types.MappingProxyType(frozen))
-        object.__setattr__(self, "_warnings", tuple(chk.warnings))
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"Config is immutable: cannot set {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"Config is immutable: cannot delete {name!r}")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.as_dict(), self._path))
+    #: The file the configuration was loaded from (``"<dict>"`` if none).
+    path: str
+    #: Messages about what ML2P does not use or cannot use, one per key: keys ML2P
+    #: does not know (kept, and the closest known key suggested), values it reads in a
+    #: way that may surprise (``record_invokes: "true"``), and values it cannot use: a
+    #: command that needs one of those fails with a :class:`~ml2p.errors.ConfigError`
+    #: naming the file and the key.
+    warnings: tuple[str, ...]
+    # The file's contents (plain data), and what loading made of them.
+    _data: dict[Any, Any]
+    _project: _Value
+    _s3folder: _Value
+    _plugins: _Value
+    _sections: dict[str, _Section]
 
     def __repr__(self) -> str:
-        return f"Config(path={self._path!r}, project={self._data['project']!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Config):
-            return NotImplemented
-        return self._path == other._path and self.as_dict() == other.as_dict()
-
-    __hash__ = None  # type: ignore[assignment]
-
-    @property
-    def path(self) -> str:
-        """The file the configuration was loaded from (``"<dict>"`` if none)."""
-        return self._path
-
-    def _use(self, rule: _Rule, value: Any, key: str) -> Any:
-        return _Checker(self._path, strict=True).use(rule, _thaw(value), key)
+        return f"Config(path={self.path!r}, project={self._project.value!r})"
 
     @property
     def project(self) -> str:
@@ -670,7 +669,7 @@ class Config:
 
         :raises ConfigError: if it is not a non-empty string.
         """
-        return self._use(_check_project, self._data["project"], "project")
+        return self._project.get(self.path)
 
     @property
     def s3folder(self) -> str:
@@ -681,7 +680,7 @@ class Config:
 
         :raises ConfigError: if it has no bucket.
         """
-        return self._use(_check_s3folder, self._data["s3folder"], "s3folder")
+        return self._s3folder.get(self.path)
 
     @property
     def plugins(self) -> tuple[str, ...]:
@@ -689,18 +688,11 @@ class Config:
 
         :raises ConfigError: if ``plugins`` is not a list of distinct module names.
         """
-        return self._use(_check_plugins, self._data.get("plugins"), "plugins")
+        return self._plugins.get(self.path)
 
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        """Messages about what ML2P does not use or cannot use, one per key.
-
-        Keys ML2P does not know (kept, and suggested the closest known key),
-        values it reads in a way that may surprise (``record_invokes: "true"``),
-        and values it cannot use: a command that needs one of those fails with
-        a :class:`~ml2p.errors.ConfigError` naming the file and the key.
-        """
-        return self._warnings
+    def as_dict(self) -> dict[str, Any]:
+        """Return a deep copy of the whole configuration as written: plain dicts and lists."""
+        return copy.deepcopy(self._data)
 
     def _models(self) -> dict[str, Any]:
         models = self._data.get("models")
@@ -708,9 +700,7 @@ class Config:
             return {}
         if not isinstance(models, Mapping):
             raise ConfigError(
-                _MODELS_NOT_MAPPING.format(_describe(_thaw(models))),
-                path=self._path,
-                key="models",
+                _MODELS_NOT_MAPPING.format(_describe(models)), path=self.path, key="models"
             )
         return {str(name): value for name, value in models.items()}
 
@@ -728,21 +718,7 @@ class Config:
 
         :raises ConfigError: if ``models`` is not a mapping.
         """
-        return _thaw(self._models())
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """Return a deep copy of the top-level value ``key`` as written in the file.
-
-        :param key: A top-level key, known or not (e.g. ``"train"``).
-        :param default: Returned, as is, if ``key`` is absent.
-        """
-        if key not in self._data:
-            return default
-        return _thaw(self._data[key])
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return a deep copy of the whole configuration as plain dicts and lists."""
-        return _thaw(self._data)
+        return copy.deepcopy(self._models())
 
     def section(self, name: str) -> dict[str, Any]:
         """Return a new dict of the settings of section ``name`` over ``defaults``.
@@ -751,11 +727,11 @@ class Config:
         wholesale (``vpc_config`` is not merged key by key). A key set to ``null`` in the
         section removes the default; keys whose value is ``null`` are left out.
 
-        Settings are checked as they are read: reading one whose value ML2P cannot use
-        (``d["vpc_config"]`` or ``d.get("vpc_config")``) raises a :class:`~ml2p.errors.ConfigError`
-        naming the file and the key it was set at (``train.vpc_config`` or
-        ``defaults.vpc_config``), so a command fails only for the settings it needs.
-        Values read leniently are given as read (``record_invokes: "true"`` as ``True``).
+        Reading a setting whose value ML2P cannot use (``d["vpc_config"]`` or
+        ``d.get("vpc_config")``) raises a :class:`~ml2p.errors.ConfigError` naming the
+        file and the key it was set at (``train.vpc_config`` or ``defaults.vpc_config``),
+        so a command fails only for the settings it needs. Values read leniently are
+        given as read (``record_invokes: "true"`` as ``True``).
 
         :param name: One of :data:`SECTIONS` (``dataset``, ``train``, ``deploy``,
             ``notebook``, ``transform``).
@@ -765,31 +741,20 @@ class Config:
         if name not in SECTIONS:
             raise ConfigError(
                 f"unknown section {name!r}; expected one of {', '.join(SECTIONS)}",
-                path=self._path,
+                path=self.path,
                 key=str(name),
             )
-        rules = _SECTION_SETTINGS[name]
         settings = _Settings()
-        for layer in ("defaults", name):
-            values = self._data.get(layer)
-            if values is None:
-                continue
-            if not isinstance(values, Mapping):
-                raise ConfigError(
-                    _NOT_SETTINGS.format(_describe(_thaw(values))), path=self._path, key=layer
-                )
-            for key, value in values.items():
+        for layer in (self._sections["defaults"], self._sections[name]):
+            if layer.problem is not None:
+                raise _error(self.path, layer.problem)
+            for key, value in layer.settings.items():
                 if value is None:
                     settings._remove(key)
                     continue
-                rule = rules.get(key) if isinstance(key, str) else None
-                if rule is None:
-                    settings._set(key, _thaw(value))
-                    continue
-                try:
-                    settings._set(key, self._use(rule, value, f"{layer}.{key}"))
-                except ConfigError as exc:  # raised when the setting is read
-                    settings._set(key, _thaw(value), exc)
+                problem = layer.problems.get(key)
+                error = _error(self.path, problem) if problem is not None else None
+                settings._set(key, copy.deepcopy(value), error)
         return settings
 
     def _model(self, name: str) -> Any:
@@ -798,7 +763,7 @@ class Config:
             defined = ", ".join(sorted(models)) or "(none)"
             raise ConfigError(
                 f"model {name!r} is not defined; defined models: {defined}",
-                path=self._path,
+                path=self.path,
                 key=f"models.{name}",
             )
         return models[name]
@@ -816,17 +781,17 @@ class Config:
             raise ConfigError(
                 f"model {name!r} is a multi-container model and has no single class "
                 "reference; use model_containers()",
-                path=self._path,
+                path=self.path,
                 key=key,
             )
         if ref is None:
             raise ConfigError(
                 f"model {name!r} names no class: give a dotted class path or an ml2p.models "
                 "entry-point name",
-                path=self._path,
+                path=self.path,
                 key=key,
             )
-        return self._use(_check_reference, ref, key)
+        return _read(self.path, lambda chk: chk.use(_check_reference, ref, key).value)
 
     def model_class(self, name: str) -> str | None:
         """Return the class a training job, a dataset generation or a single-container
@@ -843,17 +808,17 @@ class Config:
             return None
         if not isinstance(ref, Mapping):
             return self.model_reference(name)
-        key = f"models.{name}.{_MODEL_DEFAULTS}"
+        key = f"models.{name}.{_MODEL_DEFAULTS}.cls"
         defaults = ref.get(_MODEL_DEFAULTS)
         cls = defaults.get("cls") if isinstance(defaults, Mapping) else None
         if cls is None:
             raise ConfigError(
                 "is required to train, generate a dataset or create a single-container model "
                 f"with the multi-container model {name!r}",
-                path=self._path,
-                key=f"{key}.cls",
+                path=self.path,
+                key=key,
             )
-        return self._use(_check_reference, cls, f"{key}.cls")
+        return _read(self.path, lambda chk: chk.use(_check_reference, cls, key).value)
 
     def model_containers(self, name: str) -> dict[str, dict[str, str]]:
         """Return the containers of the multi-container model ``name``.
@@ -872,21 +837,21 @@ class Config:
         if not isinstance(ref, Mapping):
             raise ConfigError(
                 f"model {name!r} is a single-container model; use model_reference()",
-                path=self._path,
+                path=self.path,
                 key=f"models.{name}",
             )
-        return _containers(_thaw(ref), f"models.{name}", _Checker(self._path, strict=True))
+        return _read(self.path, lambda chk: _containers(ref, f"models.{name}", chk))
 
 
 def config_from_dict(data: Mapping[str, Any], path: str = "<dict>") -> Config:
-    """Validate an already-parsed configuration mapping and return a :class:`Config`.
+    """Check an already-parsed configuration mapping and return a :class:`Config`.
 
     :param data: The top-level mapping, as ``yaml.safe_load`` would return it. It is
         copied; later changes to it do not affect the result.
     :param path: Where the data came from, used in error and warning messages.
-    :raises ConfigError: If the configuration is invalid.
+    :raises ConfigError: If the configuration cannot be loaded (as :func:`load_config`).
     """
-    return Config(data, path)
+    return _load(data, path)
 
 
 def load_config(path: str | os.PathLike[str] = DEFAULT_CONFIG_FILE) -> Config:
@@ -921,7 +886,7 @@ def load_config(path: str | os.PathLike[str] = DEFAULT_CONFIG_FILE) -> Config:
         else:
             message = f"invalid YAML: {problem}"
         raise ConfigError(message, path=name) from exc
-    return Config(data, name)
+    return _load(data, name)
 
 
 def check_models(cfg: Config, resolve: Callable[[str], object]) -> dict[str, object]:
