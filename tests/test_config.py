@@ -1041,10 +1041,14 @@ def test_config_is_a_frozen_dataclass(tmp_path: Path) -> None:
     assert dataclasses.is_dataclass(cfg)
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.path = "other.yml"  # type: ignore[misc]
-    # A copy with another path is another configuration; the original is unchanged.
-    moved = dataclasses.replace(cfg, path="other.yml")
+    # A copy with another path is another configuration, checked again; the
+    # original is unchanged.
+    moved = dataclasses.replace(cfg, data=cfg.as_dict(), path="other.yml")
     assert moved != cfg and moved.path == "other.yml" and cfg.path == str(tmp_path / "ml2p.yml")
     assert moved.section("train") == cfg.section("train")
+    bad = dataclasses.replace(cfg, data={**cfg.as_dict(), "plugins": "x"}, path="bad.yml")
+    assert bad.warnings[0].startswith("bad.yml: key 'plugins': ")
+    assert Config(cfg.as_dict(), cfg.path) == cfg
 
 
 def test_pickle_and_copy_round_trip(tmp_path: Path) -> None:

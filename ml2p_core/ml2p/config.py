@@ -538,9 +538,22 @@ def _check_models(value: Any, chk: _Checker) -> None:
             chk.use(_check_reference, ref, key)
 
 
-def _load(data: Any, path: str) -> Config:
-    """Check ``data`` (the parsed file at ``path``) and return it as a :class:`Config`."""
-    path = os.fsdecode(path)
+@dataclasses.dataclass(frozen=True)
+class _Loaded:
+    """What loading made of a file: its values, each checked once."""
+
+    project: _Value
+    s3folder: _Value
+    plugins: _Value
+    sections: dict[str, _Section]
+
+
+def _load(data: Any, path: str) -> tuple[tuple[str, ...], dict[Any, Any], _Loaded]:
+    """Check ``data``, the parsed file at ``path``.
+
+    :returns: Its warnings, a plain copy of it, and its values checked.
+    :raises ConfigError: for what ML2P 0.6 could not load either.
+    """
     chk = _Checker(path)
     if not isinstance(data, Mapping):
         what = "an empty document" if data is None else _describe(data)
@@ -571,7 +584,7 @@ def _load(data: Any, path: str) -> Config:
     # they are compared among the settings usable on their own.
     usable = {name: s.usable() for name, s in sections.items() if s.problem is None}
     scaling_config.check_combinations(usable, chk)
-    return Config(path, tuple(chk.warnings), data, project, s3folder, plugins, sections)
+    return tuple(chk.warnings), data, _Loaded(project, s3folder, plugins, sections)
 
 
 def _plain_copy(value: Any, key: str, chk: _Checker, active: set[int]) -> Any:
@@ -637,31 +650,45 @@ class _Settings(dict):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Config:
-    """A checked ML2P project configuration: a frozen dataclass, made when it is loaded.
+    """A checked ML2P project configuration: a frozen dataclass.
 
-    Made by :func:`load_config` or :func:`config_from_dict`, which check every value
+    Usually made by :func:`load_config`. Making one checks every value of ``data``
     once; its fields cannot be set, and every accessor that returns a dict or list
     returns a new copy, so callers may change what they get without changing the
     configuration. Configurations compare equal when their files and contents do.
+
+    :param data: The parsed configuration (the top-level mapping of ``ml2p.yml``). It
+        is copied; later changes to it do not affect the configuration.
+    :param path: The file the configuration came from, used in errors and warnings.
+    :raises ConfigError: If ``data`` cannot be loaded (see :func:`load_config`).
     """
 
+    data: dataclasses.InitVar[Mapping[str, Any]]
     #: The file the configuration was loaded from (``"<dict>"`` if none).
-    path: str
+    path: str = "<dict>"
     #: Messages about what ML2P does not use or cannot use, one per key: keys ML2P
     #: does not know (kept, and the closest known key suggested), values it reads in a
     #: way that may surprise (``record_invokes: "true"``), and values it cannot use: a
     #: command that needs one of those fails with a :class:`~ml2p.errors.ConfigError`
     #: naming the file and the key.
-    warnings: tuple[str, ...]
-    # The file's contents (plain data), and what loading made of them.
-    _data: dict[Any, Any]
-    _project: _Value
-    _s3folder: _Value
-    _plugins: _Value
-    _sections: dict[str, _Section]
+    warnings: tuple[str, ...] = dataclasses.field(init=False)
+    _data: dict[Any, Any] = dataclasses.field(init=False)
+    _loaded: _Loaded = dataclasses.field(init=False, compare=False)
+
+    def __post_init__(self, data: Mapping[str, Any]) -> None:
+        path = os.fsdecode(self.path)
+        warnings, plain, loaded = _load(data, path)
+        # How a frozen dataclass sets the fields it derives from its arguments.
+        for name, value in (
+            ("path", path),
+            ("warnings", warnings),
+            ("_data", plain),
+            ("_loaded", loaded),
+        ):
+            object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:
-        return f"Config(path={self.path!r}, project={self._project.value!r})"
+        return f"Config(path={self.path!r}, project={self._loaded.project.value!r})"
 
     @property
     def project(self) -> str:
@@ -669,7 +696,7 @@ class Config:
 
         :raises ConfigError: if it is not a non-empty string.
         """
-        return self._project.get(self.path)
+        return self._loaded.project.get(self.path)
 
     @property
     def s3folder(self) -> str:
@@ -680,7 +707,7 @@ class Config:
 
         :raises ConfigError: if it has no bucket.
         """
-        return self._s3folder.get(self.path)
+        return self._loaded.s3folder.get(self.path)
 
     @property
     def plugins(self) -> tuple[str, ...]:
@@ -688,7 +715,7 @@ class Config:
 
         :raises ConfigError: if ``plugins`` is not a list of distinct module names.
         """
-        return self._plugins.get(self.path)
+        return self._loaded.plugins.get(self.path)
 
     def as_dict(self) -> dict[str, Any]:
         """Return a deep copy of the whole configuration as written: plain dicts and lists."""
@@ -745,7 +772,7 @@ class Config:
                 key=str(name),
             )
         settings = _Settings()
-        for layer in (self._sections["defaults"], self._sections[name]):
+        for layer in (self._loaded.sections["defaults"], self._loaded.sections[name]):
             if layer.problem is not None:
                 raise _error(self.path, layer.problem)
             for key, value in layer.settings.items():
@@ -851,7 +878,7 @@ def config_from_dict(data: Mapping[str, Any], path: str = "<dict>") -> Config:
     :param path: Where the data came from, used in error and warning messages.
     :raises ConfigError: If the configuration cannot be loaded (as :func:`load_config`).
     """
-    return _load(data, path)
+    return Config(data, path)
 
 
 def load_config(path: str | os.PathLike[str] = DEFAULT_CONFIG_FILE) -> Config:
@@ -886,7 +913,7 @@ def load_config(path: str | os.PathLike[str] = DEFAULT_CONFIG_FILE) -> Config:
         else:
             message = f"invalid YAML: {problem}"
         raise ConfigError(message, path=name) from exc
-    return _load(data, name)
+    return Config(data, name)
 
 
 def check_models(cfg: Config, resolve: Callable[[str], object]) -> dict[str, object]:
