@@ -321,8 +321,8 @@ def predictions_replay(
     of the capture layout are sent as they came (a batch as that batch);
     records of the object layout one by one. The report (on stdout) has, per
     field of the results, how many predictions changed, the deltas of
-    numbers (mean, max, p50, p90, p99 of |delta|) and the most changed
-    records. Exits with status 1 if some records could not be sent (run
+    numbers (their mean; the max, p50, p90 and p99 of their absolute
+    values) and the most changed records. Exits with status 1 if some records could not be sent (run
     again with the same --out to retry just those).
     """
     from ml2p.records import replay as replaying
