@@ -16,13 +16,13 @@ from typing import Dict, Iterator, List, Set, Tuple
 
 import click
 import pytest
-from click.testing import CliRunner
 
 import ml2p.cli
 from ml2p import __version__, docker
 from ml2p.cli import BUILTIN_COMMANDS, cli
 from ml2p.cli.group import CommandGroup, run
 from ml2p.errors import ML2PError
+from tests.cli_support import cli_runner
 
 MAINS = {"ml2p": ml2p.cli.main, "ml2p-docker": docker.main}
 GROUPS = {"ml2p": cli, "ml2p-docker": docker.cli}
@@ -126,7 +126,7 @@ def test_h_is_help_on_every_command(prog):
     group = GROUPS[prog]
     paths = [(), *command_tree(group)]
     assert len(paths) > 3
-    runner = CliRunner()
+    runner = cli_runner()
     for path in paths:
         short = runner.invoke(group, [*path, "-h"], prog_name=prog)
         long = runner.invoke(group, [*path, "--help"], prog_name=prog)
