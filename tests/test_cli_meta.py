@@ -154,6 +154,8 @@ def test_help_imports_no_boto_and_scans_no_entry_points():
     # Nor ML2P 0.6's command modules.
     assert "ml2p.cli_commands" not in imported
     assert not [m for m in imported if m.split(".")[0] in ("boto3", "botocore", "s3transfer")]
+    # Nor PyYAML: ml2p.config reads no file until a command needs it.
+    assert "ml2p.config" in imported and not [m for m in imported if m.split(".")[0] == "yaml"]
     # No entry-point scan: importlib.metadata is not imported at all.
     assert "importlib.metadata" not in imported and "importlib_metadata" not in imported
 
