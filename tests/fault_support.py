@@ -1,9 +1,10 @@
 """Helpers for the fault tests: client load, and finding every record by the datum it holds.
 
 Each datum the tests send holds a distinct number ``x``; a record is found by
-that number in S3 (either layout), in the spill files or in the server log
-(``UNWRITTEN_RECORD`` lines), with its record id, so that a test can check
-that every answered datum is recorded exactly once and under one id.
+that number in S3 (read back with :mod:`ml2p.records`, either layout), in the
+spill files or in the server log (``UNWRITTEN_RECORD`` lines), with its
+record id, so that a test can check that every answered datum is recorded
+exactly once and under one id.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import threading
 import time
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
+from ml2p.records import read_records
+from ml2p.records.capture import parse_line
 from tests.serving_support import post
 
 FAULT_MODEL = "tests.fault_models.FaultModel"
-PREFIX = "proj/predictions/test-model-1-0-0/"
+S3FOLDER = "s3://ml2p-test/proj/"
+MODEL_VERSION = "test-model-1-0-0"
 S3_ENV = {
-    "ML2P_S3_URL": "s3://ml2p-test/proj/",
+    "ML2P_S3_URL": S3FOLDER,
     "ML2P_RECORD_INVOKES": "true",
     "ML2P_PROJECT": "test-proj",
 }
@@ -35,25 +39,28 @@ def _record_id(key: str) -> str:
     return name[: -len(".json")] if name.endswith(".json") else name
 
 
-def _add(found: Found, where: str, record_id: str, record: Mapping[str, Any]) -> None:
-    datum = record.get("input")
+def _add(found: Found, where: str, record_id: str, datum: Any) -> None:
     x = datum.get("x") if isinstance(datum, dict) else None
     found.setdefault(x, []).append((where, record_id))
 
 
-def in_s3(client, prefix: str = PREFIX, bucket: str = "ml2p-test") -> Found:
-    """The records stored under ``prefix``, by datum number (both layouts)."""
+def _add_stored(found: Found, where: str, key: str, body: Any) -> None:
+    """The records of one stored body: a capture file's lines, or an ``object`` record."""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    if key.endswith(".jsonl"):
+        for line in body.splitlines():
+            for record_id, datum, _ in parse_line(line):
+                _add(found, where, record_id, datum)
+    else:
+        _add(found, where, _record_id(key), json.loads(body).get("input"))
+
+
+def in_s3(client, model_version: str = MODEL_VERSION, s3folder: str = S3FOLDER) -> Found:
+    """The records of ``model_version`` in S3, read with :mod:`ml2p.records`, by datum number."""
     found: Found = {}
-    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    for page in pages:
-        for obj in page.get("Contents", []):
-            body = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            if obj["Key"].endswith(".jsonl"):
-                for line in body.splitlines():
-                    record = json.loads(line)
-                    _add(found, "s3", record["id"], record)
-            else:
-                _add(found, "s3", _record_id(obj["Key"]), json.loads(body))
+    for record in read_records(s3folder, model_version, client=client):
+        _add(found, "s3", record.id, record.input)
     return found
 
 
@@ -65,7 +72,7 @@ def in_log(log: str) -> Found:
         if at < 0:
             continue
         entry = json.loads(line[at + len(UNWRITTEN) :])
-        _add(found, "log", _record_id(entry["key"]), json.loads(entry["body"]))
+        _add_stored(found, "log", entry["key"], entry["body"])
     return found
 
 
@@ -77,13 +84,7 @@ def in_spill(folder: Any) -> Found:
             with open(os.path.join(root, name), encoding="utf-8") as f:
                 for line in f:
                     entry = json.loads(line)
-                    body = entry["body"]
-                    if entry["key"].endswith(".jsonl"):
-                        for record_line in body.splitlines():
-                            record = json.loads(record_line)
-                            _add(found, "spill", record["id"], record)
-                    else:
-                        _add(found, "spill", _record_id(entry["key"]), json.loads(body))
+                    _add_stored(found, "spill", entry["key"], entry["body"])
     return found
 
 

@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-import posixpath
 import time
 from typing import Any, List, Optional, Sequence, Tuple
 
 from ml2p import plugins
 from ml2p.core import SageMakerEnv
+from ml2p.record_ids import format_record_id
 from ml2p.records import capture
 from ml2p.serving.bodies import decode_request, encode_response, media_type, negotiate
 from tests.models import MinimalPredictor
@@ -53,8 +53,9 @@ class Request:
 
     def with_ids_of(self, p) -> Request:
         """Store the record ids the predictor names its records with (plugins, own ids)."""
+        parts_of = p._recording_plan().parts_of
         self.ids = [
-            posixpath.basename(p._record_key(datum, pred))[: -len(".json")]
+            format_record_id(parts_of(datum, pred))
             for datum, pred in zip(self.data, self.predictions)
         ]
         return self

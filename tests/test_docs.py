@@ -667,19 +667,21 @@ def test_plugin_quickstart_plugin_passes_its_own_tests(built, tmp_path):
 
 
 def _code_defaults() -> Dict[str, str]:
-    from ml2p.serving import recorder
+    from ml2p.serving import settings
     from ml2p.serving.settings import ServerSettings
 
     def per_layout(values: Dict[str, int]) -> str:
-        return f"{values['object']} (object), {values['batched']} (batched)"
+        return f"{values['object']} (object), {values['capture']} (capture)"
 
     return {
         "ML2P_SERVER_THREADS": str(ServerSettings.from_environ({}).threads),
-        "ML2P_RECORD_BATCH_SIZE": str(recorder.DEFAULT_BATCH_SIZE),
-        "ML2P_RECORD_BATCH_BYTES": str(recorder.DEFAULT_BATCH_BYTES),
-        "ML2P_RECORD_BATCH_SECONDS": f"{recorder.DEFAULT_BATCH_SECONDS:g}",
-        "ML2P_RECORD_QUEUE_SIZE": per_layout(recorder.DEFAULT_QUEUE_SIZE),
-        "ML2P_RECORD_WRITERS": per_layout(recorder.DEFAULT_WRITERS),
+        "ML2P_RECORD_BATCH_SIZE": str(settings.DEFAULT_BATCH_SIZE),
+        "ML2P_RECORD_BATCH_BYTES": str(settings.DEFAULT_BATCH_BYTES),
+        "ML2P_RECORD_BATCH_SECONDS": f"{settings.DEFAULT_BATCH_SECONDS:g}",
+        "ML2P_RECORD_QUEUE_SIZE": per_layout(settings.DEFAULT_QUEUE_SIZE),
+        "ML2P_RECORD_QUEUE_BYTES": str(settings.DEFAULT_QUEUE_BYTES),
+        "ML2P_RECORD_WRITERS": per_layout(settings.DEFAULT_WRITERS),
+        "ML2P_RECORD_KMS_KEY_ID": "none",
     }
 
 

@@ -290,6 +290,23 @@ def test_hook_ml2p_batch_result_wrong_length_is_an_error(env, pm):
         p.batch_invoke([{"x": 1}, {"x": 2}])
 
 
+class _Keeping:
+    """A recorder that keeps records: ``record_invoke`` then returns the key without S3."""
+
+    layout = "object"
+
+    def __init__(self):
+        self.records = []
+
+    def record(self, record):
+        self.records.append(record)
+
+
+def record_key_of(predictor, datum, prediction):
+    predictor.recorder = _Keeping()
+    return predictor.record_invoke(datum, prediction)
+
+
 def test_hook_ml2p_record_invoke_id(env, pm):
     @hookimpl
     def ml2p_record_invoke_id(predictor, datum, prediction):
@@ -306,7 +323,7 @@ def test_hook_ml2p_record_invoke_id(env, pm):
 
     env.s3 = S3URL("s3://bucket/prefix/")
     p = Doubler(env, plugin_manager=pm)
-    key = p._record_key({"customer": "c/42--x"}, {"y": 1})
+    key = record_key_of(p, {"customer": "c/42--x"}, {"y": 1})
     folder = "prefix/predictions/mv-0-1-0/"
     match = re.fullmatch(re.escape(folder) + r"ts-([^/]+?)--uuid-([0-9a-f-]{36})--(.*)\.json", key)
     assert match, key
@@ -349,7 +366,7 @@ def test_hook_ml2p_record_invoke_id_model_only_is_cached_and_invalidated(env, pm
     from ml2p.core import S3URL
 
     env.s3 = S3URL("s3://bucket/prefix/")
-    assert Doubler(env, plugin_manager=pm)._record_key({}, {}).endswith("--extra-1.json")
+    assert record_key_of(Doubler(env, plugin_manager=pm), {}, {}).endswith("--extra-1.json")
     pm.unregister(name="extra")
     assert pm.record_ids_from_model_only() is True
-    assert "extra" not in Doubler(env, plugin_manager=pm)._record_key({}, {})
+    assert "extra" not in record_key_of(Doubler(env, plugin_manager=pm), {}, {})

@@ -158,27 +158,17 @@ class Load:
 
 
 def recorded_inputs(client, layout):
-    import json
+    """The x of every recorded datum, read back with ml2p.records from the layout's objects."""
+    from ml2p.records import read_records
 
-    inputs = []
-    pages = client.get_paginator("list_objects_v2").paginate(
-        Bucket="ml2p-test", Prefix="proj/predictions/test-model-1-0-0/"
-    )
-    for page in pages:
-        for obj in page.get("Contents", []):
-            body = client.get_object(Bucket="ml2p-test", Key=obj["Key"])["Body"].read()
-            if layout == "batched":
-                assert obj["Key"].endswith(".jsonl") and "/batches/" in obj["Key"]
-                records = [json.loads(line) for line in body.splitlines()]
-                assert all(r["id"].startswith("ts-") for r in records)
-            else:
-                assert obj["Key"].endswith(".json")
-                records = [json.loads(body)]
-            inputs.extend(r["input"]["x"] for r in records)
-    return inputs
+    records = list(read_records("s3://ml2p-test/proj/", "test-model-1-0-0", client=client))
+    folder = "proj/predictions/capture/" if layout == "capture" else "proj/predictions/test-"
+    assert all(r.key.startswith(folder) for r in records)
+    assert all(r.id.startswith("ts-") for r in records)
+    return [r.input["x"] for r in records]
 
 
-@pytest.mark.parametrize("layout", ["object", pytest.param("batched", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("layout", ["object", pytest.param("capture", marks=pytest.mark.slow)])
 def test_sigterm_under_load_answers_records_and_tears_down(tmp_path, s3, aws, layout):
     marker = tmp_path / "teardown.txt"
     env = dict(
@@ -207,7 +197,7 @@ def test_sigterm_under_load_answers_records_and_tears_down(tmp_path, s3, aws, la
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("layout", ["object", "batched"])
+@pytest.mark.parametrize("layout", ["object", "capture"])
 def test_s3_outage_mid_load_loses_no_record(tmp_path, layout):
     moto = start_moto()
     url = moto_url(moto)

@@ -1,4 +1,4 @@
-"""Recording on the request path and in the background: record ids, deferred records, bounds."""
+"""Recording on the request path and in the background: record ids, the one path, encoding."""
 
 from __future__ import annotations
 
@@ -17,17 +17,12 @@ from hypothesis import strategies as st
 
 from ml2p import plugins, record_ids
 from ml2p.core import SageMakerEnv
-from ml2p.errors import ConfigError
 from ml2p.hookspecs import hookimpl
-from ml2p.serving import recorder as recorder_module
-from ml2p.serving.recorder import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_QUEUE_SIZE,
-    DEFAULT_WRITERS,
-    UNWRITTEN_MARK,
-    BackgroundRecorder,
-    recorder_from_environ,
-)
+from ml2p.recording import Destination, Record, RecordingPlan
+from ml2p.records.capture import parse_line, read_line
+from ml2p.serving.record_encoding import capture_line, object_puts
+from ml2p.serving.recorder import BackgroundRecorder, recorder_from_environ
+from ml2p.serving.settings import DEFAULT_BATCH_SIZE, DEFAULT_QUEUE_SIZE, DEFAULT_WRITERS
 from tests.models import MinimalPredictor
 from tests.test_recorder import Lines, keys_under
 
@@ -35,6 +30,7 @@ ID_RE = re.compile(
     r"ts-\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?--uuid-"
     r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 )
+FOLDER = "proj/predictions/mv-1/"
 
 
 def reference_safe_part(value):
@@ -54,15 +50,15 @@ def utc_isoformat(now):
     return moment.replace(tzinfo=None).isoformat()
 
 
-def predictor(tmp_path, recorder=None, pm=None, cls=MinimalPredictor):
-    env = SageMakerEnv(
-        tmp_path,
-        {
-            "ML2P_RECORD_INVOKES": "true",
-            "ML2P_S3_URL": "s3://ml2p-test/proj/",
-            "ML2P_MODEL_VERSION": "mv-1",
-        },
-    )
+def predictor(tmp_path, recorder=None, pm=None, cls=MinimalPredictor, layout=None):
+    environ = {
+        "ML2P_RECORD_INVOKES": "true",
+        "ML2P_S3_URL": "s3://ml2p-test/proj/",
+        "ML2P_MODEL_VERSION": "mv-1",
+    }
+    if layout:
+        environ["ML2P_RECORD_LAYOUT"] = layout
+    env = SageMakerEnv(tmp_path, environ)
     p = cls(env, plugin_manager=pm or plugins.make_plugin_manager(load_entry_points=False))
     p.slope = 3
     p.recorder = recorder
@@ -76,27 +72,21 @@ class IdPlugin:
 
 
 class Collecting:
-    """A recorder without ``record_invocations``: the synchronous contract."""
+    """A recorder that keeps the records it is given."""
+
+    layout = "object"
 
     def __init__(self):
-        self.items = []
+        self.records = []
 
-    def record(self, key, body):
-        self.items.append((key, body))
+    def record(self, record):
+        self.records.append(record)
 
-
-# -- bad input ------------------------------------------------------------
-
-
-@pytest.mark.parametrize("env,name", [({"ML2P_RECORD_BATCH_BYTES": "0"}, "BATCH_BYTES")])
-def test_bad_batch_bytes_names_the_variable(env, name):
-    with pytest.raises(ConfigError, match=name):
-        recorder_from_environ("bucket", env)
+    def puts(self):
+        return object_puts(self.records)[0]
 
 
-def test_zero_batch_bytes_is_rejected():
-    with pytest.raises(ConfigError, match="batch_bytes"):
-        BackgroundRecorder("bucket", batch_bytes=0)
+# -- record ids -------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -189,15 +179,26 @@ def test_uuid4_text_is_a_random_version_4_uuid():
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
 
 
+def test_default_id_is_ts_and_uuid():
+    parts = record_ids.default_id(1700000000.5, "u-1")
+    assert parts == {"ts": "2023-11-14T22:13:20.500000", "uuid": "u-1"}
+    made = record_ids.default_id()
+    assert list(made) == ["ts", "uuid"] and ID_RE.fullmatch(record_ids.format_record_id(made))
+
+
 def test_default_record_id_without_plugins(tmp_path):
     collected = Collecting()
     p = predictor(tmp_path, collected)
     prediction = p.invoke({"x": 2})
-    [(key, body)] = collected.items
-    assert key.startswith("proj/predictions/mv-1/") and key.endswith(".json")
-    assert ID_RE.fullmatch(key[len("proj/predictions/mv-1/") : -len(".json")])
+    [record] = collected.records
+    # The default id is made where the record is written, not on the request path.
+    assert record.ids is None and record.whole and not record.batch
+    [put] = collected.puts()
+    assert put.key.startswith(FOLDER) and put.key.endswith(".json")
+    assert ID_RE.fullmatch(put.key[len(FOLDER) : -len(".json")])
+    assert put.key[len(FOLDER) + 3 :].startswith(record_ids.utc_timestamp(record.time))
     # The record holds the whole prediction, metadata included, as in ML2P 0.6.
-    assert json.loads(body) == {"input": {"x": 2}, "result": prediction}
+    assert put.body == json.dumps({"input": {"x": 2}, "result": prediction}).encode()
     assert prediction["result"] == {"y": 6}
     assert prediction["metadata"]["model_version"] == "mv-1"
 
@@ -208,12 +209,42 @@ def test_plugin_pairs_still_follow_the_default_id(tmp_path):
     collected = Collecting()
     p = predictor(tmp_path, collected, pm=pm)
     p.batch_invoke([{"x": 1}, {"x": 5}])
-    names = [k[len("proj/predictions/mv-1/") : -len(".json")] for k, _ in collected.items]
+    [record] = collected.records
+    assert record.batch and [list(parts) for parts in record.ids] == [["ts", "uuid", "x"]] * 2
+    names = [put.key[len(FOLDER) : -len(".json")] for put in collected.puts()]
     assert [n.rsplit("--", 1)[1] for n in names] == ["x-1", "x-5"]
     assert all(ID_RE.fullmatch(n.rsplit("--", 1)[0]) for n in names)
 
 
-# -- deferred records through the background recorder ------------------------
+def test_the_recording_plan_is_decided_once_per_predictor(tmp_path, monkeypatch):
+    made = []
+    original = RecordingPlan.__init__
+
+    def counting(self, predictor):
+        made.append(predictor)
+        original(self, predictor)
+
+    monkeypatch.setattr(RecordingPlan, "__init__", counting)
+    collected = Collecting()
+    p = predictor(tmp_path, collected)
+    for x in range(5):
+        p.invoke({"x": x})
+    p.batch_invoke([{"x": 1}, {"x": 2}])
+    p.record_invoke({"x": 9}, {"y": 0})
+    other = predictor(tmp_path, collected)
+    other.invoke({"x": 1})
+    assert made == [p, other] and len(collected.records) == 8
+
+
+def test_a_predictor_without_s3_cannot_record_and_says_why(tmp_path):
+    env = SageMakerEnv(tmp_path, {"ML2P_RECORD_INVOKES": "true", "ML2P_MODEL_VERSION": "mv-1"})
+    p = MinimalPredictor(env, plugin_manager=plugins.make_plugin_manager(load_entry_points=False))
+    p.slope = 1
+    with pytest.raises(Exception, match="ML2P_S3_URL is not set"):
+        p.invoke({"x": 1})
+
+
+# -- through the background recorder ---------------------------------------------
 
 
 class Recording(BackgroundRecorder):
@@ -239,7 +270,7 @@ def test_default_ids_are_made_by_the_writer_with_the_invocation_time(tmp_path):
     bodies = []
     for key, body, ctype in recorder.stored:
         assert ctype == "application/json"
-        name = key[len("proj/predictions/mv-1/") : -len(".json")]
+        name = key[len(FOLDER) : -len(".json")]
         assert ID_RE.fullmatch(name)
         assert before <= name.split("--uuid-")[0][len("ts-") :] <= after
         bodies.append(json.loads(body))
@@ -265,35 +296,52 @@ def test_overridden_record_invoke_id_is_honoured_with_a_background_recorder(tmp_
     ]
 
 
-def test_batched_layout_lines_of_deferred_records(tmp_path):
-    recorder = Recording(layout="batched", batch_size=1000, batch_seconds=60)
+def _lines(body):
+    assert body.endswith(b"\n")
+    return body.splitlines()
+
+
+def test_capture_lines_of_library_invocations(tmp_path):
+    recorder = Recording(layout="capture", batch_seconds=60)
     p = predictor(tmp_path, recorder)
     data = [{"x": random.randint(0, 1000)} for _ in range(random.randint(5, 30))]
+    single = p.invoke({"x": 7})
     predictions = p.batch_invoke(data)
     recorder.close(5)
     [(key, body, ctype)] = recorder.stored
-    assert key.startswith("proj/predictions/mv-1/batches/") and key.endswith(".jsonl")
+    assert key.startswith("proj/predictions/capture/mv-1/mv-1-variant-1/") and key.endswith(
+        ".jsonl"
+    )
     assert ctype == "application/jsonlines"
-    lines = [json.loads(line) for line in body.splitlines()]
-    assert [line["input"] for line in lines] == data
-    assert [line["result"] for line in lines] == predictions
-    assert [p["result"] for p in predictions] == [{"y": 3 * d["x"]} for d in data]
-    assert all(ID_RE.fullmatch(line["id"]) for line in lines)
-
-
-def test_batch_bytes_starts_a_new_object():
-    recorder = Recording(layout="batched", batch_size=1000, batch_bytes=1000, batch_seconds=60)
-    items = [
-        (f"p/predictions/mv/r{i}.json", b'{"input": "' + b"x" * 200 + b'"}') for i in range(20)
+    first, second = _lines(body)
+    [(one_id, one_input, one_prediction)] = parse_line(first)
+    assert ID_RE.fullmatch(one_id) and one_input == {"x": 7} and one_prediction == single
+    records = parse_line(second)
+    assert [r[1] for r in records] == data and [r[2] for r in records] == predictions
+    event = read_line(second)
+    assert [r[0] for r in records] == [
+        f"ts-{event.inference_time[:-1]}--uuid-{event.event_id}--i-{i}" for i in range(len(data))
     ]
-    recorder.record_many(items)
+    # The default ids are derived from the line: none are stored in it.
+    assert event.record_ids is None
+
+
+def test_capture_lines_store_the_ids_plugins_make(tmp_path):
+    pm = plugins.make_plugin_manager(load_entry_points=False)
+    pm.register(IdPlugin(), name="idp")
+    recorder = Recording(layout="capture", batch_seconds=60)
+    p = predictor(tmp_path, recorder, pm=pm)
+    p.batch_invoke([{"x": 3}, {"x": 8}])
     recorder.close(5)
-    sizes = [len(body.splitlines()) for _, body, _ in recorder.stored]
-    assert sum(sizes) == 20 and len(sizes) >= 4
-    assert all(len(body) < 1000 + 300 for _, body, _ in recorder.stored)
+    [(_, body, _)] = recorder.stored
+    [line] = _lines(body)
+    ids = [record_id for record_id, _, _ in parse_line(line)]
+    assert [i.rsplit("--", 1)[1] for i in ids] == ["x-3", "x-8"]
+    assert all(ID_RE.fullmatch(i.rsplit("--", 1)[0]) for i in ids)
+    assert read_line(line).record_ids == ids
 
 
-def test_unwritten_deferred_records_are_logged_whole(tmp_path):
+def test_unwritten_records_are_logged_whole(tmp_path):
     class Failing(Recording):
         def _put(self, key, body, content_type):
             raise OSError("S3 is down")
@@ -304,12 +352,11 @@ def test_unwritten_deferred_records_are_logged_whole(tmp_path):
     predictions = p.batch_invoke([{"x": 1}, {"x": 2}])
     recorder.close(0.3)
     assert recorder.unwritten == 2 and recorder.written == 0
-    logged = sorted((json.loads(body) for _, body in lines.records()), key=json.dumps)
+    logged = sorted((json.loads(e["body"]) for e in lines.entries()), key=json.dumps)
     assert logged == [
         {"input": {"x": 1}, "result": predictions[0]},
         {"input": {"x": 2}, "result": predictions[1]},
     ]
-    assert all(line.startswith(UNWRITTEN_MARK + " ") for line in lines.lines)
 
 
 # -- the bound and the defaults ---------------------------------------------------
@@ -318,22 +365,32 @@ def test_unwritten_deferred_records_are_logged_whole(tmp_path):
 def test_defaults_per_layout_keep_the_object_queue_small(tmp_path):
     spill = {"ML2P_RECORD_SPILL_DIR": str(tmp_path)}
     obj = recorder_from_environ("b", spill)
-    batched = recorder_from_environ("b", {"ML2P_RECORD_LAYOUT": "batched", **spill})
+    capture = recorder_from_environ("b", {"ML2P_RECORD_LAYOUT": "capture", **spill})
     try:
-        assert obj.spill.kind == batched.spill.kind == "disk"
+        assert obj.spill.kind == capture.spill.kind == "disk"
         assert obj.spill.folder == str(tmp_path / "b")
         assert obj.writers == DEFAULT_WRITERS["object"] >= 16
-        assert batched.writers == DEFAULT_WRITERS["batched"] >= 2
+        assert capture.writers == DEFAULT_WRITERS["capture"] >= 2
         assert obj._backlog.capacity == DEFAULT_QUEUE_SIZE["object"] <= 1000
-        # Room for a whole batch being written while the next one fills.
-        assert batched.batch_size == DEFAULT_BATCH_SIZE
-        assert batched._backlog.capacity >= 2 * batched.batch_size
+        # Room for a whole file being written while the next one fills.
+        assert capture.batch_size == DEFAULT_BATCH_SIZE
+        assert capture._backlog.capacity >= 2 * capture.batch_size
     finally:
         obj.close(0)
-        batched.close(0)
+        capture.close(0)
 
 
-def test_full_backlog_applies_back_pressure_then_logs_whole_batches():
+def _records(count, size=1):
+    dest = Destination("ml2p-test", "p/", "mv")
+    return [
+        Record(
+            dest, [{"i": i}] * size, [{"y": i}] * size, ids=[{"r": f"{i}-{j}"} for j in range(size)]
+        )
+        for i in range(count)
+    ]
+
+
+def test_full_backlog_applies_back_pressure_then_logs_the_records():
     release = threading.Event()
 
     class Slow(Recording):
@@ -342,19 +399,38 @@ def test_full_backlog_applies_back_pressure_then_logs_whole_batches():
             super()._put(key, body, content_type)
 
     lines = Lines()
-    recorder = Slow(writers=1, queue_size=3, put_wait=0.3, log=lines)
+    recorder = Slow(writers=1, queue_size=3, queue_wait=0.3, log=lines)
     try:
-        recorder.record_many([(f"p/r{i}.json", b"{}") for i in range(4)])  # 1 taken, 3 queued
+        first, late = _records(1, size=4), _records(1, size=2)
+        recorder.record(first[0])  # 1 taken, 3 queued
         time.sleep(0.1)
         started = time.monotonic()
-        recorder.record_many([("p/late1.json", b"{}"), ("p/late2.json", b"{}")])
+        recorder.record(late[0])
         waited = time.monotonic() - started
         assert 0.25 <= waited < 2
-        assert sorted(k for k, _ in lines.records()) == ["p/late1.json", "p/late2.json"]
+        assert sorted(e["key"] for e in lines.entries()) == [
+            "p/predictions/mv/r-0-0.json",
+            "p/predictions/mv/r-0-1.json",
+        ]
     finally:
         release.set()
         recorder.close(5)
     assert recorder.written == 4 and recorder.unwritten == 2
+
+
+def test_the_data_of_a_batch_are_written_by_several_writers():
+    started = threading.Barrier(4, timeout=5)
+
+    class Together(Recording):
+        def _put(self, key, body, content_type):
+            started.wait()  # passes only once 4 writers hold a datum each
+            super()._put(key, body, content_type)
+
+    recorder = Together(writers=4)
+    [record] = _records(1, size=8)
+    recorder.record(record)
+    recorder.close(10)
+    assert recorder.written == 8 and len(recorder.stored) == 8
 
 
 def test_close_waits_for_slow_writes_within_its_timeout():
@@ -364,7 +440,8 @@ def test_close_waits_for_slow_writes_within_its_timeout():
             super()._put(key, body, content_type)
 
     recorder = Slow(writers=4)
-    recorder.record_many([(f"p/r{i}.json", b"{}") for i in range(40)])
+    for record in _records(10, size=4):
+        recorder.record(record)
     started = time.monotonic()
     recorder.close(5)
     assert time.monotonic() - started < 3
@@ -376,7 +453,7 @@ def test_deferred_records_reach_moto(tmp_path, s3, aws):
     p = predictor(tmp_path, recorder)
     p.batch_invoke([{"x": i} for i in range(12)])
     recorder.close(20)
-    keys = keys_under(s3, "proj/predictions/mv-1/")
+    keys = keys_under(s3, FOLDER)
     assert len(keys) == 12 and recorder.written == 12
     bodies = [json.loads(s3.get_object(Bucket="ml2p-test", Key=k)["Body"].read()) for k in keys]
     assert sorted(b["input"]["x"] for b in bodies) == list(range(12))
@@ -385,9 +462,26 @@ def test_deferred_records_reach_moto(tmp_path, s3, aws):
 def test_predictor_without_recorder_stores_before_returning(tmp_path, s3, aws):
     p = predictor(tmp_path, None)
     key = p.record_invoke({"x": 1}, {"y": 3})
-    assert ID_RE.fullmatch(key[len("proj/predictions/mv-1/") : -len(".json")])
+    assert ID_RE.fullmatch(key[len(FOLDER) : -len(".json")])
     body = s3.get_object(Bucket="ml2p-test", Key=key)["Body"].read()
     assert json.loads(body) == {"input": {"x": 1}, "result": {"y": 3}}
+    assert s3.head_object(Bucket="ml2p-test", Key=key)["ContentType"] == "application/json"
+
+
+def test_capture_layout_without_recorder_stores_a_file_before_returning(tmp_path, s3, aws):
+    p = predictor(tmp_path, None, layout="capture")
+    record_id = p.record_invoke({"x": 1}, {"y": 3})
+    prediction = p.invoke({"x": 2})
+    keys = keys_under(s3, "proj/predictions/capture/mv-1/mv-1-variant-1/")
+    assert len(keys) == 2
+    found = {}
+    for key in keys:
+        [line] = s3.get_object(Bucket="ml2p-test", Key=key)["Body"].read().splitlines()
+        for rid, datum, pred in parse_line(line):
+            found[rid] = (datum, pred)
+    assert found.pop(record_id) == ({"x": 1}, {"y": 3})
+    [(datum, pred)] = found.values()
+    assert datum == {"x": 2} and pred == prediction
 
 
 def test_overridden_record_invoke_sees_every_invocation(tmp_path):
@@ -414,13 +508,13 @@ def test_s3_recorder_stores_a_batch_before_returning(tmp_path, s3, aws):
     p = predictor(tmp_path, S3Recorder("ml2p-test"))
     data = [{"x": random.randint(0, 99)} for _ in range(5)]
     p.batch_invoke(data)
-    keys = keys_under(s3, "proj/predictions/mv-1/")
+    keys = keys_under(s3, FOLDER)
     assert len(keys) == 5
     stored = [json.loads(s3.get_object(Bucket="ml2p-test", Key=k)["Body"].read()) for k in keys]
     assert sorted(b["input"]["x"] for b in stored) == sorted(d["x"] for d in data)
 
 
-# -- encoding many records at once ---------------------------------------------------
+# -- encoding ---------------------------------------------------------------------
 
 
 def test_uuid4_texts_are_distinct_random_version_4_uuids():
@@ -434,91 +528,98 @@ def test_uuid4_texts_are_distinct_random_version_4_uuids():
             assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
 
 
-def _invocations(data, stamp=None):
-    stamp = time.time() if stamp is None else stamp
-    return [("proj/predictions/mv-1/", stamp, d, {"y": i}) for i, d in enumerate(data)]
+def _record(data, predictions=None, batch=True):
+    predictions = predictions if predictions is not None else [{"y": i} for i in range(len(data))]
+    return Record(Destination("ml2p-test", "p/", "mv"), data, predictions, batch=batch)
 
 
-def _lines(body):
-    assert body.endswith(b"\n")
-    return [json.loads(line) for line in body.decode().splitlines()]
+class Odd:
+    def __repr__(self):
+        return "Odd()"
 
 
-def test_bulk_lines_keep_every_record_in_order():
-    rng = random.Random(5)
-    data = [{"x": rng.random(), "s": 'é\n"quoted"', "n": [1, {"k": None}]} for _ in range(600)]
-    # Different stamps, as single invocations have, across several slices.
-    invocations = [("p/", 1700000000.0 + i / 1000, d, [i]) for i, d in enumerate(data)]
-    lines = _lines(recorder_module.encode_lines(invocations))
-    assert [line["input"] for line in lines] == data
-    assert [line["result"] for line in lines] == [[i] for i in range(600)]
-    ids = [line["id"] for line in lines]
-    assert len(set(ids)) == 600 and all(ID_RE.fullmatch(i) for i in ids)
-    assert ids[0].startswith("ts-2023-11-14T22:13:20--uuid-")
-    assert ids[599].startswith("ts-2023-11-14T22:13:20.599000--uuid-")
+class NoRepr:
+    def __repr__(self):
+        raise RuntimeError("no repr either")
 
 
-def test_a_datum_holding_the_record_boundary_is_not_split():
-    # '},{"id":' inside an input is what the bulk encoder cuts records at.
-    tricky = [{"a": [{"b": 1}, {"id": 2}]}, {"text": '},{"id":'}, {"x": 1}]
-    lines = _lines(recorder_module.encode_lines(_invocations(tricky)))
-    assert [line["input"] for line in lines] == tricky
-    assert [line["result"] for line in lines] == [{"y": 0}, {"y": 1}, {"y": 2}]
+def _unencodable():
+    looped = []
+    looped.append(looped)
+    return [{"x": 1}, {"x": Odd()}, {"x": {1, 2}}, looped, {"x": 10**4300}, {"x": NoRepr()}]
 
 
 def test_values_json_cannot_encode_are_stored_with_repr_or_a_description(caplog):
-    class Odd:
-        def __repr__(self):
-            return "Odd()"
-
-    class NoRepr:
-        def __repr__(self):
-            raise RuntimeError("no repr either")
-
-    looped = []
-    looped.append(looped)
-    data = [{"x": 1}, {"x": Odd()}, {"x": {1, 2}}, looped, {"x": 10**4300}, {"x": NoRepr()}]
     with caplog.at_level("WARNING", logger="ml2p.serving.recorder"):
-        lines = _lines(recorder_module.encode_lines(_invocations(data)))
-    assert len(lines) == 6
-    assert lines[0]["input"] == {"x": 1}
-    assert lines[1]["input"] == {"x": "Odd()"}
-    assert lines[2]["input"] == {"x": "{1, 2}"}
+        puts, problems = object_puts([_record(_unencodable())])
+    assert problems == 5
+    bodies = [json.loads(put.body) for put in puts]
+    assert bodies[0]["input"] == {"x": 1}
+    assert bodies[1]["input"] == {"x": "Odd()"}
+    assert bodies[2]["input"] == {"x": "{1, 2}"}
     # What not even repr() rescues is replaced by a description; the rest is kept.
-    assert lines[3]["input"] == {
+    assert bodies[3]["input"] == {
         "unencodable": "list",
         "error": "ValueError: Circular reference detected",
     }
-    assert lines[3]["result"] == {"y": 3}
-    assert lines[4]["input"]["unencodable"] == "dict" and "4300" in lines[4]["input"]["error"]
-    assert lines[5]["input"]["x"].startswith("<NoRepr: repr failed: RuntimeError")
-    assert all(ID_RE.fullmatch(line["id"]) for line in lines)
+    assert bodies[3]["result"] == {"y": 3}
+    assert bodies[4]["input"]["unencodable"] == "dict" and "4300" in bodies[4]["input"]["error"]
+    assert bodies[5]["input"]["x"].startswith("<NoRepr: repr failed: RuntimeError")
+    assert all(ID_RE.fullmatch(put.key[len("p/predictions/mv/") : -len(".json")]) for put in puts)
     assert caplog.text.count("could not be encoded") == 5
     assert "Odd()" not in caplog.text  # ids and errors are logged, never content
-    key, body = recorder_module.materialise(("p/", time.time(), {"x": Odd()}, None))
-    assert key.startswith("p/ts-") and key.endswith(".json")
-    assert json.loads(body) == {"input": {"x": "Odd()"}, "result": None}
 
 
-@pytest.mark.parametrize("layout", ["object", "batched"])
+def test_a_capture_line_of_values_json_cannot_encode_still_pairs_every_datum(caplog):
+    record = _record(_unencodable())
+    with caplog.at_level("WARNING", logger="ml2p.serving.recorder"):
+        assert capture_line(record) == 1
+    records = parse_line(record.line)
+    assert len(records) == 6 and [r[2] for r in records] == [{"y": i} for i in range(6)]
+    assert records[1][1] == {"x": "Odd()"} and records[3][1]["unencodable"] == "list"
+    assert caplog.text.count("could not be encoded") == 1 and "Odd()" not in caplog.text
+
+
+def test_a_capture_line_keeps_the_bodies_it_was_given_as_they_are():
+    record = _record([{"x": 1}], batch=False)
+    request = b'{ "x" : 1 }\n'
+    response = b"2.0\r\n"
+    record.request = (request, "application/json")
+    record.response = (response, "text/csv")
+    assert capture_line(record) == 0
+    event = read_line(record.line)
+    assert event.request_body == request and event.response_body == response
+    assert event.response_type == "text/csv"
+    raw = json.loads(record.line)
+    assert raw["captureData"]["endpointOutput"]["encoding"] == "CSV"
+    # Made once: a second call keeps the line (and its eventId).
+    line = record.line
+    capture_line(record)
+    assert record.line is line
+
+
+@pytest.mark.parametrize("layout", ["object", "capture"])
 def test_an_unencodable_record_does_not_stop_the_writers(layout):
     rec = Recording(layout=layout, batch_seconds=0.05)
-    rec.record_invocations(_invocations([{"x": object()}]))
+    rec.record(_record([{"x": object()}]))
     time.sleep(0.3)
-    rec.record_invocations(_invocations([{"x": 2}]))
+    rec.record(_record([{"x": 2}]))
     rec.close(5)
-    assert rec.written == 2 and rec.unwritten == 0
+    assert rec.written == 2 and rec.unwritten == 0 and rec.unencodable == 1
     assert all(thread.is_alive() is False for thread in rec._threads)
     stored = b"".join(body for _, body, _ in rec.stored)
-    assert b"object object at" in stored and b'"x":2' in stored.replace(b" ", b"")
+    assert b"object object at" in stored and b'"x": 2' in stored.replace(b'\\"', b'"')
 
 
-def test_one_put_for_a_batch_invocation_queues_it_whole_and_splits_by_batch_size():
-    rec = Recording(layout="batched", batch_size=40, batch_seconds=60, writers=1)
-    rec.record_invocations(_invocations([{"x": i} for i in range(100)]))
-    assert len(rec._backlog) == 100 and rec.pending == 100
+def test_a_capture_file_holds_whole_requests_up_to_the_batch_size():
+    rec = Recording(layout="capture", batch_size=40, batch_seconds=60, writers=1)
+    for start in range(0, 100, 20):
+        rec.record(_record([{"x": i} for i in range(start, start + 20)]))
     rec.close(5)
+    assert rec.pending == 0 and rec.written == 100
     sizes = [len(_lines(body)) for _, body, _ in rec.stored]
-    assert sizes == [40, 40, 20]
-    inputs = [line["input"]["x"] for _, body, _ in rec.stored for line in _lines(body)]
+    assert sizes == [2, 2, 1]
+    inputs = [
+        d["x"] for _, body, _ in rec.stored for line in _lines(body) for _, d, _ in parse_line(line)
+    ]
     assert inputs == list(range(100))

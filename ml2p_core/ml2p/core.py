@@ -38,7 +38,7 @@ from ml2p import __version__ as ml2p_version
 from ml2p import lifecycle
 from ml2p.errors import APIError, LocalEnvError, ML2PError
 from ml2p.logs import setup_logging
-from ml2p.record_ids import merge_parts, record_key, utc_timestamp, uuid4_text
+from ml2p.record_ids import default_id, format_record_id
 from ml2p.variables import (
     ENV_SETTINGS,
     ML2P_DATASET,
@@ -55,7 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ml2p.config import Config
     from ml2p.plugins import PluginManager
     from ml2p.project import ModellingProject, ModellingSubCfg
-    from ml2p.recording import Recorder
+    from ml2p.recording import Recorder, RecordingPlan
 
 __all__ = [
     "S3URL",
@@ -781,8 +781,10 @@ class ModelPredictor(_WithS3Client, _Hooked):
         (default: the one of the program that made the predictor, else the
         library default; see :attr:`plugin_manager`).
     :param recorder: Where invocation records go (default: written to S3
-        synchronously with :attr:`s3_client`, one object per record).
+        synchronously with :attr:`s3_client`; see :mod:`ml2p.recording`).
     """
+
+    _plan: Optional[RecordingPlan] = None
 
     def __init__(
         self,
@@ -855,8 +857,8 @@ class ModelPredictor(_WithS3Client, _Hooked):
 
         The prediction is made through the ``ml2p_result`` hook, whose
         innermost implementation is ``.result(data)``. If
-        ``env.record_invokes`` is set, the invocation is recorded with
-        :meth:`record_invoke` before this method returns, given ``data`` and
+        ``env.record_invokes`` is set, the invocation is recorded (see
+        :meth:`record_invoke`) before this method returns, given ``data`` and
         the whole dictionary returned here.
 
         :param dict data: The input data the model is being invoked with.
@@ -872,7 +874,7 @@ class ModelPredictor(_WithS3Client, _Hooked):
         result = lifecycle.result(self, data)
         prediction = {"metadata": metadata, "result": result}
         if self.env.record_invokes:
-            self._record_all([(data, prediction)])
+            self._record_call([data], [prediction], batch=False)
         return prediction
 
     def batch_invoke(self, data: List[Any]) -> List[Dict[str, Any]]:
@@ -905,7 +907,7 @@ class ModelPredictor(_WithS3Client, _Hooked):
             raise APIError(f"batch prediction returned {count} results for {len(data)} inputs")
         predictions = [{"metadata": metadata, "result": result} for result in results]
         if self.env.record_invokes:
-            self._record_all(list(zip(data, predictions)))
+            self._record_call(data, predictions, batch=True)
         return predictions
 
     def record_invoke_id(self, datum: Any, prediction: Any) -> Dict[str, str]:
@@ -933,84 +935,41 @@ class ModelPredictor(_WithS3Client, _Hooked):
         pairs with a dash ("-") and then separating each pair with a double
         dash ("--").
         """
-        return {"ts": utc_timestamp(), "uuid": uuid4_text()}
+        return default_id()
 
-    def _record_key(self, datum: Any, prediction: Any) -> str:
-        pm = self.plugin_manager
-        if pm.record_ids_from_model_only():
-            # Only the model names records: skip pluggy's call machinery.
-            ordered = [self.record_invoke_id(datum, prediction)]
-        else:
-            parts = pm.hook.ml2p_record_invoke_id(
-                predictor=self, datum=datum, prediction=prediction
-            )
-            # pluggy returns the built-in (trylast) part last and the others
-            # newest first: put the model's part first, then registration order.
-            ordered = parts[-1:] + parts[-2::-1] if parts else []
-        folder = self.env.s3.path(f"predictions/{self.env.model_version}/")
-        return record_key(folder, merge_parts(ordered))
+    def _recording_plan(self) -> RecordingPlan:
+        """How this predictor records, decided on its first record (see :mod:`ml2p.recording`)."""
+        plan = self._plan
+        if plan is None:
+            from ml2p.recording import RecordingPlan
 
-    def _record_all(self, invocations: List[Any]) -> None:
-        """Record ``(datum, prediction)`` pairs as :meth:`record_invoke` would, cheaply."""
-        if type(self).record_invoke is not ModelPredictor.record_invoke:
-            # A subclass's own record_invoke sees every invocation, as in ML2P 0.6.
-            for datum, prediction in invocations:
-                self.record_invoke(datum, prediction)
-        elif not self._defer_records(invocations):
-            self._record_batch(invocations)
+            plan = self._plan = RecordingPlan(self)
+        return plan
 
-    def _defer_records(self, invocations: List[Any]) -> bool:
-        """Hand invocations to a recorder that names and encodes them itself, if possible.
-
-        Only when the record id is the default one (no plugin adds pairs,
-        :meth:`record_invoke_id` not overridden) and the recorder offers
-        ``record_invocations`` (the server's background recorder): then
-        the request path only notes the time. Returns whether it did.
-        """
-        record_invocations = getattr(self.recorder, "record_invocations", None)
-        if (
-            record_invocations is None
-            or type(self).record_invoke_id is not ModelPredictor.record_invoke_id
-            or self.env.s3 is None
-            or not self.plugin_manager.record_ids_from_model_only()
-        ):
-            return False
-        prefix = self.env.s3.path(f"predictions/{self.env.model_version}/")
-        stamp = time.time()
-        record_invocations([(prefix, stamp, datum, result) for datum, result in invocations])
-        return True
-
-    def _recorder(self) -> Recorder:
-        if self.env.s3 is None:
-            raise ML2PError(f"cannot record invocations: {ML2P_S3_URL} is not set")
+    def _recorder(self, plan: RecordingPlan) -> Recorder:
         if self.recorder is not None:
             return self.recorder
-        from ml2p.recording import S3Recorder
-
         # Made per call, so that a newly set s3_client is the one used.
-        return S3Recorder(self.env.s3.bucket(), client=self.s3_client)
+        return plan.recorder(self.s3_client)
 
-    def _record_batch(self, invocations: List[Any]) -> None:
-        recorder = self._recorder()
-        key = self._record_key
-        dumps = json.dumps
-        records = [
-            (key(datum, prediction), dumps({"input": datum, "result": prediction}).encode("utf-8"))
-            for datum, prediction in invocations
-        ]
-        # One hand-over for the whole batch where the recorder supports it.
-        record_many = getattr(recorder, "record_many", None)
-        if record_many is not None:
-            record_many(records)
-        else:
-            for record_key, body in records:
-                recorder.record(record_key, body)
+    def _record_call(self, data: List[Any], predictions: List[Any], batch: bool) -> None:
+        """Record the data and predictions of one ``invoke`` or ``batch_invoke`` call."""
+        plan = self._plan or self._recording_plan()
+        if plan.record_invoke:
+            # A subclass's own record_invoke sees every datum, as in ML2P 0.6.
+            for datum, prediction in zip(data, predictions):
+                self.record_invoke(datum, prediction)
+            return
+        self._recorder(plan).record(plan.record(data, predictions, batch))
 
     def record_invoke(self, datum: Any, prediction: Any) -> str:
         """Store an invocation of the endpoint in the ML2P project S3 bucket.
 
-        The record ``{"input": datum, "result": prediction}`` is written to
-        ``predictions/<model_version>/<record id>.json``; by the time this
+        In the ``object`` layout (the default, ML2P 0.6's) the record
+        ``{"input": datum, "result": prediction}`` is written to
+        ``predictions/<model_version>/<record id>.json``; in the ``capture``
+        layout (``ML2P_RECORD_LAYOUT=capture``) it is a line of a SageMaker
+        data capture file (see :mod:`ml2p.recording`). By the time this
         method returns it is stored, unless the predictor was given a
         background recorder (as the server does). :meth:`invoke` and
         :meth:`batch_invoke` pass the whole prediction they return
@@ -1020,13 +979,20 @@ class ModelPredictor(_WithS3Client, _Hooked):
             invoking the endpoint.
         :param dict result: The prediction returned for datum by this
             predictor (argument name ``prediction``).
-        :returns: The S3 key of the record.
+        :returns: The S3 key of the record in the ``object`` layout; its
+            record id in the ``capture`` layout, where the file a record
+            goes in is named when it is written.
         """
-        recorder = self._recorder()
-        key = self._record_key(datum, prediction)
-        body = json.dumps({"input": datum, "result": prediction}).encode("utf-8")
-        recorder.record(key, body)
-        return key
+        from ml2p.recording import CAPTURE, Record
+
+        plan = self._plan or self._recording_plan()
+        parts = plan.parts_of(datum, prediction)
+        record = Record(plan.destination, [datum], [prediction], ids=[parts])
+        recorder = self._recorder(plan)
+        recorder.record(record)
+        if getattr(recorder, "layout", None) == CAPTURE:
+            return format_record_id(parts)
+        return plan.destination.object_key(parts)
 
 
 class Model:

@@ -1,5 +1,10 @@
 """Invocation record ids: the default id, merging the parts plugins contribute, S3 keys.
 
+Every record ML2P writes is named here, whichever way it was made
+(:mod:`ml2p.recording`): :func:`default_id` is the one function that makes
+the default id, :func:`record_key` the one that turns an id into an
+``object`` layout key.
+
 A record id is an ordered set of key-value pairs, written as the S3 object
 name ``key-value--key-value...`` (``predictions/<model_version>/<id>.json``).
 The default id is ML2P 0.6's: ``ts`` is the UTC time as
@@ -129,7 +134,7 @@ def uuid4_texts(count: int) -> List[str]:
     """Return ``count`` random version 4 UUIDs as :func:`uuid4_text` does, made in bulk.
 
     One :func:`os.urandom` call, one masking and one hex formatting for all
-    of them; the batched recorder names thousands of records a second this way.
+    of them: the ``object`` layout names the data of a batch this way.
     """
     if count <= 0:
         return []
@@ -143,6 +148,16 @@ def uuid4_texts(count: int) -> List[str]:
         f"{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}"
         for i in range(0, 32 * count, 32)
     ]
+
+
+def default_id(now: Optional[float] = None, uuid: Optional[str] = None) -> Dict[str, str]:
+    """Return ML2P's default record id: ``{"ts": <UTC time>, "uuid": <uuid4>}``.
+
+    ``ts`` is :func:`utc_timestamp` of ``now`` (default: the current time),
+    ``uuid`` is ``uuid`` or a new :func:`uuid4_text`. Joined by
+    :func:`format_record_id` it reads ``ts-2026-12-01T08:30:26.280685--uuid-<uuid4>``.
+    """
+    return {"ts": utc_timestamp(now), "uuid": uuid4_text() if uuid is None else uuid}
 
 
 def format_record_id(parts: Mapping[str, str]) -> str:

@@ -1,61 +1,278 @@
-"""Where invocation records go.
+"""What a prediction records, and where records go.
 
-A *recorder* stores one invocation record, given its S3 key and JSON body.
-:class:`S3Recorder` writes it at once (the ML2P 0.6 semantics: when
-``record_invoke`` returns, the record is stored). The server gives its
-predictors a background recorder instead (:mod:`ml2p.serving.recorder`),
-which moves the S3 write off the request path.
+Every prediction is recorded along one path, whether it comes from
+:meth:`~ml2p.core.ModelPredictor.invoke`, ``batch_invoke``, a subclass's
+``record_invoke`` or the server:
 
-Two optional methods let a recorder take more work off the request path;
-:meth:`ml2p.core.ModelPredictor.invoke` and ``batch_invoke`` use them when
-present:
+1. the predictor decides once (:class:`RecordingPlan`, made on its first
+   record) how its records are named: by the default id, made later where
+   the record is written, or by ids it makes on the spot (a subclass's
+   ``record_invoke_id``, a plugin's ``ml2p_record_invoke_id``), and whether a
+   subclass's own ``record_invoke`` is to see every datum instead;
+2. it makes one :class:`Record` per call (all the data of a batch, with
+   their predictions) and gives it to its *recorder*;
+3. the recorder names and encodes the record in its layout
+   (:mod:`ml2p.serving.record_encoding`) and stores it: :class:`S3Recorder`
+   at once (ML2P 0.6's semantics: when ``invoke`` returns, the record is
+   stored), the server's :class:`ml2p.serving.recorder.BackgroundRecorder`
+   from background threads.
 
-``record_many(items)``
-    store several ``(key, body)`` records (a batch invocation) in one call;
-``record_invocations(invocations)``
-    store ``(key prefix, time.time(), datum, prediction)`` tuples, naming
-    each record with the default id (``ts-<ISO UTC of that time>--uuid-<uuid4>``)
-    and encoding ``{"input": datum, "result": prediction}`` itself, later;
-    ``prediction`` is the whole ``{"metadata": ..., "result": ...}`` that
-    ``invoke`` returns (for a batch, each datum's own).
-    Used only when no plugin adds record-id pairs and the predictor keeps
-    the default ``record_invoke_id`` and ``record_invoke``.
+Two layouts (``ML2P_RECORD_LAYOUT``):
+
+``object`` (the default, ML2P 0.6's)
+    one object per datum, ``predictions/<model_version>/<record id>.json``,
+    holding ``{"input": datum, "result": prediction}``;
+``capture``
+    SageMaker's endpoint data capture: one JSON line per record (per
+    request, in the server) in files under
+    ``predictions/capture/<model_version>/<variant>/yyyy/mm/dd/hh/``
+    (:mod:`ml2p.records.capture`), with the request and response bodies as
+    the server received and sent them.
+
+Both write with SSE-KMS when a key is given (``ML2P_RECORD_KMS_KEY_ID``,
+from ``deploy.record_kms_key_id``).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Optional, Sequence, Tuple
+import time as _time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from ml2p.record_ids import format_record_id, merge_parts, record_key
+from ml2p.serving.settings import CAPTURE, LAYOUTS, OBJECT
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ml2p.core import ModelPredictor
 
 try:  # Python 3.8+ has Protocol in typing
     from typing import Protocol
 except ImportError:  # pragma: no cover
     Protocol = object  # type: ignore[assignment,misc]
 
+__all__ = [
+    "CAPTURE",
+    "LAYOUTS",
+    "OBJECT",
+    "Destination",
+    "Record",
+    "Recorder",
+    "RecordingPlan",
+    "S3Recorder",
+    "put_arguments",
+]
+
+#: A body and its content type.
+Body = Tuple[bytes, str]
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where the records of one model version go: the one place that builds their keys.
+
+    :param bucket: The project bucket.
+    :param base: The key prefix of the project's folder (``""`` or ending with ``/``).
+    :param model_version: The model version (``ML2P_MODEL_VERSION``).
+    """
+
+    bucket: str
+    base: str
+    model_version: str
+    #: ``<base>predictions/<model_version>/``: the ``object`` layout's folder.
+    object_folder: str = field(init=False)
+    #: ``<base>predictions/capture/<model_version>/<variant>/``: the ``capture`` layout's.
+    capture_folder: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        from ml2p.records.capture import capture_prefix
+
+        version = self.model_version
+        object.__setattr__(self, "object_folder", f"{self.base}predictions/{version}/")
+        object.__setattr__(self, "capture_folder", f"{self.base}{capture_prefix(version)}")
+
+    @classmethod
+    def of(cls, env: Any) -> Destination:
+        """The destination of the records made in ``env`` (a :class:`ml2p.core.SageMakerEnv`).
+
+        :raises ml2p.errors.ML2PError: if ``ML2P_S3_URL`` is not set.
+        """
+        from ml2p.errors import ML2PError
+
+        if env.s3 is None:
+            raise ML2PError("cannot record invocations: ML2P_S3_URL is not set")
+        return cls(env.s3.bucket(), env.s3.path(""), str(env.model_version))
+
+    def object_key(self, parts: Dict[str, str]) -> str:
+        """The ``object`` layout key of the record whose id is ``parts``.
+
+        See :func:`ml2p.record_ids.record_key`.
+        """
+        return record_key(self.object_folder, parts)
+
+    def capture_key(self, when: float, name: Optional[str] = None) -> str:
+        """The key of a capture file whose first record was made at POSIX time ``when``."""
+        from ml2p.records.capture import capture_key
+
+        return capture_key(self.capture_folder, when, name)
+
+
+class Record:
+    """What one call records: its data, each datum's whole prediction, when, and their ids.
+
+    ``invoke`` makes a record of one datum, ``batch_invoke`` one of the whole
+    batch, the default ``record_invoke`` one of its datum. The server gives
+    the record of a request the request and response bodies as they were
+    received and sent (:attr:`request`, :attr:`response`), which the
+    ``capture`` layout stores as they are.
+
+    :param destination: Where it goes.
+    :param inputs: The data, in order.
+    :param predictions: Each datum's whole prediction (``{"metadata", "result"}``).
+    :param batch: Whether the data came as a batch (``batch_invoke``).
+    :param time: When the predictions were made (POSIX seconds; default now).
+    :param ids: Each datum's record id (merged parts), or ``None``: the
+        default id (:func:`ml2p.record_ids.default_id`), made when the
+        record is written.
+    :param whole: Whether it records every datum of an ``invoke`` or
+        ``batch_invoke`` call (the server then attaches that call's bodies).
+    """
+
+    __slots__ = (
+        "batch",
+        "destination",
+        "ids",
+        "inputs",
+        "line",
+        "predictions",
+        "request",
+        "response",
+        "time",
+        "whole",
+    )
+
+    def __init__(
+        self,
+        destination: Destination,
+        inputs: Sequence[Any],
+        predictions: Sequence[Any],
+        *,
+        batch: bool = False,
+        time: Optional[float] = None,
+        ids: Optional[Sequence[Dict[str, str]]] = None,
+        whole: bool = False,
+    ):
+        self.destination = destination
+        self.inputs = inputs
+        self.predictions = predictions
+        self.batch = batch
+        self.time = _time.time() if time is None else time
+        self.ids = ids
+        self.whole = whole
+        #: The request body as received and its Content-Type (the server sets it).
+        self.request: Optional[Body] = None
+        #: The response body as sent and its Content-Type (the server sets it).
+        self.response: Optional[Body] = None
+        #: Its capture line once made (:func:`ml2p.serving.record_encoding.capture_line`).
+        self.line: Optional[bytes] = None
+
+    @property
+    def count(self) -> int:
+        """How many data it records."""
+        return len(self.inputs)
+
+    def record_ids(self) -> Optional[List[str]]:
+        """The ids of its data as text, or ``None`` when they are the default ones."""
+        if self.ids is None:
+            return None
+        return [format_record_id(parts) for parts in self.ids]
+
+    def split(self, count: int) -> Tuple[Record, Record]:
+        """Its first ``count`` data and the rest, as two records of the same time.
+
+        Only the ``object`` layout splits records (one object per datum); the
+        parts carry no bodies.
+        """
+        ids = self.ids
+        head = Record(
+            self.destination,
+            self.inputs[:count],
+            self.predictions[:count],
+            batch=self.batch,
+            time=self.time,
+            ids=None if ids is None else ids[:count],
+        )
+        tail = Record(
+            self.destination,
+            self.inputs[count:],
+            self.predictions[count:],
+            batch=self.batch,
+            time=self.time,
+            ids=None if ids is None else ids[count:],
+        )
+        return head, tail
+
+    def __repr__(self) -> str:
+        return (
+            f"Record({self.destination.model_version!r}, {self.count} datum(s), "
+            f"time={self.time!r}, ids={'default' if self.ids is None else 'given'})"
+        )
+
 
 class Recorder(Protocol):
-    """Stores invocation records."""
+    """Stores records (see the module documentation)."""
 
-    def record(self, key: str, body: bytes) -> None:
-        """Store ``body`` (a JSON document) at ``key`` in the project bucket."""
+    #: ``object`` or ``capture``.
+    layout: str
+
+    def record(self, record: Record) -> None:
+        """Store ``record``, or take charge of storing it."""
 
     def close(self, timeout: Optional[float] = None) -> None:
         """Flush what is pending and release resources."""
 
 
+def put_arguments(kms_key_id: Optional[str]) -> Dict[str, str]:
+    """The ``put_object`` arguments that encrypt a record with the KMS key ``kms_key_id``.
+
+    ``{}`` without a key (the bucket's default encryption applies), as ML2P 0.6 wrote.
+    """
+    if not kms_key_id:
+        return {}
+    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
+
+
 class S3Recorder:
-    """Write each record to S3 synchronously, one object per record.
+    """Write each record to S3 before returning (ML2P 0.6's semantics).
+
+    ``object`` layout: one object per datum. ``capture`` layout: one capture
+    file per record.
 
     :param bucket: The project bucket.
     :param session: A boto3 session, or ``None`` for a default one (made on
         first use, so constructing a recorder does not import boto3).
+    :param client: A boto3 S3 client to use instead.
+    :param layout: ``object`` or ``capture``.
+    :param kms_key_id: A KMS key to encrypt the objects with (SSE-KMS).
     """
 
-    def __init__(self, bucket: str, session: Any = None, client: Any = None):
+    def __init__(
+        self,
+        bucket: str,
+        session: Any = None,
+        client: Any = None,
+        *,
+        layout: str = OBJECT,
+        kms_key_id: Optional[str] = None,
+    ):
+        from ml2p.serving.settings import check_layout
+
         self.bucket = bucket
+        self.layout = check_layout(layout)
         self._session = session
         self._client = client
         self._lock = threading.Lock()
+        self._extra = put_arguments(kms_key_id)
 
     @property
     def client(self) -> Any:
@@ -67,15 +284,97 @@ class S3Recorder:
                     self._client = aws.client("s3", self._session)
         return self._client
 
-    def record(self, key: str, body: bytes) -> None:
-        self.client.put_object(
-            Bucket=self.bucket, Key=key, Body=body, ContentType="application/json"
-        )
+    def record(self, record: Record) -> None:
+        """Name, encode and store ``record``; every object is stored when this returns."""
+        from ml2p.serving.record_encoding import layout_puts
 
-    def record_many(self, items: Sequence[Tuple[str, bytes]]) -> None:
-        """Store each ``(key, body)`` of ``items``, in order, before returning."""
-        for key, body in items:
-            self.record(key, body)
+        puts, _ = layout_puts(self.layout, [record])
+        for put in puts:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=put.key,
+                Body=put.body,
+                ContentType=put.content_type,
+                **self._extra,
+            )
 
     def close(self, timeout: Optional[float] = None) -> None:
         return None
+
+
+#: Makes the ids of a record's data from them and their predictions.
+Namer = Callable[[Sequence[Any], Sequence[Any]], List[Dict[str, str]]]
+
+
+class RecordingPlan:
+    """How a predictor records, decided once (on its first record).
+
+    * ``record_invoke``: whether a subclass overrides
+      :meth:`~ml2p.core.ModelPredictor.record_invoke`; then every datum goes
+      through it, as in ML2P 0.6;
+    * :meth:`ids`: the data's ids, or ``None`` for the default id (no plugin
+      implements ``ml2p_record_invoke_id`` and the predictor keeps the default
+      ``record_invoke_id``), made when the record is written;
+    * ``destination``, and the layout and KMS key of the recorder made for a
+      predictor without one (``ML2P_RECORD_LAYOUT``, ``ML2P_RECORD_KMS_KEY_ID``).
+    """
+
+    def __init__(self, predictor: ModelPredictor):
+        from ml2p.core import ModelPredictor
+        from ml2p.serving.settings import RecorderSettings
+
+        cls = type(predictor)
+        self.destination = Destination.of(predictor.env)
+        self.record_invoke = cls.record_invoke is not ModelPredictor.record_invoke
+        settings = RecorderSettings.from_environ(getattr(predictor.env, "environ", {}))
+        self.layout = settings.layout
+        self.kms_key_id = settings.kms_key_id
+        pm = predictor.plugin_manager
+        self._default_ids = (
+            cls.record_invoke_id is ModelPredictor.record_invoke_id
+            and pm.record_ids_from_model_only()
+        )
+        if pm.record_ids_from_model_only():
+            # Only the model names records: skip pluggy's call machinery.
+            own = predictor.record_invoke_id
+
+            def parts_of(datum: Any, prediction: Any) -> Dict[str, str]:
+                return merge_parts([own(datum, prediction)])
+
+        else:
+            hook = pm.hook.ml2p_record_invoke_id
+
+            def parts_of(datum: Any, prediction: Any) -> Dict[str, str]:
+                parts = hook(predictor=predictor, datum=datum, prediction=prediction)
+                # pluggy returns the built-in (trylast) part last and the others
+                # newest first: the model's part first, then registration order.
+                return merge_parts(parts[-1:] + parts[-2::-1] if parts else [])
+
+        #: The merged id parts of one datum (the hook, or the model's own method).
+        self.parts_of = parts_of
+
+    def ids(
+        self, inputs: Sequence[Any], predictions: Sequence[Any]
+    ) -> Optional[List[Dict[str, str]]]:
+        """The ids of these data, or ``None`` when they take the default id."""
+        if self._default_ids:
+            return None
+        parts_of = self.parts_of
+        return [parts_of(datum, prediction) for datum, prediction in zip(inputs, predictions)]
+
+    def record(self, inputs: Sequence[Any], predictions: Sequence[Any], batch: bool) -> Record:
+        """The record of one ``invoke`` (``batch`` false) or ``batch_invoke`` call."""
+        return Record(
+            self.destination,
+            inputs,
+            predictions,
+            batch=batch,
+            ids=self.ids(inputs, predictions),
+            whole=True,
+        )
+
+    def recorder(self, client: Any) -> S3Recorder:
+        """The recorder of a predictor given none: writes with ``client`` before returning."""
+        return S3Recorder(
+            self.destination.bucket, client=client, layout=self.layout, kms_key_id=self.kms_key_id
+        )

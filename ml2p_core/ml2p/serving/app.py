@@ -267,10 +267,11 @@ class PredictionApp:
             return
         if self._offloader is None:
             # ML2P_SERVER_THREADS=0: on the event loop, no hand-off and no timeout.
-            await self._deliver(send, self._handle((body, in_kind, out_kind)))
+            await self._deliver(send, self._handle((body, in_kind, out_kind, content_type)))
             return
         loop = self._loop
-        future = self._offloader.submit(loop, self._handle, (body, in_kind, out_kind))
+        job = (body, in_kind, out_kind, content_type)
+        future = self._offloader.submit(loop, self._handle, job)
         # Every request has the same timeout, so deadlines come in FIFO order:
         # one sweep for all of them instead of a timer per request.
         self._deadlines.append((loop.time() + self._timeout, future))
@@ -394,10 +395,12 @@ class PredictionApp:
         self._recorder = recorder
         return recorder
 
-    def _handle(self, job: Tuple[bytes, str, bytes]) -> Tuple[int, bytes, bytes, Any]:
+    def _handle(self, job: Tuple[bytes, str, bytes, bytes]) -> Tuple[int, bytes, bytes, Any]:
         """Answer one invocation; return the answer and the records it made (held).
 
-        The records are kept only once the answer has reached the
+        The record of the request's data gets the request body as received
+        and the response body as sent (the ``capture`` layout stores them as
+        they are). The records are kept only once the answer has reached the
         connection (:meth:`_deliver`); an answer other than 200 keeps none.
         """
         recorder = self._recorder
@@ -415,12 +418,16 @@ class PredictionApp:
         if status != 200:
             recorder.discard(held, f"the prediction was answered {status}")
             return status, kind, payload, None
+        body, in_kind, _, content_type = job
+        # As received: the Content-Type header, or the type a missing one is read as.
+        observed = content_type.decode("latin-1") if content_type else in_kind
+        held.attach((body, observed), (payload, kind.decode("latin-1")))
         # Make room in the queue now, on this thread: the loop must never wait for it.
         recorder.admit(held)
         return status, kind, payload, held
 
-    def _predict(self, job: Tuple[bytes, str, bytes]) -> Tuple[int, bytes, bytes]:
-        body, in_kind, out_kind = job
+    def _predict(self, job: Tuple[bytes, str, bytes, bytes]) -> Tuple[int, bytes, bytes]:
+        body, in_kind, out_kind, _ = job
         try:
             request = bodies.decode_request(body, in_kind, self._strategy)
             predictor = self.predictor
@@ -552,12 +559,15 @@ class PredictionApp:
             # Each worker is a plugin host: its own manager, handed to its predictor.
             predictor = PluginHost.for_env(env).make_predictor(self.model_cls, env)
             if getattr(env, "record_invokes", False):
-                from ml2p.serving.recorder import recorder_from_environ
+                from ml2p.serving.recorder import BackgroundRecorder
+                from ml2p.serving.settings import RecorderSettings
 
                 if env.s3 is None:
                     raise ML2PError(f"{ML2P_RECORD_INVOKES} is true but {ML2P_S3_URL} is not set")
-                predictor.recorder = recorder_from_environ(
-                    env.s3.bucket(), env.environ, getattr(env, "_session", None)
+                predictor.recorder = BackgroundRecorder.from_settings(
+                    env.s3.bucket(),
+                    RecorderSettings.from_environ(env.environ),
+                    getattr(env, "_session", None),
                 )
             self.predictor = predictor
             lifecycle.setup(predictor)

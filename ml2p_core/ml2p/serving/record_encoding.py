@@ -1,9 +1,10 @@
-"""Naming and encoding invocation records, in a way that never raises.
+"""Naming and encoding records into the S3 objects of a layout, in a way that never raises.
 
-The background recorder's writer threads call these functions; an exception
-here would stop a writer and lose every record it held, so nothing a
-predictor returns can make them raise. A record JSON cannot encode as it is
-is still stored:
+The recorders call these functions (:class:`ml2p.recording.S3Recorder` at
+once, the server's writer threads in the background); an exception here
+would stop a writer and lose every record it held, so nothing a predictor
+returns can make them raise. A value JSON cannot encode as it is is still
+stored:
 
 * a value of a type JSON has no name for (a NumPy integer, a set) is
   written as its ``repr()``;
@@ -15,37 +16,64 @@ is still stored:
 Either way the encoder reports the problem, so the recorder logs the record's
 id (never its content) and counts it.
 
-A record is named once (``name_invocation``, ``encode_batch``): whatever
-happens to it afterwards (stored, retried, spilled, logged), it keeps that
-id.
+A record becomes :class:`Put` objects, one per S3 object:
+
+``object`` layout (:func:`object_puts`)
+    one per datum, ``{"input": datum, "result": prediction}`` at
+    ``predictions/<model_version>/<record id>.json``, the id being the one
+    the predictor made or the default id (:func:`ml2p.record_ids.default_id`)
+    made here;
+``capture`` layout (:func:`capture_line`, :func:`capture_files`)
+    one JSON line per record (:func:`ml2p.records.capture.build_line`): the
+    bodies the server received and sent as they are when the record has
+    them, else the data and predictions encoded as a JSON request and
+    response would carry them; files hold the lines of one folder and hour.
+
+A record is named once: its keys and ids are made when its puts (or its
+capture line) are, and whatever happens to them afterwards (stored, retried,
+spilled, logged), they keep them.
 """
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 import posixpath
-import time
-import uuid
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ml2p.record_ids import utc_timestamp, uuid4_text, uuid4_texts
+from ml2p.record_ids import default_id, uuid4_text, uuid4_texts
+from ml2p.recording import CAPTURE, Record
+from ml2p.records.capture import build_line
 
 logger = logging.getLogger("ml2p.serving.recorder")
 
-#: A named, encoded record: (S3 key, JSON body).
-Item = Tuple[str, bytes]
-#: A record the writer names and encodes: (folder key prefix, time.time(), datum,
-#: prediction), the prediction being the whole ``{"metadata": ..., "result": ...}``.
-Invocation = Tuple[str, float, Any, Any]
-
-#: Records encoded between two offers of the GIL.
-LINES_PER_SLICE = 256
-#: What lies between two records when a list of them is encoded as one JSON array.
-_BOUNDARY = '},{"id":'
-_encode_compact = json.JSONEncoder(separators=(",", ":")).encode
+JSON_TYPE = "application/json"
+JSONLINES_TYPE = "application/jsonlines"
+#: A capture line kept on its own (spilled), to be written in a file with others.
+LINE_TYPE = "application/x-ml2p-capture-line"
 _MAX_ERROR_CHARS = 200
+
+
+@dataclass
+class Put:
+    """One S3 object to store: a record (``object``), a capture file, or a loose capture line.
+
+    A loose line (:data:`LINE_TYPE`) is keyed as a file of its own would be;
+    :func:`files_of_lines` writes it with the others of its folder and hour.
+    """
+
+    key: str
+    body: bytes
+    content_type: str = JSON_TYPE
+    #: How many data (records) it holds.
+    records: int = 1
+
+    def items(self) -> List[Tuple[str, bytes]]:
+        """Its records, as ``(key, body)``: each line of capture lines, else itself."""
+        if self.content_type == JSON_TYPE:
+            return [(self.key, self.body)]
+        return [(self.key, line) for line in self.body.splitlines() if line.strip()]
 
 
 def describe(exc: BaseException) -> str:
@@ -67,190 +95,204 @@ def safe_repr(value: Any) -> str:
         return f"<{type(value).__name__}: repr failed: {describe(exc)}>"
 
 
-def _dumps_with_repr(value: Any) -> str:
-    return json.dumps(value, default=safe_repr)
+def encode_value(value: Any) -> Tuple[str, Optional[str]]:
+    """Encode one value as JSON; return the text and what was wrong with it (``None``: nothing).
 
-
-def encode_record(
-    record: Dict[str, Any], encode: Callable[[Any], str] = json.dumps
-) -> Tuple[str, Optional[str]]:
-    """Encode one record as JSON; return the text and what was wrong with it (``None``: nothing).
-
-    Never raises for the record's content: see the module documentation.
-    ``record``'s keys must be strings (they are the record's own: ``id``,
-    ``input``, ``result``).
+    Never raises: see the module documentation.
     """
     try:
-        return encode(record), None
+        return json.dumps(value), None
     except Exception as exc:
         problem = describe(exc)
     try:
-        return _dumps_with_repr(record), problem
+        return json.dumps(value, default=safe_repr), problem
+    except Exception as exc:
+        return json.dumps({"unencodable": type(value).__name__, "error": describe(exc)}), problem
+
+
+def encode_record(record: Dict[str, Any]) -> Tuple[str, Optional[str]]:
+    """Encode a JSON object whose keys are strings, as :func:`json.dumps` does, never raising.
+
+    A value that cannot be encoded is replaced as :func:`encode_value`
+    replaces it, the others kept. Returns the text and the first problem.
+    """
+    try:
+        return json.dumps(record), None
     except Exception:
         pass
-    safe: Dict[str, Any] = {}
+    first = None
+    parts = []
     for key, value in record.items():
-        try:
-            _dumps_with_repr(value)
-        except Exception as exc:
-            value = {"unencodable": type(value).__name__, "error": describe(exc)}
-        safe[key] = value
-    try:
-        return _dumps_with_repr(safe), problem
-    except Exception as exc:  # a value that changed meanwhile: keep the id at least
-        return json.dumps({"id": str(record.get("id", "")), "unencodable": describe(exc)}), problem
+        text, problem = encode_value(value)
+        first = first or problem
+        parts.append(f"{json.dumps(str(key))}: {text}")
+    return "{" + ", ".join(parts) + "}", first
 
 
-def report(record_id: str, problem: Optional[str]) -> None:
-    """Log that record ``record_id`` was stored with parts replaced (not its content)."""
+def report(record: str, problem: Optional[str]) -> None:
+    """Log that ``record`` (its id) was stored with parts replaced (not its content)."""
     logger.warning(
         "invocation record %s could not be encoded as it is (%s): stored with those values "
         "replaced by their repr() or a description",
-        record_id,
+        record,
         problem,
     )
 
 
-def name_invocation(entry: Invocation) -> Tuple[Item, Optional[str]]:
-    """Name and encode one invocation as the ``object`` layout stores it.
-
-    Returns ``((key, body), problem)``: the record ``{"input", "result"}`` at
-    ``<prefix>ts-<ISO UTC of its time>--uuid-<uuid4>.json``.
-    """
-    prefix, stamp, datum, prediction = entry
-    record_id = f"ts-{utc_timestamp(stamp)}--uuid-{uuid4_text()}"
-    body, problem = encode_record({"input": datum, "result": prediction})
-    if problem is not None:
-        report(record_id, problem)
-    return (f"{prefix}{record_id}.json", body.encode("utf-8")), problem
+# -- the object layout ------------------------------------------------------------
 
 
-def materialise(entry: Any) -> Item:
-    """Return the ``(key, body)`` of a queued entry, naming and encoding an invocation."""
-    if len(entry) == 2:
-        return entry
-    return name_invocation(entry)[0]
-
-
-def _invocation_lines(invocations: Sequence[Invocation]) -> Tuple[str, int]:
-    """Return the JSON Lines of invocations (without the last newline) and how many had problems.
-
-    All records are encoded in one call of the C JSON encoder and the array
-    is then cut at the record boundaries: about 1.5 us a record instead of
-    5 us one by one. If a datum or prediction holds the boundary text itself
-    (the count of boundaries tells), or cannot be encoded, each record is
-    encoded on its own instead.
-    """
-    records = []
-    append = records.append
-    last_stamp = None
-    stamp_text = ""
-    for (_, stamp, datum, prediction), uuid_text in zip(invocations, uuid4_texts(len(invocations))):
-        if stamp != last_stamp:  # the records of one batch share their stamp
-            last_stamp, stamp_text = stamp, utc_timestamp(stamp)
-        append({"id": f"ts-{stamp_text}--uuid-{uuid_text}", "input": datum, "result": prediction})
-    try:
-        text = _encode_compact(records)
-    except Exception:
-        text = ""
-    if text and text.count(_BOUNDARY) == len(records) - 1:
-        return text[1:-1].replace(_BOUNDARY, '}\n{"id":'), 0
-    lines = []
+def object_puts(records: Sequence[Record]) -> Tuple[List[Put], int]:
+    """Name and encode each datum of ``records`` as its own object; return them and the problems."""
+    puts = []
     problems = 0
     for record in records:
-        line, problem = encode_record(record, _encode_compact)
-        if problem is not None:
-            problems += 1
-            report(record["id"], problem)
-        lines.append(line)
-    return "\n".join(lines), problems
+        ids = record.ids
+        if ids is None:
+            stamp = record.time
+            ids = [default_id(stamp, uuid) for uuid in uuid4_texts(record.count)]
+        object_key = record.destination.object_key
+        for datum, prediction, parts in zip(record.inputs, record.predictions, ids):
+            key = object_key(parts)
+            body, problem = encode_record({"input": datum, "result": prediction})
+            if problem is not None:
+                problems += 1
+                report(posixpath.basename(key)[: -len(".json")], problem)
+            puts.append(Put(key, body.encode("utf-8")))
+    return puts, problems
 
 
-def encode_batch(
-    invocations: Sequence[Invocation], records: Sequence[Item] = ()
-) -> Tuple[bytes, int]:
-    """Return the JSON Lines body of a batch object and how many records had encoding problems.
+# -- the capture layout -------------------------------------------------------------
 
-    One ``{"id", "input", "result"}`` per line: ``invocations`` are named and
-    encoded here; ``records`` are ``(key, body)`` records named by the
-    predictor (each becomes its :func:`batch_line`).
+
+def _json_bodies(record: Record) -> Tuple[bytes, bytes, Optional[str]]:
+    """The request and response a JSON client would have exchanged for ``record``'s data."""
+    inputs = record.inputs
+    if not record.batch and len(inputs) == 1 and isinstance(inputs[0], dict):
+        request, first = encode_value(inputs[0])
+        response, problem = encode_value(record.predictions[0])
+        return request.encode("utf-8"), response.encode("utf-8"), first or problem
+    first = None
+    texts = []
+    for value in inputs:
+        text, problem = encode_value(value)
+        first = first or problem
+        texts.append(text)
+    request = '{"instances": [' + ", ".join(texts) + "]}"
+    texts = []
+    for value in record.predictions:
+        text, problem = encode_value(value)
+        first = first or problem
+        texts.append(text)
+    response = '{"predictions": [' + ", ".join(texts) + "]}"
+    return request.encode("utf-8"), response.encode("utf-8"), first
+
+
+def capture_line(record: Record) -> int:
+    """Make ``record``'s capture line (:attr:`~ml2p.recording.Record.line`) if it has none.
+
+    From the bodies the server attached, as they are; without them, from
+    the data and predictions encoded as JSON (``{"instances": [...]}`` and
+    ``{"predictions": [...]}`` for a batch or a datum that is not an object).
+    The request's ``eventId`` is a new UUID4; the data's ids are stored in
+    the line unless they are the default ones (readers derive those).
+    Returns 1 if a value had to be replaced, else 0.
     """
-    parts: List[str] = [batch_line(*record).decode("utf-8") for record in records]
+    if record.line is not None:
+        return 0
+
+    problem = None
+    if record.request is not None and record.response is not None:
+        request, request_type = record.request
+        response, response_type = record.response
+    else:
+        request, response, problem = _json_bodies(record)
+        request_type = response_type = JSON_TYPE
+    event_id = uuid4_text()
+    line = build_line(
+        request,
+        request_type,
+        response,
+        response_type,
+        event_id=event_id,
+        inference_time=record.time,
+        record_ids=record.record_ids(),
+    )
+    record.line = line.encode("utf-8") + b"\n"
+    if problem is None:
+        return 0
+    report(f"of capture event {event_id}", problem)
+    return 1
+
+
+def _hour(record: Record) -> int:
+    return int(record.time // 3600)
+
+
+def capture_files(records: Sequence[Record]) -> Tuple[List[Put], int]:
+    """The capture files of ``records``: one per folder (model version) and UTC hour.
+
+    Each file is named after its first record's time
+    (:meth:`ml2p.recording.Destination.capture_key`), so it lies in that
+    record's hour folder, as do all its lines.
+    """
     problems = 0
-    for start in range(0, len(invocations), LINES_PER_SLICE):
-        text, count = _invocation_lines(invocations[start : start + LINES_PER_SLICE])
-        parts.append(text)
-        problems += count
-        # Let the event loop and prediction threads have the GIL between
-        # slices, rather than wait the switch interval (5 ms) for it.
-        time.sleep(0)
-    return ("\n".join(parts) + "\n").encode("utf-8"), problems
+    groups: Dict[Tuple[str, int], List[Record]] = {}
+    for record in records:
+        problems += capture_line(record)
+        groups.setdefault((record.destination.capture_folder, _hour(record)), []).append(record)
+    puts = []
+    for group in groups.values():
+        first = group[0]
+        body = b"".join([record.line for record in group])  # type: ignore[misc]
+        count = sum([record.count for record in group])
+        puts.append(Put(first.destination.capture_key(first.time), body, JSONLINES_TYPE, count))
+    return puts, problems
 
 
-def encode_lines(invocations: Sequence[Invocation], records: Sequence[Item] = ()) -> bytes:
-    """Return the JSON Lines body of a batch object: one ``{"id", "input", "result"}`` per line.
+def loose_lines(records: Sequence[Record]) -> Tuple[List[Put], int]:
+    """Each record's capture line on its own (to spill), keyed as a file of its own would be."""
+    problems = 0
+    puts = []
+    for record in records:
+        problems += capture_line(record)
+        key = record.destination.capture_key(record.time)
+        puts.append(Put(key, record.line, LINE_TYPE, record.count))  # type: ignore[arg-type]
+    return puts, problems
 
-    ``invocations`` are named and encoded here; ``records`` are ``(key,
-    body)`` records named by the predictor (each becomes its ``batch_line``).
+
+def files_of_lines(puts: Sequence[Put]) -> List[Put]:
+    """Write loose lines (:data:`LINE_TYPE`) in files, one per folder and hour; others as they are.
+
+    A file takes the key of its earliest line: keys sort by time within an hour.
     """
-    return encode_batch(invocations, records)[0]
-
-
-def record_id_of(key: str) -> str:
-    """The record id of a record's key: its file name without ``.json``."""
-    record_id = posixpath.basename(key)
-    return record_id[: -len(".json")] if record_id.endswith(".json") else record_id
-
-
-def batch_line(key: str, body: bytes) -> bytes:
-    """Return the JSON Lines line of a record: ``{"id": <record id>, **body}``.
-
-    The record id is the key's file name without ``.json``.
-    """
-    record_id = record_id_of(key)
-    head = b'{"id":' + json.dumps(record_id).encode("utf-8")
-    rest = body.strip()
-    # Splice into the body's object rather than decode and re-encode it.
-    if rest[:1] == b"{" and rest[1:].lstrip()[:1] not in (b"}", b""):
-        return head + b"," + rest[1:]
-    try:
-        decoded = json.loads(rest)
-    except ValueError:
-        decoded = rest.decode("utf-8", "replace")
-    if isinstance(decoded, dict):
-        return json.dumps({"id": record_id, **decoded}).encode("utf-8")
-    return json.dumps({"id": record_id, "body": decoded}).encode("utf-8")
-
-
-def batch_records(key: str, body: bytes) -> List[Item]:
-    """Split a batch object back into its records, each at the key it would have alone.
-
-    ``<folder>/batches/<name>.jsonl`` holding ``{"id": i, ...}`` lines gives
-    ``(<folder>/<i>.json, {...})`` per line: the same record ids.
-    """
-    folder = posixpath.dirname(posixpath.dirname(key))
-    out: List[Item] = []
-    for line in body.splitlines():
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            record_id = str(record.pop("id"))
-            text = json.dumps(record)
-        except (ValueError, KeyError, TypeError, AttributeError):
-            # Not a record line: keep it whole rather than lose it.
-            record_id, text = "unparsed", line.decode("utf-8", "replace")
-        name = f"{record_id}.json"
-        out.append((f"{folder}/{name}" if folder else name, text.encode("utf-8")))
+    out: List[Put] = []
+    groups: Dict[str, List[Put]] = {}
+    for put in puts:
+        if put.content_type == LINE_TYPE:
+            groups.setdefault(posixpath.dirname(put.key), []).append(put)
+        else:
+            out.append(put)
+    for group in groups.values():
+        group.sort(key=lambda put: put.key)
+        body = b"".join([put.body for put in group])
+        count = sum([put.records for put in group])
+        out.append(Put(group[0].key, body, JSONLINES_TYPE, count))
     return out
 
 
-def _now_stamp() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+# -- per layout ---------------------------------------------------------------------
 
 
-def batch_key(record_key: str) -> str:
-    """Return a new batch object key beside the folder of ``record_key``."""
-    folder = posixpath.dirname(record_key)
-    name = f"batches/{_now_stamp()}--{uuid.uuid4()}.jsonl"
-    return f"{folder}/{name}" if folder else name
+def layout_puts(layout: str, records: Sequence[Record]) -> Tuple[List[Put], int]:
+    """The objects that store ``records`` in ``layout``, and how many values were replaced."""
+    if layout == CAPTURE:
+        return capture_files(records)
+    return object_puts(records)
+
+
+def spill_puts(layout: str, records: Sequence[Record]) -> Tuple[List[Put], int]:
+    """``records`` as :func:`layout_puts` would write them, capture lines kept loose."""
+    if layout == CAPTURE:
+        return loose_lines(records)
+    return object_puts(records)

@@ -1,13 +1,14 @@
 """Recording invocations in the background, off the request path.
 
 :class:`BackgroundRecorder` implements the :class:`ml2p.recording.Recorder`
-protocol: :meth:`~BackgroundRecorder.record` puts the record on a bounded
-queue and returns; daemon writer threads store it in S3, retrying with
-exponential backoff and jitter for as long as S3 fails (an outage delays
-records, it never fails a prediction).
+protocol: :meth:`~BackgroundRecorder.record` puts the
+:class:`~ml2p.recording.Record` on a bounded queue and returns; writer
+threads name and encode records (:mod:`ml2p.serving.record_encoding`) and
+store them in S3, retrying with exponential backoff and jitter for as long
+as S3 fails (an outage delays records, it never fails a prediction).
 
 When the queue is full the request thread waits for room, for at most
-``put_wait`` seconds, while S3 takes records (back-pressure, when requests
+``queue_wait`` seconds, while S3 takes records (back-pressure, when requests
 come faster than S3 stores them); once a wait has run out, or while S3
 fails, records that find the queue full are *spilled* at once instead
 (:mod:`ml2p.serving.spill`), until the queue has room again: an outage
@@ -17,33 +18,27 @@ argument: a :class:`~ml2p.serving.spill.DiskSpill` (local files, sent to S3
 again when it takes records; the server's default) or a
 :class:`~ml2p.serving.spill.LogSpill` (each record logged whole on one
 line, ``UNWRITTEN_RECORD {"key": "...", "body": "..."}``; the default of
-this class). Every record is counted: written, spilled, unwritten (logged),
-lost (the spill folder refused it), or not kept because the caller never
-received its prediction (:meth:`~BackgroundRecorder.discard`).
+this class). Every record is counted (one per datum): written, spilled,
+unwritten (logged), lost (the spill folder refused it), or not kept because
+the caller never received its prediction (:meth:`~BackgroundRecorder.discard`).
 
-Two layouts:
+Two layouts (see :mod:`ml2p.recording`):
 
 ``object`` (default, as in ML2P 0.6)
-    one object per record, at the key the predictor chose
-    (``predictions/<model_version>/<record id>.json``). 16 writer threads,
-    at most 1,000 records queued per worker: at the ~7.6 ms an S3 PUT took
-    in the benchmarks, 16 writers store a full queue in well under the
+    one object per datum. 16 writer threads (16 PUTs in flight), at most
+    1,000 data queued per worker: at the few hundred PUTs a second a worker
+    makes, a full queue is stored in a few seconds, well within the
     shutdown grace.
-``batched``
-    JSON Lines objects ``predictions/<model_version>/batches/<ts>--<uuid>.jsonl``
-    holding many records, one ``{"id": <record id>, "input": ..., "result": ...}``
-    per line, written every ``batch_size`` (10,000) records, ``batch_bytes``
-    (4 MiB) or ``batch_seconds`` (5 s), whichever comes first. A PUT costs
-    about the same up to 130 kB (~2 ms of boto3 CPU here), so one request
-    per 10,000 records keeps up with tens of thousands of records per
-    second. 2 writer threads, at most 50,000 records queued per worker.
+``capture``
+    SageMaker's data capture: one line per record, built on the request's
+    own thread from the bodies it received and sent (a few microseconds,
+    nothing per datum), files written every ``batch_size`` (10,000) data,
+    ``batch_bytes`` (4 MiB) or ``batch_seconds`` (5 s), whichever comes
+    first; 2 writer threads, at most 50,000 data or 64 MiB of lines queued
+    per worker.
 
-Records named by the writers (:meth:`BackgroundRecorder.record_invocations`)
-are encoded many at a time (:mod:`ml2p.serving.record_encoding`), in a way
-that never raises: a value JSON cannot encode is stored as its ``repr()`` or
-a description, the record is logged by id and counted. A record is named
-once: retried, spilled or logged, it keeps its id, and a batch object keeps
-its key.
+A record is named once: retried, spilled or logged, it keeps its ids, and a
+capture file its key.
 
 The server holds a request's records until its answer is sent
 (:meth:`~BackgroundRecorder.hold`, :meth:`~BackgroundRecorder.admit`,
@@ -51,7 +46,7 @@ The server holds a request's records until its answer is sent
 receive (timed out, failed, client gone) is not recorded.
 
 :func:`recorder_from_environ` builds one from the ``ML2P_RECORD_*``
-variables.
+variables (:class:`ml2p.serving.settings.RecorderSettings`).
 """
 
 from __future__ import annotations
@@ -59,113 +54,92 @@ from __future__ import annotations
 import collections
 import logging
 import math
-import os
-import posixpath
 import random
-import tempfile
 import threading
 import time
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ml2p.errors import ConfigError
+from ml2p.recording import CAPTURE, OBJECT, Record, put_arguments
 from ml2p.serving.record_encoding import (
-    Invocation,
-    Item,
-    batch_key,
-    batch_line,
-    encode_batch,
-    encode_lines,
-    materialise,
-    name_invocation,
-)
-from ml2p.serving.settings import env_number
-from ml2p.serving.spill import (
-    JSON_TYPE,
-    JSONLINES_TYPE,
-    SPILLS,
-    UNWRITTEN_MARK,
-    DiskSpill,
-    LogSpill,
     Put,
+    capture_line,
+    files_of_lines,
+    layout_puts,
+    spill_puts,
 )
+from ml2p.serving.settings import (
+    DEFAULT_BATCH_BYTES,
+    DEFAULT_BATCH_SECONDS,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_QUEUE_BYTES,
+    DEFAULT_QUEUE_SIZE,
+    DEFAULT_QUEUE_WAIT,
+    DEFAULT_WRITERS,
+    SPILL_DIR_ENV,
+    RecorderSettings,
+    check_layout,
+)
+from ml2p.serving.spill import UNWRITTEN_MARK, DiskSpill, LogSpill
 
 __all__ = [
     "UNWRITTEN_MARK",
     "BackgroundRecorder",
     "Held",
-    "batch_line",
-    "encode_lines",
-    "materialise",
     "recorder_from_environ",
 ]
 
 logger = logging.getLogger("ml2p.serving.recorder")
 
-LAYOUTS = ("object", "batched")
-
-#: The size a not yet encoded record counts for against ``batch_bytes``.
-_INVOCATION_SIZE = 200
+#: The bytes a datum without its capture line yet counts for in the queue.
+_UNENCODED_SIZE = 256
 #: Seconds between two log lines about records spilled to disk.
 _SPILL_LOG_EVERY = 5.0
 #: Seconds of writes the flush estimate looks back on.
 _RATE_WINDOW = 5.0
 
-#: Defaults per layout: (writer threads, records queued per worker).
-DEFAULT_WRITERS = {"object": 16, "batched": 2}
-DEFAULT_QUEUE_SIZE = {"object": 1000, "batched": 50000}
-DEFAULT_BATCH_SIZE = 10000
-DEFAULT_BATCH_BYTES = 4 * 1024 * 1024
-DEFAULT_BATCH_SECONDS = 5.0
-#: Seconds a request waits for room in a full queue before its records spill.
-DEFAULT_QUEUE_WAIT = 2.0
-DEFAULT_SPILL = "disk"
-DEFAULT_SPILL_DIR = os.path.join(tempfile.gettempdir(), "ml2p-record-spill")
 
-
-def _size(items: Sequence[Any]) -> int:
-    """Bytes ``items`` count for against ``batch_bytes`` (the calls of one put are alike)."""
-    if len(items[0]) == 2:
-        return sum([len(item[1]) for item in items])
-    return len(items) * _INVOCATION_SIZE
-
-
-def _fit(items: Sequence[Any], count: int, size: int) -> int:
-    """How many of ``items`` (at least one) fit in ``count`` records and ``size`` bytes."""
-    count = min(count, len(items))
-    if len(items[0]) != 2:
-        return max(1, min(count, -(-size // _INVOCATION_SIZE)))
-    taken = 0
-    for index in range(count):
-        if taken >= size:
-            return max(1, index)
-        taken += len(items[index][1])
-    return count
+def _size(record: Record) -> int:
+    """The bytes ``record`` counts for in the queue: its capture line, or an estimate."""
+    line = record.line
+    return len(line) if line is not None else _UNENCODED_SIZE * record.count
 
 
 class _Backlog:
-    """A bounded FIFO of records that hands writers one record or a whole batch at a time.
+    """A bounded FIFO of records that hands writers a batch of them at a time.
 
-    It holds the groups given to :meth:`put` as they came (one entry per
-    call, so queuing a batch invocation is one append, not one per record)
-    and counts records against ``capacity``. Room can be reserved first and
-    filled later (:meth:`reserve`, :meth:`put_reserved`). A batch is taken
-    when it has ``batch_size`` records or ``batch_bytes`` bytes, when its
-    oldest record is ``batch_seconds`` old, or at once while closing.
-    Writers are woken only when a batch is due (or a record arrives for the
-    ``object`` layout, whose batch size is 1), not on every record.
+    It counts data (a record of a batch holds many) against ``capacity`` and
+    bytes against ``capacity_bytes``. Room can be reserved first and filled
+    later (:meth:`reserve`, :meth:`put_reserved`). A batch is taken when it
+    has ``batch_size`` data or ``batch_bytes`` bytes, when its oldest record
+    is ``batch_seconds`` old, or at once while closing. With ``split``
+    (the ``object`` layout, whose batch is one datum) a record is split
+    between batches; otherwise a record is never split and a batch holds at
+    least one. Writers are woken only when a batch is due, not on every record.
     """
 
-    def __init__(self, capacity: int, batch_size: int, batch_bytes: int, batch_seconds: float):
+    def __init__(
+        self,
+        capacity: int,
+        capacity_bytes: int,
+        batch_size: int,
+        batch_bytes: int,
+        batch_seconds: float,
+        split: bool,
+    ):
         self.capacity = capacity
+        self.capacity_bytes = capacity_bytes
         self.batch_size = batch_size
         self.batch_bytes = batch_bytes
         self.batch_seconds = batch_seconds
+        self.split = split
         self.closing = False
-        # (time queued, records, their size) per put.
-        self._groups: Deque[Tuple[float, Sequence[Any], int]] = collections.deque()
+        # (time queued, record, its size) per record.
+        self._entries: Deque[Tuple[float, Record, int]] = collections.deque()
         self._count = 0
-        self._reserved = 0
         self._bytes = 0
+        self._reserved = 0
+        self._reserved_bytes = 0
         self._lock = threading.Lock()
         self._due = threading.Condition(self._lock)
         self._room = threading.Condition(self._lock)
@@ -173,54 +147,52 @@ class _Backlog:
     def __len__(self) -> int:
         return self._count
 
-    def reserve(self, count: int, timeout: float) -> bool:
-        """Reserve room for ``count`` records, waiting up to ``timeout`` s; ``False`` if none came.
+    def _full(self, count: int, size: int) -> bool:
+        used = self._count + self._reserved
+        used_bytes = self._bytes + self._reserved_bytes
+        # A group larger than the whole capacity gets its room once the queue
+        # is empty, so it cannot wait forever.
+        return bool(used or used_bytes) and (
+            used + count > self.capacity or used_bytes + size > self.capacity_bytes
+        )
 
-        A group larger than the whole capacity gets its room once the queue
-        is empty, so it cannot wait forever.
+    def reserve(self, count: int, size: int, timeout: float) -> bool:
+        """Reserve room for ``count`` data of ``size`` bytes, waiting up to ``timeout`` s.
+
+        ``False`` if no room came.
         """
         with self._lock:
-            if self._count + self._reserved + count > self.capacity and (
-                self._count + self._reserved
-            ):
+            if self._full(count, size):
                 if timeout <= 0 or self.closing:
                     return False
                 deadline = time.monotonic() + timeout
-                while self._count + self._reserved + count > self.capacity and (
-                    self._count + self._reserved
-                ):
+                while self._full(count, size):
                     remaining = deadline - time.monotonic()
                     if remaining <= 0 or self.closing:
                         return False
                     self._room.wait(remaining)
             self._reserved += count
+            self._reserved_bytes += size
             return True
 
-    def unreserve(self, count: int) -> None:
+    def unreserve(self, count: int, size: int) -> None:
         """Give back room reserved for records that will not come."""
         with self._lock:
             self._reserved = max(0, self._reserved - count)
+            self._reserved_bytes = max(0, self._reserved_bytes - size)
             self._room.notify_all()
 
-    def put(self, items: Sequence[Any], timeout: float) -> bool:
-        """Queue all of ``items``, waiting up to ``timeout`` s for room; ``False`` if none came."""
-        if not self.reserve(len(items), timeout):
-            return False
-        self.put_reserved([items], len(items))
-        return True
-
-    def put_reserved(self, groups: Sequence[Sequence[Any]], count: int) -> None:
-        """Queue ``groups`` (``count`` records in all) into room reserved for them."""
+    def put_reserved(self, records: Sequence[Record], count: int, size: int) -> None:
+        """Queue ``records`` (``count`` data, ``size`` bytes) into room reserved for them."""
         with self._lock:
             self._reserved = max(0, self._reserved - count)
+            self._reserved_bytes = max(0, self._reserved_bytes - size)
             before = self._count
             now = time.monotonic()
-            for items in groups:
-                if items:
-                    size = _size(items)
-                    self._groups.append((now, items, size))
-                    self._bytes += size
+            for record in records:
+                self._entries.append((now, record, _size(record)))
             self._count = after = before + count
+            self._bytes += size
             if self.batch_size == 1:
                 self._due.notify(count)
             elif before < self.batch_size <= after or self._bytes >= self.batch_bytes:
@@ -229,7 +201,7 @@ class _Backlog:
                 # A sleeping writer must learn when this batch's age runs out.
                 self._due.notify()
 
-    def take(self, block: bool = True) -> Optional[List[Any]]:
+    def take(self, block: bool = True) -> Optional[List[Record]]:
         """Return a due batch; wait for one if ``block``, else ``[]`` if none is due.
 
         ``None`` once closing and empty.
@@ -237,7 +209,7 @@ class _Backlog:
         with self._lock:
             while True:
                 if self._count:
-                    oldest = self._groups[0][0]
+                    oldest = self._entries[0][0]
                     if (
                         self._count >= self.batch_size
                         or self._bytes >= self.batch_bytes
@@ -254,23 +226,27 @@ class _Backlog:
                     return []
                 self._due.wait(wait)
 
-    def _pop(self) -> List[Any]:
-        batch: List[Any] = []
-        size = 0
-        groups = self._groups
-        while groups and len(batch) < self.batch_size and size < self.batch_bytes:
-            stamp, items, group_size = groups.popleft()
-            room = _fit(items, self.batch_size - len(batch), self.batch_bytes - size)
-            if len(items) > room:
-                # Split the group: the rest stays first in line.
-                rest = items[room:]
-                items = items[:room]
-                rest_size = _size(rest)
-                groups.appendleft((stamp, rest, rest_size))
-                group_size -= rest_size
-            batch.extend(items)
-            size += group_size
-        self._count -= len(batch)
+    def _pop(self) -> List[Record]:
+        batch: List[Record] = []
+        count = size = 0
+        entries = self._entries
+        while entries and count < self.batch_size and size < self.batch_bytes:
+            stamp, record, record_size = entries[0]
+            over = count + record.count > self.batch_size or size + record_size > self.batch_bytes
+            if over and batch and not self.split:
+                break
+            entries.popleft()
+            room = self.batch_size - count
+            if self.split and record.count > room:
+                # The rest stays first in line.
+                head, tail = record.split(room)
+                tail_size = record_size * tail.count // record.count
+                entries.appendleft((stamp, tail, tail_size))
+                record, record_size = head, record_size - tail_size
+            batch.append(record)
+            count += record.count
+            size += record_size
+        self._count -= count
         self._bytes -= size
         self._room.notify_all()
         if self._count and (self._count >= self.batch_size or self.closing):
@@ -288,13 +264,13 @@ class _Backlog:
             self._due.notify_all()
             self._room.notify_all()
 
-    def drain(self) -> List[Any]:
+    def drain(self) -> List[Record]:
         with self._lock:
-            items = [item for _, group, _ in self._groups for item in group]
-            self._groups.clear()
+            records = [record for _, record, _ in self._entries]
+            self._entries.clear()
             self._count = 0
             self._bytes = 0
-            return items
+            return records
 
 
 class Held:
@@ -304,36 +280,51 @@ class Held:
     queue has room waiting for them (:meth:`BackgroundRecorder.admit`).
     """
 
-    __slots__ = ("count", "groups", "reserved")
+    __slots__ = ("count", "records", "reserved", "size")
 
     def __init__(self) -> None:
-        self.groups: List[Sequence[Any]] = []
+        self.records: List[Record] = []
         self.count = 0
+        self.size = 0
         self.reserved = False
 
     def __bool__(self) -> bool:
         return self.count > 0
+
+    def attach(self, request: Tuple[bytes, str], response: Tuple[bytes, str]) -> None:
+        """Give the request's bodies, as received and sent, to the record of its data.
+
+        Only when one record holds every datum of the request (the one its
+        ``invoke`` or ``batch_invoke`` made); records made otherwise (a
+        subclass's ``record_invoke``) keep their data alone.
+        """
+        whole = [record for record in self.records if record.whole]
+        if len(whole) == 1:
+            whole[0].request = request
+            whole[0].response = response
 
 
 class BackgroundRecorder:
     """Store invocation records in S3 from background threads.
 
     :param bucket: The project bucket.
-    :param layout: ``object`` or ``batched`` (see the module documentation).
+    :param layout: ``object`` or ``capture`` (see the module documentation).
     :param client: A boto3 S3 client (default: made on first use with
         :func:`ml2p.aws.client`, with short timeouts so an outage is noticed
         and a connection pool as large as ``writers``).
     :param session: A boto3 session for that default client.
-    :param queue_size: Records waiting before a request waits for room
-        (default per layout: 1,000 ``object``, 50,000 ``batched``).
-    :param put_wait: Seconds a request waits for room in a full queue while
+    :param kms_key_id: A KMS key to encrypt every object with (SSE-KMS).
+    :param queue_size: Data waiting before a request waits for room
+        (default per layout: 1,000 ``object``, 50,000 ``capture``).
+    :param queue_bytes: Bytes of records waiting before a request waits for room.
+    :param queue_wait: Seconds a request waits for room in a full queue while
         S3 takes records; after that its records spill, and so do those of
         later requests until the queue has room again.
-    :param writers: Writer threads (default per layout: 16 ``object``, 2
-        ``batched``).
-    :param batch_size: Most records per batch object (``batched``).
-    :param batch_bytes: A batch is written once its records reach this size.
-    :param batch_seconds: Longest a record waits in a batch.
+    :param writers: Writer threads: writes in flight at once (default per
+        layout: 16 ``object``, 2 ``capture``).
+    :param batch_size: Most data per capture file.
+    :param batch_bytes: A capture file is written once its lines reach this size.
+    :param batch_seconds: Longest a record waits for its capture file.
     :param backoff_base: First retry delay, in seconds.
     :param backoff_max: Longest retry delay, in seconds.
     :param log: Where ``UNWRITTEN_RECORD`` lines go when spilling to the log
@@ -346,11 +337,13 @@ class BackgroundRecorder:
         self,
         bucket: str,
         *,
-        layout: str = "object",
+        layout: str = OBJECT,
         client: Any = None,
         session: Any = None,
+        kms_key_id: Optional[str] = None,
         queue_size: Optional[int] = None,
-        put_wait: float = DEFAULT_QUEUE_WAIT,
+        queue_bytes: int = DEFAULT_QUEUE_BYTES,
+        queue_wait: float = DEFAULT_QUEUE_WAIT,
         writers: Optional[int] = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         batch_bytes: int = DEFAULT_BATCH_BYTES,
@@ -360,41 +353,47 @@ class BackgroundRecorder:
         log: Optional[Callable[[str], None]] = None,
         spill: Any = None,
     ):
-        if layout not in LAYOUTS:
-            raise ConfigError(f"record layout {layout!r} is not one of {', '.join(LAYOUTS)}")
+        layout = check_layout(layout)
         if queue_size is None:
             queue_size = DEFAULT_QUEUE_SIZE[layout]
         if writers is None:
             writers = DEFAULT_WRITERS[layout]
         if (
             queue_size < 1
+            or queue_bytes < 1
             or writers < 1
             or batch_size < 1
             or batch_bytes < 1
             or not batch_seconds > 0
         ):
             raise ConfigError(
-                "queue_size, writers, batch_size and batch_bytes must be >= 1, batch_seconds > 0"
+                "queue_size, queue_bytes, writers, batch_size and batch_bytes must be >= 1, "
+                "batch_seconds > 0"
             )
         self.bucket = bucket
         self.layout = layout
         self.writers = writers
-        self.batch_size = batch_size
-        self.batch_seconds = batch_seconds
-        self.put_wait = put_wait
+        self.queue_wait = queue_wait
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self._client = client
         self._session = session
         self._client_lock = threading.Lock()
-        if layout == "batched":
-            self._backlog = _Backlog(queue_size, batch_size, batch_bytes, batch_seconds)
+        self._extra = put_arguments(kms_key_id)
+        if layout == CAPTURE:
+            self.batch_size = batch_size
+            self._backlog = _Backlog(
+                queue_size, queue_bytes, batch_size, batch_bytes, batch_seconds, split=False
+            )
         else:
-            self._backlog = _Backlog(queue_size, 1, 1, batch_seconds)
+            # One object per datum: a writer takes one datum at a time.
+            self.batch_size = 1
+            self._backlog = _Backlog(queue_size, queue_bytes, 1, 1, batch_seconds, split=True)
         self.spill = spill if spill is not None else LogSpill(log)
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._in_flight: Dict[int, Put] = {}
+        # Per writer thread, the objects it has taken and not yet stored or spilled.
+        self._in_flight: Dict[int, List[Put]] = {}
         self._abandoned: Set[int] = set()
         self._closing = threading.Event()
         self._closed = False
@@ -407,7 +406,7 @@ class BackgroundRecorder:
         self._spill_unlogged = 0
         # (time.monotonic(), records) of recent writes: the flush estimate.
         self._recent: Deque[Tuple[float, int]] = collections.deque()
-        #: Records stored in S3.
+        #: Records (data) stored in S3.
         self.written = 0
         #: Records logged as ``UNWRITTEN_RECORD`` instead of being stored.
         self.unwritten = 0
@@ -428,56 +427,75 @@ class BackgroundRecorder:
         for thread in self._threads:
             thread.start()
 
+    @classmethod
+    def from_settings(
+        cls, bucket: str, settings: RecorderSettings, session: Any = None, **kwargs: Any
+    ) -> BackgroundRecorder:
+        """Build one as ``settings`` say; ``kwargs`` are passed on (``client``, ``spill``...).
+
+        Without a ``spill`` argument, records spill as ``settings.spill`` says.
+
+        :raises ml2p.errors.ConfigError: if the spill folder cannot be used, naming it.
+        """
+        if "spill" not in kwargs:
+            kwargs["spill"] = _spill_of(bucket, settings)
+        return cls(
+            bucket,
+            layout=settings.layout,
+            session=session,
+            kms_key_id=settings.kms_key_id,
+            queue_size=settings.queue_size,
+            queue_bytes=settings.queue_bytes,
+            queue_wait=settings.queue_wait,
+            writers=settings.writers,
+            batch_size=settings.batch_size,
+            batch_bytes=settings.batch_bytes,
+            batch_seconds=settings.batch_seconds,
+            **kwargs,
+        )
+
     # -- the request side -------------------------------------------------
 
-    def record(self, key: str, body: bytes) -> None:
-        """Queue ``body`` for storing at ``key``; returns at once unless the queue is full.
+    def record(self, record: Record) -> None:
+        """Queue ``record``; returns at once unless the queue is full.
 
-        When the queue is full this waits up to ``put_wait`` seconds while
+        When the queue is full this waits up to ``queue_wait`` seconds while
         S3 takes records (and logs that it waits); if there is still no room,
         or S3 is failing, the record spills. Never raises for S3 trouble.
+        Its data and predictions must not change after this call.
         """
-        self.record_many(((key, body),))
-
-    def record_many(self, items: Sequence[Item]) -> None:
-        """Queue several ``(key, body)`` records at once, as :meth:`record` does one.
-
-        The records of one batch invocation are queued together, under one
-        lock, and wait (or spill) together when the queue is full.
-        """
-        if not items:
-            return
-        if not isinstance(items, (list, tuple)):
-            items = list(items)
         held = getattr(self._local, "held", None)
         if held is not None:
-            held.groups.append(items)
-            held.count += len(items)
+            held.records.append(record)
+            held.count += record.count
             return
+        size = self._prepare([record])
         if self._closed:
-            self._spill_items(items, "recorder is closed")
-        elif self._reserve(len(items), wait=True):
-            self._backlog.put_reserved([items], len(items))
+            self._spill_records([record], "recorder is closed")
+        elif self._reserve(record.count, size, wait=True):
+            self._backlog.put_reserved([record], record.count, size)
         else:
-            self._spill_items(items, "queue full")
+            self._spill_records([record], "queue full")
 
-    def record_invocations(self, invocations: Sequence[Invocation]) -> None:
-        """Queue invocations the writer threads name and encode, off the request path.
+    def _prepare(self, records: Sequence[Record]) -> int:
+        """Make the capture lines of ``records`` (``capture`` layout); return their size.
 
-        Each ``(prefix, stamp, datum, prediction)`` becomes the record
-        ``{"input": datum, "result": prediction}`` (``prediction`` being the
-        whole ``{"metadata": ..., "result": ...}`` the predictor returned) at
-        ``<prefix>ts-<stamp as ISO UTC>--uuid-<uuid4>.json``: the record id
-        :meth:`ml2p.core.ModelPredictor.record_invoke_id` gives by default.
-        ``datum`` and ``prediction`` must not change after this call.
-        Queued, waited for or spilled as :meth:`record_many` does.
+        On the calling thread, so that the queue counts their real size: a
+        few microseconds for a record with the server's bodies.
         """
-        self.record_many(invocations)  # type: ignore[arg-type]
+        if self.layout == CAPTURE:
+            problems = 0
+            for record in records:
+                problems += capture_line(record)
+            if problems:
+                with self._lock:
+                    self.unencodable += problems
+        return sum([_size(record) for record in records])
 
-    def _reserve(self, count: int, wait: bool) -> bool:
-        """Reserve queue room for ``count`` records; ``False``: they must spill."""
+    def _reserve(self, count: int, size: int, wait: bool) -> bool:
+        """Reserve queue room for ``count`` data; ``False``: they must spill."""
         backlog = self._backlog
-        if backlog.reserve(count, 0.0):
+        if backlog.reserve(count, size, 0.0):
             return True
         if not wait or self._congested or not self._s3_ok:
             return False
@@ -485,16 +503,16 @@ class BackgroundRecorder:
             "invocation recorder queue is full (%d records waiting, S3 slow or down): "
             "waiting up to %.1f s",
             len(backlog),
-            self.put_wait,
+            self.queue_wait,
         )
-        if backlog.reserve(count, self.put_wait):
+        if backlog.reserve(count, size, self.queue_wait):
             return True
         if not self._congested:
             self._congested = True
             logger.warning(
                 "invocation recorder queue still full after %.1f s: records spill (%s) "
                 "until it has room",
-                self.put_wait,
+                self.queue_wait,
                 self.spill.kind,
             )
         return False
@@ -516,10 +534,14 @@ class BackgroundRecorder:
         self._local.held = None
 
     def admit(self, held: Held, wait: bool = True) -> None:
-        """Reserve queue room for ``held`` now, waiting as :meth:`record` does, so that
-        :meth:`commit` never waits."""
-        if held.count and not held.reserved:
-            held.reserved = self._reserve(held.count, wait)
+        """Make ``held``'s capture lines and reserve queue room for it now, on this thread.
+
+        Waits for room as :meth:`record` does, so that :meth:`commit` never waits.
+        """
+        if not held.count or held.reserved:
+            return
+        held.size = self._prepare(held.records)
+        held.reserved = self._reserve(held.count, held.size, wait)
 
     def commit(self, held: Held) -> None:
         """Queue the held records: the caller received the prediction. Never waits."""
@@ -527,13 +549,12 @@ class BackgroundRecorder:
             return
         if held.reserved and not self._closed:
             held.reserved = False
-            self._backlog.put_reserved(held.groups, held.count)
+            self._backlog.put_reserved(held.records, held.count, held.size)
             return
         if held.reserved:
             held.reserved = False
-            self._backlog.unreserve(held.count)
-        items = [item for group in held.groups for item in group]
-        self._spill_items(items, "recorder is closed" if self._closed else "queue full")
+            self._backlog.unreserve(held.count, held.size)
+        self._spill_records(held.records, "recorder is closed" if self._closed else "queue full")
 
     def discard(self, held: Held, why: str) -> None:
         """Drop the held records: the caller did not receive the prediction (counted)."""
@@ -541,7 +562,7 @@ class BackgroundRecorder:
             return
         if held.reserved:
             held.reserved = False
-            self._backlog.unreserve(held.count)
+            self._backlog.unreserve(held.count, held.size)
         with self._lock:
             self.discarded += held.count
         logger.info("%d invocation record(s) not kept: %s", held.count, why)
@@ -552,7 +573,7 @@ class BackgroundRecorder:
     def pending(self) -> int:
         """Records queued or being written (not those spilled)."""
         with self._lock:
-            in_flight = sum(put.records for put in self._in_flight.values())
+            in_flight = sum(put.records for puts in self._in_flight.values() for put in puts)
         return len(self._backlog) + in_flight
 
     def stats(self) -> Dict[str, Any]:
@@ -582,8 +603,8 @@ class BackgroundRecorder:
         if recent:
             span = max(0.5, now - recent[0][0])
             rate = sum(n for _, n in recent) / span
-        else:  # nothing written lately: assume a slow PUT per record and writer
-            rate = self.writers * (self.batch_size if self.layout == "batched" else 1) / 0.1
+        else:  # nothing written lately: assume a slow PUT per batch and writer
+            rate = self.writers * self.batch_size / 0.1
         return pending / max(rate, 1.0)
 
     # -- shutting down ----------------------------------------------------
@@ -609,11 +630,11 @@ class BackgroundRecorder:
         leftovers: List[Put] = []
         with self._lock:
             # A writer stuck in an S3 call past the deadline: spill its records now.
-            for ident, put in self._in_flight.items():
-                leftovers.append(put)
+            for ident, puts in self._in_flight.items():
+                leftovers.extend(puts)
                 self._abandoned.add(ident)
             self._in_flight.clear()
-        leftovers.extend(self._record_puts(self._backlog.drain()))
+        leftovers.extend(self._named(self._backlog.drain()))
         if leftovers:
             self._spill(leftovers, "recorder closed before they were written")
         self._flush_spill_log()
@@ -640,22 +661,18 @@ class BackgroundRecorder:
 
     # -- spilling -------------------------------------------------------------
 
-    def _record_puts(self, items: Sequence[Any]) -> List[Put]:
-        """One :class:`Put` per queued record, named now (a record spills on its own)."""
-        puts = []
-        for item in items:
-            if len(item) == 2:
-                puts.append(Put(item[0], item[1]))
-                continue
-            (key, body), problem = name_invocation(item)
-            if problem is not None:
-                with self._lock:
-                    self.unencodable += 1
-            puts.append(Put(key, body))
+    def _named(self, records: Sequence[Record]) -> List[Put]:
+        """The objects of queued records, named now, each able to spill on its own."""
+        if not records:
+            return []
+        puts, problems = spill_puts(self.layout, records)
+        if problems:
+            with self._lock:
+                self.unencodable += problems
         return puts
 
-    def _spill_items(self, items: Sequence[Any], why: str) -> None:
-        self._spill(self._record_puts(items), why)
+    def _spill_records(self, records: Sequence[Record], why: str) -> None:
+        self._spill(self._named(records), why)
 
     def _spill(self, puts: List[Put], why: str) -> None:
         count = sum(put.records for put in puts)
@@ -721,13 +738,12 @@ class BackgroundRecorder:
         return self._client
 
     def _put(self, key: str, body: bytes, content_type: str) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+        self.client.put_object(
+            Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, **self._extra
+        )
 
-    def _write(self, put: Put) -> None:
-        """Store one object, retrying until it is stored or the close deadline passes."""
-        ident = threading.get_ident()
-        with self._lock:
-            self._in_flight[ident] = put
+    def _write(self, put: Put) -> bool:
+        """Store one object, retrying until it is stored (``True``) or the close deadline passes."""
         attempt = 0
         while True:
             try:
@@ -739,8 +755,7 @@ class BackgroundRecorder:
                     self.failures += 1
                 now = time.monotonic()
                 if now >= self._deadline:
-                    self._finish(ident, put, stored=False)
-                    return
+                    return False
                 delay = random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
                 if attempt == 1 or attempt % 10 == 0:
                     logger.warning(
@@ -760,43 +775,55 @@ class BackgroundRecorder:
                     self._closing.wait(delay)
                 continue
             self._s3_ok = True
-            self._finish(ident, put, stored=True)
-            return
+            return True
 
-    def _finish(self, ident: int, put: Put, stored: bool) -> None:
+    def _store(self, puts: List[Put]) -> None:
+        """Write ``puts`` in turn; spill one still unwritten at the close deadline."""
+        ident = threading.get_ident()
+        with self._lock:
+            self._in_flight[ident] = list(puts)
+        for put in puts:
+            stored = self._write(put)
+            with self._lock:
+                if ident in self._abandoned:
+                    # close() already spilled these records.
+                    self._abandoned.discard(ident)
+                    return
+                self._in_flight[ident].remove(put)
+                if stored:
+                    self.written += put.records
+                    now = time.monotonic()
+                    self._recent.append((now, put.records))
+                    while self._recent and now - self._recent[0][0] > _RATE_WINDOW:
+                        self._recent.popleft()
+            if not stored:
+                self._spill([put], "S3 still failing at shutdown")
         with self._lock:
             self._in_flight.pop(ident, None)
-            if ident in self._abandoned:
-                # close() already spilled these records.
-                self._abandoned.discard(ident)
-                return
-            if stored:
-                self.written += put.records
-                now = time.monotonic()
-                self._recent.append((now, put.records))
-                while self._recent and now - self._recent[0][0] > _RATE_WINDOW:
-                    self._recent.popleft()
-        if not stored:
-            self._spill([put], "S3 still failing at shutdown")
 
     def _writer_loop(self) -> None:
         backlog = self._backlog
         spill = self.spill
         while time.monotonic() < self._deadline:
             try:
-                items = backlog.take(block=not spill.pending)
-                if items:
+                records = backlog.take(block=not spill.pending)
+                if records:
                     if self._congested and len(backlog) <= backlog.capacity // 2:
                         self._congested = False
                         self._flush_spill_log()
                         logger.info("invocation recorder queue has room again: records queue")
-                    self._store(items)
+                    puts, problems = layout_puts(self.layout, records)
+                    if problems:
+                        with self._lock:
+                            self.unencodable += problems
+                    self._store(puts)
                     continue
                 # Nothing due in memory: send what spilled to disk, if anything.
-                puts = spill.take(self.batch_size if self.layout == "batched" else 1)
-                if puts:
-                    self._store_spilled(puts)
-                elif items is None:
+                spilled = spill.take(self.batch_size)
+                if spilled:
+                    # Loose capture lines go into files, whatever this recorder's layout.
+                    self._store(files_of_lines(spilled))
+                elif records is None:
                     return
             except Exception as exc:  # a bug must not stop the writer
                 logger.error(
@@ -805,65 +832,14 @@ class BackgroundRecorder:
                     exc,
                 )
 
-    def _store(self, items: List[Any]) -> None:
-        if self.layout == "object":
-            for put in self._record_puts(items):
-                self._write(put)
-        else:
-            for put in self._batch_puts(items):
-                self._write(put)
 
-    def _store_spilled(self, puts: List[Put]) -> None:
-        """Write spilled objects: batch objects as they were, single records in new batches."""
-        if self.layout == "object":
-            for put in puts:
-                self._write(put)
-            return
-        records = [(put.key, put.body) for put in puts if put.content_type == JSON_TYPE]
-        for put in puts:
-            if put.content_type != JSON_TYPE:
-                self._write(put)
-        if records:
-            for put in self._batch_puts(records):
-                self._write(put)
-
-    def _batch_puts(self, items: List[Any]) -> List[Put]:
-        """Name and encode records into one batch object per folder (model version)."""
-        by_prefix: Dict[str, List[Invocation]] = {}
-        records: Dict[str, List[Item]] = {}
-        for item in items:
-            if len(item) == 2:
-                records.setdefault(posixpath.dirname(item[0]), []).append(item)
-            else:
-                by_prefix.setdefault(item[0], []).append(item)
-        # The key prefix of an invocation is its folder and a slash.
-        invocations: Dict[str, List[Invocation]] = {}
-        for prefix, group in by_prefix.items():
-            invocations.setdefault(prefix.rstrip("/"), []).extend(group)
-        puts = []
-        for folder in {*invocations, *records}:
-            group_invocations = invocations.get(folder, [])
-            group_records = records.get(folder, [])
-            body, problems = encode_batch(group_invocations, group_records)
-            if problems:
-                with self._lock:
-                    self.unencodable += problems
-            key = batch_key(f"{folder}/_" if folder else "_")
-            puts.append(Put(key, body, JSONLINES_TYPE, len(group_invocations) + len(group_records)))
-        return puts
-
-
-def _spill_from_environ(bucket: str, environ: Mapping[str, str]) -> Any:
-    kind = (environ.get("ML2P_RECORD_SPILL") or DEFAULT_SPILL).strip().lower()
-    if kind not in SPILLS:
-        raise ConfigError(f"ML2P_RECORD_SPILL={kind!r} is not one of {', '.join(SPILLS)}")
-    if kind == "log":
+def _spill_of(bucket: str, settings: RecorderSettings) -> Any:
+    if settings.spill == "log":
         return LogSpill()
-    folder = (environ.get("ML2P_RECORD_SPILL_DIR") or "").strip() or DEFAULT_SPILL_DIR
     try:
-        return DiskSpill(folder, bucket)
+        return DiskSpill(settings.spill_dir, bucket)
     except OSError as exc:
-        raise ConfigError(f"ML2P_RECORD_SPILL_DIR={folder!r} cannot be used: {exc}") from None
+        raise ConfigError(f"{SPILL_DIR_ENV}={settings.spill_dir!r} cannot be used: {exc}") from None
 
 
 def recorder_from_environ(
@@ -871,33 +847,9 @@ def recorder_from_environ(
 ) -> BackgroundRecorder:
     """Build a :class:`BackgroundRecorder` configured by the ``ML2P_RECORD_*`` variables.
 
-    ``ML2P_RECORD_LAYOUT``, ``ML2P_RECORD_BATCH_SIZE``, ``ML2P_RECORD_BATCH_BYTES``,
-    ``ML2P_RECORD_BATCH_SECONDS``, ``ML2P_RECORD_QUEUE_SIZE``,
-    ``ML2P_RECORD_QUEUE_WAIT``, ``ML2P_RECORD_WRITERS``, ``ML2P_RECORD_SPILL``
-    (``disk`` by default) and ``ML2P_RECORD_SPILL_DIR``.
+    See :class:`ml2p.serving.settings.RecorderSettings` and ``docs/serving.md``.
 
     :raises ml2p.errors.ConfigError: naming a variable with a bad value.
     """
-    environ = os.environ if environ is None else environ
-    layout = (environ.get("ML2P_RECORD_LAYOUT") or "object").strip().lower()
-    if layout not in LAYOUTS:
-        raise ConfigError(f"ML2P_RECORD_LAYOUT={layout!r} is not one of {', '.join(LAYOUTS)}")
-    queue_size = env_number(environ, "ML2P_RECORD_QUEUE_SIZE", 0)
-    writers = env_number(environ, "ML2P_RECORD_WRITERS", 0)
-    put_wait = env_number(environ, "ML2P_RECORD_QUEUE_WAIT", DEFAULT_QUEUE_WAIT, 0)
-    batch_size = int(env_number(environ, "ML2P_RECORD_BATCH_SIZE", DEFAULT_BATCH_SIZE))
-    batch_bytes = int(env_number(environ, "ML2P_RECORD_BATCH_BYTES", DEFAULT_BATCH_BYTES))
-    batch_seconds = env_number(environ, "ML2P_RECORD_BATCH_SECONDS", DEFAULT_BATCH_SECONDS)
-    return BackgroundRecorder(
-        bucket,
-        layout=layout,
-        session=session,
-        batch_size=batch_size,
-        batch_bytes=batch_bytes,
-        batch_seconds=batch_seconds,
-        put_wait=put_wait,
-        # 0 (unset) means the layout's default.
-        queue_size=int(queue_size) or None,
-        writers=int(writers) or None,
-        spill=_spill_from_environ(bucket, environ),
-    )
+    settings = RecorderSettings.from_environ(environ)
+    return BackgroundRecorder.from_settings(bucket, settings, session)

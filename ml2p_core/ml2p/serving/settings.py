@@ -24,13 +24,17 @@ variable                           meaning (default)
                                    answered 408 and its connection closed
                                    (10)
 =================================  ==========================================
+
+How invocations are recorded (:class:`RecorderSettings`, read from the
+``ML2P_RECORD_*`` variables) is read here too; see ``docs/serving.md``.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Dict, Mapping, Optional
 
 from ml2p import variables
 from ml2p.errors import ConfigError
@@ -157,4 +161,107 @@ class ServerSettings:
             batch_strategy=strategy,
             threads=_whole(environ, THREADS_ENV, 1, 0),
             body_timeout=env_number(environ, BODY_TIMEOUT_ENV, BODY_TIMEOUT),
+        )
+
+
+# -- recording invocations ------------------------------------------------------
+
+LAYOUT_ENV = "ML2P_RECORD_LAYOUT"
+KMS_KEY_ENV = "ML2P_RECORD_KMS_KEY_ID"
+WRITERS_ENV = "ML2P_RECORD_WRITERS"
+QUEUE_SIZE_ENV = "ML2P_RECORD_QUEUE_SIZE"
+QUEUE_BYTES_ENV = "ML2P_RECORD_QUEUE_BYTES"
+QUEUE_WAIT_ENV = "ML2P_RECORD_QUEUE_WAIT"
+BATCH_SIZE_ENV = "ML2P_RECORD_BATCH_SIZE"
+BATCH_BYTES_ENV = "ML2P_RECORD_BATCH_BYTES"
+BATCH_SECONDS_ENV = "ML2P_RECORD_BATCH_SECONDS"
+SPILL_ENV = "ML2P_RECORD_SPILL"
+SPILL_DIR_ENV = "ML2P_RECORD_SPILL_DIR"
+
+OBJECT = "object"
+CAPTURE = "capture"
+#: The record layouts (see :mod:`ml2p.recording`), the default first.
+LAYOUTS = (OBJECT, CAPTURE)
+#: Where records go that S3 cannot take (see :mod:`ml2p.serving.spill`), the default first.
+SPILLS = ("disk", "log")
+#: Writer threads per worker: PUTs in flight at once.
+DEFAULT_WRITERS: Dict[str, int] = {"object": 16, "capture": 2}
+#: Data (one per datum) queued per worker before requests wait for room.
+DEFAULT_QUEUE_SIZE: Dict[str, int] = {"object": 1000, "capture": 50000}
+#: Bytes of capture lines queued per worker before requests wait for room.
+DEFAULT_QUEUE_BYTES = 64 * 1024 * 1024
+#: Seconds a request waits for room in a full queue before its records spill.
+DEFAULT_QUEUE_WAIT = 2.0
+#: ``capture``: a file is written at this many data, ...
+DEFAULT_BATCH_SIZE = 10000
+#: ... or once its lines reach this many bytes, ...
+DEFAULT_BATCH_BYTES = 4 * 1024 * 1024
+#: ... or when its first line is this many seconds old.
+DEFAULT_BATCH_SECONDS = 5.0
+DEFAULT_SPILL = "disk"
+DEFAULT_SPILL_DIR = os.path.join(tempfile.gettempdir(), "ml2p-record-spill")
+
+
+def check_layout(layout: str, name: str = "record layout") -> str:
+    """Return ``layout`` if it is one of :data:`LAYOUTS`.
+
+    :raises ml2p.errors.ConfigError: naming ``name``; for ``batched`` (the
+        layout this one replaced) saying to use ``capture``.
+    """
+    if layout in LAYOUTS:
+        return layout
+    if layout == "batched":
+        raise ConfigError(
+            f"{name} 'batched' is no longer supported: use 'capture' (SageMaker's data capture "
+            "format: JSON Lines files holding many records, each request stored as received)"
+        )
+    raise ConfigError(f"{name} {layout!r} is not one of {', '.join(LAYOUTS)}")
+
+
+@dataclass(frozen=True)
+class RecorderSettings:
+    """How invocations are recorded, from the ``ML2P_RECORD_*`` variables.
+
+    Build it with :meth:`from_environ`. ``None`` for ``writers`` and
+    ``queue_size`` means the layout's default.
+    """
+
+    layout: str = "object"
+    kms_key_id: Optional[str] = None
+    writers: Optional[int] = None
+    queue_size: Optional[int] = None
+    queue_bytes: int = DEFAULT_QUEUE_BYTES
+    queue_wait: float = DEFAULT_QUEUE_WAIT
+    batch_size: int = DEFAULT_BATCH_SIZE
+    batch_bytes: int = DEFAULT_BATCH_BYTES
+    batch_seconds: float = DEFAULT_BATCH_SECONDS
+    spill: str = DEFAULT_SPILL
+    spill_dir: str = DEFAULT_SPILL_DIR
+
+    @classmethod
+    def from_environ(cls, environ: Optional[Mapping[str, str]] = None) -> RecorderSettings:
+        """Read the settings from ``environ`` (default ``os.environ``).
+
+        :raises ml2p.errors.ConfigError: naming the variable whose value is
+            not a number, out of range, or not a known layout or spill.
+        """
+        environ = os.environ if environ is None else environ
+        layout = (environ.get(LAYOUT_ENV) or "object").strip().lower()
+        check_layout(layout, LAYOUT_ENV)
+        spill = (environ.get(SPILL_ENV) or DEFAULT_SPILL).strip().lower()
+        if spill not in SPILLS:
+            raise ConfigError(f"{SPILL_ENV}={spill!r} is not one of {', '.join(SPILLS)}")
+        return cls(
+            layout=layout,
+            kms_key_id=(environ.get(KMS_KEY_ENV) or "").strip() or None,
+            # 0 (unset) means the layout's default.
+            writers=_whole(environ, WRITERS_ENV, 0, 1) or None,
+            queue_size=_whole(environ, QUEUE_SIZE_ENV, 0, 1) or None,
+            queue_bytes=_whole(environ, QUEUE_BYTES_ENV, DEFAULT_QUEUE_BYTES, 1),
+            queue_wait=env_number(environ, QUEUE_WAIT_ENV, DEFAULT_QUEUE_WAIT, 0),
+            batch_size=_whole(environ, BATCH_SIZE_ENV, DEFAULT_BATCH_SIZE, 1),
+            batch_bytes=_whole(environ, BATCH_BYTES_ENV, DEFAULT_BATCH_BYTES, 1),
+            batch_seconds=env_number(environ, BATCH_SECONDS_ENV, DEFAULT_BATCH_SECONDS),
+            spill=spill,
+            spill_dir=(environ.get(SPILL_DIR_ENV) or "").strip() or DEFAULT_SPILL_DIR,
         )

@@ -14,13 +14,16 @@ personal data, so where they spill is a choice (``ML2P_RECORD_SPILL``):
     container they go with the container.
 ``log`` (:class:`LogSpill`)
     each record is logged whole on one line (``UNWRITTEN_RECORD {"key",
-    "body"}``), as ML2P did before spilling to disk existed. Nothing is
+    "body"}``: an ``object`` record and its key, or a capture line and the
+    key of the file it was to be written in), as ML2P did before spilling
+    to disk existed. Nothing is
     retried, and the container log (CloudWatch in SageMaker) then holds
     callers' inputs: choose it only where the log is as protected as the
     bucket.
 
-Both store :class:`Put` objects: one S3 object each (a record, or a whole
-batch object), whose key and records' ids never change.
+Both store :class:`~ml2p.serving.record_encoding.Put` objects: one S3
+object each (an ``object`` layout record, a capture file, or a capture line
+kept on its own), whose key and records' ids never change.
 """
 
 from __future__ import annotations
@@ -31,36 +34,19 @@ import logging
 import os
 import re
 import threading
-from dataclasses import dataclass
 from typing import Callable, Deque, Iterable, List, Optional
 
-from ml2p.serving.record_encoding import batch_records
+from ml2p.serving.record_encoding import JSON_TYPE, Put
+from ml2p.serving.settings import SPILLS
 
 logger = logging.getLogger("ml2p.serving.recorder")
 
-SPILLS = ("disk", "log")
+__all__ = ["SPILLS", "UNWRITTEN_MARK", "DiskSpill", "LogSpill", "Put"]
+
 UNWRITTEN_MARK = "UNWRITTEN_RECORD"
-JSON_TYPE = "application/json"
-JSONLINES_TYPE = "application/jsonlines"
 #: A spill file is closed and a new one started past this size.
 SEGMENT_BYTES = 4 * 1024 * 1024
 _SEGMENT = re.compile(r"(\d+)-(\d+)\.jsonl\Z")
-
-
-@dataclass
-class Put:
-    """One S3 object to store: a record, or a batch object of ``records`` records."""
-
-    key: str
-    body: bytes
-    content_type: str = JSON_TYPE
-    records: int = 1
-
-    def items(self) -> List:
-        """The ``(key, body)`` records it holds, each at the key it would have alone."""
-        if self.content_type == JSONLINES_TYPE:
-            return batch_records(self.key, self.body)
-        return [(self.key, self.body)]
 
 
 class LogSpill:
@@ -76,13 +62,13 @@ class LogSpill:
         self._log = log or (lambda line: logger.error("%s", line))
 
     def put(self, puts: Iterable[Put]) -> int:
-        """Log the records of ``puts``; return how many."""
+        """Log the records of ``puts`` (each capture line on its own); return how many data."""
         count = 0
         for put in puts:
             for key, body in put.items():
                 line = json.dumps({"key": key, "body": body.decode("utf-8", "replace")})
                 self._log(f"{UNWRITTEN_MARK} {line}")
-                count += 1
+            count += put.records
         return count
 
     def take(self, limit: int = 1) -> List[Put]:
