@@ -14,7 +14,7 @@ The file is YAML with a mapping at the top level::
     defaults: {image: ..., role: ..., instance_type: ...}
     dataset: {image: ..., role: ..., instance_type: ..., vpc_config: ...}
     train: {..., instance_count: 1, volume_size_gb: 30, max_runtime_seconds: 3600}
-    deploy: {..., record_invokes: true, instance_count: 1}
+    deploy: {..., record_invokes: true, record_kms_key_id: ..., instance_count: 1}
     notebook: {instance_type: ..., role: ..., volume_size: 8, ...}
     transform: {instance_type: ..., max_payload_mb: 6, ...}   # batch transform
 
@@ -372,6 +372,7 @@ _SECTION_SETTINGS: dict[str, dict[str, _Rule]] = {
     "deploy": {
         **_COMMON_SETTINGS,
         "record_invokes": _check_bool,
+        "record_kms_key_id": _check_str,
         "instance_count": _check_positive_int,
     },
     "notebook": {

@@ -36,6 +36,7 @@ from ml2p.variables import (
     ML2P_PROJECT,
     ML2P_PROJECT_PLUGINS,
     ML2P_RECORD_INVOKES,
+    ML2P_RECORD_KMS_KEY_ID,
     ML2P_S3_URL,
     ML2P_TRAINING_JOB,
 )
@@ -162,8 +163,14 @@ def _model_cls_env(cfg: Config, model_type: Optional[str]) -> Dict[str, str]:
 
 
 def _record_invokes_env(cfg: Config) -> Dict[str, str]:
+    deploy = cfg.section("deploy")
     # As ML2P 0.6: set only when recording is on (absent means off).
-    return {ML2P_RECORD_INVOKES: "true"} if cfg.section("deploy").get("record_invokes") else {}
+    env = {ML2P_RECORD_INVOKES: "true"} if deploy.get("record_invokes") else {}
+    kms_key_id = deploy.get("record_kms_key_id")
+    if kms_key_id:
+        # New here: the KMS key records are encrypted with; absent without one.
+        env[ML2P_RECORD_KMS_KEY_ID] = str(kms_key_id)
+    return env
 
 
 def model_artifact_url(cfg: Config, training_job: str) -> str:

@@ -84,6 +84,8 @@ ML2P_SERVER_BODY_TIMEOUT = "ML2P_SERVER_BODY_TIMEOUT"
 
 #: How records are laid out in S3.
 ML2P_RECORD_LAYOUT = "ML2P_RECORD_LAYOUT"
+#: The KMS key records are encrypted with (from ``deploy.record_kms_key_id``).
+ML2P_RECORD_KMS_KEY_ID = "ML2P_RECORD_KMS_KEY_ID"
 #: Most records per batched object.
 ML2P_RECORD_BATCH_SIZE = "ML2P_RECORD_BATCH_SIZE"
 #: Bytes of records that make a batched object full.

@@ -49,6 +49,8 @@ from ml2p.variables import (
     ML2P_MODEL_CLS,
     ML2P_MODEL_VERSION,
     ML2P_RECORD_INVOKES,
+    ML2P_RECORD_KMS_KEY_ID,
+    ML2P_RECORD_SPILL_DIR,
     ML2P_TRAINING_JOB,
     SAGEMAKER_MODEL_SERVER_WORKERS,
 )
@@ -146,8 +148,15 @@ def _environ(ml2p_vars: Mapping[str, str]) -> Dict[str, str]:
     return env
 
 
-def _serving_environ(prj: Project, model_ref: str) -> Dict[str, str]:
-    """The environment of a server for the local model, as its SageMaker model gets."""
+def _serving_environ(
+    prj: Project, model_ref: str, root: Optional[pathlib.Path] = None
+) -> Dict[str, str]:
+    """The environment of a server for the local model, as its SageMaker model gets.
+
+    With the local folder ``root``, records S3 cannot take spill into its
+    ``record-spill`` folder (unless ``ML2P_RECORD_SPILL_DIR`` says otherwise),
+    where the next ``ml2p local serve`` of that folder sends them.
+    """
     from ml2p import sagemaker
 
     deploy = prj.config.section("deploy")
@@ -157,7 +166,13 @@ def _serving_environ(prj: Project, model_ref: str) -> Dict[str, str]:
         ML2P_RECORD_INVOKES: "true" if deploy.get("record_invokes") else "false",
         ML2P_MODEL_CLS: model_ref,
     }
-    return _environ(env)
+    kms_key_id = deploy.get("record_kms_key_id")
+    if kms_key_id:
+        env[ML2P_RECORD_KMS_KEY_ID] = str(kms_key_id)
+    environ = _environ(env)
+    if root is not None and not environ.get(ML2P_RECORD_SPILL_DIR):
+        environ[ML2P_RECORD_SPILL_DIR] = str(root.resolve() / "record-spill")
+    return environ
 
 
 def _trained_model(root: pathlib.Path, model: str) -> pathlib.Path:
@@ -412,7 +427,7 @@ def local_serve(
     _trained_model(root, model)
     _forget_training_config(root)
     _load_plugins_first(prj)
-    environ = _serving_environ(prj, ref)
+    environ = _serving_environ(prj, ref, root)
     # Import the model first: the port is then checked just before the server binds it.
     resolve_model(ref, environ)
     ports.check_port_free(host, port)
