@@ -573,8 +573,9 @@ def test_values_json_cannot_encode_are_stored_with_repr_or_a_description(caplog)
 def test_a_capture_line_of_values_json_cannot_encode_still_pairs_every_datum(caplog):
     record = _record(_unencodable())
     with caplog.at_level("WARNING", logger="ml2p.serving.recorder"):
-        assert capture_line(record) == 1
-    records = parse_line(record.line)
+        line, problems = capture_line(record)
+    assert problems == 1 and line[2] == 6
+    records = parse_line(line[3])
     assert len(records) == 6 and [r[2] for r in records] == [{"y": i} for i in range(6)]
     assert records[1][1] == {"x": "Odd()"} and records[3][1]["unencodable"] == "list"
     assert caplog.text.count("could not be encoded") == 1 and "Odd()" not in caplog.text
@@ -586,16 +587,26 @@ def test_a_capture_line_keeps_the_bodies_it_was_given_as_they_are():
     response = b"2.0\r\n"
     record.request = (request, "application/json")
     record.response = (response, "text/csv")
-    assert capture_line(record) == 0
-    event = read_line(record.line)
+    (folder, when, count, data), problems = capture_line(record)
+    assert problems == 0 and data.endswith(b"}\n")
+    assert (folder, when, count) == ("p/predictions/capture/mv/mv-variant-1/", record.time, 1)
+    event = read_line(data)
     assert event.request_body == request and event.response_body == response
     assert event.response_type == "text/csv"
-    raw = json.loads(record.line)
+    raw = json.loads(data)
     assert raw["captureData"]["endpointOutput"]["encoding"] == "CSV"
-    # Made once: a second call keeps the line (and its eventId).
-    line = record.line
-    capture_line(record)
-    assert record.line is line
+
+
+def test_a_queued_capture_line_is_soon_untracked_by_the_garbage_collector():
+    import gc
+
+    record = _record([{"x": i} for i in range(3)])
+    line, _ = capture_line(record)
+    entry = (time.monotonic(), line, len(line[3]))
+    gc.collect()
+    # A queue of lines costs the collector nothing; a queue of records walked their data.
+    assert not gc.is_tracked(line) and not gc.is_tracked(entry)
+    assert any(gc.is_tracked(part) for part in gc.get_referents(record))
 
 
 @pytest.mark.parametrize("layout", ["object", "capture"])

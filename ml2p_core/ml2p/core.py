@@ -954,6 +954,8 @@ class ModelPredictor(_WithS3Client, _Hooked):
 
     def _record_call(self, data: List[Any], predictions: List[Any], batch: bool) -> None:
         """Record the data and predictions of one ``invoke`` or ``batch_invoke`` call."""
+        if not data:  # an empty batch: nothing to record, as in ML2P 0.6
+            return
         plan = self._plan or self._recording_plan()
         if plan.record_invoke:
             # A subclass's own record_invoke sees every datum, as in ML2P 0.6.

@@ -23,11 +23,12 @@ ids still name two records.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
 import re
 import time
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Tuple
 
 #: The longest S3 object key, in UTF-8 bytes.
 MAX_KEY_BYTES = 1024
@@ -113,6 +114,12 @@ def utc_timestamp(now: Optional[float] = None) -> str:
     return f"{prefix}.{micros:06d}" if micros else prefix
 
 
+#: UUIDs :func:`uuid4_text` makes at a time.
+UUID_POOL = 256
+_pool: Deque[str] = collections.deque()
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_pool.clear)
+
 _VERSION_MASK = ~(0xF << 76) & ~(0x3 << 62)
 _VERSION_BITS = (0x4 << 76) | (0x2 << 62)
 _MASK_BYTES = (_VERSION_MASK & ((1 << 128) - 1)).to_bytes(16, "big")
@@ -123,11 +130,17 @@ def uuid4_text() -> str:
     """Return a random (version 4, RFC 4122 variant) UUID in its usual 36-character form.
 
     Equivalent to ``str(uuid.uuid4())`` (also from :func:`os.urandom`),
-    without building a ``uuid.UUID`` object.
+    without building a ``uuid.UUID`` object. They are made
+    :data:`UUID_POOL` at a time (:func:`uuid4_texts`, one system call) and
+    handed out in turn; a forked process throws away the ones it inherited,
+    so that two processes never hand out the same one.
     """
-    n = int.from_bytes(os.urandom(16), "big") & _VERSION_MASK | _VERSION_BITS
-    h = f"{n:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    pool = _pool
+    while True:
+        try:
+            return pool.popleft()
+        except IndexError:
+            pool.extend(uuid4_texts(UUID_POOL))
 
 
 def uuid4_texts(count: int) -> List[str]:

@@ -140,10 +140,10 @@ class Record:
 
     __slots__ = (
         "batch",
+        "count",
         "destination",
         "ids",
         "inputs",
-        "line",
         "predictions",
         "request",
         "response",
@@ -165,6 +165,8 @@ class Record:
         self.destination = destination
         self.inputs = inputs
         self.predictions = predictions
+        #: How many data it records.
+        self.count = len(inputs)
         self.batch = batch
         self.time = _time.time() if time is None else time
         self.ids = ids
@@ -173,13 +175,6 @@ class Record:
         self.request: Optional[Body] = None
         #: The response body as sent and its Content-Type (the server sets it).
         self.response: Optional[Body] = None
-        #: Its capture line once made (:func:`ml2p.serving.record_encoding.capture_line`).
-        self.line: Optional[bytes] = None
-
-    @property
-    def count(self) -> int:
-        """How many data it records."""
-        return len(self.inputs)
 
     def record_ids(self) -> Optional[List[str]]:
         """The ids of its data as text, or ``None`` when they are the default ones."""
@@ -286,9 +281,9 @@ class S3Recorder:
 
     def record(self, record: Record) -> None:
         """Name, encode and store ``record``; every object is stored when this returns."""
-        from ml2p.serving.record_encoding import layout_puts
+        from ml2p.serving.record_encoding import layout_puts, queued
 
-        puts, _ = layout_puts(self.layout, [record])
+        puts, _ = layout_puts(self.layout, queued(self.layout, [record])[0])
         for put in puts:
             self.client.put_object(
                 Bucket=self.bucket,

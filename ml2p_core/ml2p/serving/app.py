@@ -564,11 +564,13 @@ class PredictionApp:
 
                 if env.s3 is None:
                     raise ML2PError(f"{ML2P_RECORD_INVOKES} is true but {ML2P_S3_URL} is not set")
-                predictor.recorder = BackgroundRecorder.from_settings(
+                recorder = BackgroundRecorder.from_settings(
                     env.s3.bucket(),
                     RecorderSettings.from_environ(env.environ),
                     getattr(env, "_session", None),
                 )
+                recorder.connect()
+                predictor.recorder = recorder
             self.predictor = predictor
             lifecycle.setup(predictor)
         except BaseException as exc:

@@ -28,6 +28,8 @@ A record becomes :class:`Put` objects, one per S3 object:
     bodies the server received and sent as they are when the record has
     them, else the data and predictions encoded as a JSON request and
     response would carry them; files hold the lines of one folder and hour.
+    The line is made when the record is queued and is all that is kept of it
+    (a :data:`Line`).
 
 A record is named once: its keys and ids are made when its puts (or its
 capture line) are, and whatever happens to them afterwards (stored, retried,
@@ -44,7 +46,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ml2p.record_ids import default_id, uuid4_text, uuid4_texts
 from ml2p.recording import CAPTURE, Record
-from ml2p.records.capture import build_line
+from ml2p.records.capture import build_line, capture_key
 
 logger = logging.getLogger("ml2p.serving.recorder")
 
@@ -188,19 +190,25 @@ def _json_bodies(record: Record) -> Tuple[bytes, bytes, Optional[str]]:
     return request.encode("utf-8"), response.encode("utf-8"), first
 
 
-def capture_line(record: Record) -> int:
-    """Make ``record``'s capture line (:attr:`~ml2p.recording.Record.line`) if it has none.
+#: A record's capture line, all the ``capture`` layout keeps of a record once it is made:
+#: ``(folder, time, count, data)``, its model version's capture folder
+#: (:attr:`~ml2p.recording.Destination.capture_folder`), when the record was made (POSIX
+#: seconds), how many data it records, and the line with its newline. A plain tuple of
+#: text, numbers and bytes, which the garbage collector stops tracking: a queue of records
+#: made every collection walk their data and predictions (pauses of tens of milliseconds
+#: at high request rates), a queue of lines costs it nothing.
+Line = Tuple[str, float, int, bytes]
+
+
+def capture_line(record: Record) -> Tuple[Line, int]:
+    """Make ``record``'s capture line; return it and 1 if a value had to be replaced, else 0.
 
     From the bodies the server attached, as they are; without them, from
     the data and predictions encoded as JSON (``{"instances": [...]}`` and
     ``{"predictions": [...]}`` for a batch or a datum that is not an object).
     The request's ``eventId`` is a new UUID4; the data's ids are stored in
     the line unless they are the default ones (readers derive those).
-    Returns 1 if a value had to be replaced, else 0.
     """
-    if record.line is not None:
-        return 0
-
     problem = None
     if record.request is not None and record.response is not None:
         request, request_type = record.request
@@ -209,7 +217,7 @@ def capture_line(record: Record) -> int:
         request, response, problem = _json_bodies(record)
         request_type = response_type = JSON_TYPE
     event_id = uuid4_text()
-    line = build_line(
+    text = build_line(
         request,
         request_type,
         response,
@@ -218,47 +226,54 @@ def capture_line(record: Record) -> int:
         inference_time=record.time,
         record_ids=record.record_ids(),
     )
-    record.line = line.encode("utf-8") + b"\n"
+    data = text.encode("utf-8") + b"\n"
+    line = (record.destination.capture_folder, record.time, record.count, data)
     if problem is None:
-        return 0
+        return line, 0
     report(f"of capture event {event_id}", problem)
-    return 1
+    return line, 1
 
 
-def _hour(record: Record) -> int:
-    return int(record.time // 3600)
-
-
-def capture_files(records: Sequence[Record]) -> Tuple[List[Put], int]:
-    """The capture files of ``records``: one per folder (model version) and UTC hour.
-
-    Each file is named after its first record's time
-    (:meth:`ml2p.recording.Destination.capture_key`), so it lies in that
-    record's hour folder, as do all its lines.
-    """
+def capture_lines(records: Sequence[Record]) -> Tuple[List[Line], int]:
+    """The capture lines of ``records``, and how many had values replaced."""
+    lines = []
     problems = 0
-    groups: Dict[Tuple[str, int], List[Record]] = {}
     for record in records:
-        problems += capture_line(record)
-        groups.setdefault((record.destination.capture_folder, _hour(record)), []).append(record)
+        line, problem = capture_line(record)
+        lines.append(line)
+        problems += problem
+    return lines, problems
+
+
+def capture_files(lines: Sequence[Line]) -> List[Put]:
+    """The capture files of ``lines``: one per folder (model version) and UTC hour.
+
+    Each file is named after its first line's time (:func:`~ml2p.records.capture.capture_key`),
+    so it lies in that line's hour folder, as do all its lines.
+    """
+    first_hour = int(lines[0][1] // 3600) if lines else 0
+    if all([line[0] == lines[0][0] and int(line[1] // 3600) == first_hour for line in lines]):
+        # The usual case, checked in one pass: one model version, one hour.
+        groups = {(lines[0][0], first_hour): list(lines)} if lines else {}
+    else:
+        groups = {}
+        for line in lines:
+            groups.setdefault((line[0], int(line[1] // 3600)), []).append(line)
     puts = []
     for group in groups.values():
-        first = group[0]
-        body = b"".join([record.line for record in group])  # type: ignore[misc]
-        count = sum([record.count for record in group])
-        puts.append(Put(first.destination.capture_key(first.time), body, JSONLINES_TYPE, count))
-    return puts, problems
+        folder, when = group[0][:2]
+        body = b"".join([line[3] for line in group])
+        count = sum([line[2] for line in group])
+        puts.append(Put(capture_key(folder, when), body, JSONLINES_TYPE, count))
+    return puts
 
 
-def loose_lines(records: Sequence[Record]) -> Tuple[List[Put], int]:
-    """Each record's capture line on its own (to spill), keyed as a file of its own would be."""
-    problems = 0
-    puts = []
-    for record in records:
-        problems += capture_line(record)
-        key = record.destination.capture_key(record.time)
-        puts.append(Put(key, record.line, LINE_TYPE, record.count))  # type: ignore[arg-type]
-    return puts, problems
+def loose_lines(lines: Sequence[Line]) -> List[Put]:
+    """Each line on its own (to spill), keyed as a file of its own would be."""
+    return [
+        Put(capture_key(folder, when), data, LINE_TYPE, count)
+        for folder, when, count, data in lines
+    ]
 
 
 def files_of_lines(puts: Sequence[Put]) -> List[Put]:
@@ -284,15 +299,26 @@ def files_of_lines(puts: Sequence[Put]) -> List[Put]:
 # -- per layout ---------------------------------------------------------------------
 
 
-def layout_puts(layout: str, records: Sequence[Record]) -> Tuple[List[Put], int]:
-    """The objects that store ``records`` in ``layout``, and how many values were replaced."""
+def queued(layout: str, records: Sequence[Record]) -> Tuple[List[Any], int]:
+    """What a layout's queue keeps of ``records``, and how many values were replaced.
+
+    ``object``: the records (their data are encoded when written);
+    ``capture``: their :data:`Line` s, made now.
+    """
     if layout == CAPTURE:
-        return capture_files(records)
-    return object_puts(records)
+        return capture_lines(records)  # type: ignore[return-value]
+    return list(records), 0
 
 
-def spill_puts(layout: str, records: Sequence[Record]) -> Tuple[List[Put], int]:
-    """``records`` as :func:`layout_puts` would write them, capture lines kept loose."""
+def layout_puts(layout: str, queued: Sequence[Any]) -> Tuple[List[Put], int]:
+    """The objects that store what :func:`queued` kept, and how many values were replaced."""
     if layout == CAPTURE:
-        return loose_lines(records)
-    return object_puts(records)
+        return capture_files(queued), 0
+    return object_puts(queued)
+
+
+def spill_puts(layout: str, queued: Sequence[Any]) -> Tuple[List[Put], int]:
+    """What :func:`queued` kept, as :func:`layout_puts` would write it, capture lines kept loose."""
+    if layout == CAPTURE:
+        return loose_lines(queued), 0
+    return object_puts(queued)

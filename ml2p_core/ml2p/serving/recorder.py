@@ -62,10 +62,11 @@ from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence
 from ml2p.errors import ConfigError
 from ml2p.recording import CAPTURE, OBJECT, Record, put_arguments
 from ml2p.serving.record_encoding import (
+    Line,
     Put,
-    capture_line,
     files_of_lines,
     layout_puts,
+    queued,
     spill_puts,
 )
 from ml2p.serving.settings import (
@@ -91,7 +92,7 @@ __all__ = [
 
 logger = logging.getLogger("ml2p.serving.recorder")
 
-#: The bytes a datum without its capture line yet counts for in the queue.
+#: The bytes a datum not yet encoded (``object`` layout) counts for in the queue.
 _UNENCODED_SIZE = 256
 #: Seconds between two log lines about records spilled to disk.
 _SPILL_LOG_EVERY = 5.0
@@ -99,22 +100,36 @@ _SPILL_LOG_EVERY = 5.0
 _RATE_WINDOW = 5.0
 
 
-def _size(record: Record) -> int:
-    """The bytes ``record`` counts for in the queue: its capture line, or an estimate."""
-    line = record.line
-    return len(line) if line is not None else _UNENCODED_SIZE * record.count
+def _record_count(record: Record) -> int:
+    return record.count
+
+
+def _record_size(record: Record) -> int:
+    return _UNENCODED_SIZE * record.count
+
+
+def _line_count(line: Line) -> int:
+    return line[2]
+
+
+def _line_size(line: Line) -> int:
+    return len(line[3])
 
 
 class _Backlog:
-    """A bounded FIFO of records that hands writers a batch of them at a time.
+    """A bounded FIFO of queued records that hands writers a batch of them at a time.
 
-    It counts data (a record of a batch holds many) against ``capacity`` and
-    bytes against ``capacity_bytes``. Room can be reserved first and filled
+    Its items are what the layout keeps of a record
+    (:func:`ml2p.serving.record_encoding.queued`): the
+    :class:`~ml2p.recording.Record` itself (``object``), or its capture
+    :data:`~ml2p.serving.record_encoding.Line`. It counts data (``count_of``
+    an item) against ``capacity`` and bytes (``size_of`` an item) against
+    ``capacity_bytes``. Room can be reserved first and filled
     later (:meth:`reserve`, :meth:`put_reserved`). A batch is taken when it
-    has ``batch_size`` data or ``batch_bytes`` bytes, when its oldest record
+    has ``batch_size`` data or ``batch_bytes`` bytes, when its oldest item
     is ``batch_seconds`` old, or at once while closing. With ``split``
     (the ``object`` layout, whose batch is one datum) a record is split
-    between batches; otherwise a record is never split and a batch holds at
+    between batches; otherwise an item is never split and a batch holds at
     least one. Writers are woken only when a batch is due, not on every record.
     """
 
@@ -126,6 +141,8 @@ class _Backlog:
         batch_bytes: int,
         batch_seconds: float,
         split: bool,
+        count_of: Callable[[Any], int],
+        size_of: Callable[[Any], int],
     ):
         self.capacity = capacity
         self.capacity_bytes = capacity_bytes
@@ -133,9 +150,11 @@ class _Backlog:
         self.batch_bytes = batch_bytes
         self.batch_seconds = batch_seconds
         self.split = split
+        self.count_of = count_of
+        self.size_of = size_of
         self.closing = False
-        # (time queued, record, its size) per record.
-        self._entries: Deque[Tuple[float, Record, int]] = collections.deque()
+        # (time queued, item, its data, its size) per item.
+        self._entries: Deque[Tuple[float, Any, int, int]] = collections.deque()
         self._count = 0
         self._bytes = 0
         self._reserved = 0
@@ -182,15 +201,16 @@ class _Backlog:
             self._reserved_bytes = max(0, self._reserved_bytes - size)
             self._room.notify_all()
 
-    def put_reserved(self, records: Sequence[Record], count: int, size: int) -> None:
-        """Queue ``records`` (``count`` data, ``size`` bytes) into room reserved for them."""
+    def put_reserved(self, items: Sequence[Any], count: int, size: int) -> None:
+        """Queue ``items`` (``count`` data, ``size`` bytes) into room reserved for them."""
+        count_of, size_of = self.count_of, self.size_of
+        now = time.monotonic()
+        entries = [(now, item, count_of(item), size_of(item)) for item in items]
         with self._lock:
             self._reserved = max(0, self._reserved - count)
             self._reserved_bytes = max(0, self._reserved_bytes - size)
             before = self._count
-            now = time.monotonic()
-            for record in records:
-                self._entries.append((now, record, _size(record)))
+            self._entries.extend(entries)
             self._count = after = before + count
             self._bytes += size
             if self.batch_size == 1:
@@ -201,7 +221,7 @@ class _Backlog:
                 # A sleeping writer must learn when this batch's age runs out.
                 self._due.notify()
 
-    def take(self, block: bool = True) -> Optional[List[Record]]:
+    def take(self, block: bool = True) -> Optional[List[Any]]:
         """Return a due batch; wait for one if ``block``, else ``[]`` if none is due.
 
         ``None`` once closing and empty.
@@ -226,26 +246,36 @@ class _Backlog:
                     return []
                 self._due.wait(wait)
 
-    def _pop(self) -> List[Record]:
-        batch: List[Record] = []
-        count = size = 0
+    def _pop(self) -> List[Any]:
+        # Under the lock, once per batch: kept to a tight loop (a capture file may
+        # take 10,000 lines, and requests wait for the lock meanwhile).
         entries = self._entries
-        while entries and count < self.batch_size and size < self.batch_bytes:
-            stamp, record, record_size = entries[0]
-            over = count + record.count > self.batch_size or size + record_size > self.batch_bytes
-            if over and batch and not self.split:
-                break
-            entries.popleft()
-            room = self.batch_size - count
-            if self.split and record.count > room:
-                # The rest stays first in line.
-                head, tail = record.split(room)
-                tail_size = record_size * tail.count // record.count
-                entries.appendleft((stamp, tail, tail_size))
-                record, record_size = head, record_size - tail_size
-            batch.append(record)
-            count += record.count
-            size += record_size
+        batch: List[Any] = []
+        append = batch.append
+        most, most_bytes = self.batch_size, self.batch_bytes
+        count = size = 0
+        if self.split:
+            # One datum per batch (object layout): a record of several is split.
+            stamp, item, item_count, item_size = entries.popleft()
+            if item_count > most:
+                item, tail = item.split(most)
+                tail_size = item_size * tail.count // item_count
+                entries.appendleft((stamp, tail, tail.count, tail_size))
+                item_count, item_size = most, item_size - tail_size
+            append(item)
+            count, size = item_count, item_size
+        else:
+            popleft = entries.popleft
+            while entries:
+                entry = entries[0]
+                more, more_bytes = count + entry[2], size + entry[3]
+                if (more > most or more_bytes > most_bytes) and batch:
+                    break
+                popleft()
+                append(entry[1])
+                count, size = more, more_bytes
+                if count >= most or size >= most_bytes:
+                    break
         self._count -= count
         self._bytes -= size
         self._room.notify_all()
@@ -264,26 +294,28 @@ class _Backlog:
             self._due.notify_all()
             self._room.notify_all()
 
-    def drain(self) -> List[Record]:
+    def drain(self) -> List[Any]:
         with self._lock:
-            records = [record for _, record, _ in self._entries]
+            items = [entry[1] for entry in self._entries]
             self._entries.clear()
             self._count = 0
             self._bytes = 0
-            return records
+            return items
 
 
 class Held:
     """The records one request made, held until its answer is sent.
 
-    Made by :meth:`BackgroundRecorder.hold`; ``reserved`` tells whether the
-    queue has room waiting for them (:meth:`BackgroundRecorder.admit`).
+    Made by :meth:`BackgroundRecorder.hold`; :meth:`BackgroundRecorder.admit`
+    turns ``records`` into what the queue keeps of them (``items``) and tells
+    in ``reserved`` whether the queue has room waiting for them.
     """
 
-    __slots__ = ("count", "records", "reserved", "size")
+    __slots__ = ("count", "items", "records", "reserved", "size")
 
     def __init__(self) -> None:
         self.records: List[Record] = []
+        self.items: List[Any] = []
         self.count = 0
         self.size = 0
         self.reserved = False
@@ -383,12 +415,28 @@ class BackgroundRecorder:
         if layout == CAPTURE:
             self.batch_size = batch_size
             self._backlog = _Backlog(
-                queue_size, queue_bytes, batch_size, batch_bytes, batch_seconds, split=False
+                queue_size,
+                queue_bytes,
+                batch_size,
+                batch_bytes,
+                batch_seconds,
+                split=False,
+                count_of=_line_count,
+                size_of=_line_size,
             )
         else:
             # One object per datum: a writer takes one datum at a time.
             self.batch_size = 1
-            self._backlog = _Backlog(queue_size, queue_bytes, 1, 1, batch_seconds, split=True)
+            self._backlog = _Backlog(
+                queue_size,
+                queue_bytes,
+                1,
+                1,
+                batch_seconds,
+                split=True,
+                count_of=_record_count,
+                size_of=_record_size,
+            )
         self.spill = spill if spill is not None else LogSpill(log)
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -469,28 +517,27 @@ class BackgroundRecorder:
             held.records.append(record)
             held.count += record.count
             return
-        size = self._prepare([record])
+        items, size = self._prepare([record])
         if self._closed:
-            self._spill_records([record], "recorder is closed")
+            self._spill_items(items, "recorder is closed")
         elif self._reserve(record.count, size, wait=True):
-            self._backlog.put_reserved([record], record.count, size)
+            self._backlog.put_reserved(items, record.count, size)
         else:
-            self._spill_records([record], "queue full")
+            self._spill_items(items, "queue full")
 
-    def _prepare(self, records: Sequence[Record]) -> int:
-        """Make the capture lines of ``records`` (``capture`` layout); return their size.
+    def _prepare(self, records: Sequence[Record]) -> Tuple[List[Any], int]:
+        """What the queue keeps of ``records``, and its size in bytes.
 
-        On the calling thread, so that the queue counts their real size: a
-        few microseconds for a record with the server's bodies.
+        On the calling thread: in the ``capture`` layout that makes their
+        lines now (a few microseconds for a record with the server's bodies),
+        so that the queue counts their real size and keeps nothing else.
         """
-        if self.layout == CAPTURE:
-            problems = 0
-            for record in records:
-                problems += capture_line(record)
-            if problems:
-                with self._lock:
-                    self.unencodable += problems
-        return sum([_size(record) for record in records])
+        items, problems = queued(self.layout, records)
+        if problems:
+            with self._lock:
+                self.unencodable += problems
+        size_of = self._backlog.size_of
+        return items, sum([size_of(item) for item in items])
 
     def _reserve(self, count: int, size: int, wait: bool) -> bool:
         """Reserve queue room for ``count`` data; ``False``: they must spill."""
@@ -540,21 +587,24 @@ class BackgroundRecorder:
         """
         if not held.count or held.reserved:
             return
-        held.size = self._prepare(held.records)
+        held.items, held.size = self._prepare(held.records)
+        held.records = []
         held.reserved = self._reserve(held.count, held.size, wait)
 
     def commit(self, held: Held) -> None:
         """Queue the held records: the caller received the prediction. Never waits."""
         if not held.count:
             return
+        if not held.items:  # not admitted
+            held.items, held.size = self._prepare(held.records)
         if held.reserved and not self._closed:
             held.reserved = False
-            self._backlog.put_reserved(held.records, held.count, held.size)
+            self._backlog.put_reserved(held.items, held.count, held.size)
             return
         if held.reserved:
             held.reserved = False
             self._backlog.unreserve(held.count, held.size)
-        self._spill_records(held.records, "recorder is closed" if self._closed else "queue full")
+        self._spill_items(held.items, "recorder is closed" if self._closed else "queue full")
 
     def discard(self, held: Held, why: str) -> None:
         """Drop the held records: the caller did not receive the prediction (counted)."""
@@ -661,18 +711,18 @@ class BackgroundRecorder:
 
     # -- spilling -------------------------------------------------------------
 
-    def _named(self, records: Sequence[Record]) -> List[Put]:
-        """The objects of queued records, named now, each able to spill on its own."""
-        if not records:
+    def _named(self, items: Sequence[Any]) -> List[Put]:
+        """The objects of queued items, named now, each able to spill on its own."""
+        if not items:
             return []
-        puts, problems = spill_puts(self.layout, records)
+        puts, problems = spill_puts(self.layout, items)
         if problems:
             with self._lock:
                 self.unencodable += problems
         return puts
 
-    def _spill_records(self, records: Sequence[Record], why: str) -> None:
-        self._spill(self._named(records), why)
+    def _spill_items(self, items: Sequence[Any], why: str) -> None:
+        self._spill(self._named(items), why)
 
     def _spill(self, puts: List[Put], why: str) -> None:
         count = sum(put.records for put in puts)
@@ -725,17 +775,39 @@ class BackgroundRecorder:
         if self._client is None:
             with self._client_lock:
                 if self._client is None:
+                    from botocore.config import Config
+
                     from ml2p import aws
 
-                    config = aws.client_config(
+                    options: Dict[str, Any] = dict(
                         connect_timeout=5,
                         read_timeout=15,
                         retries={"mode": "standard", "max_attempts": 2},
                         # One pooled connection per writer, or writers queue for one.
                         max_pool_connections=max(32, self.writers),
                     )
-                    self._client = aws.client("s3", self._session, config=config)
+                    if "request_checksum_calculation" in Config.OPTION_DEFAULTS:
+                        # botocore >= 1.36 streams every PUT with a CRC32 trailer
+                        # (aws-chunked) by default: CPU on both ends for nothing S3
+                        # asks for here (it checks the body itself). Send it plainly.
+                        options["request_checksum_calculation"] = "when_required"
+                    self._client = aws.client(
+                        "s3", self._session, config=aws.client_config(**options)
+                    )
         return self._client
+
+    def connect(self) -> None:
+        """Make the S3 client now rather than at the first write.
+
+        Importing boto3 and loading its S3 model takes a few hundred
+        milliseconds of CPU, the GIL held most of it: better while the model
+        is set up than while requests are answered. A failure is logged; the
+        writers try again when they write.
+        """
+        try:
+            self.client  # noqa: B018 - made on first use
+        except Exception as exc:
+            logger.warning("cannot make the records' S3 client yet: %s", exc)
 
     def _put(self, key: str, body: bytes, content_type: str) -> None:
         self.client.put_object(
@@ -806,13 +878,13 @@ class BackgroundRecorder:
         spill = self.spill
         while time.monotonic() < self._deadline:
             try:
-                records = backlog.take(block=not spill.pending)
-                if records:
+                items = backlog.take(block=not spill.pending)
+                if items:
                     if self._congested and len(backlog) <= backlog.capacity // 2:
                         self._congested = False
                         self._flush_spill_log()
                         logger.info("invocation recorder queue has room again: records queue")
-                    puts, problems = layout_puts(self.layout, records)
+                    puts, problems = layout_puts(self.layout, items)
                     if problems:
                         with self._lock:
                             self.unencodable += problems
@@ -823,7 +895,7 @@ class BackgroundRecorder:
                 if spilled:
                     # Loose capture lines go into files, whatever this recorder's layout.
                     self._store(files_of_lines(spilled))
-                elif records is None:
+                elif items is None:
                     return
             except Exception as exc:  # a bug must not stop the writer
                 logger.error(
