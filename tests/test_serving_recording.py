@@ -528,6 +528,26 @@ def test_uuid4_texts_are_distinct_random_version_4_uuids():
             assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
 
 
+def test_a_forked_process_makes_uuids_of_its_own():
+    import os
+    import warnings
+
+    record_ids.uuid4_text()  # the pool is full: a child inherits the next ones
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write, record_ids.uuid4_text().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 100).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert uuid.UUID(child).version == 4
+    assert child != record_ids.uuid4_text()
+
+
 def _record(data, predictions=None, batch=True):
     predictions = predictions if predictions is not None else [{"y": i} for i in range(len(data))]
     return Record(Destination("ml2p-test", "p/", "mv"), data, predictions, batch=batch)
