@@ -7,7 +7,7 @@ for single invocations (one small JSON object) and batch invocations
 
 * ``this``: this repository's ``ml2p-docker serve`` (gunicorn + uvicorn
   workers), recording off, and recording on with ``ML2P_RECORD_LAYOUT``
-  ``object`` and ``batched``;
+  ``object`` and ``capture``;
 * ``v060``: ML2P 0.6.0's ``ml2p-docker serve`` (Flask's development server,
   one process, a thread per connection), from its own virtualenv, recording
   off and on;
@@ -18,9 +18,11 @@ for single invocations (one small JSON object) and batch invocations
 Every server serves the same trivial model (:mod:`bench_models`), binds
 127.0.0.1 on a free port and is stopped (SIGTERM, then SIGKILL) when its
 cells are done, also on error or Ctrl-C. Recording goes to a moto S3 server
-the script starts on 127.0.0.1. The script prints (and with ``--output``
-writes) a markdown report: machine facts, the command, every cell, and the
-ratios against their targets, all computed in this run.
+the script starts on 127.0.0.1, whose PUT capacity alone (wrk PUTting one
+record per request, c1 and c16) is measured too; each server's workers'
+peak RSS is read before it stops. The script prints (and with ``--output``
+writes) a markdown report: machine facts and load, the command, every cell,
+and the ratios against their targets, all computed in this run.
 
 Run ``python benchmarks/bench_serving.py --help`` for the options.
 """
@@ -57,8 +59,10 @@ MODEL_VERSION = "bench-model-1-0-0"
 MODEL_REF = "bench_models.BenchModel"
 PARAMS = {"slope": 2.0, "intercept": 1.0}
 BATCH_SIZE = 100
-#: ML2P_RECORD_QUEUE_SIZE of the extra object-layout run.
-BIG_QUEUE = 200_000
+#: The recording layouts this server offers.
+LAYOUTS = ("object", "capture")
+#: The key of the S3 server's own PUT cells in the results.
+S3_PUT = "s3-put"
 
 #: (payload, threads, connections) in the order every server runs them.
 CELLS: List[Tuple[str, int, int]] = [
@@ -94,6 +98,13 @@ def batch_body() -> Dict[str, Any]:
 
 def expected_y(datum: Dict[str, Any]) -> float:
     return PARAMS["slope"] * datum["x"] + PARAMS["intercept"]
+
+
+def object_record() -> Dict[str, Any]:
+    """What the ``object`` layout stores for a single invocation (the PUT capacity's body)."""
+    datum = single_body()
+    metadata = {"model_version": MODEL_VERSION, "ml2p_version": "0.7.0", "timestamp": time.time()}
+    return {"input": datum, "result": {"metadata": metadata, "result": {"y": expected_y(datum)}}}
 
 
 def _ys(answer: Any, batch: bool) -> List[float]:
@@ -208,6 +219,39 @@ def stop_server(running: Running, timeout: float) -> float:
     return time.monotonic() - start
 
 
+def _descendants(pid: int) -> List[int]:
+    """The processes under ``pid`` (from /proc; empty where there is none)."""
+    children: Dict[int, List[int]] = {}
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def worker_peak_rss(pid: int) -> Optional[float]:
+    """The largest peak RSS (``VmHWM``, MiB) of the processes under ``pid`` (its workers)."""
+    peaks = []
+    for child in _descendants(pid):
+        try:
+            for line in pathlib.Path(f"/proc/{child}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+        except (OSError, ValueError, IndexError):
+            continue
+    return max(peaks) if peaks else None
+
+
 def check_answers(running: Running) -> None:
     """One single and one batch request must come back with the right predictions."""
     for batch, body in ((False, single_body()), (True, batch_body())):
@@ -238,7 +282,12 @@ class CellResult:
 
 
 def run_wrk(
-    url: str, body_file: pathlib.Path, threads: int, connections: int, duration: float
+    url: str,
+    body_file: pathlib.Path,
+    threads: int,
+    connections: int,
+    duration: float,
+    script: str = "wrk_post.lua",
 ) -> Dict[str, Any]:
     """Run wrk against ``url`` and return the ``BENCH_RESULT`` the Lua ``done`` printed."""
     argv = [
@@ -249,10 +298,12 @@ def run_wrk(
         "--timeout",
         "60s",
         "-s",
-        str(HERE / "wrk_post.lua"),
+        str(HERE / script),
         url,
     ]
-    env = dict(os.environ, BENCH_BODY_FILE=str(body_file))
+    # A run name of its own: the PUT script never writes a key twice.
+    run = f"r{time.time_ns()}"
+    env = dict(os.environ, BENCH_BODY_FILE=str(body_file), BENCH_RUN=run)
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=duration + 120)
     for line in proc.stdout.splitlines():
         if line.startswith("BENCH_RESULT "):
@@ -266,14 +317,41 @@ def measure(
     duration: float,
     warmup: float,
 ) -> List[CellResult]:
-    results = []
     url = running.url + "/invocations"
-    for payload, threads, connections in CELLS:
-        if running.spec.cells is not None and (payload, connections) not in running.spec.cells:
-            continue
+    cells = [
+        (payload, threads, connections, bodies[payload])
+        for payload, threads, connections in CELLS
+        if running.spec.cells is None or (payload, connections) in running.spec.cells
+    ]
+    return measure_cells(url, cells, duration, warmup, "wrk_post.lua")
+
+
+def measure_s3_puts(
+    moto: Moto, body: pathlib.Path, duration: float, warmup: float
+) -> List[CellResult]:
+    """What the S3 server stores alone: wrk PUTting one record per request, c1 and c16."""
+    url = f"{moto.url}/{BUCKET}/put-capacity/"
+    # The concurrencies of the cells (one record per PUT, as the object layout writes).
+    cells = [
+        ("put", threads, connections, body)
+        for payload, threads, connections in CELLS
+        if payload == "single"
+    ]
+    return measure_cells(url, cells, duration, warmup, "wrk_put.lua")
+
+
+def measure_cells(
+    url: str,
+    cells: List[Tuple[str, int, int, pathlib.Path]],
+    duration: float,
+    warmup: float,
+    script: str,
+) -> List[CellResult]:
+    results = []
+    for payload, threads, connections, body in cells:
         if warmup > 0:
-            run_wrk(url, bodies[payload], threads, connections, warmup)
-        raw = run_wrk(url, bodies[payload], threads, connections, duration)
+            run_wrk(url, body, threads, connections, warmup, script)
+        raw = run_wrk(url, body, threads, connections, duration, script)
         errors = {k: v for k, v in raw["errors"].items() if v}
         if raw["requests"] == 0:
             # Every request outlived the cell: there is no rate or latency to report.
@@ -341,8 +419,9 @@ class Moto:
     def count_records(self) -> Tuple[int, int]:
         """Return (S3 objects, invocation records) under the predictions prefix.
 
-        A record is one ``{"input", "result"}`` document: an object holds one,
-        a batched object (JSON Lines) one per line.
+        An ``object`` layout object holds one record; a capture file one line
+        per request, holding one record, or ``BATCH_SIZE`` for this
+        benchmark's batch requests (``{"instances": ...}``).
         """
         client = self.client()
         objects = records = 0
@@ -356,7 +435,9 @@ class Moto:
                     records += 1
                 else:
                     body = client.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()
-                    records += sum(1 for line in body.splitlines() if line.strip())
+                    for line in body.splitlines():
+                        if line.strip():
+                            records += BATCH_SIZE if b"instances" in line else 1
         return objects, records
 
     def stop(self) -> None:
@@ -473,26 +554,6 @@ def build_specs(
                         argv,
                         rec_env,
                         recording=layout,
-                    )
-                )
-            if "object" in args.layouts:
-                # A queue that holds a whole cell's records: what the request
-                # path costs when S3 need not keep up (the rest is logged at stop).
-                big = dict(
-                    this_env,
-                    ML2P_RECORD_INVOKES="true",
-                    ML2P_RECORD_LAYOUT="object",
-                    ML2P_RECORD_QUEUE_SIZE=str(BIG_QUEUE),
-                    ML2P_RECORD_SPILL="log",
-                )
-                specs.append(
-                    ServerSpec(
-                        "this-rec-object-big",
-                        f"this, recording object, queue {BIG_QUEUE:,}",
-                        argv,
-                        big,
-                        recording="object",
-                        cells=[("single", 1)],
                     )
                 )
     if "bare" in args.servers:
@@ -668,6 +729,12 @@ def compute_targets(table: Table) -> List[Target]:
     def p50(key: str, payload: str, c: int) -> Optional[float]:
         return _p50(table, key, payload, c)
 
+    def p99(key: str, payload: str, c: int) -> Optional[float]:
+        return _p99(table, key, payload, c)
+
+    def records_per_s(key: str, payload: str, c: int) -> Optional[float]:
+        return _records_per_s(table, key, payload, c)
+
     def target(name: str, value: Optional[float], kind: str, limit: float) -> Target:
         # kind: ">=x" / "<=x" compare ratios, ">=%" / "<=%" compare fractions.
         percent = kind.endswith("%")
@@ -707,24 +774,41 @@ def compute_targets(table: Table) -> List[Target]:
             0.15,
         ),
         target(
-            "batched recording / recording off req/s, single c16",
-            _ratio(rps("this-rec-batched", "single", 16), rps("this", "single", 16)),
+            "capture recording / recording off req/s, single c16",
+            _ratio(rps("this-rec-capture", "single", 16), rps("this", "single", 16)),
+            ">=%",
+            0.90,
+        ),
+        target(
+            "capture recording / recording off req/s, batch c16",
+            _ratio(rps("this-rec-capture", "batch", 16), rps("this", "batch", 16)),
             ">=%",
             0.70,
         ),
         target(
-            "batched recording / recording off req/s, batch c16",
-            _ratio(rps("this-rec-batched", "batch", 16), rps("this", "batch", 16)),
-            ">=%",
-            0.70,
-        ),
-        target(
-            "object recording p50 / recording off p50, single c1",
-            _ratio(p50("this-rec-object", "single", 1), p50("this", "single", 1)),
+            "capture recording p99 / recording off p99, single c16",
+            _ratio(p99("this-rec-capture", "single", 16), p99("this", "single", 16)),
             "<=x",
-            2,
+            3,
+        ),
+        target(
+            "object recording records/s / S3 server's PUTs/s alone, single c16",
+            _ratio(records_per_s("this-rec-object", "single", 16), rps(S3_PUT, "put", 16)),
+            ">=%",
+            0.90,
         ),
     ]
+
+
+def _p99(table: Table, key: str, payload: str, c: int) -> Optional[float]:
+    cell = _clean_cell(table, key, payload, c)
+    return cell.p99_ms if cell else None
+
+
+def _records_per_s(table: Table, key: str, payload: str, c: int) -> Optional[float]:
+    """Records stored per second: with a full queue, one per answered datum (see README)."""
+    rate = _rps(table, key, payload, c)
+    return None if rate is None else rate * (BATCH_SIZE if payload == "batch" else 1)
 
 
 def other_ratios(table: Table) -> List[Tuple[str, Optional[float], str]]:
@@ -761,14 +845,34 @@ def other_ratios(table: Table) -> List[Tuple[str, Optional[float], str]]:
             "x",
         ),
         (
-            f"object recording (queue {BIG_QUEUE:,}) p50 / recording off p50, single c1",
-            _ratio(p50("this-rec-object-big", "single", 1), p50("this", "single", 1)),
+            "object recording p50 / recording off p50, single c1",
+            _ratio(p50("this-rec-object", "single", 1), p50("this", "single", 1)),
             "x",
         ),
         (
-            "batched recording / recording off req/s, single c1",
-            _ratio(rps("this-rec-batched", "single", 1), rps("this", "single", 1)),
+            "object recording records/s / S3 server's PUTs/s alone, single c1",
+            _ratio(_records_per_s(table, "this-rec-object", "single", 1), rps(S3_PUT, "put", 1)),
             "%",
+        ),
+        (
+            "object recording records/s / S3 server's PUTs/s alone, batch c16",
+            _ratio(_records_per_s(table, "this-rec-object", "batch", 16), rps(S3_PUT, "put", 16)),
+            "%",
+        ),
+        (
+            "capture recording / recording off req/s, single c1",
+            _ratio(rps("this-rec-capture", "single", 1), rps("this", "single", 1)),
+            "%",
+        ),
+        (
+            "capture recording / recording off req/s, batch c1",
+            _ratio(rps("this-rec-capture", "batch", 1), rps("this", "batch", 1)),
+            "%",
+        ),
+        (
+            "capture recording p99 / recording off p99, batch c16",
+            _ratio(_p99(table, "this-rec-capture", "batch", 16), _p99(table, "this", "batch", 16)),
+            "x",
         ),
     ]
 
@@ -781,6 +885,7 @@ def render(
     table: Table,
     records: Dict[str, List[str]],
     stop_times: Dict[str, float],
+    rss: Dict[str, float],
 ) -> str:
     out = ["# Serving benchmarks", ""]
     out.append(
@@ -808,13 +913,16 @@ def render(
         "| server | payload | conc. | req/s | p50 ms | p99 ms | errors |",
         "|---|---|---:|---:|---:|---:|---|",
     ]
-    for spec in specs:
-        for cell in table.get(spec.key, {}).values():
+    labels = [(spec.key, spec.label) for spec in specs]
+    if S3_PUT in table:
+        labels.append((S3_PUT, "S3 server alone (moto), one record per PUT"))
+    for key, label in labels:
+        for cell in table.get(key, {}).values():
             errors = (
                 ", ".join(f"{k} {v}" for k, v in cell.error_detail.items()) if cell.errors else "0"
             )
             out.append(
-                f"| {spec.label} | {cell.payload} | {cell.connections} | {cell.rps:,.1f} | "
+                f"| {label} | {cell.payload} | {cell.connections} | {cell.rps:,.1f} | "
                 f"{cell.p50_ms:.2f} | {cell.p99_ms:.2f} | {errors} |"
             )
     out += ["", "## Targets", "", "| ratio | measured | target | met |", "|---|---:|---:|---|"]
@@ -825,6 +933,13 @@ def render(
     out += ["| ratio | measured |", "|---|---:|"]
     for name, value, kind in other_ratios(table):
         out.append(f"| {name} | {_shown(value, kind)} |")
+    if rss:
+        out += ["", "Peak RSS of a worker (the largest `VmHWM` of the server's processes, read "]
+        out[-1] += "after its last cell, every round):"
+        out += ["", "| server | peak RSS MiB |", "|---|---:|"]
+        for spec in specs:
+            if spec.key in rss:
+                out.append(f"| {spec.label} | {rss[spec.key]:,.1f} |")
     notes = []
     for spec in specs:
         if spec.key in stop_times:
@@ -861,8 +976,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--layouts",
-        default="object,batched",
-        help="comma-separated recording layouts to run (default object,batched)",
+        default=",".join(LAYOUTS),
+        help="comma-separated recording layouts to run (default object,capture)",
     )
     parser.add_argument("--v060-venv", type=pathlib.Path, default=DEFAULT_VENV)
     parser.add_argument(
@@ -896,8 +1011,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
     args.layouts = [s.strip() for s in args.layouts.split(",") if s.strip()]
-    if set(args.layouts) - {"object", "batched"}:
-        parser.error("--layouts takes object and/or batched")
+    if set(args.layouts) - set(LAYOUTS):
+        parser.error("--layouts takes object and/or capture")
     if args.workers < 1 or args.duration < 1 or args.warmup < 0 or args.rounds < 1:
         parser.error("--workers, --rounds and --duration must be at least 1, --warmup at least 0")
     return args
@@ -928,6 +1043,7 @@ def run(args: argparse.Namespace, command: str) -> str:
     table: Table = {}
     records: Dict[str, List[str]] = {}
     stop_times: Dict[str, float] = {}
+    rss: Dict[str, float] = {}
     moto: Optional[Moto] = None
     with tempfile.TemporaryDirectory(prefix="ml2p-bench-") as tmp:
         workdir = pathlib.Path(tmp)
@@ -937,11 +1053,18 @@ def run(args: argparse.Namespace, command: str) -> str:
         bodies = {"single": workdir / "single.json", "batch": workdir / "batch.json"}
         bodies["single"].write_text(json.dumps(single_body()))
         bodies["batch"].write_text(json.dumps(batch_body()))
+        put_body = workdir / "record.json"
+        put_body.write_text(json.dumps(object_record()))
         try:
             if args.recording:
                 moto = Moto()
             specs = build_specs(args, ml_folder, moto.url if moto else None, v060_python)
             for round_no, spec in [(r, sp) for r in range(1, args.rounds + 1) for sp in specs]:
+                if moto is not None and spec is specs[0]:
+                    print(f"S3 server alone (round {round_no}/{args.rounds}):", flush=True)
+                    moto.reset()
+                    cells = measure_s3_puts(moto, put_body, args.duration, args.warmup)
+                    keep_best(table.setdefault(S3_PUT, {}), cells)
                 print(f"{spec.label} (round {round_no}/{args.rounds}):", flush=True)
                 if spec.recording and moto is not None:
                     moto.reset()
@@ -950,6 +1073,10 @@ def run(args: argparse.Namespace, command: str) -> str:
                     check_answers(running)
                     cells = measure(running, bodies, args.duration, args.warmup)
                     keep_best(table.setdefault(spec.key, {}), cells)
+                    peak = worker_peak_rss(running.proc.pid)
+                    if peak is not None:
+                        rss[spec.key] = max(peak, rss.get(spec.key, 0.0))
+                        print(f"  peak worker RSS {peak:,.1f} MiB", flush=True)
                 finally:
                     stop_times[spec.key] = stop_server(running, args.stop_timeout)
                 if spec.recording and moto is not None:
@@ -973,7 +1100,7 @@ def run(args: argparse.Namespace, command: str) -> str:
             if moto is not None:
                 moto.stop()
         facts["load average after the run"] = _loadavg()
-        return render(args, command, facts, specs, table, records, stop_times)
+        return render(args, command, facts, specs, table, records, stop_times, rss)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
