@@ -38,10 +38,10 @@ from __future__ import annotations
 import threading
 import time as _time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from ml2p.record_ids import format_record_id, merge_parts, record_key
-from ml2p.serving.settings import CAPTURE, LAYOUTS, OBJECT
+from ml2p.serving.settings import CAPTURE, LAYOUTS, OBJECT, check_layout
 
 if TYPE_CHECKING:  # pragma: no cover
     from ml2p.core import ModelPredictor
@@ -260,8 +260,6 @@ class S3Recorder:
         layout: str = OBJECT,
         kms_key_id: Optional[str] = None,
     ):
-        from ml2p.serving.settings import check_layout
-
         self.bucket = bucket
         self.layout = check_layout(layout)
         self._session = session
@@ -295,10 +293,6 @@ class S3Recorder:
 
     def close(self, timeout: Optional[float] = None) -> None:
         return None
-
-
-#: Makes the ids of a record's data from them and their predictions.
-Namer = Callable[[Sequence[Any], Sequence[Any]], List[Dict[str, str]]]
 
 
 class RecordingPlan:
