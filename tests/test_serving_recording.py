@@ -20,7 +20,7 @@ from ml2p.core import SageMakerEnv
 from ml2p.hookspecs import hookimpl
 from ml2p.recording import Destination, Record, RecordingPlan
 from ml2p.records.capture import parse_line, read_line
-from ml2p.serving.record_encoding import capture_line, object_puts
+from ml2p.serving.record_encoding import capture_line, captured, object_puts
 from ml2p.serving.recorder import BackgroundRecorder, recorder_from_environ
 from ml2p.serving.settings import DEFAULT_BATCH_SIZE, DEFAULT_QUEUE_SIZE, DEFAULT_WRITERS
 from tests.models import MinimalPredictor
@@ -593,9 +593,9 @@ def test_values_json_cannot_encode_are_stored_with_repr_or_a_description(caplog)
 def test_a_capture_line_of_values_json_cannot_encode_still_pairs_every_datum(caplog):
     record = _record(_unencodable())
     with caplog.at_level("WARNING", logger="ml2p.serving.recorder"):
-        line, problems = capture_line(record)
-    assert problems == 1 and line[2] == 6
-    records = parse_line(line[3])
+        item, problems = captured(record)
+    assert problems == 1 and item[2] == 6
+    records = parse_line(capture_line(item))
     assert len(records) == 6 and [r[2] for r in records] == [{"y": i} for i in range(6)]
     assert records[1][1] == {"x": "Odd()"} and records[3][1]["unencodable"] == "list"
     assert caplog.text.count("could not be encoded") == 1 and "Odd()" not in caplog.text
@@ -607,25 +607,29 @@ def test_a_capture_line_keeps_the_bodies_it_was_given_as_they_are():
     response = b"2.0\r\n"
     record.request = (request, "application/json")
     record.response = (response, "text/csv")
-    (folder, when, count, data), problems = capture_line(record)
-    assert problems == 0 and data.endswith(b"}\n")
-    assert (folder, when, count) == ("p/predictions/capture/mv/mv-variant-1/", record.time, 1)
-    event = read_line(data)
+    item, problems = captured(record)
+    assert problems == 0
+    assert item[:3] == ("p/predictions/capture/mv/mv-variant-1/", record.time, 1)
+    line = capture_line(item)
+    assert line.endswith(b"}\n")
+    event = read_line(line)
     assert event.request_body == request and event.response_body == response
     assert event.response_type == "text/csv"
-    raw = json.loads(data)
+    raw = json.loads(line)
     assert raw["captureData"]["endpointOutput"]["encoding"] == "CSV"
 
 
-def test_a_queued_capture_line_is_soon_untracked_by_the_garbage_collector():
+def test_a_queued_capture_record_is_soon_untracked_by_the_garbage_collector():
     import gc
 
     record = _record([{"x": i} for i in range(3)])
-    line, _ = capture_line(record)
-    entry = (time.monotonic(), line, len(line[3]))
+    record.ids = [{"k": str(i)} for i in range(3)]
+    item, _ = captured(record)
+    entry = (time.monotonic(), item, 3, 100)
     gc.collect()
-    # A queue of lines costs the collector nothing; a queue of records walked their data.
-    assert not gc.is_tracked(line) and not gc.is_tracked(entry)
+    gc.collect()  # a tuple is let go once the tuples it holds are
+    # A queue of these costs the collector nothing; a queue of records walked their data.
+    assert not gc.is_tracked(item) and not gc.is_tracked(entry)
     assert any(gc.is_tracked(part) for part in gc.get_referents(record))
 
 

@@ -28,8 +28,8 @@ A record becomes :class:`Put` objects, one per S3 object:
     bodies the server received and sent as they are when the record has
     them, else the data and predictions encoded as a JSON request and
     response would carry them; files hold the lines of one folder and hour.
-    The line is made when the record is queued and is all that is kept of it
-    (a :data:`Line`).
+    The queue keeps only the bodies, ids and time of a record (a
+    :data:`Captured` tuple); the writer makes the lines.
 
 A record is named once: its keys and ids are made when its puts (or its
 capture line) are, and whatever happens to them afterwards (stored, retried,
@@ -190,24 +190,23 @@ def _json_bodies(record: Record) -> Tuple[bytes, bytes, Optional[str]]:
     return request.encode("utf-8"), response.encode("utf-8"), first
 
 
-#: A record's capture line, all the ``capture`` layout keeps of a record once it is made:
-#: ``(folder, time, count, data)``, its model version's capture folder
-#: (:attr:`~ml2p.recording.Destination.capture_folder`), when the record was made (POSIX
-#: seconds), how many data it records, and the line with its newline. A plain tuple of
-#: text, numbers and bytes, which the garbage collector stops tracking: a queue of records
-#: made every collection walk their data and predictions (pauses of tens of milliseconds
-#: at high request rates), a queue of lines costs it nothing.
-Line = Tuple[str, float, int, bytes]
+#: What the ``capture`` layout keeps of a record until its line is made:
+#: ``(folder, time, count, request, request type, response, response type, ids)``: its model
+#: version's capture folder (:attr:`~ml2p.recording.Destination.capture_folder`), when the
+#: record was made (POSIX seconds), how many data it records, the request and response
+#: bodies and their content types, and the data's record ids (``None`` for the default
+#: ones). A plain tuple of text, numbers and bytes, which the garbage collector stops
+#: tracking: a queue of records made every collection walk their data and predictions
+#: (pauses of tens of milliseconds at high request rates); a queue of these costs it nothing.
+Captured = Tuple[str, float, int, bytes, str, bytes, str, Optional[Tuple[str, ...]]]
 
 
-def capture_line(record: Record) -> Tuple[Line, int]:
-    """Make ``record``'s capture line; return it and 1 if a value had to be replaced, else 0.
+def captured(record: Record) -> Tuple[Captured, int]:
+    """What the capture layout keeps of ``record``; and 1 if a value had to be replaced, else 0.
 
-    From the bodies the server attached, as they are; without them, from
-    the data and predictions encoded as JSON (``{"instances": [...]}`` and
+    The bodies the server attached, as they are; without them, the data and
+    predictions encoded as JSON (``{"instances": [...]}`` and
     ``{"predictions": [...]}`` for a batch or a datum that is not an object).
-    The request's ``eventId`` is a new UUID4; the data's ids are stored in
-    the line unless they are the default ones (readers derive those).
     """
     problem = None
     if record.request is not None and record.response is not None:
@@ -216,63 +215,85 @@ def capture_line(record: Record) -> Tuple[Line, int]:
     else:
         request, response, problem = _json_bodies(record)
         request_type = response_type = JSON_TYPE
-    event_id = uuid4_text()
+    ids = record.record_ids()
+    item = (
+        record.destination.capture_folder,
+        record.time,
+        record.count,
+        request,
+        request_type,
+        response,
+        response_type,
+        None if ids is None else tuple(ids),
+    )
+    if problem is None:
+        return item, 0
+    report(f"made at {record.time!r} for a capture line", problem)
+    return item, 1
+
+
+def captured_records(records: Sequence[Record]) -> Tuple[List[Captured], int]:
+    """What the capture layout keeps of ``records``, and how many had values replaced."""
+    items = []
+    problems = 0
+    for record in records:
+        item, problem = captured(record)
+        items.append(item)
+        problems += problem
+    return items, problems
+
+
+def capture_line(item: Captured) -> bytes:
+    """Make the capture line of what :func:`captured` kept (with its newline).
+
+    The request's ``eventId`` is a new UUID4: a line is made once, when it
+    is written or spilled, and keeps it. The data's ids are stored in the
+    line unless they are the default ones (readers derive those).
+    """
+    _, when, _, request, request_type, response, response_type, ids = item
     text = build_line(
         request,
         request_type,
         response,
         response_type,
-        event_id=event_id,
-        inference_time=record.time,
-        record_ids=record.record_ids(),
+        event_id=uuid4_text(),
+        inference_time=when,
+        record_ids=ids,
     )
-    data = text.encode("utf-8") + b"\n"
-    line = (record.destination.capture_folder, record.time, record.count, data)
-    if problem is None:
-        return line, 0
-    report(f"of capture event {event_id}", problem)
-    return line, 1
+    return text.encode("utf-8") + b"\n"
 
 
-def capture_lines(records: Sequence[Record]) -> Tuple[List[Line], int]:
-    """The capture lines of ``records``, and how many had values replaced."""
-    lines = []
-    problems = 0
-    for record in records:
-        line, problem = capture_line(record)
-        lines.append(line)
-        problems += problem
-    return lines, problems
+def capture_files(items: Sequence[Captured]) -> List[Put]:
+    """The capture files of ``items``: one per folder (model version) and UTC hour.
 
-
-def capture_files(lines: Sequence[Line]) -> List[Put]:
-    """The capture files of ``lines``: one per folder (model version) and UTC hour.
-
-    Each file is named after its first line's time (:func:`~ml2p.records.capture.capture_key`),
-    so it lies in that line's hour folder, as do all its lines.
+    Each file is named after its first line's time
+    (:func:`~ml2p.records.capture.capture_key`), so it lies in that line's
+    hour folder, as do all its lines.
     """
-    first_hour = int(lines[0][1] // 3600) if lines else 0
-    if all([line[0] == lines[0][0] and int(line[1] // 3600) == first_hour for line in lines]):
+    if not items:
+        return []
+    folder, when = items[0][:2]
+    first_hour = int(when // 3600)
+    if all([item[0] == folder and int(item[1] // 3600) == first_hour for item in items]):
         # The usual case, checked in one pass: one model version, one hour.
-        groups = {(lines[0][0], first_hour): list(lines)} if lines else {}
+        groups: Dict[Tuple[str, int], Sequence[Captured]] = {(folder, first_hour): items}
     else:
         groups = {}
-        for line in lines:
-            groups.setdefault((line[0], int(line[1] // 3600)), []).append(line)
+        for item in items:
+            groups.setdefault((item[0], int(item[1] // 3600)), []).append(item)  # type: ignore[attr-defined]
     puts = []
     for group in groups.values():
         folder, when = group[0][:2]
-        body = b"".join([line[3] for line in group])
-        count = sum([line[2] for line in group])
+        body = b"".join([capture_line(item) for item in group])
+        count = sum([item[2] for item in group])
         puts.append(Put(capture_key(folder, when), body, JSONLINES_TYPE, count))
     return puts
 
 
-def loose_lines(lines: Sequence[Line]) -> List[Put]:
-    """Each line on its own (to spill), keyed as a file of its own would be."""
+def loose_lines(items: Sequence[Captured]) -> List[Put]:
+    """Each item's line on its own (to spill), keyed as a file of its own would be."""
     return [
-        Put(capture_key(folder, when), data, LINE_TYPE, count)
-        for folder, when, count, data in lines
+        Put(capture_key(item[0], item[1]), capture_line(item), LINE_TYPE, item[2]) for item in items
     ]
 
 
@@ -303,10 +324,10 @@ def queued(layout: str, records: Sequence[Record]) -> Tuple[List[Any], int]:
     """What a layout's queue keeps of ``records``, and how many values were replaced.
 
     ``object``: the records (their data are encoded when written);
-    ``capture``: their :data:`Line` s, made now.
+    ``capture``: :data:`Captured` tuples (their lines are made when written).
     """
     if layout == CAPTURE:
-        return capture_lines(records)  # type: ignore[return-value]
+        return captured_records(records)  # type: ignore[return-value]
     return list(records), 0
 
 

@@ -30,12 +30,12 @@ Two layouts (see :mod:`ml2p.recording`):
     makes, a full queue is stored in a few seconds, well within the
     shutdown grace.
 ``capture``
-    SageMaker's data capture: one line per record, built on the request's
-    own thread from the bodies it received and sent (a few microseconds,
-    nothing per datum), files written every ``batch_size`` (10,000) data,
-    ``batch_bytes`` (4 MiB) or ``batch_seconds`` (5 s), whichever comes
-    first; 2 writer threads, at most 50,000 data or 64 MiB of lines queued
-    per worker.
+    SageMaker's data capture: one line per record, made by the writers from
+    the bodies the server received and sent (the request's own thread only
+    queues them: nothing per datum), files written every ``batch_size``
+    (10,000) data, ``batch_bytes`` (4 MiB) or ``batch_seconds`` (5 s),
+    whichever comes first; 2 writer threads, at most 50,000 data or 64 MiB
+    of bodies queued per worker.
 
 A record is named once: retried, spilled or logged, it keeps its ids, and a
 capture file its key.
@@ -62,7 +62,7 @@ from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence
 from ml2p.errors import ConfigError
 from ml2p.recording import CAPTURE, OBJECT, Record, put_arguments
 from ml2p.serving.record_encoding import (
-    Line,
+    Captured,
     Put,
     files_of_lines,
     layout_puts,
@@ -108,12 +108,13 @@ def _record_size(record: Record) -> int:
     return _UNENCODED_SIZE * record.count
 
 
-def _line_count(line: Line) -> int:
-    return line[2]
+def _captured_count(item: Captured) -> int:
+    return item[2]
 
 
-def _line_size(line: Line) -> int:
-    return len(line[3])
+def _captured_size(item: Captured) -> int:
+    # The bodies and about what the line adds to them.
+    return len(item[3]) + len(item[5]) + 256
 
 
 class _Backlog:
@@ -122,7 +123,7 @@ class _Backlog:
     Its items are what the layout keeps of a record
     (:func:`ml2p.serving.record_encoding.queued`): the
     :class:`~ml2p.recording.Record` itself (``object``), or its capture
-    :data:`~ml2p.serving.record_encoding.Line`. It counts data (``count_of``
+    :data:`~ml2p.serving.record_encoding.Captured`. It counts data (``count_of``
     an item) against ``capacity`` and bytes (``size_of`` an item) against
     ``capacity_bytes``. Room can be reserved first and filled
     later (:meth:`reserve`, :meth:`put_reserved`). A batch is taken when it
@@ -421,8 +422,8 @@ class BackgroundRecorder:
                 batch_bytes,
                 batch_seconds,
                 split=False,
-                count_of=_line_count,
-                size_of=_line_size,
+                count_of=_captured_count,
+                size_of=_captured_size,
             )
         else:
             # One object per datum: a writer takes one datum at a time.
@@ -528,9 +529,8 @@ class BackgroundRecorder:
     def _prepare(self, records: Sequence[Record]) -> Tuple[List[Any], int]:
         """What the queue keeps of ``records``, and its size in bytes.
 
-        On the calling thread: in the ``capture`` layout that makes their
-        lines now (a few microseconds for a record with the server's bodies),
-        so that the queue counts their real size and keeps nothing else.
+        On the calling thread: in the ``capture`` layout, only the bodies,
+        ids and time of each record (its data and predictions are let go).
         """
         items, problems = queued(self.layout, records)
         if problems:
@@ -581,7 +581,7 @@ class BackgroundRecorder:
         self._local.held = None
 
     def admit(self, held: Held, wait: bool = True) -> None:
-        """Make ``held``'s capture lines and reserve queue room for it now, on this thread.
+        """Reserve queue room for ``held`` now, on this thread (and let its data go).
 
         Waits for room as :meth:`record` does, so that :meth:`commit` never waits.
         """
