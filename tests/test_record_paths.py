@@ -406,7 +406,11 @@ def test_the_kms_key_becomes_a_variable_of_every_model_container(tmp_path):
 
 @pytest.mark.parametrize("value", [12, ["a"], {"k": "v"}, True])
 def test_a_kms_key_that_is_not_text_is_refused_naming_the_key(tmp_path, value):
+    from ml2p import sagemaker
     from ml2p.errors import ConfigError
 
+    # Loaded as ML2P 0.6 loaded any file (with a warning); refused by the command needing it.
+    cfg = _config(tmp_path, f"  record_kms_key_id: {json.dumps(value)}\n")
+    assert any("deploy.record_kms_key_id" in warning for warning in cfg.warnings)
     with pytest.raises(ConfigError, match=r"deploy\.record_kms_key_id"):
-        _config(tmp_path, f"  record_kms_key_id: {json.dumps(value)}\n")
+        sagemaker.model_request(cfg, "churn-1-2-3", None, "churn")
