@@ -46,7 +46,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -279,6 +279,10 @@ class CellResult:
     requests: int
     errors: int
     error_detail: Dict[str, int] = field(default_factory=dict)
+    #: CPU microseconds per request of the server's processes, and of this script's
+    #: process (the moto S3 server; about nothing else while wrk runs).
+    server_cpu_us: Optional[float] = None
+    s3_cpu_us: Optional[float] = None
 
 
 def run_wrk(
@@ -323,7 +327,10 @@ def measure(
         for payload, threads, connections in CELLS
         if running.spec.cells is None or (payload, connections) in running.spec.cells
     ]
-    return measure_cells(url, cells, duration, warmup, "wrk_post.lua")
+    pid = running.proc.pid
+    return measure_cells(
+        url, cells, duration, warmup, "wrk_post.lua", lambda: [pid, *_descendants(pid)]
+    )
 
 
 def measure_s3_puts(
@@ -337,7 +344,19 @@ def measure_s3_puts(
         for payload, threads, connections in CELLS
         if payload == "single"
     ]
-    return measure_cells(url, cells, duration, warmup, "wrk_put.lua")
+    return measure_cells(url, cells, duration, warmup, "wrk_put.lua", lambda: [])
+
+
+def _cpu_seconds(pids: List[int]) -> float:
+    """User and system CPU seconds of the processes ``pids`` so far (all their threads)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def measure_cells(
@@ -346,12 +365,16 @@ def measure_cells(
     duration: float,
     warmup: float,
     script: str,
+    server_pids: Callable[[], List[int]],
 ) -> List[CellResult]:
     results = []
     for payload, threads, connections, body in cells:
         if warmup > 0:
             run_wrk(url, body, threads, connections, warmup, script)
+        pids = server_pids()
+        server0, s3_0 = _cpu_seconds(pids), _cpu_seconds([os.getpid()])
         raw = run_wrk(url, body, threads, connections, duration, script)
+        server1, s3_1 = _cpu_seconds(pids), _cpu_seconds([os.getpid()])
         errors = {k: v for k, v in raw["errors"].items() if v}
         if raw["requests"] == 0:
             # Every request outlived the cell: there is no rate or latency to report.
@@ -368,10 +391,13 @@ def measure_cells(
             requests=raw["requests"],
             errors=sum(errors.values()),
             error_detail=errors,
+            server_cpu_us=(server1 - server0) / raw["requests"] * 1e6 if pids and served else None,
+            s3_cpu_us=(s3_1 - s3_0) / raw["requests"] * 1e6 if served else None,
         )
+        cpu = "" if cell.server_cpu_us is None else f"  server CPU {cell.server_cpu_us:7.1f} us/req"
         print(
             f"  {payload:6} c{connections:<2}  {cell.rps:9.1f} req/s  "
-            f"p50 {cell.p50_ms:8.2f} ms  p99 {cell.p99_ms:8.2f} ms"
+            f"p50 {cell.p50_ms:8.2f} ms  p99 {cell.p99_ms:8.2f} ms{cpu}"
             + (f"  errors {errors}" if errors else ""),
             flush=True,
         )
@@ -805,6 +831,14 @@ def _p99(table: Table, key: str, payload: str, c: int) -> Optional[float]:
     return cell.p99_ms if cell else None
 
 
+def _cpu(table: Table, key: str, payload: str, c: int, s3: bool = False) -> Optional[float]:
+    """CPU microseconds per request of the server (and of the S3 server, with ``s3``)."""
+    cell = _clean_cell(table, key, payload, c)
+    if cell is None or cell.server_cpu_us is None:
+        return None
+    return cell.server_cpu_us + ((cell.s3_cpu_us or 0.0) if s3 else 0.0)
+
+
 def _records_per_s(table: Table, key: str, payload: str, c: int) -> Optional[float]:
     """Records stored per second: with a full queue, one per answered datum (see README)."""
     rate = _rps(table, key, payload, c)
@@ -870,6 +904,21 @@ def other_ratios(table: Table) -> List[Tuple[str, Optional[float], str]]:
             "%",
         ),
         (
+            "capture recording / recording off server CPU per request, single c16",
+            _ratio(
+                _cpu(table, "this-rec-capture", "single", 16), _cpu(table, "this", "single", 16)
+            ),
+            "x",
+        ),
+        (
+            "capture recording / recording off server + S3 CPU per request, batch c16",
+            _ratio(
+                _cpu(table, "this-rec-capture", "batch", 16, s3=True),
+                _cpu(table, "this", "batch", 16, s3=True),
+            ),
+            "x",
+        ),
+        (
             "capture recording p99 / recording off p99, batch c16",
             _ratio(_p99(table, "this-rec-capture", "batch", 16), _p99(table, "this", "batch", 16)),
             "x",
@@ -908,10 +957,14 @@ def render(
         "",
         "## Results",
         "",
-        "req/s counts only 2xx answers; latencies are wrk's, in milliseconds.",
+        "req/s counts only 2xx answers; latencies are wrk's, in milliseconds. CPU columns: "
+        "microseconds of CPU per request (user + system, all threads) of the server's "
+        "processes and of the benchmark's own process, which runs the moto S3 server, "
+        "during the measured seconds: less sensitive than req/s to other load on the machine.",
         "",
-        "| server | payload | conc. | req/s | p50 ms | p99 ms | errors |",
-        "|---|---|---:|---:|---:|---:|---|",
+        "| server | payload | conc. | req/s | p50 ms | p99 ms | server CPU µs/req "
+        "| S3 CPU µs/req | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     labels = [(spec.key, spec.label) for spec in specs]
     if S3_PUT in table:
@@ -921,9 +974,11 @@ def render(
             errors = (
                 ", ".join(f"{k} {v}" for k, v in cell.error_detail.items()) if cell.errors else "0"
             )
+            server_cpu = "" if cell.server_cpu_us is None else f"{cell.server_cpu_us:,.1f}"
+            s3_cpu = "" if cell.s3_cpu_us is None else f"{cell.s3_cpu_us:,.1f}"
             out.append(
                 f"| {label} | {cell.payload} | {cell.connections} | {cell.rps:,.1f} | "
-                f"{cell.p50_ms:.2f} | {cell.p99_ms:.2f} | {errors} |"
+                f"{cell.p50_ms:.2f} | {cell.p99_ms:.2f} | {server_cpu} | {s3_cpu} | {errors} |"
             )
     out += ["", "## Targets", "", "| ratio | measured | target | met |", "|---|---:|---:|---|"]
     for t in compute_targets(table):
