@@ -41,6 +41,7 @@ from __future__ import annotations
 import json
 import logging
 import posixpath
+import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -263,6 +264,24 @@ def capture_line(item: Captured) -> bytes:
     return text.encode("utf-8") + b"\n"
 
 
+#: Lines made between two offers of the GIL.
+LINES_PER_SLICE = 64
+
+
+def _lines(items: Sequence[Captured]) -> List[bytes]:
+    """The lines of ``items``, offering the GIL to the serving threads every few lines.
+
+    A writer making thousands of lines would otherwise keep the GIL for
+    whole switch intervals (5 ms) while the event loop and the prediction
+    threads wait for it.
+    """
+    lines = []
+    for start in range(0, len(items), LINES_PER_SLICE):
+        lines.extend([capture_line(item) for item in items[start : start + LINES_PER_SLICE]])
+        time.sleep(0)
+    return lines
+
+
 def capture_files(items: Sequence[Captured]) -> List[Put]:
     """The capture files of ``items``: one per folder (model version) and UTC hour.
 
@@ -284,7 +303,7 @@ def capture_files(items: Sequence[Captured]) -> List[Put]:
     puts = []
     for group in groups.values():
         folder, when = group[0][:2]
-        body = b"".join([capture_line(item) for item in group])
+        body = b"".join(_lines(group))
         count = sum([item[2] for item in group])
         puts.append(Put(capture_key(folder, when), body, JSONLINES_TYPE, count))
     return puts
