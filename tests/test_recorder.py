@@ -502,3 +502,16 @@ def test_a_held_request_record_gets_the_bodies_as_they_were(s3, aws):
     # The record made on its own keeps its own datum, encoded as a JSON client sends it.
     own_input = json.loads(second["captureData"]["endpointInput"]["data"])
     assert own_input == own.inputs[0]
+
+
+def test_the_object_layout_keeps_no_bodies():
+    recorder = BackgroundRecorder("ml2p-test", log=Lines())
+    [record] = records(1)
+    held = recorder.hold()
+    recorder.record(record)
+    recorder.unhold()
+    held.attach((b'{"x": 1}', "application/json"), (b"{}", "application/json"))
+    # One object per datum is encoded from the data: the bodies would only take memory.
+    assert record.request is None and record.response is None
+    recorder.discard(held, "a test")
+    recorder.close(timeout=0)

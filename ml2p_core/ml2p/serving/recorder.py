@@ -312,9 +312,11 @@ class Held:
     in ``reserved`` whether the queue has room waiting for them.
     """
 
-    __slots__ = ("count", "items", "records", "reserved", "size")
+    __slots__ = ("bodies", "count", "items", "records", "reserved", "size")
 
-    def __init__(self) -> None:
+    def __init__(self, bodies: bool = True) -> None:
+        #: Whether the layout keeps the request's bodies (``capture``).
+        self.bodies = bodies
         self.records: List[Record] = []
         self.items: List[Any] = []
         self.count = 0
@@ -329,8 +331,11 @@ class Held:
 
         Only when one record holds every datum of the request (the one its
         ``invoke`` or ``batch_invoke`` made); records made otherwise (a
-        subclass's ``record_invoke``) keep their data alone.
+        subclass's ``record_invoke``) keep their data alone. Nothing is kept
+        when the layout does not store bodies (``object``).
         """
+        if not self.bodies:
+            return
         whole = [record for record in self.records if record.whole]
         if len(whole) == 1:
             whole[0].request = request
@@ -572,7 +577,7 @@ class BackgroundRecorder:
         Call :meth:`unhold` when the prediction is made, then :meth:`admit`
         (on the same thread) and :meth:`commit` or :meth:`discard`.
         """
-        held = Held()
+        held = Held(bodies=self.layout == CAPTURE)
         self._local.held = held
         return held
 
