@@ -24,9 +24,7 @@ VARIABLE = re.compile(r"(?<![A-Za-z0-9_])(?:ML2P|SAGEMAKER)_[A-Z0-9_]*")
 
 #: Modules being rewritten on another branch, to switch to ml2p.variables when it
 #: lands (the test fails once one no longer needs to be here).
-PENDING = {
-    "serving/recorder.py": "the recording rewrite (records-writer)",
-}
+PENDING: Dict[str, str] = {}
 
 
 def _documentation(tree: ast.AST) -> set:

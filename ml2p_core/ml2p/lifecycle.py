@@ -15,9 +15,8 @@ answers ``/ping`` and :func:`teardown` when it stops; ``ml2p-docker`` (and
 :func:`batch_result`; the ``ml2p`` command calls :func:`add_cli_commands`.
 Tests and scripts call them too, to run an object as ML2P would.
 
-(``ml2p_record_invoke_id`` is still called where records are named,
-:meth:`ml2p.core.ModelPredictor.record_invoke`, while that code is being
-rewritten.)
+The ``ml2p_record_invoke_id`` hook is called through :func:`record_id_parts`
+when a record is made (:mod:`ml2p.recording`).
 """
 
 from __future__ import annotations
@@ -93,6 +92,26 @@ def results_per_datum(predictor: ModelPredictor, data: List[Any]) -> List[Any]:
     if per_datum is None:
         return predictor.batch_result(data)
     return [per_datum(predictor=predictor, data=datum) for datum in data]
+
+
+# -- Record -----------------------------------------------------------------------
+
+
+def record_id_parts(predictor: ModelPredictor, datum: Any, prediction: Any) -> List[Any]:
+    """Return the parts of a record's id, through the ``ml2p_record_invoke_id`` hook.
+
+    In order: the model's own (:meth:`~ml2p.core.ModelPredictor.record_invoke_id`,
+    the built-in implementation), then every plugin's in registration order;
+    :func:`ml2p.record_ids.merge_parts` makes the id of them. Called by
+    :class:`ml2p.recording.RecordingPlan` only when a plugin implements the
+    hook: otherwise the model's method is the id.
+    """
+    parts = predictor.plugin_manager.hook.ml2p_record_invoke_id(
+        predictor=predictor, datum=datum, prediction=prediction
+    )
+    # pluggy returns the built-in (trylast) part last and the others newest
+    # first: the model's part first, then registration order.
+    return parts[-1:] + parts[-2::-1] if parts else []
 
 
 # -- Command line -------------------------------------------------------------------

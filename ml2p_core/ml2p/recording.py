@@ -98,9 +98,10 @@ class Destination:
         :raises ml2p.errors.ML2PError: if ``ML2P_S3_URL`` is not set.
         """
         from ml2p.errors import ML2PError
+        from ml2p.variables import ML2P_S3_URL
 
         if env.s3 is None:
-            raise ML2PError("cannot record invocations: ML2P_S3_URL is not set")
+            raise ML2PError(f"cannot record invocations: {ML2P_S3_URL} is not set")
         return cls(env.s3.bucket(), env.s3.path(""), str(env.model_version))
 
     def object_key(self, parts: Dict[str, str]) -> str:
@@ -331,13 +332,10 @@ class RecordingPlan:
                 return merge_parts([own(datum, prediction)])
 
         else:
-            hook = pm.hook.ml2p_record_invoke_id
+            from ml2p.lifecycle import record_id_parts
 
             def parts_of(datum: Any, prediction: Any) -> Dict[str, str]:
-                parts = hook(predictor=predictor, datum=datum, prediction=prediction)
-                # pluggy returns the built-in (trylast) part last and the others
-                # newest first: the model's part first, then registration order.
-                return merge_parts(parts[-1:] + parts[-2::-1] if parts else [])
+                return merge_parts(record_id_parts(predictor, datum, prediction))
 
         #: The merged id parts of one datum (the hook, or the model's own method).
         self.parts_of = parts_of

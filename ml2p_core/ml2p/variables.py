@@ -86,14 +86,16 @@ ML2P_SERVER_BODY_TIMEOUT = "ML2P_SERVER_BODY_TIMEOUT"
 ML2P_RECORD_LAYOUT = "ML2P_RECORD_LAYOUT"
 #: The KMS key records are encrypted with (from ``deploy.record_kms_key_id``).
 ML2P_RECORD_KMS_KEY_ID = "ML2P_RECORD_KMS_KEY_ID"
-#: Most records per batched object.
+#: Most data per capture file.
 ML2P_RECORD_BATCH_SIZE = "ML2P_RECORD_BATCH_SIZE"
-#: Bytes of records that make a batched object full.
+#: Bytes of lines that make a capture file full.
 ML2P_RECORD_BATCH_BYTES = "ML2P_RECORD_BATCH_BYTES"
-#: Seconds after which a partial batched object is written.
+#: Seconds after which a partial capture file is written.
 ML2P_RECORD_BATCH_SECONDS = "ML2P_RECORD_BATCH_SECONDS"
-#: Records waiting to be written, per worker.
+#: Data waiting to be written, per worker.
 ML2P_RECORD_QUEUE_SIZE = "ML2P_RECORD_QUEUE_SIZE"
+#: Bytes of records waiting to be written, per worker.
+ML2P_RECORD_QUEUE_BYTES = "ML2P_RECORD_QUEUE_BYTES"
 #: Seconds a request waits for room in a full record queue.
 ML2P_RECORD_QUEUE_WAIT = "ML2P_RECORD_QUEUE_WAIT"
 #: Record writer threads per worker.
