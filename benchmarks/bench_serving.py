@@ -1011,6 +1011,30 @@ def render(
 # Main
 
 
+def replace_section(path: pathlib.Path, report: str) -> str:
+    """``path``'s text with its ``# Serving benchmarks`` section replaced by ``report``.
+
+    The other top-level sections of an existing file (``BENCHMARKS.md`` also
+    holds the record reader's) are kept as they are; a file without that
+    section gets the report first.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return report
+    lines = text.splitlines(keepends=True)
+    title = report.splitlines()[0]
+    starts = [i for i, line in enumerate(lines) if line.startswith("# ")]
+    if not starts:
+        return report
+    mine = next((i for i in starts if lines[i].rstrip("\n") == title), None)
+    if mine is None:
+        return report + "\n" + text
+    after = next((i for i in starts if i > mine), len(lines))
+    rest = "".join(lines[after:])
+    return "".join(lines[:mine]) + report + ("\n" + rest if rest else "")
+
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -1175,7 +1199,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print()
     print(report)
     if args.output:
-        args.output.write_text(report, encoding="utf-8")
+        args.output.write_text(replace_section(args.output, report), encoding="utf-8")
         print(f"written to {args.output}")
     return 0
 
