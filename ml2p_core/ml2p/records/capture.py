@@ -394,9 +394,10 @@ def derived_ids(event_id: str, inference_time: str, count: int, batch: bool) -> 
 def decode_inputs(content_type: str, body: bytes) -> Tuple[bool, List[Any]]:
     """Decode a request body as the server does: ``(whether it is a batch, its data)``.
 
-    A JSON object is one datum; ``{"instances": [...]}``, JSON Lines and CSV
-    are batches (as ``SAGEMAKER_BATCH_STRATEGY=MULTI_RECORD`` reads them;
-    CSV with ``header=present`` gives objects keyed by the first row).
+    JSON: ``{"instances": [...]}`` is a batch of its instances and any other
+    JSON value (an array too) one datum, as the server reads it; JSON Lines
+    and CSV are batches (as ``SAGEMAKER_BATCH_STRATEGY=MULTI_RECORD`` reads
+    them; CSV with ``header=present`` gives objects keyed by the first row).
 
     :raises CaptureFormatError: if the type is not one the server reads, or
         the body does not decode.
