@@ -586,7 +586,16 @@ def test_every_command_is_in_the_cli_reference(built, prog):
 def test_every_page_is_in_a_toctree(built):
     listed = toctree_pages(built)
     assert built.pages() - {"index"} <= listed, sorted(built.pages() - {"index"} - listed)
-    assert {"serving", "hooks", "cli", "api", "changelog"} <= listed
+    assert {"serving", "hooks", "cli", "api", "changelog", "architecture"} <= listed
+
+
+def test_architecture_page_shows_the_call_blocks_its_test_checks(built):
+    """tests/test_architecture.py reads the MyST source: readers see the same blocks."""
+    from tests.architecture_support import PAGE, read_page
+
+    page = read_page(PAGE.read_text(encoding="utf-8"))
+    shown = [block.strip() for block in code_blocks(built, "architecture", "text")]
+    assert shown == [text.strip() for text in page.texts.values()]
 
 
 def test_changelog_page_includes_the_changelog(built):
