@@ -336,11 +336,11 @@ def test_local_train_then_serve_over_http(local_yml, folder, tmp_path):
 
 
 def test_local_environment_replaces_core_variables_only(monkeypatch):
-    from ml2p.cli.local import _environ
+    from ml2p.cli.local_support import local_environ
 
     monkeypatch.setenv("ML2P_TRAINING_JOB", "stale-0-1")
     monkeypatch.setenv("ML2P_METRICS_FILE", "/tmp/metrics.jsonl")
-    env = _environ({"ML2P_MODEL_VERSION": "proj-local"})
+    env = local_environ({"ML2P_MODEL_VERSION": "proj-local"})
     # A leftover training variable must not turn a serving run into training...
     assert "ML2P_TRAINING_JOB" not in env
     assert env["ML2P_MODEL_VERSION"] == "proj-local"

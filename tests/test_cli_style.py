@@ -232,3 +232,57 @@ def test_command_modules_import_no_other_commands_module():
         if other not in families[name]
     )
     assert borrowed == []
+
+
+def _command_modules_imported_from(module: object) -> Dict[str, List[str]]:
+    """``from ml2p.cli.X import a, b`` in ``module``: X -> [a, b]."""
+    tree = ast.parse(inspect.getsource(module))  # type: ignore[arg-type]
+    found: Dict[str, List[str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ml2p.cli."):
+            found.setdefault(node.module or "", []).extend(alias.name for alias in node.names)
+    return found
+
+
+def test_command_modules_take_only_commands_from_each_other():
+    # Shared helpers live in helper modules (params, output, local_support, ...): a
+    # command module that borrowed them from a sibling would import that sibling,
+    # and the two could then no longer be imported in either order.
+    families = _command_families()
+    modules = _cli_modules()
+    borrowed = sorted(
+        (name, f"{other}.{attr}")
+        for name in families
+        for other, attrs in _command_modules_imported_from(modules[name]).items()
+        if other in families and other != name
+        for attr in attrs
+        if not isinstance(getattr(modules[other], attr), click.Command)
+    )
+    assert borrowed == []
+
+
+@pytest.mark.parametrize("name", sorted(_cli_modules()))
+def test_every_cli_module_imports_first_on_its_own(name):
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import {name}"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_every_command_receives_the_project_through_pass_project():
+    # One way to the command object: pass_project, which also accepts a custom
+    # group's plain ModellingProject or no object at all (see ml2p.cli.context).
+    ctx = click.Context(cli)
+    through_click = []
+    for path in command_tree(cli):
+        command: click.Command = cli
+        for name in path:
+            command = command.get_command(ctx, name)  # type: ignore[attr-defined]
+        if command.callback is not None:
+            filename = command.callback.__code__.co_filename
+            if filename == click.decorators.__file__:
+                through_click.append(" ".join(path))
+    assert through_click == []

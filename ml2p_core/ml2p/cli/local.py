@@ -26,15 +26,28 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import pathlib
 import shutil
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence
+from typing import Dict, Iterator, Optional, Sequence
 
 import click
 
-from ml2p import naming, variables
-from ml2p.cli.context import Project
+from ml2p import naming
+from ml2p.cli.context import Project, pass_project
+from ml2p.cli.local_support import (
+    CHANNEL,
+    MODEL,
+    folder_option,
+    forget_training_config,
+    load_plugins_first,
+    local_environ,
+    model_reference,
+    prepare_folder,
+    replaced_on_success,
+    serving_environ,
+    trained_model,
+)
+from ml2p.cli.local_transform import local_transform
 from ml2p.cli.output import echo_json, progress
 from ml2p.cli.params import (
     DEFAULT_LOCAL_FOLDER,
@@ -47,151 +60,11 @@ from ml2p.variables import (
     ML2P_DATASET,
     ML2P_ENV,
     ML2P_MODEL_CLS,
-    ML2P_MODEL_VERSION,
-    ML2P_RECORD_INVOKES,
-    ML2P_RECORD_KMS_KEY_ID,
-    ML2P_RECORD_SPILL_DIR,
     ML2P_TRAINING_JOB,
     SAGEMAKER_MODEL_SERVER_WORKERS,
 )
 
 __all__ = ["DEFAULT_LOCAL_FOLDER", "local"]
-
-
-def _folder_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--local-folder",
-        type=click.Path(file_okay=False),
-        default=DEFAULT_LOCAL_FOLDER,
-        show_default=True,
-        help="The folder standing in for /opt/ml.",
-    )(func)
-
-
-# What ``local train`` replaces, relative to the local folder: the model, and
-# the training channel when --dataset or --data-dir gives new data.
-_MODEL = "model"
-_CHANNEL = "input/data/training"
-
-
-def _kept(root: pathlib.Path, part: str) -> pathlib.Path:
-    """Where the last good copy of ``part`` waits while it is being replaced."""
-    return root / f".{pathlib.PurePath(part).name}-last-good"
-
-
-def _discarded(root: pathlib.Path, part: str) -> pathlib.Path:
-    return root / f".{pathlib.PurePath(part).name}-discarded"
-
-
-def _restore_interrupted_runs(root: pathlib.Path) -> None:
-    """Undo replacements that were killed: the partial new copy goes, the last good returns."""
-    for part in (_MODEL, _CHANNEL):
-        shutil.rmtree(_discarded(root, part), ignore_errors=True)
-        kept = _kept(root, part)
-        if kept.is_dir():
-            shutil.rmtree(root / part, ignore_errors=True)
-            kept.rename(root / part)
-
-
-@contextlib.contextmanager
-def _replaced_on_success(root: pathlib.Path, part: str) -> Iterator[pathlib.Path]:
-    """Empty ``root/part`` to fill; its last good contents come back if the block raises."""
-    folder, kept = root / part, _kept(root, part)
-    _restore_interrupted_runs(root)
-    if folder.is_dir():
-        folder.rename(kept)
-    else:
-        kept.mkdir()  # nothing yet: a failure leaves an empty folder
-    folder.mkdir(parents=True)
-    try:
-        yield folder
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        kept.rename(folder)
-        raise
-    # Renamed first, so a run killed while deleting cannot bring the old copy back.
-    kept.rename(_discarded(root, part))
-    shutil.rmtree(_discarded(root, part), ignore_errors=True)
-
-
-def _prepare(folder: str) -> pathlib.Path:
-    root = pathlib.Path(folder)
-    _restore_interrupted_runs(root)
-    for sub in ("input/config", "input/data", "model", "output"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    return root
-
-
-def _model_ref(prj: Project, model: str) -> str:
-    """The class reference of ``model``: a key of the config's ``models``.
-
-    :raises ml2p.errors.ConfigError: naming the defined models, if ``model``
-        is not one of them.
-    """
-    return prj.config.model_reference(model)
-
-
-# What SageMakerEnv reads its type and identity from.
-_CORE_VARIABLES = frozenset(variables.ENV_SETTINGS.values())
-
-
-def _environ(ml2p_vars: Mapping[str, str]) -> Dict[str, str]:
-    """The process environment without the core's stale variables, plus ``ml2p_vars``.
-
-    Only the variables that decide the environment's type and identity are
-    dropped (a shell's leftover ``ML2P_TRAINING_JOB`` would turn a serving
-    run into a training one); plugin settings such as ``ML2P_METRICS_FILE``
-    pass through.
-    """
-    env = {k: v for k, v in os.environ.items() if k not in _CORE_VARIABLES}
-    env.update(ml2p_vars)
-    return env
-
-
-def _serving_environ(
-    prj: Project, model_ref: str, root: Optional[pathlib.Path] = None
-) -> Dict[str, str]:
-    """The environment of a server for the local model, as its SageMaker model gets.
-
-    With the local folder ``root``, records S3 cannot take spill into its
-    ``record-spill`` folder (unless ``ML2P_RECORD_SPILL_DIR`` says otherwise),
-    where the next ``ml2p local serve`` of that folder sends them.
-    """
-    from ml2p import sagemaker
-
-    deploy = prj.config.section("deploy")
-    env = {
-        **sagemaker.base_environment(prj.config),
-        ML2P_MODEL_VERSION: prj.full_name("local"),
-        ML2P_RECORD_INVOKES: "true" if deploy.get("record_invokes") else "false",
-        ML2P_MODEL_CLS: model_ref,
-    }
-    kms_key_id = deploy.get("record_kms_key_id")
-    if kms_key_id:
-        env[ML2P_RECORD_KMS_KEY_ID] = str(kms_key_id)
-    environ = _environ(env)
-    if root is not None and not environ.get(ML2P_RECORD_SPILL_DIR):
-        environ[ML2P_RECORD_SPILL_DIR] = str(root.resolve() / "record-spill")
-    return environ
-
-
-def _trained_model(root: pathlib.Path, model: str) -> pathlib.Path:
-    """The local folder's ``model/``; an error says to train first if it is empty."""
-    if root.is_dir():
-        _restore_interrupted_runs(root)
-    model_folder = root / "model"
-    if not model_folder.is_dir() or not any(model_folder.iterdir()):
-        raise ML2PError(
-            f"no trained model in {str(model_folder)!r}: run `ml2p local train {model}` first"
-        )
-    return model_folder
-
-
-def _forget_training_config(root: pathlib.Path) -> None:
-    # A hyperparameters.json left by `local train` would make the env a training one.
-    path = root / "input" / "config" / "hyperparameters.json"
-    if path.exists():
-        path.unlink()
 
 
 def _failure(root: pathlib.Path) -> str:
@@ -226,16 +99,6 @@ def _drop(record: logging.LogRecord) -> bool:
     return False
 
 
-def _load_plugins_first(prj: Project) -> None:
-    """Build the command's plugin manager now, to report a plugin that fails to load first.
-
-    Before anything is downloaded, trained, generated or served. (Training on
-    several hosts and the server's workers run in processes of their own, each
-    building its manager from the same ``ML2P_PROJECT_PLUGINS``.)
-    """
-    _ = prj.plugin_manager
-
-
 def _run(
     kind: str, prj: Project, root: pathlib.Path, model_ref: str, environ: Dict[str, str]
 ) -> None:
@@ -268,8 +131,8 @@ def local() -> None:
 @local.command("generate")
 @click.argument("model")
 @click.argument("dataset")
-@_folder_option
-@click.pass_obj
+@folder_option
+@pass_project
 def local_generate(prj: Project, model: str, dataset: str, local_folder: str) -> None:
     """Run MODEL's dataset generator for DATASET (ML2P_DATASET is set).
 
@@ -278,12 +141,12 @@ def local_generate(prj: Project, model: str, dataset: str, local_folder: str) ->
     from ml2p import sagemaker
 
     naming.validate_name("dataset", dataset)
-    ref = _model_ref(prj, model)
-    root = _prepare(local_folder)
-    _forget_training_config(root)
-    _load_plugins_first(prj)
+    ref = model_reference(prj, model)
+    root = prepare_folder(local_folder)
+    forget_training_config(root)
+    load_plugins_first(prj)
     env = {**sagemaker.base_environment(prj.config), ML2P_DATASET: dataset, ML2P_MODEL_CLS: ref}
-    _run("generate", prj, root, ref, _environ(env))
+    _run("generate", prj, root, ref, local_environ(env))
     echo_json({"dataset": dataset, "model": model, "local_folder": str(root)})
 
 
@@ -309,8 +172,8 @@ def local_generate(prj: Project, model: str, dataset: str, local_folder: str) ->
     help="Train on this many hosts: one process each, in <local folder>/hosts/algo-<n>/.",
 )
 @hyperparameter_options
-@_folder_option
-@click.pass_obj
+@folder_option
+@pass_project
 def local_train(
     prj: Project,
     model: str,
@@ -343,7 +206,7 @@ def local_train(
         naming.validate_name("dataset", dataset)
     if training_job:
         naming.validate_name("training-job", training_job)
-    ref = _model_ref(prj, model)
+    ref = model_reference(prj, model)
     user = load_hyperparameters(hyperparameters_file, params)
     hp.check_reserved(user)
     env = {
@@ -352,19 +215,19 @@ def local_train(
         ML2P_MODEL_CLS: ref,
     }
     encoded = hp.encode({ML2P_ENV: dict(env), **user})
-    root = _prepare(local_folder)
-    _load_plugins_first(prj)
+    root = prepare_folder(local_folder)
+    load_plugins_first(prj)
 
     if dataset:
         prj.target("dataset", dataset)
         with (
-            _replaced_on_success(root, _CHANNEL),
+            replaced_on_success(root, CHANNEL),
             progress(None, f"downloading {dataset}", prj.quiet) as advance,
         ):
             local_env = LocalEnv(root, prj.config, session=aws.session())
             local_env.download_dataset(dataset, progress=advance)
     elif data_dir:
-        with _replaced_on_success(root, _CHANNEL) as channel:
+        with replaced_on_success(root, CHANNEL) as channel:
             shutil.copytree(data_dir, channel, dirs_exist_ok=True)
 
     (root / "input" / "config" / "hyperparameters.json").write_text(
@@ -375,13 +238,13 @@ def local_train(
     if failure.exists():
         failure.unlink()
     host_names = None
-    with _replaced_on_success(root, _MODEL) as model_folder:
+    with replaced_on_success(root, MODEL) as model_folder:
         if hosts > 1:
             from ml2p.cli.local_hosts import train_on_hosts
 
-            host_names = train_on_hosts(root, ref, _environ(env), hosts, prj.config)
+            host_names = train_on_hosts(root, ref, local_environ(env), hosts, prj.config)
         else:
-            _run("train", prj, root, ref, _environ(env))
+            _run("train", prj, root, ref, local_environ(env))
         archive = pack_model(model_folder, root / "output" / MODEL_ARCHIVE)
     files = sorted(
         p.relative_to(root / "model").as_posix() for p in (root / "model").rglob("*") if p.is_file()
@@ -408,8 +271,8 @@ def local_train(
     default=None,
     help=f"Worker processes (default: {SAGEMAKER_MODEL_SERVER_WORKERS} or the CPU count).",
 )
-@_folder_option
-@click.pass_obj
+@folder_option
+@pass_project
 def local_serve(
     prj: Project, model: str, host: str, port: int, workers: Optional[int], local_folder: str
 ) -> None:
@@ -422,12 +285,12 @@ def local_serve(
     from ml2p.cli import ports
     from ml2p.plugins import resolve_model
 
-    ref = _model_ref(prj, model)
+    ref = model_reference(prj, model)
     root = pathlib.Path(local_folder)
-    _trained_model(root, model)
-    _forget_training_config(root)
-    _load_plugins_first(prj)
-    environ = _serving_environ(prj, ref, root)
+    trained_model(root, model)
+    forget_training_config(root)
+    load_plugins_first(prj)
+    environ = serving_environ(prj, ref, root)
     # Import the model first: the port is then checked just before the server binds it.
     resolve_model(ref, environ)
     ports.check_port_free(host, port)
@@ -481,8 +344,5 @@ def local_invoke(json_data: str, url: str, timeout: float) -> None:
             f"{target} answered with something that is not JSON: {raw[:200]!r}"
         ) from None
 
-
-# Commands defined in their own modules.
-from ml2p.cli.local_transform import local_transform  # noqa: E402
 
 local.add_command(local_transform)

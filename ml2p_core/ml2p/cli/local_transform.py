@@ -12,14 +12,14 @@ from typing import Any, Dict, Optional
 
 import click
 
-from ml2p.cli.context import Project
-from ml2p.cli.local import (
-    _folder_option,
-    _forget_training_config,
-    _load_plugins_first,
-    _model_ref,
-    _serving_environ,
-    _trained_model,
+from ml2p.cli.context import Project, pass_project
+from ml2p.cli.local_support import (
+    folder_option,
+    forget_training_config,
+    load_plugins_first,
+    model_reference,
+    serving_environ,
+    trained_model,
 )
 from ml2p.cli.output import echo_json, progress
 from ml2p.errors import ML2PError
@@ -61,8 +61,8 @@ def _server_settings(settings: Any, workers: Optional[int]) -> Dict[str, str]:
     help="Server worker processes (default: transform.max_concurrent_transforms, "
     f"else {SAGEMAKER_MODEL_SERVER_WORKERS} or the CPU count).",
 )
-@_folder_option
-@click.pass_obj
+@folder_option
+@pass_project
 def local_transform(
     prj: Project,
     model: str,
@@ -84,16 +84,16 @@ def local_transform(
     from ml2p.server_process import ServerProcess
     from ml2p.transforms import TransformSettings
 
-    ref = _model_ref(prj, model)
+    ref = model_reference(prj, model)
     root = pathlib.Path(local_folder)
-    _trained_model(root, model)
+    trained_model(root, model)
     settings = TransformSettings.from_config(prj.config)
     # Refuse what cannot run locally before starting the server.
     engine.make_plan(settings, {})
     engine.check_folders(input_dir, output_dir)
-    _forget_training_config(root)
-    _load_plugins_first(prj)
-    environ = {**_serving_environ(prj, ref), **_server_settings(settings, workers)}
+    forget_training_config(root)
+    load_plugins_first(prj)
+    environ = {**serving_environ(prj, ref), **_server_settings(settings, workers)}
     files = [p for p in pathlib.Path(input_dir).rglob("*") if p.is_file()]
     total = sum(p.stat().st_size for p in files)
     (root / "output").mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional
 
 import click
 
-from ml2p.cli.context import Project, command_plugin_manager
+from ml2p.cli.context import Project, command_plugin_manager, pass_project
 from ml2p.cli.output import echo_json
 from ml2p.config import check_models
 
@@ -34,7 +34,7 @@ def _class_path(obj: Any) -> Optional[str]:
 
 
 @click.command("models")
-@click.pass_obj
+@pass_project
 def models(prj: Project) -> None:
     """List installed models (ml2p.models entry points) and the config's models."""
     from ml2p.plugins import MODEL_GROUP, installed_entry_points
@@ -60,7 +60,7 @@ def models(prj: Project) -> None:
 
 
 @click.command("plugins")
-@click.pass_obj
+@pass_project
 def plugins(prj: Project) -> None:
     """List installed plugins (ml2p.plugins entry points) and the config's plugins, with hooks."""
     from ml2p.plugins import PLUGIN_GROUP, installed_entry_points
@@ -92,7 +92,7 @@ def plugins(prj: Project) -> None:
 
 
 @click.command("validate")
-@click.pass_obj
+@pass_project
 def validate(prj: Project) -> None:
     """Load the config, import its plugins and resolve every model; print a summary."""
     from ml2p.plugins import resolve_model
