@@ -462,7 +462,7 @@ def test_unknown_model_type_is_a_usage_error(run, sm, args):
     result = run(*args)
     assert result.exit_code == 2
     assert "Invalid value for '--model-type' / '-m'" in result.output
-    assert "unknown model type 'nosuch'; defined models: churn, multi" in result.output
+    assert "model 'nosuch' is not defined; defined models: churn, multi" in result.output
     assert sm.list_models()["Models"] == []
     assert sm.list_training_jobs()["TrainingJobSummaries"] == []
 

@@ -1149,3 +1149,23 @@ def test_check_models_does_not_swallow_base_exceptions() -> None:
 
     with pytest.raises(KeyboardInterrupt):
         check_models(cfg, resolve)
+
+
+@pytest.mark.parametrize("data", [FULL_YAML, None], ids=["some models", "no models"])
+def test_an_undefined_model_is_worded_in_one_place(tmp_path: Path, data) -> None:
+    """Choosing a model type (``--model-type``) and reading a model say the same."""
+    from ml2p import sagemaker
+
+    cfg = load_config(write(tmp_path, data)) if data else config_from_dict(minimal())
+    with pytest.raises(ConfigError) as chosen:
+        sagemaker.resolve_model_type(cfg, "nope")
+    with pytest.raises(ConfigError) as read:
+        cfg.model_reference("nope")
+    assert chosen.value.key == read.value.key == "models.nope"
+    assert chosen.value.message == read.value.message
+    assert chosen.value.message.startswith("model 'nope' is not defined; defined models: ")
+    with pytest.raises(ConfigError) as checked:
+        cfg.check_model_defined("nope")
+    assert str(checked.value) == str(read.value)
+    for name in cfg.models:
+        cfg.check_model_defined(name)  # a defined model passes

@@ -785,7 +785,15 @@ class Config:
                 settings._set(key, copy.deepcopy(value), error)
         return settings
 
-    def _model(self, name: str) -> Any:
+    def check_model_defined(self, name: str) -> None:
+        """Check that ``name`` is a key of :attr:`models`.
+
+        The one wording of an undefined model, for every command and method that
+        takes a model's name.
+
+        :raises ConfigError: naming the key ``models.<name>`` and listing the defined
+            models, if it is not one of them.
+        """
         models = self._models()
         if name not in models:
             defined = ", ".join(sorted(models)) or "(none)"
@@ -794,7 +802,10 @@ class Config:
                 path=self.path,
                 key=f"models.{name}",
             )
-        return models[name]
+
+    def _model(self, name: str) -> Any:
+        self.check_model_defined(name)
+        return self._models()[name]
 
     def model_reference(self, name: str) -> str:
         """Return the class reference of the single-container model ``name``.

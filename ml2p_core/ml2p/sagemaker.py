@@ -103,18 +103,13 @@ def resolve_model_type(cfg: Config, model_type: Optional[str]) -> Optional[str]:
     ``model_type`` if given (it must be defined); else the only defined model;
     else ``None`` if no model is defined.
 
-    :raises ConfigError: if ``model_type`` is not defined, or several models
-        are defined and none was chosen.
+    :raises ConfigError: if ``model_type`` is not defined
+        (:meth:`~ml2p.config.Config.check_model_defined`), or several models are
+        defined and none was chosen.
     """
     models = cfg.models
     if model_type is not None:
-        if model_type not in models:
-            defined = ", ".join(sorted(models)) or "(none)"
-            raise ConfigError(
-                f"unknown model type {model_type!r}; defined models: {defined}",
-                path=cfg.path,
-                key=f"models.{model_type}",
-            )
+        cfg.check_model_defined(model_type)
         return model_type
     if not models:
         return None
