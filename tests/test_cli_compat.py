@@ -21,6 +21,7 @@ import pytest
 
 from ml2p import hyperparameters as hp
 from ml2p.cli import cli
+from tests import v060
 from tests.cli_support import capture_requests, cli_runner, parse_docs
 
 YML = """\
@@ -492,11 +493,209 @@ def test_06_names_at_06_paths():
     assert training_job.get_command(None, "wait") is training_job_wait
 
 
+#: Every public function, class and object of ML2P 0.6.0's ``ml2p.cli`` and
+#: ``ml2p.cli_commands`` modules (modules it imported, such as ``boto3``, left out).
+V06_CLI_NAMES = {
+    "ml2p.cli": [
+        "ModellingProject",
+        "ModellingProjectWithSagemakerClient",
+        "dataset",
+        "endpoint",
+        "init",
+        "ml2p",
+        "ml2p_version",
+        "model",
+        "notebook",
+        "repo",
+        "training_job",
+    ],
+    "ml2p.cli_commands": [
+        "dataset",
+        "endpoint",
+        "init",
+        "model",
+        "notebook",
+        "repo",
+        "training_job",
+    ],
+    "ml2p.cli_commands.dataset": [
+        "click_echo_json",
+        "dataset",
+        "dataset_create",
+        "dataset_delete",
+        "dataset_dn",
+        "dataset_generate",
+        "dataset_list",
+        "dataset_ls",
+        "dataset_rm",
+        "dataset_up",
+        "mk_processing_job",
+        "validate_model_type",
+        "validate_name",
+    ],
+    "ml2p.cli_commands.endpoint": [
+        "click_echo_json",
+        "endpoint",
+        "endpoint_create",
+        "endpoint_delete",
+        "endpoint_describe",
+        "endpoint_invoke",
+        "endpoint_list",
+        "endpoint_url_for_arn",
+        "endpoint_wait",
+        "mk_endpoint_config",
+        "model_name_for_endpoint",
+        "validate_name",
+    ],
+    "ml2p.cli_commands.init": ["init"],
+    "ml2p.cli_commands.model": [
+        "click_echo_json",
+        "mk_model",
+        "mk_multimodel",
+        "model",
+        "model_create",
+        "model_delete",
+        "model_describe",
+        "model_list",
+        "training_job_name_for_model",
+        "validate_model_type",
+        "validate_name",
+    ],
+    "ml2p.cli_commands.notebook": [
+        "click_echo_json",
+        "mk_lifecycle_config",
+        "mk_notebook",
+        "mk_repo",
+        "notebook",
+        "notebook_create",
+        "notebook_delete",
+        "notebook_describe",
+        "notebook_list",
+        "notebook_presigned_url",
+        "notebook_start",
+        "notebook_stop",
+    ],
+    "ml2p.cli_commands.repo": ["click_echo_json", "repo", "repo_describe", "repo_list"],
+    "ml2p.cli_commands.training_job": [
+        "click_echo_json",
+        "mk_training_job",
+        "training_job",
+        "training_job_create",
+        "training_job_describe",
+        "training_job_list",
+        "training_job_wait",
+        "validate_model_type",
+        "validate_name",
+    ],
+    "ml2p.cli_commands.utils": [
+        "VALIDATION_REGEXES",
+        "click_echo_json",
+        "date_to_string_serializer",
+        "endpoint_url_for_arn",
+        "mk_endpoint_config",
+        "mk_lifecycle_config",
+        "mk_model",
+        "mk_multimodel",
+        "mk_notebook",
+        "mk_processing_job",
+        "mk_repo",
+        "mk_training_job",
+        "mk_vpc_config",
+        "model_name_for_endpoint",
+        "training_job_name_for_model",
+        "validate_model_type",
+        "validate_name",
+    ],
+}
+
+
+@v060.needed
+def test_the_06_cli_names_are_all_of_06s():
+    code = (
+        "import importlib, inspect, json\n"
+        f"modules = {sorted(V06_CLI_NAMES)!r}\n"
+        "found = {}\n"
+        "for name in modules:\n"
+        "    module = importlib.import_module(name)\n"
+        "    found[name] = sorted(n for n, v in vars(module).items()\n"
+        "                         if not n.startswith('_') and not inspect.ismodule(v))\n"
+        "print(json.dumps(found))\n"
+    )
+    assert v060.run_json(code) == V06_CLI_NAMES
+
+
+@pytest.mark.parametrize("module_name", sorted(V06_CLI_NAMES))
+def test_every_06_cli_name_is_at_its_06_path(module_name):
+    import importlib
+    import types
+
+    module = importlib.import_module(module_name)
+    missing = [n for n in V06_CLI_NAMES[module_name] if not hasattr(module, n)]
+    assert missing == []
+    modules = [
+        n for n in V06_CLI_NAMES[module_name] if isinstance(getattr(module, n), types.ModuleType)
+    ]
+    assert modules == []
+
+
+def test_06_cli_names_are_todays_objects():
+    """Thin re-exports: each 0.6 name is the object today's code uses, never a copy."""
+    import ml2p.cli
+    import ml2p.cli_commands
+    import ml2p.cli_commands.utils as utils
+    import ml2p.core
+    from ml2p import __version__
+
+    for name in V06_CLI_NAMES["ml2p.cli_commands"]:
+        assert getattr(ml2p.cli, name) is getattr(ml2p.cli_commands, name)
+        assert getattr(ml2p.cli, name) is cli.get_command(None, name.replace("_", "-"))
+    assert ml2p.cli.ModellingProject is ml2p.core.ModellingProject
+    assert ml2p.cli.ml2p_version == __version__
+    for module_name, names in V06_CLI_NAMES.items():
+        if module_name.startswith("ml2p.cli_commands."):
+            module = sys.modules[module_name]
+            for name in set(names) & set(V06_CLI_NAMES["ml2p.cli_commands.utils"]):
+                assert getattr(module, name) is getattr(utils, name), (module_name, name)
+
+
+def test_ml2p_cli_init_stays_the_command_once_ml2p_init_has_run(run, s3):
+    # The module that defines `ml2p init` must not shadow the command's 0.6 name.
+    ok(run("init"))
+    from ml2p.cli import init
+
+    assert isinstance(init, click.Command) and init.name == "init"
+    assert sys.modules["ml2p.cli"].init is init
+
+
+def test_modelling_project_with_client_takes_06s_arguments(aws, cfg):
+    """0.6's ``__init__(*args, **kw)`` passed them on to ``ModellingProject(cfg)``."""
+    from ml2p.cli import ModellingProjectWithSagemakerClient
+
+    class Forwarding(ModellingProjectWithSagemakerClient):
+        def __init__(self, *args, **kw):  # as 0.6 deploy scripts subclassed it
+            super().__init__(*args, **kw)
+
+    for made in (
+        ModellingProjectWithSagemakerClient(cfg),
+        ModellingProjectWithSagemakerClient(cfg=cfg),
+        Forwarding(cfg),
+        Forwarding(cfg=cfg),
+    ):
+        assert made.project == "foo" and made.cfg_path == cfg
+        assert made.client.meta.service_model.service_name == "sagemaker"
+    with pytest.raises(TypeError):
+        ModellingProjectWithSagemakerClient(cfg, "extra")  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        ModellingProjectWithSagemakerClient(cfg, no_such_option=True)  # type: ignore[call-arg]
+
+
 def test_importing_the_06_cli_names_loads_no_boto3():
     code = (
         "import sys\n"
-        "from ml2p.cli import ml2p, ModellingProjectWithSagemakerClient\n"
-        "import ml2p.cli_commands.utils\n"
+        "from ml2p.cli import ml2p, ModellingProjectWithSagemakerClient, ModellingProject\n"
+        "from ml2p.cli import ml2p_version, dataset, endpoint, init, model, notebook, repo\n"
+        "from ml2p.cli import training_job\n"
+        "import ml2p.cli_commands.utils, ml2p.cli_commands.endpoint\n"
         "assert not [m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')]\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

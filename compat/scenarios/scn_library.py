@@ -78,6 +78,40 @@ UTILS_NAMES = [
     "mk_processing_job",
     "VALIDATION_REGEXES",
 ]
+#: What 0.6's ``ml2p.cli`` module exposed besides ``ml2p`` and its client class.
+CLI_NAMES = [
+    "ModellingProject",
+    "ml2p_version",
+    "init",
+    "dataset",
+    "training_job",
+    "model",
+    "endpoint",
+    "notebook",
+    "repo",
+]
+#: The :data:`UTILS_NAMES` each 0.6 ``ml2p.cli_commands`` module imported (its attributes too).
+CLI_COMMANDS_HELPERS = {
+    "dataset": ["click_echo_json", "mk_processing_job", "validate_model_type", "validate_name"],
+    "endpoint": [
+        "click_echo_json",
+        "endpoint_url_for_arn",
+        "mk_endpoint_config",
+        "model_name_for_endpoint",
+        "validate_name",
+    ],
+    "model": [
+        "click_echo_json",
+        "mk_model",
+        "mk_multimodel",
+        "training_job_name_for_model",
+        "validate_model_type",
+        "validate_name",
+    ],
+    "notebook": ["click_echo_json", "mk_lifecycle_config", "mk_notebook", "mk_repo"],
+    "repo": ["click_echo_json"],
+    "training_job": ["click_echo_json", "mk_training_job", "validate_model_type", "validate_name"],
+}
 CLI_COMMANDS = {
     "dataset": [
         "dataset",
@@ -192,11 +226,36 @@ def names(obs):
     dotted += [f"ml2p.core.{n}" for n in CORE_NAMES]
     dotted += [f"ml2p.errors.{n}" for n in ERROR_NAMES]
     dotted += [f"ml2p.cli_commands.utils.{n}" for n in UTILS_NAMES]
+    dotted += [f"ml2p.cli.{n}" for n in CLI_NAMES]
     for module, commands in CLI_COMMANDS.items():
         dotted.append(f"ml2p.cli_commands.{module}")
         dotted += [f"ml2p.cli_commands.{module}.{c}" for c in commands]
+        dotted += [f"ml2p.cli_commands.{module}.{h}" for h in CLI_COMMANDS_HELPERS.get(module, [])]
     for name in dotted:
         obs.call(f"names/{name}", lambda n: kind(import_path(n)), name)
+    obs.check(
+        "names/cli_commands-helpers-are-utils",
+        lambda: {
+            f"{module}.{h}": import_path(f"ml2p.cli_commands.{module}.{h}")
+            is import_path(f"ml2p.cli_commands.utils.{h}")
+            for module, helpers in CLI_COMMANDS_HELPERS.items()
+            for h in helpers
+        },
+    )
+    obs.check(
+        "names/cli-groups-are-cli_commands",
+        lambda: {
+            n: import_path(f"ml2p.cli.{n}") is import_path(f"ml2p.cli_commands.{n}.{n}")
+            for n in CLI_COMMANDS
+        },
+    )
+    obs.check(
+        "names/cli.ModellingProject-is-core.ModellingProject",
+        lambda: (
+            import_path("ml2p.cli.ModellingProject") is import_path("ml2p.core.ModellingProject")
+        ),
+    )
+    obs.check("names/cli.ml2p_version", lambda: import_path("ml2p.cli.ml2p_version"))
     functions = [
         "ml2p.core.import_string",
         "ml2p.core.setup_logging",
@@ -399,6 +458,26 @@ def naming(obs):
             obs.call(f"naming/{function}/{name!r}", utils, function, name)
 
 
+def project_with_client(obs):
+    """``ml2p.cli.ModellingProjectWithSagemakerClient``: the calls 0.6's ``(*args, **kw)`` took."""
+    from ml2p.cli import ModellingProjectWithSagemakerClient
+
+    class Forwarding(ModellingProjectWithSagemakerClient):
+        def __init__(self, *args, **kw):  # as a 0.6 deploy script subclassed it
+            super().__init__(*args, **kw)
+
+    def made(cls, *args, **kwargs):
+        prj = cls(*args, **kwargs)
+        return [prj.project, prj.cfg["project"], prj.client.meta.service_model.service_name]
+
+    for cls in (ModellingProjectWithSagemakerClient, Forwarding):
+        label = f"project-with-client/{cls.__name__.replace('ModellingProjectWith', '')}"
+        obs.call(f"{label}(path)", made, cls, "full.yml")
+        obs.call(f"{label}(cfg=path)", made, cls, cfg="full.yml")
+        obs.call(f"{label}(missing)", made, cls, "missing.yml")
+        obs.call(f"{label}(path, extra)", made, cls, "full.yml", "extra")
+
+
 def project(obs):
     from ml2p.core import ModellingProject, ModellingSubCfg
 
@@ -418,6 +497,8 @@ def project(obs):
     obs.check("project/dataset.missing", lambda: prj.dataset.nope)
     obs.check("project/dataset[missing]", lambda: prj.dataset["nope"])
     obs.check("project/missing-file", lambda: ModellingProject("missing.yml").project)
+
+    project_with_client(obs)
 
     cfg = {"defaults": {"role": "r", "image": "i"}, "train": {"image": "t"}}
     sub = ModellingSubCfg(cfg, "train")

@@ -14,8 +14,11 @@ Commands that load ``ml2p.yml`` print its warnings (keys ML2P does not use)
 once on stderr, and make its folder importable for the project's plugins
 (see :mod:`ml2p.cli.project_config`).
 
-ML2P 0.6's names are here too: the group as ``ml2p``, and
-``ModellingProjectWithSagemakerClient`` (imported on first use).
+ML2P 0.6's names are here too, at their 0.6 paths: the group as ``ml2p``,
+its command groups (``init``, ``dataset``, ``training_job``, ``model``,
+``endpoint``, ``notebook``, ``repo``), ``ModellingProject``,
+``ModellingProjectWithSagemakerClient`` and ``ml2p_version``. All but the
+version are imported on first use, so that ``ml2p --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import click
 
+from ml2p import __version__ as ml2p_version
 from ml2p import lifecycle
 from ml2p.cli.group import CommandGroup, run, version_option
 from ml2p.config import DEFAULT_CONFIG_FILE
@@ -34,15 +38,24 @@ from ml2p.errors import ConfigError
 __all__ = [
     "BUILTIN_COMMANDS",
     "MainGroup",
+    "ModellingProject",
     "ModellingProjectWithSagemakerClient",
     "cli",
+    "dataset",
+    "endpoint",
+    "init",
     "main",
     "ml2p",
+    "ml2p_version",
+    "model",
+    "notebook",
+    "repo",
+    "training_job",
 ]
 
 #: Built-in command name -> (module, attribute), imported on first use.
 BUILTIN_COMMANDS: Dict[str, Tuple[str, str]] = {
-    "init": ("ml2p.cli.init", "init"),
+    "init": ("ml2p.cli.project_folder", "init"),
     "dataset": ("ml2p.cli.datasets", "dataset"),
     "training-job": ("ml2p.cli.jobs", "training_job"),
     "model": ("ml2p.cli.models", "model"),
@@ -57,6 +70,9 @@ BUILTIN_COMMANDS: Dict[str, Tuple[str, str]] = {
     "predictions": ("ml2p.cli.predictions", "predictions"),
 }
 
+
+#: ML2P 0.6's commands, also attributes of this module as in 0.6 (``ml2p.cli.dataset``, ...).
+_V06_COMMANDS = ("init", "dataset", "training-job", "model", "endpoint", "notebook", "repo")
 
 #: Where a run of ``ml2p`` keeps its plugins' commands (in its root context's meta).
 _PLUGIN_COMMANDS_KEY = "ml2p.plugin_commands"
@@ -160,10 +176,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 ml2p = cli
 
 
-def __getattr__(name: str) -> Any:
-    # ML2P 0.6's command-line object, without loading the command modules on start-up.
-    if name == "ModellingProjectWithSagemakerClient":
-        from ml2p.cli.context import ModellingProjectWithSagemakerClient
+#: ML2P 0.6's names of ``ml2p.cli`` that are imported on first use: name -> (module, attribute).
+_LAZY_NAMES: Dict[str, Tuple[str, str]] = {
+    "ModellingProject": ("ml2p.project", "ModellingProject"),
+    "ModellingProjectWithSagemakerClient": (
+        "ml2p.cli.context",
+        "ModellingProjectWithSagemakerClient",
+    ),
+    # The command groups, under their Python names (``training_job`` is ``training-job``).
+    **{name.replace("-", "_"): BUILTIN_COMMANDS[name] for name in _V06_COMMANDS},
+}
 
-        return ModellingProjectWithSagemakerClient
+
+def __getattr__(name: str) -> Any:
+    # Without loading the command modules (or boto3) on start-up.
+    if name in _LAZY_NAMES:
+        module_name, attr = _LAZY_NAMES[name]
+        return getattr(importlib.import_module(module_name), attr)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

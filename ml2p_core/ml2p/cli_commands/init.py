@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ml2p.cli.init import init
+from ml2p.cli.project_folder import init
 
 __all__ = ["init"]

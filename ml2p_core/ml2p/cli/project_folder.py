@@ -1,4 +1,7 @@
-"""``ml2p init``: prepare the project's S3 folder."""
+"""``ml2p init``: prepare the project's S3 folder.
+
+The module is not named ``init``: ``ml2p.cli.init`` is the command itself, as in ML2P 0.6.
+"""
 
 from __future__ import annotations
 
