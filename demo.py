@@ -22,19 +22,29 @@ with a message saying which step failed.
 from __future__ import annotations
 
 import configparser
-import csv
 import json
 import os
 import pathlib
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import venv
 from typing import Any, Dict, List, Optional, Sequence
+
+# Standard library only, shared with the end-to-end test: server start, wait,
+# requests and stop.
+from e2e.local_loop import (
+    FEATURES,
+    LoopError,
+    free_port,
+    http,
+    log_tail,
+    ml2p_command,
+    read_rows,
+    run_command,
+    stop,
+    wait_for_ping,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parent
 VENV = ROOT / ".demo-venv"
@@ -43,11 +53,9 @@ LOCAL = WORK / "local"
 MODEL = "diabetes"
 DATASET = "diabetes-20240101"
 STEPS = 6
-FEATURES = ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6")
 SINGLE_ROWS = 3
 BATCH_ROWS = 5
 PING_TIMEOUT = 120.0
-STOP_TIMEOUT = 35.0  # SageMaker sends SIGKILL 30 s after SIGTERM
 
 CONFIG = """\
 # Written by demo.py: a local-only project (nothing is sent to this bucket).
@@ -60,7 +68,7 @@ deploy:
 """
 
 
-class DemoError(Exception):
+class DemoError(LoopError):
     """A step failed; the message says why."""
 
 
@@ -81,20 +89,8 @@ def venv_python() -> pathlib.Path:
 
 
 def run(cmd: Sequence[Any], what: str, env: Optional[Dict[str, str]] = None) -> str:
-    """Run ``cmd``; return its stdout, or raise :class:`DemoError` with its output."""
-    proc = subprocess.run(
-        [str(c) for c in cmd],
-        cwd=str(WORK),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stdout.strip().splitlines()[-25:])
-        raise DemoError(f"{what} failed (exit status {proc.returncode}):\n{tail}")
-    return proc.stdout
+    """Run ``cmd`` in the work folder; return its stdout (:class:`LoopError` if it fails)."""
+    return run_command(cmd, what, env, cwd=WORK)
 
 
 def packages() -> List[pathlib.Path]:
@@ -119,33 +115,7 @@ def ml2p_env() -> Dict[str, str]:
 
 
 def ml2p(*args: Any) -> List[str]:
-    return [str(venv_python()), "-m", "ml2p", "--cfg", str(WORK / "ml2p.yml"), *map(str, args)]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http(url: str, body: Any = None, timeout: float = 10.0) -> Any:
-    """GET (or POST ``body`` as JSON) and return ``(status, decoded JSON)``."""
-    data = None if body is None else json.dumps(body).encode("utf-8")
-    request = urllib.request.Request(
-        url,
-        data=data,
-        method="GET" if body is None else "POST",
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        try:
-            return exc.code, json.loads(raw)
-        except ValueError:
-            return exc.code, raw.decode("utf-8", "replace")
+    return ml2p_command(venv_python(), WORK / "ml2p.yml", *args)
 
 
 def create_venv() -> bool:
@@ -175,45 +145,17 @@ def install(reused: bool) -> str:
             # Same versions would be kept: remove them so the current source is installed.
             run([*pip, "uninstall", "--yes", "--quiet", *map(dist_name, pkgs)], "pip uninstall")
         run([*pip, "install", "--quiet", *pkgs], "pip install")
-    except DemoError as exc:
+    except LoopError as exc:
         raise DemoError(f"{exc}\n(if {VENV} is stale, delete it and run the demo again)") from None
     return ", ".join(p.relative_to(ROOT).as_posix() or "." for p in pkgs)
 
 
 def held_out_rows() -> List[Dict[str, float]]:
     path = LOCAL / "input" / "data" / "training" / "test.csv"
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-    except (OSError, ValueError) as exc:
-        raise DemoError(f"cannot read the held-out rows in {path}: {exc}") from exc
+    rows = read_rows(path)
     if len(rows) < SINGLE_ROWS + BATCH_ROWS:
         raise DemoError(f"{path} has only {len(rows)} rows")
     return rows
-
-
-def wait_until_ready(server: subprocess.Popen, base: str, log: pathlib.Path) -> Dict[str, Any]:
-    deadline = time.monotonic() + PING_TIMEOUT
-    last: Any = "no answer yet"
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise DemoError(f"the server exited with status {server.returncode}:\n{tail(log)}")
-        try:
-            status, body = http(f"{base}/ping", timeout=2.0)
-            if status == 200:
-                return body
-            last = body
-        except OSError as exc:  # not listening yet
-            last = exc
-        time.sleep(0.2)
-    raise DemoError(f"/ping not healthy after {PING_TIMEOUT:.0f} s ({last}):\n{tail(log)}")
-
-
-def tail(log: pathlib.Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no server log)"
 
 
 def predict(base: str, rows: List[Dict[str, float]]) -> List[List[Any]]:
@@ -243,17 +185,6 @@ def print_table(table: List[List[Any]]) -> None:
     print(f"      mean absolute error over these {len(table)} patients: {mae:.1f}")
 
 
-def stop(server: subprocess.Popen) -> int:
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-    try:
-        return server.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-        raise DemoError(f"the server did not stop within {STOP_TIMEOUT:.0f} s of SIGTERM") from None
-
-
 def serve_and_predict() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -280,7 +211,7 @@ def serve_and_predict() -> None:
             stderr=subprocess.STDOUT,
         )
     try:
-        ping = wait_until_ready(server, base, log)
+        ping = wait_for_ping(server, base, log, PING_TIMEOUT)
         done(started, f"ml2p {ping.get('ml2p_version', '?')}, model {ping.get('model_version')}")
 
         started = step(6, "predicting held-out patients (single and batch), then stopping")
@@ -293,8 +224,10 @@ def serve_and_predict() -> None:
         print(f'      a request with "bmi": "high" is rejected: 400 {message}')
     finally:
         code = stop(server)
+    if code is None:
+        raise DemoError("the server did not stop within the grace period after SIGTERM")
     if code != 0:
-        raise DemoError(f"the server exited with status {code} after SIGTERM:\n{tail(log)}")
+        raise DemoError(f"the server exited with status {code} after SIGTERM:\n{log_tail(log)}")
     done(started, f"server stopped cleanly (exit status 0); its log is {log}")
 
 
@@ -327,7 +260,7 @@ def main() -> int:
         done(started, f"ridge regression, R² on held-out rows {metrics['test_r2']:.2f}")
 
         serve_and_predict()
-    except DemoError as exc:
+    except LoopError as exc:
         print(f"\ndemo failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 from typing import Any, Dict
 
 import pytest
 
 BUCKET = "ml2p-e2e"
+
+# The tests import this folder's helper modules (local_loop, ...) as the scripts here
+# do; pytest's importlib import mode (run_plugins_env.py) does not put it on sys.path.
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
 
 @pytest.fixture
@@ -37,6 +45,6 @@ def s3(ml2p_s3: Any) -> Any:
 @pytest.fixture
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
-    from ml2p.testing import free_port
+    from local_loop import free_port
 
     return free_port()

@@ -21,24 +21,19 @@ from __future__ import annotations
 
 import json
 import pathlib
-import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List
 
 import pytest
+from local_loop import FEATURES, http, ml2p_command, read_rows, run_command, stop, wait_for_ping
 
 BUCKET = "ml2p-e2e"
 PROJECT = "e2e-proj"
 DATASET = "diabetes-20240101"
 MODEL_VERSION = f"{PROJECT}-local"  # what `ml2p local serve` sets
-FEATURES = ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6")
 REQUIRED_PLUGINS = ("ml2p-validate", "ml2p-metrics", "ml2p-record-ids")
 PING_TIMEOUT = 60.0
-STOP_TIMEOUT = 35.0
 
 CONFIG = f"""\
 project: "{PROJECT}"
@@ -62,63 +57,12 @@ def _require_installed() -> None:
 
 
 def ml2p(cfg: pathlib.Path, *args: Any) -> List[str]:
-    return [sys.executable, "-m", "ml2p", "--cfg", str(cfg), *map(str, args)]
+    return ml2p_command(sys.executable, cfg, *args)
 
 
 def run(cmd: List[str], env: Dict[str, str], cwd: pathlib.Path) -> Dict[str, Any]:
-    proc = subprocess.run(
-        cmd, env=env, cwd=str(cwd), capture_output=True, text=True, timeout=300, check=False
-    )
-    assert proc.returncode == 0, f"{cmd} failed:\n{proc.stdout}\n{proc.stderr}"
-    return json.loads(proc.stdout)
-
-
-def http(url: str, body: Any = None, timeout: float = 10.0) -> Tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        url,
-        data=data,
-        method="GET" if body is None else "POST",
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
-def wait_for_ping(server: subprocess.Popen, base: str, log: pathlib.Path) -> Dict[str, Any]:
-    deadline = time.monotonic() + PING_TIMEOUT
-    while time.monotonic() < deadline:
-        assert server.poll() is None, f"server exited {server.returncode}:\n{log.read_text()}"
-        try:
-            status, body = http(f"{base}/ping", timeout=2.0)
-            if status == 200:
-                return body
-        except OSError:
-            pass  # not listening yet
-        time.sleep(0.1)
-    raise AssertionError(f"/ping not healthy within {PING_TIMEOUT} s:\n{log.read_text()}")
-
-
-def stop(server: subprocess.Popen) -> Optional[int]:
-    """SIGTERM the server, then SIGKILL it if it outlives SageMaker's grace period."""
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-    try:
-        return server.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-        return None
-
-
-def read_rows(path: pathlib.Path) -> List[Dict[str, float]]:
-    import csv
-
-    with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    what = "ml2p " + " ".join(cmd[5:7])
+    return json.loads(run_command(cmd, what, env, cwd=cwd, timeout=300))
 
 
 def test_generate_train_serve_invoke_with_every_plugin(tmp_path, aws_environ, s3, free_port):
@@ -168,7 +112,7 @@ def test_generate_train_serve_invoke_with_every_plugin(tmp_path, aws_environ, s3
             env=env, cwd=str(tmp_path), stdout=out_file, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        ping = wait_for_ping(server, base, log)
+        ping = wait_for_ping(server, base, log, PING_TIMEOUT)
         assert ping.get("model_version") == MODEL_VERSION
 
         # A single prediction and a batch, checked against scikit-learn itself.
