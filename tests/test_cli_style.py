@@ -12,6 +12,7 @@ import ast
 import importlib
 import inspect
 import pkgutil
+import textwrap
 from typing import Dict, Iterator, List, Set, Tuple
 
 import click
@@ -234,14 +235,53 @@ def test_command_modules_import_no_other_commands_module():
     assert borrowed == []
 
 
-def _command_modules_imported_from(module: object) -> Dict[str, List[str]]:
-    """``from ml2p.cli.X import a, b`` in ``module``: X -> [a, b]."""
-    tree = ast.parse(inspect.getsource(module))  # type: ignore[arg-type]
-    found: Dict[str, List[str]] = {}
+def _names_taken_from_cli_modules(source: str) -> Dict[str, Set[str]]:
+    """The names a module's ``source`` takes from other ``ml2p.cli`` modules: module -> {name, ...}.
+
+    Both ways: ``from ml2p.cli.X import a`` (X -> a), and importing the module
+    itself (``from ml2p.cli import X``, ``import ml2p.cli.X [as Y]``) then using
+    its attribute ``X.a`` (X -> a).
+    """
+    tree = ast.parse(source)
+    found: Dict[str, Set[str]] = {}
+    # How the module refers to each ml2p.cli module it imports whole: dotted name -> module.
+    bound: Dict[str, str] = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ml2p.cli."):
-            found.setdefault(node.module or "", []).extend(alias.name for alias in node.names)
+        if isinstance(node, ast.ImportFrom) and node.module == "ml2p.cli":
+            for alias in node.names:
+                bound[alias.asname or alias.name] = f"ml2p.cli.{alias.name}"
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ml2p.cli."):
+            found.setdefault(node.module or "", set()).update(a.name for a in node.names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("ml2p.cli."):
+                    bound[alias.asname or alias.name] = alias.name
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            owner = bound.get(ast.unparse(node.value))
+            if owner is not None:
+                found.setdefault(owner, set()).add(node.attr)
     return found
+
+
+def test_the_name_reader_sees_every_way_of_taking_a_name():
+    source = textwrap.dedent(
+        """
+        import ml2p.cli.b
+        import ml2p.cli.c as see
+        from ml2p.cli import d, e as eh
+        from ml2p.cli.a import one, two
+
+        ml2p.cli.b.three(see.four, d.five, eh.six)
+        """
+    )
+    assert _names_taken_from_cli_modules(source) == {
+        "ml2p.cli.a": {"one", "two"},
+        "ml2p.cli.b": {"three"},
+        "ml2p.cli.c": {"four"},
+        "ml2p.cli.d": {"five"},
+        "ml2p.cli.e": {"six"},
+    }
 
 
 def test_command_modules_take_only_commands_from_each_other():
@@ -253,7 +293,7 @@ def test_command_modules_take_only_commands_from_each_other():
     borrowed = sorted(
         (name, f"{other}.{attr}")
         for name in families
-        for other, attrs in _command_modules_imported_from(modules[name]).items()
+        for other, attrs in _names_taken_from_cli_modules(inspect.getsource(modules[name])).items()
         if other in families and other != name
         for attr in attrs
         if not isinstance(getattr(modules[other], attr), click.Command)

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Dict, Optional, Sequence
 
 import click
 
 from ml2p import naming
-from ml2p.cli import endpoint_scaling
 from ml2p.cli.context import Project, pass_project
+from ml2p.cli.endpoint_async import invoke_async
+from ml2p.cli.endpoint_scaling import (
+    endpoint_autoscale,
+    endpoint_logs,
+    endpoint_shift,
+    endpoint_update,
+)
+from ml2p.cli.endpoint_support import (
+    create_endpoint,
+    delete_endpoint_configs,
+    describe_autoscaling,
+    remove_autoscaling,
+    uses_scaling,
+    variant_for,
+    wait_in_service,
+)
 from ml2p.cli.listing import project_resources
-from ml2p.cli.output import echo_json
-from ml2p.cli.params import checked_name, read_json_argument, wait_for_status, wait_options
+from ml2p.cli.output import decoded_body, echo_json
+from ml2p.cli.params import checked_name, read_json_argument, wait_options
 
 __all__ = ["endpoint", "endpoint_url_for_arn"]
 
@@ -81,8 +95,8 @@ def endpoint_create(
     """
     from ml2p import sagemaker
 
-    if endpoint_scaling.uses_scaling(prj.config, variants):
-        endpoint_scaling.create_endpoint(prj, name, model_name, variants, timeout, delay)
+    if uses_scaling(prj.config, variants):
+        create_endpoint(prj, name, model_name, variants, timeout, delay)
         return
     checked_name("endpoint", name)
     if model_name is not None:
@@ -103,11 +117,11 @@ def endpoint_create(
 def endpoint_delete(prj: Project, name: str) -> None:
     """Delete ENDPOINT and its configuration (and, with deploy.autoscaling, its scaling)."""
     prj.target("endpoint", name)
-    removed = endpoint_scaling.remove_autoscaling(prj, name)
+    removed = remove_autoscaling(prj, name)
     if removed is not None:
         echo_json(removed)
     echo_json(prj.sagemaker.delete_endpoint(EndpointName=prj.full_name(name)))
-    for response in endpoint_scaling.delete_endpoint_configs(prj, name):
+    for response in delete_endpoint_configs(prj, name):
         echo_json(response)
 
 
@@ -122,7 +136,7 @@ def endpoint_describe(prj: Project, name: str) -> None:
     prj.target("endpoint", name)
     response = prj.sagemaker.describe_endpoint(EndpointName=prj.full_name(name))
     response["EndpointUrl"] = endpoint_url_for_arn(response.get("EndpointArn", ""))
-    autoscaled = endpoint_scaling.describe_autoscaling(prj, name)
+    autoscaled = describe_autoscaling(prj, name)
     if autoscaled is not None:
         response["Autoscaling"] = autoscaled
     echo_json(response)
@@ -135,16 +149,7 @@ def endpoint_describe(prj: Project, name: str) -> None:
 def endpoint_wait(prj: Project, name: str, timeout: float, delay: float) -> None:
     """Wait until ENDPOINT is in service; fail if it fails. Prints nothing on success."""
     prj.target("endpoint", name)
-    full = prj.full_name(name)
-    wait_for_status(
-        lambda: prj.sagemaker.describe_endpoint(EndpointName=full),
-        "EndpointStatus",
-        done=("InService",),
-        failed=("Failed", "OutOfService", "Deleting"),
-        what=f"endpoint {name!r}",
-        timeout=timeout,
-        delay=delay,
-    )
+    wait_in_service(prj, name, timeout, delay)
 
 
 @endpoint.command("invoke")
@@ -186,7 +191,7 @@ def endpoint_invoke(
     if is_async:
         if variant or target_container:
             raise click.UsageError("--async takes neither --variant nor --target-container")
-        endpoint_scaling.invoke_async(prj, name, body, wait, timeout, delay)
+        invoke_async(prj, name, body, wait, timeout, delay)
         return
     if wait:
         raise click.UsageError("--wait goes with --async")
@@ -200,23 +205,14 @@ def endpoint_invoke(
     if target_container:
         kwargs["TargetContainerHostname"] = target_container
     if variant:
-        kwargs["TargetVariant"] = endpoint_scaling.variant_for(prj, name, variant)
+        kwargs["TargetVariant"] = variant_for(prj, name, variant)
         prj.target("endpoint", name)
     response = prj.aws_client("sagemaker-runtime").invoke_endpoint(**kwargs)
-    raw = response["Body"].read()
-    try:
-        response["Body"] = json.loads(raw)
-    except ValueError:
-        response["Body"] = raw.decode("utf-8", errors="replace")
+    response["Body"] = decoded_body(response["Body"].read())
     echo_json(response)
 
 
 # Traffic shifting, blue/green updates, autoscaling and logs.
-for _command in (
-    endpoint_scaling.endpoint_shift,
-    endpoint_scaling.endpoint_update,
-    endpoint_scaling.endpoint_autoscale,
-    endpoint_scaling.endpoint_logs,
-):
+for _command in (endpoint_shift, endpoint_update, endpoint_autoscale, endpoint_logs):
     endpoint.add_command(_command)
 del _command

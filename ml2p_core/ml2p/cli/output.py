@@ -12,7 +12,14 @@ import click
 
 from ml2p.errors import ML2PError
 
-__all__ = ["echo_json", "echo_log_events", "json_default", "progress", "to_json"]
+__all__ = [
+    "decoded_body",
+    "echo_json",
+    "echo_log_events",
+    "json_default",
+    "progress",
+    "to_json",
+]
 
 
 def json_default(value: Any) -> Any:
@@ -41,6 +48,14 @@ def to_json(value: Any) -> str:
 def echo_json(value: Any) -> None:
     """Print ``value`` as indented JSON on stdout (one document per call, as ML2P 0.6 does)."""
     click.echo(to_json(value))
+
+
+def decoded_body(raw: bytes) -> Any:
+    """Return a response body to print: its JSON value if it parses, else its text."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", errors="replace")
 
 
 def echo_log_events(prj: Any, what: str, group: str, read: Callable[[Any], Iterable[Any]]) -> None:
