@@ -37,7 +37,6 @@ from ml2p.cli.context import Project, pass_project
 from ml2p.cli.local_support import (
     CHANNEL,
     MODEL,
-    folder_option,
     forget_training_config,
     load_plugins_first,
     local_environ,
@@ -53,6 +52,7 @@ from ml2p.cli.params import (
     DEFAULT_LOCAL_FOLDER,
     hyperparameter_options,
     load_hyperparameters,
+    local_folder_option,
     read_json_argument,
 )
 from ml2p.errors import ML2PError
@@ -131,7 +131,7 @@ def local() -> None:
 @local.command("generate")
 @click.argument("model")
 @click.argument("dataset")
-@folder_option
+@local_folder_option
 @pass_project
 def local_generate(prj: Project, model: str, dataset: str, local_folder: str) -> None:
     """Run MODEL's dataset generator for DATASET (ML2P_DATASET is set).
@@ -172,7 +172,7 @@ def local_generate(prj: Project, model: str, dataset: str, local_folder: str) ->
     help="Train on this many hosts: one process each, in <local folder>/hosts/algo-<n>/.",
 )
 @hyperparameter_options
-@folder_option
+@local_folder_option
 @pass_project
 def local_train(
     prj: Project,
@@ -271,7 +271,7 @@ def local_train(
     default=None,
     help=f"Worker processes (default: {SAGEMAKER_MODEL_SERVER_WORKERS} or the CPU count).",
 )
-@folder_option
+@local_folder_option
 @pass_project
 def local_serve(
     prj: Project, model: str, host: str, port: int, workers: Optional[int], local_folder: str

@@ -12,13 +12,10 @@ import contextlib
 import os
 import pathlib
 import shutil
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional
-
-import click
+from typing import Dict, Iterator, Mapping, Optional
 
 from ml2p import variables
 from ml2p.cli.context import Project
-from ml2p.cli.params import DEFAULT_LOCAL_FOLDER
 from ml2p.errors import ML2PError
 from ml2p.variables import (
     ML2P_MODEL_CLS,
@@ -31,7 +28,6 @@ from ml2p.variables import (
 __all__ = [
     "CHANNEL",
     "MODEL",
-    "folder_option",
     "forget_training_config",
     "load_plugins_first",
     "local_environ",
@@ -41,17 +37,6 @@ __all__ = [
     "serving_environ",
     "trained_model",
 ]
-
-
-def folder_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add ``--local-folder`` (default :data:`~ml2p.cli.params.DEFAULT_LOCAL_FOLDER`)."""
-    return click.option(
-        "--local-folder",
-        type=click.Path(file_okay=False),
-        default=DEFAULT_LOCAL_FOLDER,
-        show_default=True,
-        help="The folder standing in for /opt/ml.",
-    )(func)
 
 
 # What ``local train`` replaces, relative to the local folder: the model, and

@@ -14,7 +14,6 @@ import click
 
 from ml2p.cli.context import Project, pass_project
 from ml2p.cli.local_support import (
-    folder_option,
     forget_training_config,
     load_plugins_first,
     model_reference,
@@ -22,6 +21,7 @@ from ml2p.cli.local_support import (
     trained_model,
 )
 from ml2p.cli.output import echo_json, progress
+from ml2p.cli.params import local_folder_option
 from ml2p.errors import ML2PError
 from ml2p.variables import (
     SAGEMAKER_BATCH_STRATEGY,
@@ -61,7 +61,7 @@ def _server_settings(settings: Any, workers: Optional[int]) -> Dict[str, str]:
     help="Server worker processes (default: transform.max_concurrent_transforms, "
     f"else {SAGEMAKER_MODEL_SERVER_WORKERS} or the CPU count).",
 )
-@folder_option
+@local_folder_option
 @pass_project
 def local_transform(
     prj: Project,

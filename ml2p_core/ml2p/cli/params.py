@@ -1,4 +1,4 @@
-"""What several commands share: names, model types, hyperparameters, JSON and waiting.
+"""What several commands share: names, model types, hyperparameters, JSON, waiting, local folder.
 
 Helpers that more than one command module uses live here (or, for printing,
 in :mod:`ml2p.cli.output`), not in the module of one of the commands.
@@ -20,6 +20,7 @@ __all__ = [
     "checked_name",
     "hyperparameter_options",
     "load_hyperparameters",
+    "local_folder_option",
     "model_type_callback",
     "model_type_option",
     "parse_assignment",
@@ -30,6 +31,17 @@ __all__ = [
 
 #: Where ``ml2p local`` works unless given ``--local-folder``.
 DEFAULT_LOCAL_FOLDER = "./.ml2p-local"
+
+
+def local_folder_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--local-folder``: ``ml2p local``'s folder (default :data:`DEFAULT_LOCAL_FOLDER`)."""
+    return click.option(
+        "--local-folder",
+        type=click.Path(file_okay=False),
+        default=DEFAULT_LOCAL_FOLDER,
+        show_default=True,
+        help="The folder standing in for /opt/ml.",
+    )(func)
 
 
 def checked_name(kind: str, name: str, enforced: bool = True) -> str:

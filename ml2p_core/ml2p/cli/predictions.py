@@ -12,7 +12,7 @@ import click
 from ml2p.cli.context import Project, pass_project
 from ml2p.cli.errors import CommandError
 from ml2p.cli.output import progress
-from ml2p.cli.params import DEFAULT_LOCAL_FOLDER, checked_name
+from ml2p.cli.params import checked_name, local_folder_option
 from ml2p.errors import ML2PError
 
 __all__ = ["predictions"]
@@ -242,13 +242,7 @@ def predictions_export(
 @click.option(
     "--endpoint", default=None, metavar="ENDPOINT", help="A SageMaker endpoint of the project."
 )
-@click.option(
-    "--local-folder",
-    type=click.Path(file_okay=False),
-    default=DEFAULT_LOCAL_FOLDER,
-    show_default=True,
-    help="The folder --local serves its model from.",
-)
+@local_folder_option
 @click.option(
     "--sample",
     type=click.IntRange(min=1),
