@@ -37,6 +37,7 @@ from ml2p.cli.context import Project, pass_project
 from ml2p.cli.local_support import (
     CHANNEL,
     MODEL,
+    failure_reason,
     forget_training_config,
     load_plugins_first,
     local_environ,
@@ -65,15 +66,6 @@ from ml2p.variables import (
 )
 
 __all__ = ["DEFAULT_LOCAL_FOLDER", "local"]
-
-
-def _failure(root: pathlib.Path) -> str:
-    path = root / "output" / "failure"
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except OSError:
-        return "no failure reason written"
-    return text.splitlines()[0] if text else "no failure reason written"
 
 
 @contextlib.contextmanager
@@ -118,7 +110,7 @@ def _run(
         )
     if code != 0:
         raise ML2PError(
-            f"{kind} failed (exit status {code}): {_failure(root)} "
+            f"{kind} failed (exit status {code}): {failure_reason(root)} "
             f"(traceback in {root / 'output' / 'failure'})"
         )
 

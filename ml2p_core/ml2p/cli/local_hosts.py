@@ -22,6 +22,7 @@ import sys
 import time
 from typing import Any, Dict, List, Mapping, Tuple
 
+from ml2p.cli.local_support import failure_reason
 from ml2p.errors import ML2PError
 
 __all__ = ["train_on_hosts"]
@@ -67,14 +68,6 @@ def _prepare_host(
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source / name, target)
     return folder
-
-
-def _failure_line(folder: pathlib.Path) -> str:
-    try:
-        text = (folder / "output" / "failure").read_text(encoding="utf-8").strip()
-    except OSError:
-        return "no failure reason written"
-    return text.splitlines()[0] if text else "no failure reason written"
 
 
 def _stop(procs: List[Tuple[str, subprocess.Popen]]) -> None:
@@ -154,7 +147,7 @@ def train_on_hosts(
         stopped = f"; stopped {', '.join(others)}" if others else ""
         raise ML2PError(
             f"training failed on {host} (exit status {codes[host]}): "
-            f"{_failure_line(folders[host])}{stopped}; see {root / 'hosts' / (host + '.log')}"
+            f"{failure_reason(folders[host])}{stopped}; see {root / 'hosts' / (host + '.log')}"
         )
     model = root / "model"
     shutil.rmtree(model, ignore_errors=True)

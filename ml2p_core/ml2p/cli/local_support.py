@@ -28,6 +28,7 @@ from ml2p.variables import (
 __all__ = [
     "CHANNEL",
     "MODEL",
+    "failure_reason",
     "forget_training_config",
     "load_plugins_first",
     "local_environ",
@@ -157,6 +158,15 @@ def trained_model(root: pathlib.Path, model: str) -> pathlib.Path:
             f"no trained model in {str(model_folder)!r}: run `ml2p local train {model}` first"
         )
     return model_folder
+
+
+def failure_reason(root: pathlib.Path) -> str:
+    """Why the job in ``root`` failed: the first line of its ``output/failure``, if written."""
+    try:
+        text = (root / "output" / "failure").read_text(encoding="utf-8").strip()
+    except OSError:
+        return "no failure reason written"
+    return text.splitlines()[0] if text else "no failure reason written"
 
 
 def forget_training_config(root: pathlib.Path) -> None:
