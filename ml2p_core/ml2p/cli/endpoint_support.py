@@ -2,45 +2,33 @@
 
 :mod:`ml2p.cli.endpoints` (``create``, ``delete``, ``describe``, ``wait``, ``invoke``)
 and :mod:`ml2p.cli.endpoint_scaling` (``shift``, ``update``, ``autoscale``) both use
-these. ``create``, ``delete`` and ``describe`` use the scaling helpers only when a
-scaling setting or option is used: without one, they make exactly the requests
-they make for a plain endpoint.
+these. The autoscaling helpers ask nothing of AWS unless ``deploy.autoscaling`` is
+set, so ``delete`` and ``describe`` of a plain endpoint make only their own requests.
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-import click
-
 from ml2p import naming
 from ml2p.cli.context import Project
-from ml2p.cli.output import echo_json
 from ml2p.cli.params import checked_name, wait_for_status
 from ml2p.errors import ML2PError
 
 __all__ = [
     "ENDPOINT_FAILED",
     "checked_variants",
-    "create_endpoint",
     "delete_endpoint_configs",
     "describe_autoscaling",
     "endpoint_and_config",
     "register_autoscaling",
     "remove_autoscaling",
-    "uses_scaling",
     "variant_for",
     "wait_in_service",
 ]
 
 #: The endpoint states that end a wait for it to be in service with an error.
 ENDPOINT_FAILED = ("Failed", "OutOfService", "Deleting")
-
-
-def uses_scaling(cfg: Any, variants: Sequence[str] = ()) -> bool:
-    """Whether ``endpoint create`` needs :func:`create_endpoint` (variants or scaling settings)."""
-    deploy = cfg.section("deploy")
-    return bool(variants) or any(k in deploy for k in ("serverless", "async", "autoscaling"))
 
 
 def checked_variants(texts: Sequence[str], allow_instances: bool = False) -> List[Any]:
@@ -101,43 +89,6 @@ def variant_for(prj: Project, name: str, model_or_variant: str) -> str:
             f"its variants serve {served}"
         )
     return variant
-
-
-def create_endpoint(
-    prj: Project,
-    name: str,
-    model_name: Optional[str],
-    variant_texts: Sequence[str],
-    timeout: float,
-    delay: float,
-) -> None:
-    """``endpoint create`` with ``--variant``, ``deploy.serverless``/``async`` or autoscaling.
-
-    With ``deploy.autoscaling``, waits until the endpoint is in service, then
-    registers each variant as a scalable target with a target-tracking policy.
-    """
-    from ml2p import autoscaling, endpoint_configs, sagemaker
-
-    checked_name("endpoint", name)
-    if variant_texts and model_name:
-        raise click.UsageError("give --model-name or --variant, not both")
-    if model_name is not None:
-        checked_name("model", model_name, enforced=False)
-    variants = checked_variants(variant_texts) or [
-        endpoint_configs.Variant(model_name or naming.model_for_endpoint(name))
-    ]
-    config = endpoint_configs.endpoint_config_request(prj.config, name, variants)
-    request = sagemaker.endpoint_request(prj.config, name)
-    prj.target("model", variants[0].model)
-    prj.sagemaker.create_endpoint_config(**config)
-    prj.target("endpoint", name)
-    echo_json(prj.sagemaker.create_endpoint(**request))
-    if autoscaling.autoscaling_settings(prj.config) is None:
-        return
-    # Application Auto Scaling accepts a variant only once the endpoint is in service.
-    wait_in_service(prj, name, timeout, delay)
-    names = [variant["VariantName"] for variant in config["ProductionVariants"]]
-    echo_json({"Autoscaling": register_autoscaling(prj, name, names)})
 
 
 def register_autoscaling(prj: Project, name: str, variants: Sequence[str]) -> Dict[str, Any]:

@@ -17,11 +17,11 @@ from ml2p.cli.endpoint_scaling import (
     endpoint_update,
 )
 from ml2p.cli.endpoint_support import (
-    create_endpoint,
+    checked_variants,
     delete_endpoint_configs,
     describe_autoscaling,
+    register_autoscaling,
     remove_autoscaling,
-    uses_scaling,
     variant_for,
     wait_in_service,
 )
@@ -46,6 +46,12 @@ def endpoint_url_for_arn(arn: str) -> Optional[str]:
         f"https://runtime.sagemaker.{match['region']}.amazonaws{suffix}"
         f"/endpoints/{match['name']}/invocations"
     )
+
+
+def _uses_scaling(cfg: Any, variants: Sequence[str]) -> bool:
+    """Whether ``endpoint create`` goes past ML2P 0.6: variants, or scaling settings."""
+    deploy = cfg.section("deploy")
+    return bool(variants) or any(k in deploy for k in ("serverless", "async", "autoscaling"))
 
 
 @click.group("endpoint")
@@ -93,22 +99,35 @@ def endpoint_create(
     With deploy.autoscaling, waits (--timeout, --delay) until the endpoint is
     in service, then registers its variants with Application Auto Scaling.
     """
-    from ml2p import sagemaker
+    from ml2p import autoscaling, endpoint_configs, sagemaker
 
-    if uses_scaling(prj.config, variants):
-        create_endpoint(prj, name, model_name, variants, timeout, delay)
-        return
+    scaled = _uses_scaling(prj.config, variants)
     checked_name("endpoint", name)
+    if variants and model_name:
+        raise click.UsageError("give --model-name or --variant, not both")
     if model_name is not None:
         checked_name("model", model_name, enforced=False)
+    if scaled:
+        served = checked_variants(variants) or [
+            endpoint_configs.Variant(model_name or naming.model_for_endpoint(name))
+        ]
+        config = endpoint_configs.endpoint_config_request(prj.config, name, served)
+        model = served[0].model
     else:
-        model_name = naming.model_for_endpoint(name)
-    config = sagemaker.endpoint_config_request(prj.config, name, model_name)
+        # ML2P 0.6's request: one variant, named after its model.
+        model = model_name if model_name is not None else naming.model_for_endpoint(name)
+        config = sagemaker.endpoint_config_request(prj.config, name, model)
     request = sagemaker.endpoint_request(prj.config, name)
-    prj.target("model", model_name)
+    prj.target("model", model)
     prj.sagemaker.create_endpoint_config(**config)
     prj.target("endpoint", name)
     echo_json(prj.sagemaker.create_endpoint(**request))
+    if not scaled or autoscaling.autoscaling_settings(prj.config) is None:
+        return
+    # Application Auto Scaling accepts a variant only once the endpoint is in service.
+    wait_in_service(prj, name, timeout, delay)
+    names = [variant["VariantName"] for variant in config["ProductionVariants"]]
+    echo_json({"Autoscaling": register_autoscaling(prj, name, names)})
 
 
 @endpoint.command("delete")
