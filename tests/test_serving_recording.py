@@ -658,3 +658,24 @@ def test_a_capture_file_holds_whole_requests_up_to_the_batch_size():
         d["x"] for _, body, _ in rec.stored for line in _lines(body) for _, d, _ in parse_line(line)
     ]
     assert inputs == list(range(100))
+
+
+def test_batch_timestamps_are_a_microsecond_apart_and_carry_into_the_next_second():
+    # 0.999998 s past a whole second: the third stamp is in the next second.
+    now = 1_764_578_400.999998
+    stamps = record_ids.utc_timestamps(4, now)
+    assert stamps[0] == record_ids.utc_timestamp(now)
+    assert stamps[1:] == [
+        "2025-12-01T08:40:00.999999",
+        "2025-12-01T08:40:01",
+        "2025-12-01T08:40:01.000001",
+    ]
+    assert record_ids.utc_timestamps(0, now) == []
+
+
+def test_default_ids_of_a_batch_sort_in_the_order_of_its_data():
+    ids = record_ids.default_ids(500, 1_764_578_400.5)
+    keys = [record_ids.format_record_id(parts) for parts in ids]
+    assert keys == sorted(keys)
+    assert len({parts["uuid"] for parts in ids}) == 500
+    assert all(list(parts) == ["ts", "uuid"] for parts in ids)

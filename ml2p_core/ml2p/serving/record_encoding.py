@@ -45,7 +45,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ml2p.record_ids import default_id, uuid4_text, uuid4_texts
+from ml2p.record_ids import default_ids, uuid4_text
 from ml2p.recording import CAPTURE, Record
 from ml2p.records.capture import build_line, capture_key
 
@@ -152,8 +152,7 @@ def object_puts(records: Sequence[Record]) -> Tuple[List[Put], int]:
     for record in records:
         ids = record.ids
         if ids is None:
-            stamp = record.time
-            ids = [default_id(stamp, uuid) for uuid in uuid4_texts(record.count)]
+            ids = default_ids(record.count, record.time)
         object_key = record.destination.object_key
         for datum, prediction, parts in zip(record.inputs, record.predictions, ids):
             key = object_key(parts)
