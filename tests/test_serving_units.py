@@ -302,7 +302,7 @@ def _stopping_app(tmp_path, graceful):
     class Holder:
         recorder = _ClosingRecorder()
 
-    app.predictor = Holder()
+    app.model.predictor = Holder()
     return app
 
 

@@ -243,15 +243,15 @@ def test_the_fixture_serves_from_tmp_path_and_spills_records_there(
 ):
     client = ml2p_prediction_client(MODEL, environ={"ML2P_MODEL_VERSION": "scale-1"})
     assert client.post("/invocations", json={"x": 1}).json["result"] == {"y": 2}
-    assert client.app.ml_folder == tmp_path
-    assert client.app.environ["ML2P_RECORD_SPILL_DIR"] == str(tmp_path / "ml2p-record-spill")
+    assert client.app.model.ml_folder == tmp_path
+    assert client.app.model.environ["ML2P_RECORD_SPILL_DIR"] == str(tmp_path / "ml2p-record-spill")
     mine = ml2p_prediction_client(MODEL, environ={"ML2P_RECORD_SPILL_DIR": "/elsewhere"})
-    assert mine.app.environ["ML2P_RECORD_SPILL_DIR"] == "/elsewhere"
+    assert mine.app.model.environ["ML2P_RECORD_SPILL_DIR"] == "/elsewhere"
 
 
 def test_a_model_by_name_is_resolved_as_the_server_does(tmp_path):
     with PredictionClient(MODEL, ml_folder=tmp_path, environ={}) as client:
-        assert client.app.model_cls is ScaleModel
+        assert client.app.model.model_cls is ScaleModel
         assert client.post("/invocations", json={"x": 2}).json["result"] == {"y": 4}
 
 

@@ -171,7 +171,7 @@ def test_the_client_and_server_factories_serve_and_clean_up(pytester):
         def test_in_process(ml2p_prediction_client, tmp_path):
             client = ml2p_prediction_client(EchoModel, environ={"ML2P_MODEL_VERSION": "echo-1"})
             MADE.append(client)
-            assert client.app.ml_folder == tmp_path
+            assert client.app.model.ml_folder == tmp_path
             answer = client.post("/invocations", json={"a": 1})
             assert answer.status_code == 200 and answer.json["result"] == {"echo": {"a": 1}}
             assert answer.json["metadata"]["model_version"] == "echo-1"

@@ -4,7 +4,8 @@
 
 * :mod:`ml2p.serving.server`: the gunicorn master and uvicorn workers;
 * :mod:`ml2p.serving.protocol`: each connection's HTTP protocol (JSON errors, body timeout);
-* :mod:`ml2p.serving.app`: the ASGI application (routes, errors, lifespan);
+* :mod:`ml2p.serving.app`: the ASGI application (routes, errors, deadlines, lifespan);
+* :mod:`ml2p.serving.model_host`: the worker's model (make, set up, tear down, flush);
 * :mod:`ml2p.serving.bodies`: decoding requests, encoding responses;
 * :mod:`ml2p.serving.offload`: running predictions off the event loop;
 * :mod:`ml2p.serving.recorder`: recording invocations in the background;
@@ -18,7 +19,7 @@ Importing this package is cheap; gunicorn and uvicorn are imported when
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 __all__ = ["serve"]
 
@@ -32,7 +33,6 @@ def serve(
     workers: Optional[int] = None,
     timeout: Optional[float] = None,
     environ: Optional[Mapping[str, str]] = None,
-    env_factory: Optional[Callable[[Any, Optional[Mapping[str, str]]], Any]] = None,
 ) -> None:
     """Serve the model's predictor over HTTP until SIGTERM, SIGINT or SIGQUIT (all graceful).
 
@@ -48,5 +48,4 @@ def serve(
         workers=workers,
         timeout=timeout,
         environ=environ,
-        env_factory=env_factory,
     )

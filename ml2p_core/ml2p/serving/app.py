@@ -14,17 +14,20 @@ that the hot path stays short.
     ``{"MaxConcurrentTransforms", "BatchStrategy", "MaxPayloadInMB"}`` for
     SageMaker batch transform.
 
-The predictor is made and set up (the ``ml2p_setup`` hooks) on a thread when
-the worker starts (ASGI lifespan startup), so the worker accepts connections
-at once and ``/ping`` answers 503 until setup has succeeded. Each prediction
+The app speaks HTTP: routing, reading bodies, content negotiation,
+deadlines, cutting in-flight predictions at shutdown, answering. The model
+is the worker's :class:`~ml2p.serving.model_host.ModelHost`'s, which the ASGI
+lifespan starts and stops: at startup it makes the predictor and sets it up
+(the ``ml2p_setup`` hooks) on a thread, so the worker accepts connections at
+once and ``/ping`` answers 503 until setup has succeeded. Each prediction
 (decoding, invoking, encoding) runs on one of the worker's prediction threads
 (:class:`ml2p.serving.offload.Offloader`), so the event loop keeps answering
 ``/ping`` while a long prediction runs. With ``ML2P_SERVER_THREADS=0`` it runs
 on the event loop instead: no thread hand-off, but ``/ping`` and every other
 request of that worker wait while a prediction runs, and a prediction is not
 answered 504 when it outlasts the timeout. On lifespan shutdown (after in-flight
-requests are answered) the ``ml2p_teardown`` hooks run and the invocation
-recorder is flushed.
+requests are answered) the model host runs the ``ml2p_teardown`` hooks and
+flushes the invocation recorder.
 
 A prediction's records are held until its answer has been sent
 (:meth:`ml2p.serving.recorder.BackgroundRecorder.hold`): a prediction that
@@ -36,19 +39,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import gc
 import logging
-import threading
 import time
 from typing import Any, Awaitable, Callable, Deque, Dict, List, Mapping, Optional, Tuple
 
-from ml2p import __version__, lifecycle
-from ml2p.errors import APIError, ML2PError
+from ml2p.errors import APIError
 from ml2p.runtime import failure_summary, plugin_of
 from ml2p.serving import bodies
+from ml2p.serving.model_host import ModelHost
 from ml2p.serving.offload import Offloader
 from ml2p.serving.settings import ServerSettings
-from ml2p.variables import ML2P_RECORD_INVOKES, ML2P_S3_URL
 
 logger = logging.getLogger("ml2p.serving")
 
@@ -56,8 +56,6 @@ Scope = Dict[str, Any]
 Receive = Callable[[], Awaitable[Dict[str, Any]]]
 Send = Callable[[Dict[str, Any]], Awaitable[None]]
 
-#: Seconds the teardown hooks may take at shutdown.
-TEARDOWN_TIMEOUT = 5.0
 #: Seconds the invocation recorder may take to flush at shutdown when the
 #: time of the stop signal is unknown (``stop`` called directly).
 RECORDER_CLOSE_TIMEOUT = 8.0
@@ -72,7 +70,6 @@ DISCARD_LIMIT = 64 * 1024 * 1024
 _JSON_HEADER = (b"content-type", b"application/json")
 _TIMED_OUT: Any = object()
 _CUT: Any = object()
-_UNSET: Any = object()
 
 
 class _TooLarge(Exception):
@@ -105,12 +102,14 @@ class PredictionApp:
     :param ml_folder: The SageMaker folder (``/opt/ml/``).
     :param settings: The server settings.
     :param environ: The environment the predictor sees (default ``os.environ``).
-    :param env_factory: Makes the predictor's environment from
-        ``(ml_folder, environ)`` (default :class:`ml2p.core.SageMakerEnv`).
+    :param env: An environment already made to serve the model in, instead
+        of ``ml_folder`` and ``environ`` (:class:`ml2p.testing.PredictionClient`
+        passes the one it is given).
     :param predictor: A predictor already made and set up, to serve as it is
         instead of one made from ``model_cls`` (which may then be ``None``):
         the app runs neither its setup nor its teardown hooks, and ``/ping``
         is 200 from startup (:class:`ml2p.testing.PredictionClient` uses this).
+    :raises TypeError: if neither ``model_cls`` nor ``predictor`` is given.
     """
 
     def __init__(
@@ -119,32 +118,20 @@ class PredictionApp:
         ml_folder: Any,
         settings: ServerSettings,
         environ: Optional[Mapping[str, str]] = None,
-        env_factory: Optional[Callable[[Any, Optional[Mapping[str, str]]], Any]] = None,
         *,
+        env: Any = None,
         predictor: Any = None,
     ):
-        if model_cls is None and predictor is None:
-            raise TypeError("PredictionApp needs a model class or a predictor to serve")
-        self.model_cls = model_cls
-        self.ml_folder = ml_folder
+        #: The worker's model: made, set up, torn down and flushed there.
+        self.model = ModelHost(model_cls, ml_folder, environ, env=env, predictor=predictor)
         self.settings = settings
-        self.environ = None if environ is None else dict(environ)
-        self._env_factory = env_factory
-        self._given_predictor = predictor
-        self.predictor: Any = None
-        self.ready = False
-        self.setup_error: Optional[str] = None
-        self._setup_done = threading.Event()
         #: ``time.monotonic()`` when the stop signal came, if it did.
         self.exit_requested_at: Optional[float] = None
         self._offloader: Any = None
         self._loop: Any = None
-        self._ping_body = b""
         self._limit = settings.max_payload_bytes
         self._timeout = settings.timeout
         self._strategy = settings.batch_strategy
-        # The predictor's recorder if it can hold a request's records (set on first use).
-        self._recorder: Any = _UNSET
         #: Whether in-flight predictions were cut short at shutdown.
         self.cut = False
         # (deadline, future) of the predictions in flight, oldest first.
@@ -165,6 +152,21 @@ class PredictionApp:
                 "MaxPayloadInMB": int(payload_mb) if float(payload_mb).is_integer() else payload_mb,
             }
         )
+
+    @property
+    def ready(self) -> bool:
+        """Whether the predictor is set up and answers."""
+        return self.model.ready
+
+    @property
+    def predictor(self) -> Any:
+        """The predictor being served (``None`` until it is made)."""
+        return self.model.predictor
+
+    @property
+    def setup_error(self) -> Optional[str]:
+        """Why the predictor's setup failed (``ExceptionType: message``), if it did."""
+        return self.model.setup_error
 
     # -- ASGI entry point -------------------------------------------------
 
@@ -210,18 +212,17 @@ class PredictionApp:
     # -- routes -------------------------------------------------------------
 
     async def _ping(self, send: Send) -> None:
-        if self.ready:
-            body = self._ping_body
-            recorder = self._recorder
-            if recorder is _UNSET:
-                recorder = self._find_recorder()
+        model = self.model
+        if model.ready:
+            body = model.ping_body
+            recorder = model.recorder
             if recorder is not None:
                 # How recording keeps up: an operator sees records backing up here.
                 stats = bodies.json_body(recorder.stats())
                 body = b'%s,"recording":%s}' % (body[:-1], stats)
             await _respond(send, 200, body)
-        elif self.setup_error is not None:
-            body = bodies.error_body(f"model setup failed: {self.setup_error}", status="failed")
+        elif model.setup_error is not None:
+            body = bodies.error_body(f"model setup failed: {model.setup_error}", status="failed")
             await _respond(send, 503, body)
         else:
             await _respond(
@@ -257,7 +258,7 @@ class PredictionApp:
             if declared > self._limit:
                 await self._too_large(send, receive if declared <= DISCARD_LIMIT else None)
                 return
-        if not self.ready:
+        if not self.model.ready:
             await self._ping(send)
             return
         try:
@@ -300,16 +301,18 @@ class PredictionApp:
         await _answer(send, status, kind, payload)
         if held is not None:
             if _connection_lost(send):
-                self._recorder.discard(held, "the caller was gone before the answer")
+                self.model.recorder.discard(held, "the caller was gone before the answer")
             else:
-                self._recorder.commit(held)
+                self.model.recorder.commit(held)
 
     def _dropped(self, answer: Any) -> None:
         """A prediction ended after its caller was answered 504 (or cut): forget its records."""
         held = answer[3] if isinstance(answer, tuple) and len(answer) == 4 else None
         if held is not None:
             try:
-                self._recorder.discard(held, "the prediction ended after its caller was answered")
+                self.model.recorder.discard(
+                    held, "the prediction ended after its caller was answered"
+                )
             except Exception as exc:  # on the event loop: never let it stop the drain
                 logger.error("dropping a late prediction's records failed: %s", exc)
 
@@ -387,14 +390,6 @@ class PredictionApp:
 
     # -- on a prediction thread -------------------------------------------
 
-    def _find_recorder(self) -> Any:
-        """The predictor's recorder if it can hold a request's records, else ``None``."""
-        recorder = getattr(self.predictor, "recorder", None)
-        if not callable(getattr(recorder, "hold", None)):
-            recorder = None
-        self._recorder = recorder
-        return recorder
-
     def _handle(self, job: Tuple[bytes, str, bytes, bytes]) -> Tuple[int, bytes, bytes, Any]:
         """Answer one invocation; return the answer and the records it made (held).
 
@@ -403,9 +398,7 @@ class PredictionApp:
         they are). The records are kept only once the answer has reached the
         connection (:meth:`_deliver`); an answer other than 200 keeps none.
         """
-        recorder = self._recorder
-        if recorder is _UNSET:
-            recorder = self._find_recorder()
+        recorder = self.model.recorder
         if recorder is None:
             return (*self._predict(job), None)
         held = recorder.hold()
@@ -430,7 +423,7 @@ class PredictionApp:
         body, in_kind, out_kind, _ = job
         try:
             request = bodies.decode_request(body, in_kind, self._strategy)
-            predictor = self.predictor
+            predictor = self.model.predictor
             if not request.batch:
                 answer = predictor.invoke(request.data)
             elif request.data:
@@ -448,7 +441,7 @@ class PredictionApp:
                 logger.error(
                     "invocation failed with %d: %s",
                     status,
-                    failure_summary(exc, self._plugin_manager()),
+                    failure_summary(exc, self.model.plugin_manager()),
                     exc_info=exc,
                 )
             try:
@@ -457,14 +450,11 @@ class PredictionApp:
                 payload = bodies.error_body(str(exc.message))
             return status, b"application/json", payload
         except BaseException as exc:
-            pm = self._plugin_manager()
+            pm = self.model.plugin_manager()
             plugin = plugin_of(exc, pm)
             logger.error("invocation failed: %s", failure_summary(exc, pm), exc_info=exc)
             payload = bodies.error_body("internal error", error=type(exc).__name__, plugin=plugin)
             return 500, b"application/json", payload
-
-    def _plugin_manager(self) -> Any:
-        return getattr(self.predictor, "_plugin_manager", None)
 
     # -- lifespan -----------------------------------------------------------
 
@@ -499,20 +489,14 @@ class PredictionApp:
         """When requests still in flight at shutdown are cut short (``time.monotonic()``).
 
         They get all of the graceful time that the rest does not need: the
-        flush deadline, less the teardown hooks' allowance, the time the
-        recorder's queued records take at its recent write rate, and
-        ``CUT_MARGIN`` to send the answers of those cut. Asked again as time
-        passes: as the queue empties, in-flight requests get more time.
+        flush deadline, less what the model host's stop needs
+        (:meth:`~ml2p.serving.model_host.ModelHost.stop_reserve`: the teardown
+        hooks' allowance and the time the recorder's queued records take at
+        its recent write rate), and ``CUT_MARGIN`` to send the answers of
+        those cut. Asked again as time passes: as the queue empties, in-flight
+        requests get more time.
         """
-        reserve = CUT_MARGIN
-        if self.ready:
-            reserve += TEARDOWN_TIMEOUT
-            recorder = self._recorder
-            if recorder is _UNSET:
-                recorder = self._find_recorder()
-            if recorder is not None:
-                reserve += recorder.seconds_to_flush()
-        return self._flush_deadline() - reserve
+        return self._flush_deadline() - CUT_MARGIN - self.model.stop_reserve()
 
     def cut_inflight(self) -> int:
         """Answer the predictions still running 503 now (shutdown); return how many.
@@ -529,109 +513,17 @@ class PredictionApp:
         return count
 
     def start(self) -> None:
-        """Start the prediction threads and set the predictor up on a thread of its own.
+        """Start the prediction threads and the model host (setup on a thread of its own).
 
         A predictor given to the constructor is served at once instead.
         """
         if self.settings.threads > 0:
             self._offloader = Offloader(self.settings.threads, on_dropped=self._dropped)
-        if self._given_predictor is not None:
-            self.predictor = self._given_predictor
-            self._ping_body = self._ping_answer(self.predictor.env)
-            self.ready = True
-            self._setup_done.set()
-            return
-        threading.Thread(target=self._setup, name="ml2p-setup", daemon=True).start()
-
-    def _make_env(self) -> Any:
-        if self._env_factory is not None:
-            return self._env_factory(self.ml_folder, self.environ)
-        from ml2p.core import SageMakerEnv
-
-        return SageMakerEnv(self.ml_folder, self.environ)
-
-    def _setup(self) -> None:
-        from ml2p.plugin_host import PluginHost
-
-        started = time.monotonic()
-        try:
-            env = self._make_env()
-            # Each worker is a plugin host: its own manager, handed to its predictor.
-            predictor = PluginHost.for_env(env).make_predictor(self.model_cls, env)
-            if getattr(env, "record_invokes", False):
-                from ml2p.serving.recorder import BackgroundRecorder
-                from ml2p.serving.settings import RecorderSettings
-
-                if env.s3 is None:
-                    raise ML2PError(f"{ML2P_RECORD_INVOKES} is true but {ML2P_S3_URL} is not set")
-                recorder = BackgroundRecorder.from_settings(
-                    env.s3.bucket(),
-                    RecorderSettings.from_environ(env.environ),
-                    getattr(env, "_session", None),
-                )
-                recorder.connect()
-                predictor.recorder = recorder
-            self.predictor = predictor
-            lifecycle.setup(predictor)
-        except BaseException as exc:
-            self.setup_error = failure_summary(exc, self._plugin_manager())
-            logger.error(
-                "model setup failed, /ping answers 503: %s", self.setup_error, exc_info=exc
-            )
-        else:
-            self._ping_body = self._ping_answer(env)
-            # The model and the libraries loaded so far live as long as the
-            # worker: keep them out of every later garbage collection pass.
-            gc.collect()
-            gc.freeze()
-            self.ready = True
-            logger.info("model set up in %.2f s: ready", time.monotonic() - started)
-        finally:
-            self._setup_done.set()
-
-    def _ping_answer(self, env: Any) -> bytes:
-        """The body of ``/ping`` once the predictor is ready: ML2P 0.6's, with ``status``."""
-        return bodies.json_body(
-            {
-                "status": "ok",
-                "model_version": getattr(env, "model_version", None),
-                "ml2p_version": __version__,
-            }
-        )
+        self.model.start()
 
     def stop(self) -> None:
-        """Run the teardown hooks (if setup succeeded) and flush the invocation recorder."""
-        was_ready = self.ready
-        self.ready = False
-        # A predictor given ready-made is torn down (and its recorder closed) by its owner.
-        predictor = self.predictor if self._given_predictor is None else None
-        if was_ready and predictor is not None:
-            done = threading.Event()
-
-            def teardown() -> None:
-                try:
-                    lifecycle.teardown(predictor)
-                except BaseException as exc:
-                    logger.error(
-                        "model teardown failed: %s",
-                        failure_summary(exc, self._plugin_manager()),
-                        exc_info=exc,
-                    )
-                finally:
-                    done.set()
-
-            threading.Thread(target=teardown, name="ml2p-teardown", daemon=True).start()
-            wait = min(TEARDOWN_TIMEOUT, max(0.5, self._flush_deadline() - time.monotonic() - 1))
-            if not done.wait(wait):
-                logger.error("model teardown still running after %g s", wait)
-            else:
-                logger.info("model torn down")
-        recorder = getattr(predictor, "recorder", None)
-        if recorder is not None:
-            try:
-                recorder.close(max(0.5, self._flush_deadline() - time.monotonic()))
-            except Exception as exc:
-                logger.error("closing the invocation recorder failed: %s", failure_summary(exc))
+        """Stop the model host (teardown hooks if set up, recorder flush), then the threads."""
+        self.model.stop(self._flush_deadline())
         if self._offloader is not None:
             self._offloader.shutdown(timeout=0.5)
 

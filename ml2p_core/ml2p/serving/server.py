@@ -23,7 +23,7 @@ import signal
 import socket
 import sys
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
@@ -263,7 +263,6 @@ def serve(
     workers: Optional[int] = None,
     timeout: Optional[float] = None,
     environ: Optional[Mapping[str, str]] = None,
-    env_factory: Optional[Callable[[Any, Optional[Mapping[str, str]]], Any]] = None,
 ) -> None:
     """Serve the model's predictor over HTTP until SIGTERM, SIGINT or SIGQUIT (all graceful).
 
@@ -278,10 +277,6 @@ def serve(
     :param timeout: Seconds a prediction may take before a 504 (default
         ``SAGEMAKER_MODEL_SERVER_TIMEOUT``, else 60).
     :param environ: The environment variables (default ``os.environ``).
-    :param env_factory: Makes each worker's predictor environment from
-        ``(ml_folder, environ)`` (default :class:`ml2p.core.SageMakerEnv`;
-        ``ml2p local serve`` passes one that makes a
-        :class:`ml2p.core.LocalEnv`).
     :raises ml2p.errors.ModelNotFoundError: if no model is named or found.
     :raises ml2p.errors.ConfigError: for a bad setting.
     """
@@ -294,7 +289,7 @@ def serve(
     # Resolve the model in the master: a bad name fails once, here, and the
     # forked workers inherit the imported model instead of importing it again.
     model_cls = load_model(model_ref, SageMakerEnv(ml_folder, environ))
-    app = PredictionApp(model_cls, ml_folder, settings, environ, env_factory=env_factory)
+    app = PredictionApp(model_cls, ml_folder, settings, environ)
     logger.info(
         "serving %s.%s on %s:%d with %d worker(s), timeout %g s",
         model_cls.__module__,

@@ -293,7 +293,7 @@ def _app_arguments(
         return {
             "model_cls": _model_class(model, env.environ),
             "ml_folder": env.ml_folder,
-            "env_factory": lambda _folder, _environ: env,
+            "env": env,
             "settings_environ": env.environ,
         }
     if ml_folder is None:
