@@ -38,18 +38,15 @@ from __future__ import annotations
 import threading
 import time as _time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Protocol, Sequence, Tuple
 
+from ml2p.errors import ML2PError
 from ml2p.record_ids import format_record_id, merge_parts, record_key
-from ml2p.serving.settings import CAPTURE, LAYOUTS, OBJECT, check_layout
+from ml2p.serving.settings import CAPTURE, LAYOUTS, OBJECT, RecorderSettings, check_layout
+from ml2p.variables import ML2P_S3_URL
 
 if TYPE_CHECKING:  # pragma: no cover
     from ml2p.core import ModelPredictor
-
-try:  # Python 3.8+ has Protocol in typing
-    from typing import Protocol
-except ImportError:  # pragma: no cover
-    Protocol = object  # type: ignore[assignment,misc]
 
 __all__ = [
     "CAPTURE",
@@ -97,9 +94,6 @@ class Destination:
 
         :raises ml2p.errors.ML2PError: if ``ML2P_S3_URL`` is not set.
         """
-        from ml2p.errors import ML2PError
-        from ml2p.variables import ML2P_S3_URL
-
         if env.s3 is None:
             raise ML2PError(f"cannot record invocations: {ML2P_S3_URL} is not set")
         return cls(env.s3.bucket(), env.s3.path(""), str(env.model_version))
@@ -311,7 +305,6 @@ class RecordingPlan:
 
     def __init__(self, predictor: ModelPredictor):
         from ml2p.core import ModelPredictor
-        from ml2p.serving.settings import RecorderSettings
 
         cls = type(predictor)
         self.destination = Destination.of(predictor.env)

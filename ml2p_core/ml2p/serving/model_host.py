@@ -24,6 +24,7 @@ import time
 from typing import Any, Mapping, Optional
 
 from ml2p import __version__, lifecycle
+from ml2p.core import SageMakerEnv
 from ml2p.runtime import failure_summary
 from ml2p.serving.bodies import json_body
 
@@ -136,8 +137,6 @@ class ModelHost:
     def _make_env(self) -> Any:
         if self._env is not None:
             return self._env
-        from ml2p.core import SageMakerEnv
-
         return SageMakerEnv(self.ml_folder, self.environ)
 
     def _make_predictor(self, env: Any) -> Any:
