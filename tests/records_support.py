@@ -44,7 +44,8 @@ class Request:
         kind = media_type(content_type) or "application/json"
         request = decode_request(body, kind)
         answer = p.batch_invoke(request.data) if request.batch else p.invoke(request.data)
-        self.response_type, self.response_body = encode_response(request, answer, negotiate(accept))
+        self.response_type = negotiate(accept)
+        self.response_body = encode_response(request, answer, self.response_type)
         self.body = body
         self.content_type = content_type
         self.data = request.data if request.batch else [request.data]

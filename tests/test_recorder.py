@@ -488,7 +488,7 @@ def test_a_held_request_record_gets_the_bodies_as_they_were(s3, aws):
     recorder.unhold()
     request = b'{"instances": [{"x": %d}, {"x": %d}]}' % tuple(d["x"] for d in whole.inputs)
     response = b'{"predictions": [1, 2]}'
-    held.attach((request, "application/json; charset=utf-8"), (response, "application/json"))
+    held.attach((request, b"application/json; charset=utf-8"), (response, b"application/json"))
     recorder.admit(held)
     recorder.commit(held)
     recorder.close(timeout=20)
@@ -510,7 +510,7 @@ def test_the_object_layout_keeps_no_bodies():
     held = recorder.hold()
     recorder.record(record)
     recorder.unhold()
-    held.attach((b'{"x": 1}', "application/json"), (b"{}", "application/json"))
+    held.attach((b'{"x": 1}', b"application/json"), (b"{}", b"application/json"))
     # One object per datum is encoded from the data: the bodies would only take memory.
     assert record.request is None and record.response is None
     recorder.discard(held, "a test")

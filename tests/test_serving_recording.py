@@ -605,8 +605,8 @@ def test_a_capture_line_keeps_the_bodies_it_was_given_as_they_are():
     record = _record([{"x": 1}], batch=False)
     request = b'{ "x" : 1 }\n'
     response = b"2.0\r\n"
-    record.request = (request, "application/json")
-    record.response = (response, "text/csv")
+    record.request = (request, b"application/json")
+    record.response = (response, b"text/csv")
     item, problems = captured(record)
     assert problems == 0
     assert item[:3] == ("p/predictions/capture/mv/mv-variant-1/", record.time, 1)

@@ -207,8 +207,7 @@ def test_csv_output_flattens_results():
         {"metadata": {}, "result": {"a": 1, "b": None, "c": True, "d": [1, 2]}},
         {"metadata": {}, "result": "text, with comma"},
     ]
-    kind, body = bodies.encode_response(request, answer, "text/csv")
-    assert kind == "text/csv"
+    body = bodies.encode_response(request, answer, "text/csv")
     assert body.decode().splitlines() == ['1,,true,"[1,2]"', '"text, with comma"']
 
 

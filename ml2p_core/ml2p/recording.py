@@ -60,8 +60,8 @@ __all__ = [
     "put_arguments",
 ]
 
-#: A body and its content type.
-Body = Tuple[bytes, str]
+#: A body and its Content-Type header value, as bytes (as the server received or sent them).
+Body = Tuple[bytes, bytes]
 
 
 @dataclass(frozen=True)

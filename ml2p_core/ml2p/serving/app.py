@@ -55,6 +55,9 @@ logger = logging.getLogger("ml2p.serving")
 Scope = Dict[str, Any]
 Receive = Callable[[], Awaitable[Dict[str, Any]]]
 Send = Callable[[Dict[str, Any]], Awaitable[None]]
+#: An invocation for a prediction thread: the body, the media type it is read as,
+#: the response's media type (text and header value) and the Content-Type header.
+Job = Tuple[bytes, str, Tuple[str, bytes], bytes]
 
 #: Seconds the invocation recorder may take to flush at shutdown when the
 #: time of the stop signal is unknown (``stop`` called directly).
@@ -67,7 +70,8 @@ CUT_MARGIN = 1.0
 #: so that the client, still sending, reads the answer rather than a reset.
 DISCARD_LIMIT = 64 * 1024 * 1024
 
-_JSON_HEADER = (b"content-type", b"application/json")
+_JSON_TYPE = b"application/json"
+_JSON_HEADER = (b"content-type", _JSON_TYPE)
 _TIMED_OUT: Any = object()
 _CUT: Any = object()
 
@@ -138,9 +142,11 @@ class PredictionApp:
         self._deadlines: Deque[Tuple[float, asyncio.Future]] = collections.deque()
         self._sweeping = False
         self._sweep_every = min(0.25, self._timeout / 4)
-        # Accept and Content-Type header values seen before: parsed once.
-        self._accept_cache: Dict[bytes, Any] = {}
-        self._content_cache: Dict[bytes, Any] = {}
+        # Header values seen before, parsed once: Accept to the response's media
+        # type (text, to encode; bytes, its Content-Type header), Content-Type to
+        # the media type the body is read as.
+        self._accept_cache: Dict[bytes, Tuple[str, bytes]] = {}
+        self._content_cache: Dict[bytes, str] = {}
         payload_mb = settings.max_payload_mb
         self._params_body = bodies.json_body(
             {
@@ -332,8 +338,9 @@ class PredictionApp:
         else:
             self._sweeping = False
 
-    def _negotiate(self, accept: bytes) -> bytes:
-        kind = bodies.negotiate(accept.decode("latin-1")).encode("latin-1")
+    def _negotiate(self, accept: bytes) -> Tuple[str, bytes]:
+        text = bodies.negotiate(accept.decode("latin-1"))
+        kind = (text, text.encode("latin-1"))
         if len(self._accept_cache) < 64:
             self._accept_cache[accept] = kind
         return kind
@@ -390,13 +397,14 @@ class PredictionApp:
 
     # -- on a prediction thread -------------------------------------------
 
-    def _handle(self, job: Tuple[bytes, str, bytes, bytes]) -> Tuple[int, bytes, bytes, Any]:
+    def _handle(self, job: Job) -> Tuple[int, bytes, bytes, Any]:
         """Answer one invocation; return the answer and the records it made (held).
 
         The record of the request's data gets the request body as received
-        and the response body as sent (the ``capture`` layout stores them as
-        they are). The records are kept only once the answer has reached the
-        connection (:meth:`_deliver`); an answer other than 200 keeps none.
+        and the response body as sent, with their Content-Type header values
+        as bytes (the ``capture`` layout stores them as they are). The records
+        are kept only once the answer has reached the connection
+        (:meth:`_deliver`); an answer other than 200 keeps none.
         """
         recorder = self.model.recorder
         if recorder is None:
@@ -411,16 +419,15 @@ class PredictionApp:
         if status != 200:
             recorder.discard(held, f"the prediction was answered {status}")
             return status, kind, payload, None
-        body, in_kind, _, content_type = job
-        # As received: the Content-Type header, or the type a missing one is read as.
-        observed = content_type.decode("latin-1") if content_type else in_kind
-        held.attach((body, observed), (payload, kind.decode("latin-1")))
+        body, _, _, content_type = job
+        # As received: the Content-Type header, or JSON, as a missing one is read.
+        held.attach((body, content_type or _JSON_TYPE), (payload, kind))
         # Make room in the queue now, on this thread: the loop must never wait for it.
         recorder.admit(held)
         return status, kind, payload, held
 
-    def _predict(self, job: Tuple[bytes, str, bytes, bytes]) -> Tuple[int, bytes, bytes]:
-        body, in_kind, out_kind, _ = job
+    def _predict(self, job: Job) -> Tuple[int, bytes, bytes]:
+        body, in_kind, (out_kind, out_header), _ = job
         try:
             request = bodies.decode_request(body, in_kind, self._strategy)
             predictor = self.model.predictor
@@ -430,8 +437,7 @@ class PredictionApp:
                 answer = predictor.batch_invoke(request.data)
             else:
                 answer = []
-            kind, payload = bodies.encode_response(request, answer, out_kind.decode("latin-1"))
-            return 200, kind.encode("latin-1"), payload
+            return 200, out_header, bodies.encode_response(request, answer, out_kind)
         except bodies.RequestError as exc:
             # The server's own: 0.6's {"message"} shape, without details.
             return exc.status_code, b"application/json", bodies.error_body(exc.message)

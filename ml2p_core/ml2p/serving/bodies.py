@@ -334,8 +334,8 @@ def _csv_row(result: Any) -> List[Any]:
     return [_csv_cell(v) for v in values]
 
 
-def encode_response(request: Request, answer: Any, kind: str) -> Tuple[str, bytes]:
-    """Encode the predictor's answer as media type ``kind``.
+def encode_response(request: Request, answer: Any, kind: str) -> bytes:
+    """Encode the predictor's answer as media type ``kind`` (the response's Content-Type).
 
     ``answer`` is what ``invoke`` (one dict) or ``batch_invoke`` (a list of
     dicts) returned. JSON: the dict, or ``{"predictions": [...]}``. JSON
@@ -347,24 +347,24 @@ def encode_response(request: Request, answer: Any, kind: str) -> Tuple[str, byte
     itself: that dict is answered as it is (not wrapped again), and its list
     is the predictions of the other types.
 
-    :returns: The Content-Type and the body.
+    :returns: The body.
     """
     if request.batch and isinstance(answer, dict) and "predictions" in answer:
         if kind == JSON:
-            return JSON, json_body(answer)
+            return json_body(answer)
         answer = answer["predictions"]
     predictions: List[Dict[str, Any]] = answer if request.batch else [answer]
     if kind == JSON:
-        return JSON, json_body({"predictions": answer} if request.batch else answer)
+        return json_body({"predictions": answer} if request.batch else answer)
     if kind == CSV:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         for prediction in predictions:
             result = prediction.get("result") if isinstance(prediction, dict) else prediction
             writer.writerow(_csv_row(result))
-        return CSV, out.getvalue().encode("utf-8")
+        return out.getvalue().encode("utf-8")
     lines = [encode_json(p) for p in predictions]
-    return kind, ("\n".join(lines) + "\n").encode("utf-8")
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def error_body(message: str, **details: Optional[Any]) -> bytes:

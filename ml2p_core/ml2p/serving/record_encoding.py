@@ -52,6 +52,7 @@ from ml2p.records.capture import build_line, capture_key
 logger = logging.getLogger("ml2p.serving.recorder")
 
 JSON_TYPE = "application/json"
+_JSON_TYPE_HEADER = JSON_TYPE.encode("latin-1")
 JSONLINES_TYPE = "application/jsonlines"
 #: A capture line kept on its own (spilled), to be written in a file with others.
 LINE_TYPE = "application/x-ml2p-capture-line"
@@ -194,11 +195,12 @@ def _json_bodies(record: Record) -> Tuple[bytes, bytes, Optional[str]]:
 #: ``(folder, time, count, request, request type, response, response type, ids)``: its model
 #: version's capture folder (:attr:`~ml2p.recording.Destination.capture_folder`), when the
 #: record was made (POSIX seconds), how many data it records, the request and response
-#: bodies and their content types, and the data's record ids (``None`` for the default
-#: ones). A plain tuple of text, numbers and bytes, which the garbage collector stops
-#: tracking: a queue of records made every collection walk their data and predictions
-#: (pauses of tens of milliseconds at high request rates); a queue of these costs it nothing.
-Captured = Tuple[str, float, int, bytes, str, bytes, str, Optional[Tuple[str, ...]]]
+#: bodies and their Content-Type header values (bytes, as the server saw them), and the
+#: data's record ids (``None`` for the default ones). A plain tuple of text, numbers and
+#: bytes, which the garbage collector stops tracking: a queue of records made every
+#: collection walk their data and predictions (long pauses under load: see BENCHMARKS.md,
+#: serving observations); a queue of these costs it nothing.
+Captured = Tuple[str, float, int, bytes, bytes, bytes, bytes, Optional[Tuple[str, ...]]]
 
 
 def captured(record: Record) -> Tuple[Captured, int]:
@@ -214,7 +216,7 @@ def captured(record: Record) -> Tuple[Captured, int]:
         response, response_type = record.response
     else:
         request, response, problem = _json_bodies(record)
-        request_type = response_type = JSON_TYPE
+        request_type = response_type = _JSON_TYPE_HEADER
     ids = record.record_ids()
     item = (
         record.destination.capture_folder,
@@ -248,14 +250,15 @@ def capture_line(item: Captured) -> bytes:
 
     The request's ``eventId`` is a new UUID4: a line is made once, when it
     is written or spilled, and keeps it. The data's ids are stored in the
-    line unless they are the default ones (readers derive those).
+    line unless they are the default ones (readers derive those). The
+    content types become text here, where the line (JSON text) needs them.
     """
     _, when, _, request, request_type, response, response_type, ids = item
     text = build_line(
         request,
-        request_type,
+        request_type.decode("latin-1"),
         response,
-        response_type,
+        response_type.decode("latin-1"),
         event_id=uuid4_text(),
         inference_time=when,
         record_ids=ids,

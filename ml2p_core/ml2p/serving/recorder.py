@@ -326,8 +326,10 @@ class Held:
     def __bool__(self) -> bool:
         return self.count > 0
 
-    def attach(self, request: Tuple[bytes, str], response: Tuple[bytes, str]) -> None:
+    def attach(self, request: Tuple[bytes, bytes], response: Tuple[bytes, bytes]) -> None:
         """Give the request's bodies, as received and sent, to the record of its data.
+
+        Each is ``(body, Content-Type header value)``, both bytes.
 
         Only when one record holds every datum of the request (the one its
         ``invoke`` or ``batch_invoke`` made); records made otherwise (a
