@@ -1,6 +1,6 @@
 """Lazy access to boto3.
 
-boto3 is slow to import (``benchmarks/bench_startup.py`` measures it), so
+boto3 is slow to import (``BENCHMARKS.md``, start-up costs, measures it), so
 nothing in ML2P imports it at module level: clients are made here, when first
 needed. Clients use botocore's ``standard`` retry mode (throttling and
 transient errors are retried) and honour

@@ -4,10 +4,10 @@ All server workers wait on the one listening socket the gunicorn master
 bound. An asyncio or uvloop server accepts every connection waiting in the
 backlog each time the socket is readable, so when a client opens its
 connections together (a load balancer, a benchmark) the first worker to wake
-takes most of them and the others idle: measured here with 16 connections
-and 2 workers, runs ended anywhere between an even split and one worker
-serving nearly all of them, which moved throughput by 30%. SageMaker keeps
-its connections to the container open, so a split made at connect time lasts.
+takes most of them and the others idle: one worker may end up serving
+nearly all of them while the other CPUs wait (``docs/serving.md`` describes
+the splits seen). SageMaker keeps its connections to the container open, so
+a split made at connect time lasts.
 
 :class:`Acceptor` accepts one connection per readiness event instead. The
 socket stays readable while connections wait, so every idle worker takes its

@@ -274,8 +274,8 @@ def _lines(items: Sequence[Captured]) -> List[bytes]:
     """The lines of ``items``, offering the GIL to the serving threads every few lines.
 
     A writer making thousands of lines would otherwise keep the GIL for
-    whole switch intervals (5 ms) while the event loop and the prediction
-    threads wait for it.
+    whole switch intervals (:func:`sys.getswitchinterval`) while the event
+    loop and the prediction threads wait for it.
     """
     lines = []
     for start in range(0, len(items), LINES_PER_SLICE):

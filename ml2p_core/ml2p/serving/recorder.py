@@ -26,9 +26,9 @@ Two layouts (see :mod:`ml2p.recording`):
 
 ``object`` (default, as in ML2P 0.6)
     one object per datum. 16 writer threads (16 PUTs in flight), at most
-    1,000 data queued per worker: at the few hundred PUTs a second a worker
-    makes, a full queue is stored in a few seconds, well within the
-    shutdown grace.
+    1,000 data queued per worker: small enough for a full queue to be
+    stored well within the shutdown grace at the rate a worker PUTs
+    (measured in ``BENCHMARKS.md``, ``object`` recording).
 ``capture``
     SageMaker's data capture: one line per record, made by the writers from
     the bodies the server received and sent (the request's own thread only
@@ -806,9 +806,9 @@ class BackgroundRecorder:
     def connect(self) -> None:
         """Make the S3 client now rather than at the first write.
 
-        Importing boto3 and loading its S3 model takes a few hundred
-        milliseconds of CPU, the GIL held most of it: better while the model
-        is set up than while requests are answered. A failure is logged; the
+        Importing boto3 and making a client take CPU, the GIL held most of
+        it (``BENCHMARKS.md``, start-up costs, measures both): better while
+        the model is set up than while requests are answered. A failure is logged; the
         writers try again when they write.
         """
         try:

@@ -11,7 +11,7 @@ would make SIGINT and SIGQUIT a quick stop that the uvicorn workers ignore
 until they are killed), and a second signal does not cut it short. Each
 worker runs uvicorn (uvloop, httptools, :class:`ml2p.serving.protocol.Protocol`)
 with :class:`ml2p.serving.app.PredictionApp`. See ``docs/serving.md`` for the
-measurements behind this choice.
+reasons behind this choice and ``BENCHMARKS.md`` for the measurements.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ variable                           meaning (default)
                                    with the event loop); raise it for a
                                    predictor that waits on I/O. 0 runs
                                    predictions on the event loop: faster
-                                   for predictions of microseconds, but
+                                   for predictions of microseconds (see
+                                   ``BENCHMARKS.md``), but
                                    ``/ping`` waits while one runs and the
                                    timeout is not enforced
 ``ML2P_SERVER_BODY_TIMEOUT``       seconds a request body may go without a
