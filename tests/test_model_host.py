@@ -146,6 +146,11 @@ def test_a_given_predictor_is_ready_at_start_and_left_to_its_owner(tmp_path, wit
     assert not witness.exists()  # neither set up nor torn down here
 
 
-def test_a_host_needs_a_model_or_a_predictor(tmp_path):
-    with pytest.raises(TypeError, match="needs a model class or a predictor"):
+def test_a_host_or_an_app_needs_a_model_or_a_predictor(tmp_path):
+    from ml2p.serving.app import PredictionApp
+    from ml2p.serving.settings import ServerSettings
+
+    with pytest.raises(TypeError, match="nothing to serve: give a model class or a predictor"):
         ModelHost(None, tmp_path)
+    with pytest.raises(TypeError, match="nothing to serve: give a model class or a predictor"):
+        PredictionApp(None, tmp_path, ServerSettings())

@@ -63,7 +63,7 @@ class ModelHost:
         predictor: Any = None,
     ):
         if model_cls is None and predictor is None:
-            raise TypeError("a model host needs a model class or a predictor to serve")
+            raise TypeError("nothing to serve: give a model class or a predictor")
         self.model_cls = model_cls
         self.ml_folder = ml_folder
         self.environ = None if environ is None else dict(environ)
