@@ -29,10 +29,6 @@ from tests.architecture_support import (
 PAGE_TEXT = PAGE.read_text(encoding="utf-8")
 READ = read_page(PAGE_TEXT)
 
-#: The module another branch is adding: the checks that name it fail until it lands.
-PENDING_MODULE = "ml2p.serving.model_host"
-PENDING = pytest.mark.xfail(strict=True, reason="model_host lands with serving-structure")
-
 #: The call blocks the page has, in its order.
 BLOCKS = [
     "deferred-imports",
@@ -47,10 +43,7 @@ BLOCKS = [
 
 
 def _params(items: List[Any]) -> List[Any]:
-    return [
-        pytest.param(item, id=str(item), marks=[PENDING] if PENDING_MODULE in str(item) else [])
-        for item in items
-    ]
+    return [pytest.param(item, id=str(item)) for item in items]
 
 
 def _steps() -> List[Any]:
@@ -112,9 +105,8 @@ def test_hook_calls_are_in_the_order_of_the_hookspecs_and_of_lifecycle():
     assert [name for name in defined if name in callers] == callers
 
 
-def test_the_whole_page_checks_out_but_the_pending_module():
-    problems = check_page(PAGE_TEXT)
-    assert [p for p in problems if PENDING_MODULE not in p] == []
+def test_the_whole_page_checks_out():
+    assert check_page(PAGE_TEXT) == []
 
 
 # ---------------------------------------------------------------------------
@@ -153,8 +145,7 @@ def test_checker_reports_imports_the_page_leaves_out_or_makes_up():
         "ml2p.plugins -> ml2p.core ",
         "ml2p.plugins -> ml2p.cli ",
     )
-    problems = [p for p in check_page(page) if PENDING_MODULE not in p]
-    assert problems == [
+    assert check_page(page) == [
         "upward-imports: the code has ml2p.recording -> ml2p.serving.settings, "
         "the page does not say so",
         "upward-imports: the page says ml2p.recording -> ml2p.serving.server, "
@@ -166,8 +157,7 @@ def test_checker_reports_imports_the_page_leaves_out_or_makes_up():
 
 def test_checker_reports_a_module_in_no_layer():
     page = PAGE_TEXT.replace("`ml2p.checkpoints`", "checkpoints")
-    problems = [p for p in check_page(page) if PENDING_MODULE not in p]
-    assert problems == ["ml2p.checkpoints is in no layer"]
+    assert check_page(page) == ["ml2p.checkpoints is in no layer"]
 
 
 def test_layering_follows_the_order_of_the_layers():
