@@ -32,7 +32,6 @@ READ = read_page(PAGE_TEXT)
 #: The call blocks the page has, in its order.
 BLOCKS = [
     "deferred-imports",
-    "upward-imports",
     "plugin-managers",
     "hook-calls",
     "phase-callers",
@@ -81,11 +80,27 @@ def test_every_module_is_in_a_layer():
     assert unlisted_modules(READ.layers) == []
 
 
-def test_no_module_imports_a_higher_layer_but_those_listed():
-    eager, deferred = upward_imports(READ.layers)
-    stated = {name: {str(step) for step in READ.blocks[name]} for name in IMPORT_BLOCKS}
-    assert eager == stated["upward-imports"]
-    assert deferred == stated["deferred-imports"]
+def test_no_module_imports_a_higher_layer_when_it_is_imported():
+    eager, _ = upward_imports(READ.layers)
+    assert eager == set()
+
+
+def test_no_module_imports_a_higher_layer_in_functions_but_those_listed():
+    _, deferred = upward_imports(READ.layers)
+    assert deferred == {str(step) for step in READ.blocks["deferred-imports"]}
+
+
+def test_the_record_format_is_below_its_writers_and_readers():
+    # The library's recorder, the server's writer and the reader all import the format
+    # when they are imported, and it imports none of them.
+    for module in ("ml2p.recording", "ml2p.serving.record_encoding", "ml2p.records.capture"):
+        assert module_imports(module).get("ml2p.record_format") is True, module
+    assert set(module_imports("ml2p.record_format")) == {
+        "ml2p.errors",
+        "ml2p.media_types",
+        "ml2p.record_ids",
+        "ml2p.variables",
+    }
 
 
 def test_hook_calls_are_in_the_order_of_the_hookspecs_and_of_lifecycle():
@@ -139,19 +154,34 @@ def test_checker_reports_a_misspelled_module_and_a_false_call():
 
 def test_checker_reports_imports_the_page_leaves_out_or_makes_up():
     page = PAGE_TEXT.replace(
-        "ml2p.recording -> ml2p.serving.settings",
+        "ml2p.recording -> ml2p.serving.record_encoding",
         "ml2p.recording -> ml2p.serving.server",
     ).replace(
         "ml2p.plugins -> ml2p.core ",
         "ml2p.plugins -> ml2p.cli ",
     )
     assert check_page(page) == [
-        "upward-imports: the code has ml2p.recording -> ml2p.serving.settings, "
-        "the page does not say so",
-        "upward-imports: the page says ml2p.recording -> ml2p.serving.server, "
-        "the code has no such import",
         "deferred-imports: the code has ml2p.plugins -> ml2p.core, the page does not say so",
+        "deferred-imports: the code has ml2p.recording -> ml2p.serving.record_encoding, "
+        "the page does not say so",
         "deferred-imports: the page says ml2p.plugins -> ml2p.cli, the code has no such import",
+        "deferred-imports: the page says ml2p.recording -> ml2p.serving.server, "
+        "the code has no such import",
+    ]
+
+
+def test_checker_reports_an_import_of_a_higher_layer_at_import_time():
+    # Listed among the commands, the media types sit above the modules that import them.
+    page = PAGE_TEXT.replace("`ml2p.media_types`, ", "").replace(
+        "| `ml2p.cli`,", "| `ml2p.media_types`, `ml2p.cli`,"
+    )
+    assert check_page(page) == [
+        f"{module} -> ml2p.media_types: imports a higher layer when it is imported"
+        for module in (
+            "ml2p.record_format",
+            "ml2p.records.capture",
+            "ml2p.serving.bodies",
+        )
     ]
 
 

@@ -11,8 +11,9 @@ Every prediction is recorded along one path, whether it comes from
    subclass's own ``record_invoke`` is to see every datum instead;
 2. it makes one :class:`Record` per call (all the data of a batch, with
    their predictions) and gives it to its *recorder*;
-3. the recorder names and encodes the record in its layout
-   (:mod:`ml2p.serving.record_encoding`) and stores it: :class:`S3Recorder`
+3. the recorder names and encodes the record in its layout (the format is
+   :mod:`ml2p.record_format`'s, the encoding :mod:`ml2p.serving.record_encoding`'s)
+   and stores it: :class:`S3Recorder`
    at once (ML2P 0.6's semantics: when ``invoke`` returns, the record is
    stored), the server's :class:`ml2p.serving.recorder.BackgroundRecorder`
    from background threads.
@@ -26,7 +27,7 @@ Two layouts (``ML2P_RECORD_LAYOUT``):
     SageMaker's endpoint data capture: one JSON line per record (per
     request, in the server) in files under
     ``predictions/capture/<model_version>/<variant>/yyyy/mm/dd/hh/``
-    (:mod:`ml2p.records.capture`), with the request and response bodies as
+    (:mod:`ml2p.record_format`), with the request and response bodies as
     the server received and sent them.
 
 Both write with SSE-KMS when a key is given (``ML2P_RECORD_KMS_KEY_ID``,
@@ -38,12 +39,21 @@ from __future__ import annotations
 import threading
 import time as _time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from ml2p.errors import ML2PError
+from ml2p.record_format import (
+    CAPTURE,
+    LAYOUTS,
+    OBJECT,
+    capture_key,
+    capture_prefix,
+    check_layout,
+    layout_from_environ,
+    object_prefix,
+)
 from ml2p.record_ids import format_record_id, merge_parts, record_key
-from ml2p.serving.settings import CAPTURE, LAYOUTS, OBJECT, RecorderSettings, check_layout
-from ml2p.variables import ML2P_S3_URL
+from ml2p.variables import ML2P_RECORD_KMS_KEY_ID, ML2P_S3_URL
 
 if TYPE_CHECKING:  # pragma: no cover
     from ml2p.core import ModelPredictor
@@ -57,6 +67,7 @@ __all__ = [
     "Recorder",
     "RecordingPlan",
     "S3Recorder",
+    "kms_key_from_environ",
     "put_arguments",
 ]
 
@@ -82,10 +93,8 @@ class Destination:
     capture_folder: str = field(init=False)
 
     def __post_init__(self) -> None:
-        from ml2p.records.capture import capture_prefix
-
         version = self.model_version
-        object.__setattr__(self, "object_folder", f"{self.base}predictions/{version}/")
+        object.__setattr__(self, "object_folder", f"{self.base}{object_prefix(version)}")
         object.__setattr__(self, "capture_folder", f"{self.base}{capture_prefix(version)}")
 
     @classmethod
@@ -107,8 +116,6 @@ class Destination:
 
     def capture_key(self, when: float, name: Optional[str] = None) -> str:
         """The key of a capture file whose first record was made at POSIX time ``when``."""
-        from ml2p.records.capture import capture_key
-
         return capture_key(self.capture_folder, when, name)
 
 
@@ -222,6 +229,11 @@ class Recorder(Protocol):
         """Flush what is pending and release resources."""
 
 
+def kms_key_from_environ(environ: Mapping[str, str]) -> Optional[str]:
+    """The KMS key ``ML2P_RECORD_KMS_KEY_ID`` gives in ``environ``, or ``None`` (unset or blank)."""
+    return (environ.get(ML2P_RECORD_KMS_KEY_ID) or "").strip() or None
+
+
 def put_arguments(kms_key_id: Optional[str]) -> Dict[str, str]:
     """The ``put_object`` arguments that encrypt a record with the KMS key ``kms_key_id``.
 
@@ -309,9 +321,9 @@ class RecordingPlan:
         cls = type(predictor)
         self.destination = Destination.of(predictor.env)
         self.record_invoke = cls.record_invoke is not ModelPredictor.record_invoke
-        settings = RecorderSettings.from_environ(getattr(predictor.env, "environ", {}))
-        self.layout = settings.layout
-        self.kms_key_id = settings.kms_key_id
+        environ = getattr(predictor.env, "environ", {})
+        self.layout = layout_from_environ(environ)
+        self.kms_key_id = kms_key_from_environ(environ)
         pm = predictor.plugin_manager
         self._default_ids = (
             cls.record_invoke_id is ModelPredictor.record_invoke_id

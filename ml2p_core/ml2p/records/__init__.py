@@ -10,7 +10,7 @@ its project's S3 folder, in one of two layouts:
     SageMaker's endpoint data capture format: JSON Lines files under
     ``predictions/capture/<model_version>/<variant>/yyyy/mm/dd/hh/``, one
     line per request with the request and response bodies as they were
-    received and sent (see :mod:`ml2p.records.capture`).
+    received and sent (see :mod:`ml2p.record_format`).
 
 :class:`RecordReader` (or :func:`read_records`) reads either, or both, as
 :class:`Record` s (``id``, ``input``, ``prediction``, ``time``, ``key``),
@@ -25,7 +25,7 @@ talks to S3.
 
 from __future__ import annotations
 
-from ml2p.records.capture import CaptureFormatError
+from ml2p.record_format import CaptureFormatError
 from ml2p.records.reader import (
     LAYOUTS,
     Exchange,

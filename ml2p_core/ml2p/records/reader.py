@@ -20,12 +20,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from ml2p.errors import ML2PError
-from ml2p.records.capture import (
+from ml2p.record_format import (
     CAPTURE_FOLDER,
+    LAYOUTS,
     CaptureFormatError,
-    event_records,
+    object_prefix,
     read_line,
 )
+from ml2p.records.capture import event_records
 from ml2p.records.pool import Window, ordered_map
 from ml2p.records.times import id_time, normal_time, parse_when, posix_time
 
@@ -42,8 +44,6 @@ __all__ = [
 
 logger = logging.getLogger("ml2p.records")
 
-#: The layouts a reader reads: ML2P 0.6's one object per record, and SageMaker's data capture.
-LAYOUTS = ("object", "capture")
 #: Threads reading objects, by default.
 DEFAULT_WORKERS = 8
 #: Bytes of capture files read ahead at most, by default.
@@ -68,7 +68,7 @@ class Record(NamedTuple):
     response it is the datum's row (the values of ``result``).
     """
 
-    #: The record id (``ts-...--uuid-...`` by default; see :mod:`ml2p.records.capture`).
+    #: The record id (``ts-...--uuid-...`` by default; see :mod:`ml2p.record_format`).
     id: str
     #: The datum the model was invoked with.
     input: Any
@@ -259,7 +259,7 @@ class RecordReader:
     @property
     def object_folder(self) -> str:
         """The ``object`` layout's folder key: ``<base>/predictions/<model_version>/``."""
-        return self.s3.path(f"predictions/{self.model_version}/")
+        return self.s3.path(object_prefix(self.model_version))
 
     @property
     def capture_folder(self) -> str:

@@ -7,7 +7,9 @@ microseconds are 0, as ML2P 0.6 wrote it), a capture line's
 ``2026-12-01T08:30:26Z``) and a prediction's ``metadata.timestamp`` (POSIX
 seconds). The reader turns each into one form, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``:
 always 27 characters, so comparing two times as text compares them in time
-(the spellings above do not: ``...:26Z`` sorts after ``...:26.5Z``).
+(the spellings above do not: ``...:26Z`` sorts after ``...:26.5Z``). That
+form is the one a capture line's ``inferenceTime`` is written in
+(:func:`ml2p.record_format.posix_time`, importable from here too).
 """
 
 from __future__ import annotations
@@ -17,26 +19,16 @@ import re
 import time
 from typing import Any, Optional
 
-from ml2p.record_ids import utc_timestamp
+from ml2p.record_format import padded_time, posix_time
 
 __all__ = ["id_time", "normal_time", "parse_when", "posix_time"]
 
 _UTC = datetime.timezone.utc
-_FRACTION_PAD = "000000"
 _ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?\Z")
 # The ts pair of a record id: first, or after a "--", and ending the id or a pair.
 _ID_TS = re.compile(r"(?:\A|--)ts-(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?)(?=--|\Z)")
 _RELATIVE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def _pad(text: str) -> str:
-    """``YYYY-MM-DDTHH:MM:SS[.f{1,6}]`` (validated) -> the fixed-width form."""
-    if len(text) == 26:
-        return text + "Z"
-    if len(text) == 19:
-        return text + ".000000Z"
-    return text + _FRACTION_PAD[: 26 - len(text)] + "Z"
 
 
 def normal_time(text: str) -> Optional[str]:
@@ -55,7 +47,7 @@ def normal_time(text: str) -> Optional[str]:
     if len(text) > 26 and text[19:20] == "." and text[20:].isdigit():
         text = text[:26]  # nanoseconds: keep the microseconds
     if _ISO.match(text):
-        return _pad(text)
+        return padded_time(text)
     try:
         parsed = datetime.datetime.fromisoformat(text)
     except ValueError:
@@ -63,11 +55,6 @@ def normal_time(text: str) -> Optional[str]:
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(_UTC).replace(tzinfo=None)
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def posix_time(seconds: float) -> str:
-    """Return POSIX ``seconds`` in the fixed-width form."""
-    return _pad(utc_timestamp(seconds))
 
 
 def id_time(record_id: str) -> Optional[str]:
@@ -81,9 +68,9 @@ def id_time(record_id: str) -> Optional[str]:
         end = record_id.find("--", 3)
         text = record_id[3:] if end < 0 else record_id[3:end]
         if _ISO.match(text):
-            return _pad(text)
+            return padded_time(text)
     match = _ID_TS.search(record_id)
-    return _pad(match.group(1)) if match else None
+    return padded_time(match.group(1)) if match else None
 
 
 def parse_when(value: Any, now: Optional[float] = None) -> str:

@@ -5,7 +5,9 @@ JSON Lines or CSV (batch transform; ``text/csv; header=present`` when the
 first row names the columns). A body of any other Content-Type, or none, is
 read as JSON, as ML2P 0.6 read every body. Responses are JSON, JSON Lines or
 CSV, as the ``Accept`` header asks. Everything here is plain, synchronous
-code: the server runs it on a prediction thread, off the event loop.
+code: the server runs it on a prediction thread, off the event loop. The
+media types (``JSON``, ``CSV``, ``JSONLINES_TYPES``, ``media_type``) are
+:mod:`ml2p.media_types`', importable from here too.
 """
 
 from __future__ import annotations
@@ -19,14 +21,10 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from ml2p.errors import ClientError
+from ml2p.media_types import CSV, JSON, JSONLINES_TYPES, media_type
 
-#: The JSON media type: how every body that is not JSON Lines or CSV is read.
-JSON = "application/json"
-#: The CSV media type.
-CSV = "text/csv"
 #: What :func:`request_media_type` returns for CSV whose first row names the columns.
 CSV_WITH_HEADER = "text/csv; header=present"
-JSONLINES_TYPES = ("application/jsonlines", "application/x-jsonlines", "application/json-lines")
 
 #: Accept values that mean JSON (a missing header, too).
 _JSON_ACCEPTS = frozenset({"", "*/*", "application/*", JSON})
@@ -91,11 +89,6 @@ def json_body(obj: Any) -> bytes:
     return _ENCODER.encode(obj).encode("utf-8")
 
 
-def media_type(header: str) -> str:
-    """Return the lower-case media type of a Content-Type value, without parameters."""
-    return header.split(";", 1)[0].strip().lower()
-
-
 def _csv_header_parameter(content_type: str) -> str:
     """Return the lower-case ``header`` parameter of a ``text/csv`` type (RFC 4180), or ``""``."""
     for parameter in content_type.split(";")[1:]:
@@ -108,11 +101,11 @@ def _csv_header_parameter(content_type: str) -> str:
 def request_media_type(content_type: str) -> str:
     """Return the media type the body will be read as.
 
-    A JSON Lines type is itself; ``text/csv`` is :data:`CSV`, or
-    :data:`CSV_WITH_HEADER` with the parameter ``header=present``; any other
-    type, or none, is :data:`JSON` (ML2P 0.6 read every body as JSON, so
-    clients that send JSON as ``text/plain`` keep working). Other parameters
-    (``charset``) are ignored.
+    A JSON Lines type is itself; ``text/csv`` is :data:`~ml2p.media_types.CSV`,
+    or :data:`CSV_WITH_HEADER` with the parameter ``header=present``; any
+    other type, or none, is :data:`~ml2p.media_types.JSON` (ML2P 0.6 read
+    every body as JSON, so clients that send JSON as ``text/plain`` keep
+    working). Other parameters (``charset``) are ignored.
 
     :raises UnsupportedMediaType: (415) for a CSV ``header`` parameter other
         than ``present`` and ``absent``.

@@ -24,7 +24,7 @@ A record becomes :class:`Put` objects, one per S3 object:
     the predictor made or the default id (:func:`ml2p.record_ids.default_id`)
     made here;
 ``capture`` layout (:func:`capture_line`, :func:`capture_files`)
-    one JSON line per record (:func:`ml2p.records.capture.build_line`): the
+    one JSON line per record (:func:`ml2p.record_format.build_line`): the
     bodies the server received and sent as they are when the record has
     them, else the data and predictions encoded as a JSON request and
     response would carry them; files hold the lines of one folder and hour.
@@ -45,9 +45,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ml2p.record_format import CAPTURE, build_line, capture_key
 from ml2p.record_ids import default_ids, uuid4_text
-from ml2p.recording import CAPTURE, Record
-from ml2p.records.capture import build_line, capture_key
+from ml2p.recording import Record
 
 logger = logging.getLogger("ml2p.serving.recorder")
 
@@ -288,7 +288,7 @@ def capture_files(items: Sequence[Captured]) -> List[Put]:
     """The capture files of ``items``: one per folder (model version) and UTC hour.
 
     Each file is named after its first line's time
-    (:func:`~ml2p.records.capture.capture_key`), so it lies in that line's
+    (:func:`~ml2p.record_format.capture_key`), so it lies in that line's
     hour folder, as do all its lines.
     """
     if not items:

@@ -60,7 +60,8 @@ import time
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ml2p.errors import ConfigError
-from ml2p.recording import CAPTURE, OBJECT, Record, put_arguments
+from ml2p.record_format import CAPTURE, OBJECT, check_layout
+from ml2p.recording import Record, put_arguments
 from ml2p.serving.record_encoding import (
     Captured,
     Put,
@@ -79,7 +80,6 @@ from ml2p.serving.settings import (
     DEFAULT_WRITERS,
     SPILL_DIR_ENV,
     RecorderSettings,
-    check_layout,
 )
 from ml2p.serving.spill import UNWRITTEN_MARK, DiskSpill, LogSpill
 

@@ -27,7 +27,9 @@ variable                           meaning (default)
 =================================  ==========================================
 
 How invocations are recorded (:class:`RecorderSettings`, read from the
-``ML2P_RECORD_*`` variables) is read here too; see ``docs/serving.md``.
+``ML2P_RECORD_*`` variables) is read here too; see ``docs/serving.md``. The
+record layouts (``LAYOUTS``, ``OBJECT``, ``CAPTURE``, ``check_layout``) are
+:mod:`ml2p.record_format`'s, importable from here too.
 """
 
 from __future__ import annotations
@@ -39,6 +41,21 @@ from typing import Dict, Mapping, Optional
 
 from ml2p import variables
 from ml2p.errors import ConfigError
+from ml2p.record_format import CAPTURE, LAYOUTS, OBJECT, check_layout, layout_from_environ
+from ml2p.recording import kms_key_from_environ
+
+__all__ = [
+    # The record layouts, importable from here as before (ml2p.record_format's).
+    "CAPTURE",
+    "LAYOUTS",
+    "OBJECT",
+    "SPILLS",
+    "RecorderSettings",
+    "ServerSettings",
+    "check_layout",
+    "cpu_count",
+    "env_number",
+]
 
 # The variables read here (named in ml2p.variables).
 PORT_ENV = variables.SAGEMAKER_BIND_TO_PORT
@@ -167,9 +184,8 @@ class ServerSettings:
 
 # -- recording invocations ------------------------------------------------------
 
-# The variables read here (named in ml2p.variables).
-LAYOUT_ENV = variables.ML2P_RECORD_LAYOUT
-KMS_KEY_ENV = variables.ML2P_RECORD_KMS_KEY_ID
+# The variables read here (named in ml2p.variables); the layout and the KMS key are read
+# where the library's recorder reads them too (ml2p.record_format, ml2p.recording).
 WRITERS_ENV = variables.ML2P_RECORD_WRITERS
 QUEUE_SIZE_ENV = variables.ML2P_RECORD_QUEUE_SIZE
 QUEUE_BYTES_ENV = variables.ML2P_RECORD_QUEUE_BYTES
@@ -180,10 +196,6 @@ BATCH_SECONDS_ENV = variables.ML2P_RECORD_BATCH_SECONDS
 SPILL_ENV = variables.ML2P_RECORD_SPILL
 SPILL_DIR_ENV = variables.ML2P_RECORD_SPILL_DIR
 
-OBJECT = "object"
-CAPTURE = "capture"
-#: The record layouts (see :mod:`ml2p.recording`), the default first.
-LAYOUTS = (OBJECT, CAPTURE)
 #: Where records go that S3 cannot take (see :mod:`ml2p.serving.spill`), the default first.
 SPILLS = ("disk", "log")
 #: Writer threads per worker: PUTs in flight at once.
@@ -204,22 +216,6 @@ DEFAULT_SPILL = "disk"
 DEFAULT_SPILL_DIR = os.path.join(tempfile.gettempdir(), "ml2p-record-spill")
 
 
-def check_layout(layout: str, name: str = "record layout") -> str:
-    """Return ``layout`` if it is one of :data:`LAYOUTS`.
-
-    :raises ml2p.errors.ConfigError: naming ``name``; for ``batched`` (the
-        layout this one replaced) saying to use ``capture``.
-    """
-    if layout in LAYOUTS:
-        return layout
-    if layout == "batched":
-        raise ConfigError(
-            f"{name} 'batched' is no longer supported: use 'capture' (SageMaker's data capture "
-            "format: JSON Lines files holding many records, each request stored as received)"
-        )
-    raise ConfigError(f"{name} {layout!r} is not one of {', '.join(LAYOUTS)}")
-
-
 @dataclass(frozen=True)
 class RecorderSettings:
     """How invocations are recorded, from the ``ML2P_RECORD_*`` variables.
@@ -228,7 +224,7 @@ class RecorderSettings:
     ``queue_size`` means the layout's default.
     """
 
-    layout: str = "object"
+    layout: str = OBJECT
     kms_key_id: Optional[str] = None
     writers: Optional[int] = None
     queue_size: Optional[int] = None
@@ -248,14 +244,13 @@ class RecorderSettings:
             not a number, out of range, or not a known layout or spill.
         """
         environ = os.environ if environ is None else environ
-        layout = (environ.get(LAYOUT_ENV) or "object").strip().lower()
-        check_layout(layout, LAYOUT_ENV)
+        layout = layout_from_environ(environ)
         spill = (environ.get(SPILL_ENV) or DEFAULT_SPILL).strip().lower()
         if spill not in SPILLS:
             raise ConfigError(f"{SPILL_ENV}={spill!r} is not one of {', '.join(SPILLS)}")
         return cls(
             layout=layout,
-            kms_key_id=(environ.get(KMS_KEY_ENV) or "").strip() or None,
+            kms_key_id=kms_key_from_environ(environ),
             # 0 (unset) means the layout's default.
             writers=_whole(environ, WRITERS_ENV, 0, 1) or None,
             queue_size=_whole(environ, QUEUE_SIZE_ENV, 0, 1) or None,
