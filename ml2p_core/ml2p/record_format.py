@@ -112,7 +112,9 @@ __all__ = [
 
 # -- layouts ----------------------------------------------------------------------
 
+#: ML2P 0.6's layout, the default: one object per datum.
 OBJECT = "object"
+#: SageMaker's endpoint data capture: JSON Lines files, one line per request.
 CAPTURE = "capture"
 #: The record layouts, the default first.
 LAYOUTS = (OBJECT, CAPTURE)
