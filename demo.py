@@ -29,7 +29,8 @@ import subprocess
 import sys
 import time
 import venv
-from typing import Any, Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 # Standard library only, shared with the end-to-end test: server start, wait,
 # requests and stop.
@@ -88,18 +89,18 @@ def venv_python() -> pathlib.Path:
     return VENV / "bin" / "python"
 
 
-def run(cmd: Sequence[Any], what: str, env: Optional[Dict[str, str]] = None) -> str:
+def run(cmd: Sequence[Any], what: str, env: dict[str, str] | None = None) -> str:
     """Run ``cmd`` in the work folder; return its stdout (:class:`LoopError` if it fails)."""
     return run_command(cmd, what, env, cwd=WORK)
 
 
-def packages() -> List[pathlib.Path]:
+def packages() -> list[pathlib.Path]:
     """The core, every plugin, and the diabetes example."""
     plugins = sorted(p for p in (ROOT / "plugins").glob("*/") if (p / "setup.cfg").is_file())
     return [ROOT, *plugins, ROOT / "examples" / "diabetes"]
 
 
-def ml2p_env() -> Dict[str, str]:
+def ml2p_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env.update(
         {
@@ -114,7 +115,7 @@ def ml2p_env() -> Dict[str, str]:
     return env
 
 
-def ml2p(*args: Any) -> List[str]:
+def ml2p(*args: Any) -> list[str]:
     return ml2p_command(venv_python(), WORK / "ml2p.yml", *args)
 
 
@@ -150,7 +151,7 @@ def install(reused: bool) -> str:
     return ", ".join(p.relative_to(ROOT).as_posix() or "." for p in pkgs)
 
 
-def held_out_rows() -> List[Dict[str, float]]:
+def held_out_rows() -> list[dict[str, float]]:
     path = LOCAL / "input" / "data" / "training" / "test.csv"
     rows = read_rows(path)
     if len(rows) < SINGLE_ROWS + BATCH_ROWS:
@@ -158,7 +159,7 @@ def held_out_rows() -> List[Dict[str, float]]:
     return rows
 
 
-def predict(base: str, rows: List[Dict[str, float]]) -> List[List[Any]]:
+def predict(base: str, rows: list[dict[str, float]]) -> list[list[Any]]:
     """Predict the first rows one by one, the next ones as one batch; return table rows."""
     table = []
     for i, row in enumerate(rows[:SINGLE_ROWS]):
@@ -177,7 +178,7 @@ def predict(base: str, rows: List[Dict[str, float]]) -> List[List[Any]]:
     return table
 
 
-def print_table(table: List[List[Any]]) -> None:
+def print_table(table: list[list[Any]]) -> None:
     print("      how    patient   true   predicted   error")
     for how, i, truth, predicted in table:
         print(f"      {how:<6} {i:>7} {truth:>6.0f} {predicted:>11.1f} {predicted - truth:>+7.1f}")

@@ -17,7 +17,8 @@ import json
 import os
 import pathlib
 import time
-from typing import Any, Awaitable, Callable, Dict
+from collections.abc import Awaitable
+from typing import Any, Callable
 
 from bench_models import compute, load_params
 
@@ -26,8 +27,8 @@ _MODEL_VERSION = os.environ.get("ML2P_MODEL_VERSION")
 _HEADERS = [(b"content-type", b"application/json")]
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
-Receive = Callable[[], Awaitable[Dict[str, Any]]]
-Send = Callable[[Dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 async def _answer(send: Send, status: int, body: bytes) -> None:
@@ -36,7 +37,7 @@ async def _answer(send: Send, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def app(scope: Dict[str, Any], receive: Receive, send: Send) -> None:
+async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
     """Answer ``POST /invocations`` and ``GET /ping``; 404 for anything else."""
     if scope["type"] == "lifespan":
         while True:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import pathlib
-from typing import Any, Dict
+from typing import Any
 
 from ml2p.core import Model, ModelPredictor
 
@@ -20,13 +20,13 @@ from ml2p.core import Model, ModelPredictor
 MODEL_FILE = "bench_model.json"
 
 
-def load_params(model_folder: pathlib.Path) -> Dict[str, float]:
+def load_params(model_folder: pathlib.Path) -> dict[str, float]:
     """Read the model parameters written by the benchmark (slope and intercept)."""
     params = json.loads((pathlib.Path(model_folder) / MODEL_FILE).read_text(encoding="utf-8"))
     return {"slope": float(params["slope"]), "intercept": float(params["intercept"])}
 
 
-def compute(params: Dict[str, float], data: Dict[str, Any]) -> Dict[str, float]:
+def compute(params: dict[str, float], data: dict[str, Any]) -> dict[str, float]:
     """The prediction: ``y = slope * x + intercept`` for one datum ``{"x": number}``."""
     return {"y": params["slope"] * float(data["x"]) + params["intercept"]}
 
@@ -37,7 +37,7 @@ class BenchPredictor(ModelPredictor):
     def setup(self) -> None:
         self.params = load_params(self.env.model_folder())
 
-    def result(self, data: Dict[str, Any]) -> Dict[str, float]:
+    def result(self, data: dict[str, Any]) -> dict[str, float]:
         return compute(self.params, data)
 
 

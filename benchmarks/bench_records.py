@@ -36,7 +36,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 BUCKET = "ml2p-bench"
 S3FOLDER = f"s3://{BUCKET}/bench/"
@@ -88,14 +88,14 @@ def s3_client(url: str) -> Any:
     )
 
 
-def prediction(i: int, stamp: float) -> Dict[str, Any]:
+def prediction(i: int, stamp: float) -> dict[str, Any]:
     return {
         "metadata": {"model_version": "bench", "ml2p_version": "0.7.0", "timestamp": stamp},
         "result": {"y": 2.5 * i, "label": "even" if i % 2 == 0 else "odd"},
     }
 
 
-def datum(i: int) -> Dict[str, Any]:
+def datum(i: int) -> dict[str, Any]:
     return {"x": i, "name": f"customer {i}", "features": [0.5, 1.5, float(i % 7)]}
 
 
@@ -106,7 +106,7 @@ def write_capture(client: Any, model_version: str, records: int, per_request: in
     folder = BASE + capture.capture_prefix(model_version)
     start = time.time() - 3600
     files = []
-    lines: List[str] = []
+    lines: list[str] = []
     first = start
     for r in range(records // per_request):
         when = start + r * 0.001
@@ -154,7 +154,7 @@ def write_objects(client: Any, model_version: str, records: int) -> int:
     return len(items)
 
 
-def put_all(client: Any, items: List[Any]) -> None:
+def put_all(client: Any, items: list[Any]) -> None:
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda kv: client.put_object(Bucket=BUCKET, Key=kv[0], Body=kv[1]), items))
 
@@ -177,7 +177,7 @@ def memory_kb(field: str) -> int:
     return peak // 1024 if sys.platform == "darwin" else peak
 
 
-def read(url: str, model_version: str, layout: str, workers: int) -> Dict[str, Any]:
+def read(url: str, model_version: str, layout: str, workers: int) -> dict[str, Any]:
     """Read every record (in this process); what a child prints for the parent."""
     from ml2p.records import RecordReader
 
@@ -203,14 +203,14 @@ def read(url: str, model_version: str, layout: str, workers: int) -> Dict[str, A
     }
 
 
-def read_in_child(url: str, model_version: str, layout: str, workers: int) -> Dict[str, Any]:
+def read_in_child(url: str, model_version: str, layout: str, workers: int) -> dict[str, Any]:
     args = [sys.executable, __file__, "--read", model_version, "--layout", layout, "--url", url]
     args += ["--workers", str(workers)]
     out = subprocess.run(args, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def machine() -> List[str]:
+def machine() -> list[str]:
     load = os.getloadavg()
     return [
         f"- date (UTC): {time.strftime('%Y-%m-%d %H:%M', time.gmtime())}",
@@ -219,7 +219,7 @@ def machine() -> List[str]:
     ]
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--capture-records", type=int, default=100_000)
     parser.add_argument("--object-records", type=int, default=3_000)

@@ -46,7 +46,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -65,7 +65,7 @@ LAYOUTS = ("object", "capture")
 S3_PUT = "s3-put"
 
 #: (payload, threads, connections) in the order every server runs them.
-CELLS: List[Tuple[str, int, int]] = [
+CELLS: list[tuple[str, int, int]] = [
     ("single", 1, 1),
     ("single", 2, 16),
     ("batch", 1, 1),
@@ -88,26 +88,26 @@ class BenchError(Exception):
 # Payloads and answers
 
 
-def single_body() -> Dict[str, Any]:
+def single_body() -> dict[str, Any]:
     return {"x": 1.5}
 
 
-def batch_body() -> Dict[str, Any]:
+def batch_body() -> dict[str, Any]:
     return {"instances": [{"x": i * 0.5} for i in range(BATCH_SIZE)]}
 
 
-def expected_y(datum: Dict[str, Any]) -> float:
+def expected_y(datum: dict[str, Any]) -> float:
     return PARAMS["slope"] * datum["x"] + PARAMS["intercept"]
 
 
-def object_record() -> Dict[str, Any]:
+def object_record() -> dict[str, Any]:
     """What the ``object`` layout stores for a single invocation (the PUT capacity's body)."""
     datum = single_body()
     metadata = {"model_version": MODEL_VERSION, "ml2p_version": "0.7.0", "timestamp": time.time()}
     return {"input": datum, "result": {"metadata": metadata, "result": {"y": expected_y(datum)}}}
 
 
-def _ys(answer: Any, batch: bool) -> List[float]:
+def _ys(answer: Any, batch: bool) -> list[float]:
     """The predicted ``y`` values in a server's answer (each under ``result``)."""
     items = answer["predictions"] if batch else [answer]
     return [item["result"]["y"] for item in items]
@@ -123,13 +123,13 @@ class ServerSpec:
 
     key: str
     label: str
-    argv: List[str]
-    env: Dict[str, str]
+    argv: list[str]
+    env: dict[str, str]
     #: ``ML2P_RECORD_LAYOUT`` value, or "sync" for 0.6.0; None when not recording.
-    recording: Optional[str] = None
+    recording: str | None = None
     notes: str = ""
     #: The (payload, connections) cells to measure; None for all of CELLS.
-    cells: Optional[List[Tuple[str, int]]] = None
+    cells: list[tuple[str, int]] | None = None
 
 
 @dataclass
@@ -146,7 +146,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _http(url: str, body: Optional[bytes] = None, timeout: float = 10.0) -> Tuple[int, bytes]:
+def _http(url: str, body: bytes | None = None, timeout: float = 10.0) -> tuple[int, bytes]:
     headers = {"Content-Type": "application/json"} if body is not None else {}
     req = urllib.request.Request(url, data=body, headers=headers)
     try:
@@ -219,9 +219,9 @@ def stop_server(running: Running, timeout: float) -> float:
     return time.monotonic() - start
 
 
-def _descendants(pid: int) -> List[int]:
+def _descendants(pid: int) -> list[int]:
     """The processes under ``pid`` (from /proc; empty where there is none)."""
-    children: Dict[int, List[int]] = {}
+    children: dict[int, list[int]] = {}
     for entry in pathlib.Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -239,7 +239,7 @@ def _descendants(pid: int) -> List[int]:
     return found
 
 
-def worker_peak_rss(pid: int) -> Optional[float]:
+def worker_peak_rss(pid: int) -> float | None:
     """The largest peak RSS (``VmHWM``, MiB) of the processes under ``pid`` (its workers)."""
     peaks = []
     for child in _descendants(pid):
@@ -278,11 +278,11 @@ class CellResult:
     p99_ms: float
     requests: int
     errors: int
-    error_detail: Dict[str, int] = field(default_factory=dict)
+    error_detail: dict[str, int] = field(default_factory=dict)
     #: CPU microseconds per request of the server's processes, and of this script's
     #: process (the moto S3 server; about nothing else while wrk runs).
-    server_cpu_us: Optional[float] = None
-    s3_cpu_us: Optional[float] = None
+    server_cpu_us: float | None = None
+    s3_cpu_us: float | None = None
 
 
 def run_wrk(
@@ -292,7 +292,7 @@ def run_wrk(
     connections: int,
     duration: float,
     script: str = "wrk_post.lua",
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Run wrk against ``url`` and return the ``BENCH_RESULT`` the Lua ``done`` printed."""
     argv = [
         "wrk",
@@ -317,10 +317,10 @@ def run_wrk(
 
 def measure(
     running: Running,
-    bodies: Dict[str, pathlib.Path],
+    bodies: dict[str, pathlib.Path],
     duration: float,
     warmup: float,
-) -> List[CellResult]:
+) -> list[CellResult]:
     url = running.url + "/invocations"
     cells = [
         (payload, threads, connections, bodies[payload])
@@ -335,7 +335,7 @@ def measure(
 
 def measure_s3_puts(
     moto: Moto, body: pathlib.Path, duration: float, warmup: float
-) -> List[CellResult]:
+) -> list[CellResult]:
     """What the S3 server stores alone: wrk PUTting one record per request, c1 and c16."""
     url = f"{moto.url}/{BUCKET}/put-capacity/"
     # The concurrencies of the cells (one record per PUT, as the object layout writes).
@@ -347,7 +347,7 @@ def measure_s3_puts(
     return measure_cells(url, cells, duration, warmup, "wrk_put.lua", lambda: [])
 
 
-def _cpu_seconds(pids: List[int]) -> float:
+def _cpu_seconds(pids: list[int]) -> float:
     """User and system CPU seconds of the processes ``pids`` so far (all their threads)."""
     total = 0.0
     for pid in pids:
@@ -361,12 +361,12 @@ def _cpu_seconds(pids: List[int]) -> float:
 
 def measure_cells(
     url: str,
-    cells: List[Tuple[str, int, int, pathlib.Path]],
+    cells: list[tuple[str, int, int, pathlib.Path]],
     duration: float,
     warmup: float,
     script: str,
-    server_pids: Callable[[], List[int]],
-) -> List[CellResult]:
+    server_pids: Callable[[], list[int]],
+) -> list[CellResult]:
     results = []
     for payload, threads, connections, body in cells:
         if warmup > 0:
@@ -442,7 +442,7 @@ class Moto:
         urllib.request.urlopen(req, timeout=60).close()
         self.client().create_bucket(Bucket=BUCKET)
 
-    def count_records(self) -> Tuple[int, int]:
+    def count_records(self) -> tuple[int, int]:
         """Return (S3 objects, invocation records) under the predictions prefix.
 
         An ``object`` layout object holds one record; a capture file one line
@@ -492,7 +492,7 @@ def ensure_v060_venv(venv: pathlib.Path, python: str) -> pathlib.Path:
     return venv_python
 
 
-def this_ml2p_docker() -> List[str]:
+def this_ml2p_docker() -> list[str]:
     """The ``ml2p-docker`` console script of the running Python."""
     script = pathlib.Path(sys.executable).parent / "ml2p-docker"
     if script.exists():
@@ -505,7 +505,7 @@ def this_ml2p_docker() -> List[str]:
     )
 
 
-def base_env(moto_url: Optional[str]) -> Dict[str, str]:
+def base_env(moto_url: str | None) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -532,9 +532,9 @@ def base_env(moto_url: Optional[str]) -> Dict[str, str]:
 def build_specs(
     args: argparse.Namespace,
     ml_folder: pathlib.Path,
-    moto_url: Optional[str],
-    v060_python: Optional[pathlib.Path],
-) -> List[ServerSpec]:
+    moto_url: str | None,
+    v060_python: pathlib.Path | None,
+) -> list[ServerSpec]:
     env = base_env(moto_url)
     workers = str(args.workers)
     specs = []
@@ -618,7 +618,7 @@ def build_specs(
     return specs
 
 
-def bare_argv() -> List[str]:
+def bare_argv() -> list[str]:
     """The bare app on ML2P's gunicorn + uvicorn configuration (see ``bench_bare_server.py``)."""
     return [sys.executable, str(HERE / "bench_bare_server.py"), "127.0.0.1"]
 
@@ -627,10 +627,10 @@ def bare_argv() -> List[str]:
 # Report
 
 
-def cpu_busy(interval: float = 2.0) -> Optional[float]:
+def cpu_busy(interval: float = 2.0) -> float | None:
     """Return the fraction of all CPUs busy over ``interval`` s (from /proc/stat), or None."""
 
-    def sample() -> Tuple[int, int]:
+    def sample() -> tuple[int, int]:
         fields = [int(v) for v in pathlib.Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
         idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
         return idle, sum(fields)
@@ -645,7 +645,7 @@ def cpu_busy(interval: float = 2.0) -> Optional[float]:
     return 1.0 - (idle1 - idle0) / total if total > 0 else None
 
 
-def wait_for_idle(limit: float, max_busy: float = 0.10) -> Optional[float]:
+def wait_for_idle(limit: float, max_busy: float = 0.10) -> float | None:
     """Wait up to ``limit`` s for the CPUs to be at most ``max_busy`` busy; return the last load."""
     deadline = time.monotonic() + limit
     busy = cpu_busy()
@@ -655,7 +655,7 @@ def wait_for_idle(limit: float, max_busy: float = 0.10) -> Optional[float]:
     return busy
 
 
-def machine_facts() -> Dict[str, str]:
+def machine_facts() -> dict[str, str]:
     cpu = "unknown"
     try:
         for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
@@ -683,7 +683,7 @@ def machine_facts() -> Dict[str, str]:
     return facts
 
 
-def keep_best(best: Dict[Tuple[str, int], CellResult], cells: List[CellResult]) -> None:
+def keep_best(best: dict[tuple[str, int], CellResult], cells: list[CellResult]) -> None:
     """Keep, per cell, the round with the most req/s (error-free rounds first).
 
     Other load on the machine only ever slows a cell down, so the best round
@@ -703,19 +703,19 @@ def _loadavg() -> str:
         return "?"
 
 
-Table = Dict[str, Dict[Tuple[str, int], CellResult]]
+Table = dict[str, dict[tuple[str, int], CellResult]]
 
 
 @dataclass
 class Target:
     name: str
-    value: Optional[float]
+    value: float | None
     shown: str
     goal: str
-    met: Optional[bool]
+    met: bool | None
 
 
-def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
@@ -725,43 +725,43 @@ def _clean_cell(table: Table, key: str, payload: str, c: int) -> Any:
     return cell if cell and cell.errors == 0 else None
 
 
-def _rps(table: Table, key: str, payload: str, c: int) -> Optional[float]:
+def _rps(table: Table, key: str, payload: str, c: int) -> float | None:
     cell = _clean_cell(table, key, payload, c)
     return cell.rps if cell else None
 
 
-def _p50(table: Table, key: str, payload: str, c: int) -> Optional[float]:
+def _p50(table: Table, key: str, payload: str, c: int) -> float | None:
     cell = _clean_cell(table, key, payload, c)
     return cell.p50_ms if cell else None
 
 
-def _overhead(table: Table, key: str, payload: str) -> Optional[float]:
+def _overhead(table: Table, key: str, payload: str) -> float | None:
     """1 - key's req/s over the bare app's, at c16."""
     ratio = _ratio(_rps(table, key, payload, 16), _rps(table, "bare", payload, 16))
     return None if ratio is None else 1.0 - ratio
 
 
-def _shown(value: Optional[float], kind: str) -> str:
+def _shown(value: float | None, kind: str) -> str:
     """A fraction as a percentage (kind "%") or a ratio as "1.23x" (kind "x")."""
     if value is None:
         return "n/a"
     return f"{value * 100:.1f}%" if kind == "%" else f"{value:.2f}x"
 
 
-def compute_targets(table: Table) -> List[Target]:
-    def rps(key: str, payload: str, c: int) -> Optional[float]:
+def compute_targets(table: Table) -> list[Target]:
+    def rps(key: str, payload: str, c: int) -> float | None:
         return _rps(table, key, payload, c)
 
-    def p50(key: str, payload: str, c: int) -> Optional[float]:
+    def p50(key: str, payload: str, c: int) -> float | None:
         return _p50(table, key, payload, c)
 
-    def p99(key: str, payload: str, c: int) -> Optional[float]:
+    def p99(key: str, payload: str, c: int) -> float | None:
         return _p99(table, key, payload, c)
 
-    def records_per_s(key: str, payload: str, c: int) -> Optional[float]:
+    def records_per_s(key: str, payload: str, c: int) -> float | None:
         return _records_per_s(table, key, payload, c)
 
-    def target(name: str, value: Optional[float], kind: str, limit: float) -> Target:
+    def target(name: str, value: float | None, kind: str, limit: float) -> Target:
         # kind: ">=x" / "<=x" compare ratios, ">=%" / "<=%" compare fractions.
         percent = kind.endswith("%")
         at_least = kind.startswith(">=")
@@ -771,7 +771,7 @@ def compute_targets(table: Table) -> List[Target]:
         met = value >= limit if at_least else value <= limit
         return Target(name, value, _shown(value, kind[-1]), goal, met)
 
-    def overhead(payload: str) -> Optional[float]:
+    def overhead(payload: str) -> float | None:
         return _overhead(table, "this", payload)
 
     return [
@@ -826,12 +826,12 @@ def compute_targets(table: Table) -> List[Target]:
     ]
 
 
-def _p99(table: Table, key: str, payload: str, c: int) -> Optional[float]:
+def _p99(table: Table, key: str, payload: str, c: int) -> float | None:
     cell = _clean_cell(table, key, payload, c)
     return cell.p99_ms if cell else None
 
 
-def _cpu(table: Table, key: str, payload: str, c: int, s3: bool = False) -> Optional[float]:
+def _cpu(table: Table, key: str, payload: str, c: int, s3: bool = False) -> float | None:
     """CPU microseconds per request of the server (and of the S3 server, with ``s3``)."""
     cell = _clean_cell(table, key, payload, c)
     if cell is None or cell.server_cpu_us is None:
@@ -839,22 +839,22 @@ def _cpu(table: Table, key: str, payload: str, c: int, s3: bool = False) -> Opti
     return cell.server_cpu_us + ((cell.s3_cpu_us or 0.0) if s3 else 0.0)
 
 
-def _records_per_s(table: Table, key: str, payload: str, c: int) -> Optional[float]:
+def _records_per_s(table: Table, key: str, payload: str, c: int) -> float | None:
     """Records stored per second: with a full queue, one per answered datum (see README)."""
     rate = _rps(table, key, payload, c)
     return None if rate is None else rate * (BATCH_SIZE if payload == "batch" else 1)
 
 
-def other_ratios(table: Table) -> List[Tuple[str, Optional[float], str]]:
+def other_ratios(table: Table) -> list[tuple[str, float | None, str]]:
     """Ratios that are not targets but show the trade-offs: (name, value, kind)."""
 
-    def rps(key: str, payload: str, c: int) -> Optional[float]:
+    def rps(key: str, payload: str, c: int) -> float | None:
         return _rps(table, key, payload, c)
 
-    def p50(key: str, payload: str, c: int) -> Optional[float]:
+    def p50(key: str, payload: str, c: int) -> float | None:
         return _p50(table, key, payload, c)
 
-    def overhead(key: str, payload: str) -> Optional[float]:
+    def overhead(key: str, payload: str) -> float | None:
         return _overhead(table, key, payload)
 
     return [
@@ -929,12 +929,12 @@ def other_ratios(table: Table) -> List[Tuple[str, Optional[float], str]]:
 def render(
     args: argparse.Namespace,
     command: str,
-    facts: Dict[str, str],
-    specs: List[ServerSpec],
+    facts: dict[str, str],
+    specs: list[ServerSpec],
     table: Table,
-    records: Dict[str, List[str]],
-    stop_times: Dict[str, float],
-    rss: Dict[str, float],
+    records: dict[str, list[str]],
+    stop_times: dict[str, float],
+    rss: dict[str, float],
 ) -> str:
     out = ["# Serving benchmarks", ""]
     out.append(
@@ -1035,7 +1035,7 @@ def replace_section(path: pathlib.Path, report: str) -> str:
     return "".join(lines[:mine]) + report + ("\n" + rest if rest else "")
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -1120,10 +1120,10 @@ def run(args: argparse.Namespace, command: str) -> str:
     if v060_python is not None:
         facts["ML2P 0.6.0 venv"] = str(args.v060_venv)
     table: Table = {}
-    records: Dict[str, List[str]] = {}
-    stop_times: Dict[str, float] = {}
-    rss: Dict[str, float] = {}
-    moto: Optional[Moto] = None
+    records: dict[str, list[str]] = {}
+    stop_times: dict[str, float] = {}
+    rss: dict[str, float] = {}
+    moto: Moto | None = None
     with tempfile.TemporaryDirectory(prefix="ml2p-bench-") as tmp:
         workdir = pathlib.Path(tmp)
         ml_folder = workdir / "ml"
@@ -1182,7 +1182,7 @@ def run(args: argparse.Namespace, command: str) -> str:
         return render(args, command, facts, specs, table, records, stop_times, rss)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     command = "python benchmarks/bench_serving.py " + " ".join(
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)

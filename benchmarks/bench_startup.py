@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import List
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -68,7 +67,7 @@ CLIENT = "boto3.session.Session().client('sagemaker', region_name='us-east-1')"
 
 def median_seconds(code: str, runs: int) -> float:
     """The median of what ``code`` prints (seconds) over ``runs`` fresh processes."""
-    values: List[float] = []
+    values: list[float] = []
     for _ in range(runs):
         out = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
@@ -83,7 +82,7 @@ def timed(setup: str, step: str) -> str:
 
 def help_process(runs: int) -> tuple:
     """The median wall time of ``python -m ml2p --help``, and the heavy modules it imported."""
-    values: List[float] = []
+    values: list[float] = []
     imported = set()
     for _ in range(runs):
         start = time.perf_counter()

@@ -11,7 +11,8 @@ import logging
 import os
 import sys
 import tempfile
-from typing import Callable, Dict, Iterator, List
+from collections.abc import Iterator
+from typing import Callable
 
 import pytest
 
@@ -22,7 +23,7 @@ from compat.environments import cache_dir, ensure_model06, ensure_v060
 collect_ignore = ["model06", "scenarios"]
 
 #: Every outcome computed in this session, for the final report.
-OUTCOMES: Dict[str, harness.Outcome] = {}
+OUTCOMES: dict[str, harness.Outcome] = {}
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +43,7 @@ def moto_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def sides() -> Dict[str, harness.Side]:
+def sides() -> dict[str, harness.Side]:
     """ML2P 0.6.0's Python (its own virtualenv) and ours, both with model06 installed."""
     v060 = harness.Side("v060", ensure_v060(cache_dir() / "ml2p-0.6.0"))
     # ML2P_COMPAT_OURS_PYTHON: compare another environment's ML2P (e.g. a branch's).
@@ -66,7 +67,7 @@ def work_root() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def outcome(
-    sides: Dict[str, harness.Side], moto_url: str, work_root: str
+    sides: dict[str, harness.Side], moto_url: str, work_root: str
 ) -> Callable[[str], harness.Outcome]:
     """``outcome(scenario)``: the scenario run through both packages and compared (once)."""
 
@@ -80,10 +81,10 @@ def outcome(
     return get
 
 
-def report_lines() -> List[str]:
+def report_lines() -> list[str]:
     """The suite's report: allowed differences, what is not comparable, what is unexpected."""
     lines = ["", "ML2P 0.6.0 compatibility: allowed differences (compat/differences.py)"]
-    seen: Dict[str, int] = {}
+    seen: dict[str, int] = {}
     for outcome in OUTCOMES.values():
         for key, diffs in outcome.allowed.items():
             seen[key] = seen.get(key, 0) + len(diffs)

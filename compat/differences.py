@@ -16,7 +16,7 @@ and why.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable
 
 #: Why a difference is allowed.
 LOSES_DATA = "0.6 loses data"
@@ -42,14 +42,14 @@ class Allowed:
     """
 
     id: str
-    where: Tuple[str, ...]
+    where: tuple[str, ...]
     kind: str
     summary: str
     reason: str
-    check: Optional[Callable[[Any, Any], bool]] = None
+    check: Callable[[Any, Any], bool] | None = None
 
     @property
-    def scenarios(self) -> List[str]:
+    def scenarios(self) -> list[str]:
         return sorted({pattern.split(":", 1)[0] for pattern in self.where})
 
 
@@ -200,7 +200,7 @@ def _both_text(old: Any, new: Any) -> bool:
 
 # ---------------------------------------------------------------- the list
 
-ALLOWED: Tuple[Allowed, ...] = (
+ALLOWED: tuple[Allowed, ...] = (
     Allowed(
         id="batch-invoke-returns-a-list",
         where=(
@@ -504,7 +504,7 @@ ALLOWED: Tuple[Allowed, ...] = (
     ),
 )
 
-NOT_COMPARABLE: Tuple[NotComparable, ...] = (
+NOT_COMPARABLE: tuple[NotComparable, ...] = (
     NotComparable(
         id="code-repositories",
         what=(

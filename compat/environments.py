@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from typing import List
 
 from compat.harness import MODEL06_DIR
 
@@ -31,7 +30,7 @@ def cache_dir() -> pathlib.Path:
     return pathlib.Path(os.environ.get(CACHE_ENV) or default)
 
 
-def _pip(python: str, args: List[str]) -> None:
+def _pip(python: str, args: list[str]) -> None:
     cmd = [python, "-m", "pip", "--disable-pip-version-check", "--quiet", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode:

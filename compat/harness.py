@@ -21,7 +21,8 @@ import shutil
 import subprocess
 import time
 import urllib.request
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -59,13 +60,13 @@ class Run:
     """What one scenario run produced."""
 
     side: Side
-    doc: Dict[str, Any]
+    doc: dict[str, Any]
     returncode: int
     stderr: str
     seconds: float = 0.0
 
     @property
-    def observations(self) -> Dict[str, Any]:
+    def observations(self) -> dict[str, Any]:
         return self.doc.get("observations", {})
 
     @property
@@ -105,7 +106,7 @@ class Difference:
         )
 
 
-def _only_in(items: List[Any], others: List[Any]) -> List[Any]:
+def _only_in(items: list[Any], others: list[Any]) -> list[Any]:
     """The items of ``items`` not in ``others`` (as multisets)."""
     left = [json.dumps(o, sort_keys=True) for o in others]
     out = []
@@ -132,7 +133,7 @@ def reset_moto(url: str) -> None:
     urllib.request.urlopen(req, timeout=30).close()
 
 
-def scenario_env(moto_url: str, extra: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+def scenario_env(moto_url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment a scenario runs in: no ML2P, AWS or Python settings of the caller."""
     env = {
         k: v
@@ -243,7 +244,7 @@ def normalise(value: Any, version: str, work: str, key: str = "") -> Any:
     return value
 
 
-def normalised_observations(run: Run) -> Dict[str, Any]:
+def normalised_observations(run: Run) -> dict[str, Any]:
     doc = run.doc
     return normalise(doc.get("observations", {}), doc.get("ml2p_version", "?"), doc.get("work", ""))
 
@@ -255,7 +256,7 @@ def _is_tagged(value: Any, tag: str) -> bool:
     return isinstance(value, dict) and tag in value
 
 
-def _tag(value: Any) -> Optional[str]:
+def _tag(value: Any) -> str | None:
     """The ``$`` tag of a tagged observation (an exception, a signature...), else None."""
     if isinstance(value, dict) and len(value) == 1:
         key = next(iter(value))
@@ -308,7 +309,7 @@ def signature_compatible(old: Any, new: Any) -> bool:
     return True
 
 
-def compare(scenario: str, old: Any, new: Any, path: str = "") -> List[Difference]:
+def compare(scenario: str, old: Any, new: Any, path: str = "") -> list[Difference]:
     """Return the differences between 0.6's ``old`` and our ``new`` observations."""
     for tag in ("$exc", "$class"):
         if _is_tagged(old, tag) and _is_tagged(new, tag):
@@ -320,7 +321,7 @@ def compare(scenario: str, old: Any, new: Any, path: str = "") -> List[Differenc
     if _tag(old) != _tag(new):
         return [Difference(scenario, path, _public(old), _public(new))]
     if isinstance(old, dict) and isinstance(new, dict):
-        diffs: List[Difference] = []
+        diffs: list[Difference] = []
         for key in sorted(set(old) | set(new)):
             if key.startswith("_"):
                 continue
@@ -370,10 +371,10 @@ def matches(entry: Any, diff: Difference) -> bool:
 
 def classify(
     diffs: Iterable[Difference], allowed: Sequence[Any]
-) -> Tuple[Dict[str, List[Difference]], List[Difference]]:
+) -> tuple[dict[str, list[Difference]], list[Difference]]:
     """Split ``diffs`` into ``{allowed id: [diffs]}`` and the unexpected ones."""
-    hits: Dict[str, List[Difference]] = {}
-    unexpected: List[Difference] = []
+    hits: dict[str, list[Difference]] = {}
+    unexpected: list[Difference] = []
     for diff in diffs:
         entry = next((e for e in allowed if matches(e, diff)), None)
         if entry is None:
@@ -390,8 +391,8 @@ class Outcome:
     scenario: str
     v060: Run
     ours: Run
-    allowed: Dict[str, List[Difference]]
-    unexpected: List[Difference]
+    allowed: dict[str, list[Difference]]
+    unexpected: list[Difference]
 
 
 def run_both(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pathlib
 import re
-from typing import Dict, List
 
 from compat import differences
 from compat.test_scenarios import SCENARIOS
@@ -19,19 +18,19 @@ from compat.test_scenarios import SCENARIOS
 PAGE = pathlib.Path(__file__).resolve().parent.parent / "docs" / "migration.md"
 
 
-def sections(text: str) -> Dict[str, str]:
+def sections(text: str) -> dict[str, str]:
     """The page's ``## `` sections by title."""
     parts = re.split(r"^## (.+)$", text, flags=re.M)
     return {title.strip(): body for title, body in zip(parts[1::2], parts[2::2])}
 
 
-def labelled_blocks(body: str) -> List[tuple]:
+def labelled_blocks(body: str) -> list[tuple]:
     """``(label, text)`` for each ``(label)=`` target and the text up to the next."""
     parts = re.split(r"^\(([a-z0-9-]+)\)=$", body, flags=re.M)
     return list(zip(parts[1::2], parts[2::2]))
 
 
-def bullets(body: str) -> List[str]:
+def bullets(body: str) -> list[str]:
     return [b.strip() for b in re.split(r"^- ", body, flags=re.M)[1:]]
 
 

@@ -32,7 +32,7 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from typing import Iterable, List, Sequence, Set
+from collections.abc import Iterable, Sequence
 
 from install_instruction import (
     create_venv,
@@ -84,7 +84,7 @@ def run(cmd: Sequence[object], what: str, tail: int = 0, **kwargs) -> str:
     return output
 
 
-def docs_includes(source: pathlib.Path) -> Set[str]:
+def docs_includes(source: pathlib.Path) -> set[str]:
     """The files the docs include (MyST ``{include}``), as paths from the root of ``source``."""
     found = set()
     for page in (source / "docs").glob("*.md"):
@@ -94,7 +94,7 @@ def docs_includes(source: pathlib.Path) -> Set[str]:
     return found
 
 
-def expected_in_sdist(source: pathlib.Path) -> Set[str]:
+def expected_in_sdist(source: pathlib.Path) -> set[str]:
     """What the sdist of ``source`` must hold, as paths from its root."""
     wanted = set(SDIST_FILES) | docs_includes(source)
     for folder in SDIST_FOLDERS:
@@ -104,13 +104,13 @@ def expected_in_sdist(source: pathlib.Path) -> Set[str]:
     return wanted
 
 
-def sdist_missing(members: Iterable[str], wanted: Iterable[str]) -> List[str]:
+def sdist_missing(members: Iterable[str], wanted: Iterable[str]) -> list[str]:
     """Which of ``wanted`` the sdist with ``members`` (under its top folder) lacks."""
     held = {m.split("/", 1)[1] for m in members if "/" in m}
     return sorted(set(wanted) - held)
 
 
-def wheel_problems(names: Iterable[str]) -> List[str]:
+def wheel_problems(names: Iterable[str]) -> list[str]:
     """What is wrong with a wheel holding ``names``: no licence, no ``py.typed``, or tests."""
     names = list(names)
     problems = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 import pytest
 
@@ -25,7 +25,7 @@ def ml2p_s3_bucket() -> str:
 
 
 @pytest.fixture
-def aws_environ(ml2p_aws: str) -> Dict[str, str]:
+def aws_environ(ml2p_aws: str) -> dict[str, str]:
     """The environment for ml2p subprocesses: boto3 points at moto with fake credentials.
 
     ML2P's plugin selection variables are removed so that every installed

@@ -14,7 +14,7 @@ import pathlib
 import re
 import subprocess
 import venv
-from typing import Dict, List, NamedTuple, Optional
+from typing import NamedTuple
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 HEADING = "## Install"
@@ -35,7 +35,7 @@ def section(markdown: str, heading: str = HEADING) -> str:
     return match.group(1)
 
 
-def install_instructions(readme: Optional[str] = None) -> Instructions:
+def install_instructions(readme: str | None = None) -> Instructions:
     """The two commands of README's install section: from a checkout, then from a wheel."""
     if readme is None:
         readme = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -58,7 +58,7 @@ def venv_bin(folder: pathlib.Path) -> pathlib.Path:
     return folder / ("Scripts" if os.name == "nt" else "bin")
 
 
-def venv_environ(folder: pathlib.Path) -> Dict[str, str]:
+def venv_environ(folder: pathlib.Path) -> dict[str, str]:
     """The environment of a shell where the virtualenv in ``folder`` is activated.
 
     Nothing from a source tree is importable: no ``PYTHONPATH``, no user site.
@@ -72,7 +72,7 @@ def venv_environ(folder: pathlib.Path) -> Dict[str, str]:
 
 
 def run_verbatim(
-    command: str, cwd: pathlib.Path, env: Dict[str, str]
+    command: str, cwd: pathlib.Path, env: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
     """Run ``command`` through the shell exactly as written, in ``cwd``; capture its output."""
     print(f"$ (cd {cwd} && {command})", flush=True)
@@ -81,7 +81,7 @@ def run_verbatim(
     )
 
 
-def lines_equal_to(command: str, text: str) -> List[int]:
+def lines_equal_to(command: str, text: str) -> list[int]:
     """The (1-based) numbers of the lines of ``text`` that are ``command`` as a whole.
 
     A line counts when, without its indentation, a shell prompt (``$ ``) or a

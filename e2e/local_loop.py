@@ -18,7 +18,8 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 __all__ = [
     "FEATURES",
@@ -44,7 +45,7 @@ class LoopError(Exception):
     """A command or the server failed; the message says which, with its output's end."""
 
 
-def ml2p_command(python: Any, cfg: Any, *args: Any) -> List[str]:
+def ml2p_command(python: Any, cfg: Any, *args: Any) -> list[str]:
     """``python -m ml2p --cfg CFG ARGS...`` as a list of strings."""
     return [str(python), "-m", "ml2p", "--cfg", str(cfg), *map(str, args)]
 
@@ -52,9 +53,9 @@ def ml2p_command(python: Any, cfg: Any, *args: Any) -> List[str]:
 def run_command(
     cmd: Sequence[Any],
     what: str,
-    env: Optional[Mapping[str, str]] = None,
-    cwd: Optional[Any] = None,
-    timeout: Optional[float] = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Any | None = None,
+    timeout: float | None = None,
 ) -> str:
     """Run ``cmd`` and return its stdout.
 
@@ -84,7 +85,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def http(url: str, body: Any = None, timeout: float = 10.0) -> Tuple[int, Any]:
+def http(url: str, body: Any = None, timeout: float = 10.0) -> tuple[int, Any]:
     """GET ``url`` (or POST ``body`` as JSON); return ``(status, decoded JSON)``.
 
     An error answer is returned, not raised; one that is not JSON comes back as text.
@@ -117,7 +118,7 @@ def log_tail(log: pathlib.Path, lines: int = 20) -> str:
 
 def wait_for_ping(
     server: subprocess.Popen, base: str, log: pathlib.Path, timeout: float = 120.0
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Wait until ``base``/ping answers 200; return its body.
 
     :raises LoopError: with the log's end, if the server exits or is not
@@ -139,7 +140,7 @@ def wait_for_ping(
     raise LoopError(f"/ping not healthy after {timeout:.0f} s ({last}):\n{log_tail(log)}")
 
 
-def stop(server: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> Optional[int]:
+def stop(server: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> int | None:
     """SIGTERM the server; return its exit status, or ``None`` if it had to be killed."""
     if server.poll() is None:
         server.send_signal(signal.SIGTERM)
@@ -151,7 +152,7 @@ def stop(server: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> Optional[in
         return None
 
 
-def read_rows(path: pathlib.Path) -> List[Dict[str, float]]:
+def read_rows(path: pathlib.Path) -> list[dict[str, float]]:
     """The rows of a CSV file of numbers, as dicts of floats.
 
     :raises LoopError: naming the file, if it cannot be read or holds something else.

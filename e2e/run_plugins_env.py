@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
-from typing import Dict, List, Sequence
+from collections.abc import Sequence
 
 from source_tree import copy_source_tree
 
@@ -49,7 +49,7 @@ def _is_package(folder: pathlib.Path) -> bool:
     return (folder / "setup.cfg").is_file() or (folder / "pyproject.toml").is_file()
 
 
-def local_packages(root: pathlib.Path = ROOT) -> List[pathlib.Path]:
+def local_packages(root: pathlib.Path = ROOT) -> list[pathlib.Path]:
     """Return the folders to install: the core first, then plugins, then examples."""
     found = [root]
     found += sorted(p for p in (root / "plugins").glob("*/") if _is_package(p))
@@ -59,7 +59,7 @@ def local_packages(root: pathlib.Path = ROOT) -> List[pathlib.Path]:
     return found
 
 
-def test_paths(root: pathlib.Path = ROOT) -> List[pathlib.Path]:
+def test_paths(root: pathlib.Path = ROOT) -> list[pathlib.Path]:
     """Return the absolute test folders: plugins' and examples' ``tests/``, then ``e2e/``."""
     paths = sorted(p for p in (root / "plugins").glob("*/tests") if p.is_dir())
     paths += sorted(
@@ -70,7 +70,7 @@ def test_paths(root: pathlib.Path = ROOT) -> List[pathlib.Path]:
     return [*paths, root / "e2e"]
 
 
-def _clean_env() -> Dict[str, str]:
+def _clean_env() -> dict[str, str]:
     # The source trees must not be importable: no PYTHONPATH, no user site.
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env["PYTHONNOUSERSITE"] = "1"
@@ -78,7 +78,7 @@ def _clean_env() -> Dict[str, str]:
     return env
 
 
-def _run(cmd: Sequence[str], cwd: pathlib.Path, env: Dict[str, str]) -> int:
+def _run(cmd: Sequence[str], cwd: pathlib.Path, env: dict[str, str]) -> int:
     print(f"$ (cd {cwd} && {shlex.join(map(str, cmd))})", flush=True)
     return subprocess.call([str(c) for c in cmd], cwd=str(cwd), env=env)
 
@@ -100,7 +100,7 @@ def dist_name(folder: pathlib.Path) -> str:
     return name
 
 
-def install(packages: Sequence[pathlib.Path], env: Dict[str, str], workdir: pathlib.Path) -> None:
+def install(packages: Sequence[pathlib.Path], env: dict[str, str], workdir: pathlib.Path) -> None:
     """pip-install the local packages (non-editable, freshly built) and the test deps."""
     pip = [sys.executable, "-m", "pip"]
     names = [dist_name(p) for p in packages]
@@ -115,7 +115,7 @@ def install(packages: Sequence[pathlib.Path], env: Dict[str, str], workdir: path
         raise SystemExit("pip install failed (see above)")
 
 
-def check_installed(env: Dict[str, str], workdir: pathlib.Path) -> None:
+def check_installed(env: dict[str, str], workdir: pathlib.Path) -> None:
     """Fail unless ``ml2p`` imports from outside the repository (i.e. the installed copy)."""
     out = subprocess.run(
         [sys.executable, "-c", "import ml2p, os; print(os.path.realpath(ml2p.__file__))"],

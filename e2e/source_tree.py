@@ -15,13 +15,13 @@ from __future__ import annotations
 import fnmatch
 import pathlib
 import shutil
-from typing import List, Sequence
+from collections.abc import Sequence
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 ALWAYS_IGNORED = (".git",)
 
 
-def ignored_patterns(root: pathlib.Path = ROOT) -> List[str]:
+def ignored_patterns(root: pathlib.Path = ROOT) -> list[str]:
     """The patterns of ``root/.gitignore`` (without comments and blank lines), and ``.git``."""
     try:
         lines = (root / ".gitignore").read_text(encoding="utf-8").splitlines()
@@ -52,7 +52,7 @@ def copy_source_tree(dest: pathlib.Path, root: pathlib.Path = ROOT) -> pathlib.P
     """Copy ``root`` to ``dest`` (not yet existing) without the ignored paths; return ``dest``."""
     patterns = ignored_patterns(root)
 
-    def ignore(folder: str, names: List[str]) -> List[str]:
+    def ignore(folder: str, names: list[str]) -> list[str]:
         base = pathlib.Path(folder).relative_to(root).as_posix()
         prefix = "" if base == "." else base + "/"
         return [n for n in names if is_ignored(prefix + n, patterns)]

@@ -23,7 +23,7 @@ import json
 import pathlib
 import subprocess
 import sys
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 from local_loop import FEATURES, http, ml2p_command, read_rows, run_command, stop, wait_for_ping
@@ -56,11 +56,11 @@ def _require_installed() -> None:
         pytest.skip(f"not installed: {', '.join(missing)} (run e2e/run_plugins_env.py)")
 
 
-def ml2p(cfg: pathlib.Path, *args: Any) -> List[str]:
+def ml2p(cfg: pathlib.Path, *args: Any) -> list[str]:
     return ml2p_command(sys.executable, cfg, *args)
 
 
-def run(cmd: List[str], env: Dict[str, str], cwd: pathlib.Path) -> Dict[str, Any]:
+def run(cmd: list[str], env: dict[str, str], cwd: pathlib.Path) -> dict[str, Any]:
     what = "ml2p " + " ".join(cmd[5:7])
     return json.loads(run_command(cmd, what, env, cwd=cwd, timeout=300))
 
@@ -97,10 +97,10 @@ def test_generate_train_serve_invoke_with_every_plugin(tmp_path, aws_environ, s3
     held_out = read_rows(local / "input" / "data" / "training" / "test.csv")
     model = joblib.load(local / "model" / "model.joblib")
 
-    def expected(rows: List[Dict[str, float]]) -> List[float]:
+    def expected(rows: list[dict[str, float]]) -> list[float]:
         return list(model.predict(np.array([[r[f] for f in FEATURES] for r in rows])))
 
-    def datum(row: Dict[str, float], customer: str) -> Dict[str, Any]:
+    def datum(row: dict[str, float], customer: str) -> dict[str, Any]:
         return {**{f: row[f] for f in FEATURES}, "customer_id": customer}
 
     base = f"http://127.0.0.1:{free_port}"

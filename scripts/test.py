@@ -31,8 +31,8 @@ import subprocess
 import sys
 import time
 import venv
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOTSTRAP = ROOT / ".tox" / ".bootstrap"
@@ -80,14 +80,14 @@ def ensure_tox() -> Path:
     return python
 
 
-def required_versions(tox_ini: str) -> List[str]:
+def required_versions(tox_ini: str) -> list[str]:
     """The Python versions tox.ini asks for (``py39`` and ``python3.9`` both mean ``3.9``)."""
     found = {f"3.{minor}" for minor in re.findall(r"\bpy3(\d+)\b", tox_ini)}
     found |= {f"3.{minor}" for minor in re.findall(r"\bpython3\.(\d+)\b", tox_ini)}
     return sorted(found, key=lambda v: int(v.split(".")[1]))
 
 
-def pyenv_versions_folder(environ: Dict[str, str]) -> Optional[Path]:
+def pyenv_versions_folder(environ: dict[str, str]) -> Path | None:
     root = environ.get("PYENV_ROOT")
     if not root and shutil.which("pyenv"):
         root = subprocess.run(
@@ -97,7 +97,7 @@ def pyenv_versions_folder(environ: Dict[str, str]) -> Optional[Path]:
     return folder if folder.is_dir() else None
 
 
-def interpreter_folders(versions: Sequence[str], folder: Optional[Path]) -> List[str]:
+def interpreter_folders(versions: Sequence[str], folder: Path | None) -> list[str]:
     """The ``bin`` folder of the newest pyenv-installed patch release of each version."""
     if folder is None:
         return []
@@ -115,7 +115,7 @@ def interpreter_folders(versions: Sequence[str], folder: Optional[Path]) -> List
     return found
 
 
-def tox_command(python: Path, argv: Sequence[str], strict: bool) -> List[str]:
+def tox_command(python: Path, argv: Sequence[str], strict: bool) -> list[str]:
     cmd = [str(python), "-m", "tox", "run-parallel"]
     tox_args = argv[: list(argv).index("--")] if "--" in argv else argv  # the rest is pytest's
     if not any(a in ("-p", "--parallel") or a.startswith("--parallel=") for a in tox_args):

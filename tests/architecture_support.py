@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_ROOT = ROOT / "ml2p_core"
@@ -68,16 +68,16 @@ class Step:
 class Page:
     """What a page says: its references, its call blocks, its layers (bottom first)."""
 
-    references: List[Tuple[int, str]] = field(default_factory=list)
-    blocks: Dict[str, List[Step]] = field(default_factory=dict)
-    layers: List[Tuple[str, List[str]]] = field(default_factory=list)
+    references: list[tuple[int, str]] = field(default_factory=list)
+    blocks: dict[str, list[Step]] = field(default_factory=dict)
+    layers: list[tuple[str, list[str]]] = field(default_factory=list)
     #: The text of each call block, as written (without its options).
-    texts: Dict[str, str] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
     #: Lines that are in a call block but are not a step (reported by :func:`check_page`).
-    bad_lines: List[Tuple[int, str]] = field(default_factory=list)
+    bad_lines: list[tuple[int, str]] = field(default_factory=list)
 
 
-def _cells(line: str) -> List[str]:
+def _cells(line: str) -> list[str]:
     return [cell.strip() for cell in line.strip().strip("|").split("|")]
 
 
@@ -91,7 +91,7 @@ def read_page(text: str) -> Page:
         fence = _FENCE.match(line)
         if fence:
             marker, info = fence.group(2), fence.group(3).strip()
-            body: List[Tuple[int, str]] = []
+            body: list[tuple[int, str]] = []
             index += 1
             while index < len(lines) and not lines[index].strip().startswith(marker):
                 body.append((index + 1, lines[index]))
@@ -123,10 +123,10 @@ def _read_references(page: Page, number: int, line: str) -> None:
             page.references.append((number, match.group(1)))
 
 
-def _read_block(page: Page, body: List[Tuple[int, str]]) -> None:
+def _read_block(page: Page, body: list[tuple[int, str]]) -> None:
     name = None
-    steps: List[Step] = []
-    text: List[str] = []
+    steps: list[Step] = []
+    text: list[str] = []
     for number, raw in body:
         line = raw.strip()
         if line.startswith(":") and not steps and not text:
@@ -157,7 +157,7 @@ def _read_block(page: Page, body: List[Tuple[int, str]]) -> None:
 
 
 @cache
-def modules() -> Dict[str, Path]:
+def modules() -> dict[str, Path]:
     """Every module of the ``ml2p`` package: dotted name -> source file."""
     found = {}
     for path in sorted((SOURCE_ROOT / "ml2p").rglob("*.py")):
@@ -173,7 +173,7 @@ def tree(module: str) -> ast.Module:
     return ast.parse(modules()[module].read_text(encoding="utf-8"), str(modules()[module]))
 
 
-def module_of(dotted: str) -> Optional[str]:
+def module_of(dotted: str) -> str | None:
     """The longest prefix of ``dotted`` that is a module, or ``None``."""
     parts = dotted.split(".")
     for end in range(len(parts), 0, -1):
@@ -183,7 +183,7 @@ def module_of(dotted: str) -> Optional[str]:
     return None
 
 
-def _import_bindings(module: str, nodes: List[ast.stmt]) -> Dict[str, str]:
+def _import_bindings(module: str, nodes: list[ast.stmt]) -> dict[str, str]:
     """Local name -> the dotted name it is bound to, for the imports in ``nodes``."""
     is_package = modules()[module].name == "__init__.py"
     bound = {}
@@ -210,7 +210,7 @@ def _from_module(module: str, is_package: bool, node: ast.ImportFrom) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def _statements(nodes: List[ast.stmt]) -> Iterator[ast.stmt]:
+def _statements(nodes: list[ast.stmt]) -> Iterator[ast.stmt]:
     """``nodes`` and the statements of their ``if``/``try`` blocks (not of functions or classes)."""
     for node in nodes:
         yield node
@@ -221,9 +221,9 @@ def _statements(nodes: List[ast.stmt]) -> Iterator[ast.stmt]:
                 yield from _statements(handler.body)
 
 
-def _defined_names(body: List[ast.stmt]) -> Dict[str, ast.AST]:
+def _defined_names(body: list[ast.stmt]) -> dict[str, ast.AST]:
     """Names a module or class body defines: classes, functions, assignments."""
-    names: Dict[str, ast.AST] = {}
+    names: dict[str, ast.AST] = {}
     for node in _statements(body):
         if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             names[node.name] = node
@@ -237,11 +237,11 @@ def _defined_names(body: List[ast.stmt]) -> Dict[str, ast.AST]:
     return names
 
 
-def _self_attributes(cls: ast.ClassDef) -> Dict[str, ast.AST]:
+def _self_attributes(cls: ast.ClassDef) -> dict[str, ast.AST]:
     """Attributes the methods of ``cls`` set on ``self``, each with its first assignment."""
-    found: Dict[str, ast.AST] = {}
+    found: dict[str, ast.AST] = {}
     for node in ast.walk(cls):
-        targets: List[ast.AST] = []
+        targets: list[ast.AST] = []
         if isinstance(node, ast.Assign):
             targets = list(node.targets)
         elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
@@ -256,7 +256,7 @@ def _self_attributes(cls: ast.ClassDef) -> Dict[str, ast.AST]:
     return found
 
 
-def _bases(module: str, cls: ast.ClassDef) -> List[str]:
+def _bases(module: str, cls: ast.ClassDef) -> list[str]:
     """The dotted names of ``cls``'s bases that the module defines or imports from ML2P."""
     body = tree(module).body
     bound = {name: f"{module}.{name}" for name in _defined_names(body)}
@@ -279,10 +279,10 @@ class Found:
     module: str
     node: ast.AST
     #: The enclosing class, for a method, a class attribute or an attribute set on ``self``.
-    cls: Optional[str] = None
+    cls: str | None = None
 
 
-def locate(dotted: str, _seen: Optional[Set[str]] = None) -> Tuple[Optional[Found], str]:
+def locate(dotted: str, _seen: set[str] | None = None) -> tuple[Found | None, str]:
     """Find what ``dotted`` names in the source; return it, or ``None`` and why not."""
     module = module_of(dotted)
     if module is None:
@@ -290,7 +290,7 @@ def locate(dotted: str, _seen: Optional[Set[str]] = None) -> Tuple[Optional[Foun
     rest = dotted[len(module) + 1 :].split(".") if dotted != module else []
     node: ast.AST = tree(module)
     where = module
-    cls: Optional[str] = None
+    cls: str | None = None
     for position, name in enumerate(rest):
         last = position == len(rest) - 1
         if isinstance(node, ast.Module):
@@ -325,7 +325,7 @@ def locate(dotted: str, _seen: Optional[Set[str]] = None) -> Tuple[Optional[Foun
     return Found(dotted, module, node, cls), ""
 
 
-def reference_problem(dotted: str) -> Optional[str]:
+def reference_problem(dotted: str) -> str | None:
     """``None`` if ``dotted`` names something in the code, else what is wrong."""
     found, why = locate(dotted)
     return None if found is not None else f"{dotted}: {why}"
@@ -336,7 +336,7 @@ def reference_problem(dotted: str) -> Optional[str]:
 # ---------------------------------------------------------------------------
 
 
-def _chain(node: ast.AST) -> Optional[List[str]]:
+def _chain(node: ast.AST) -> list[str] | None:
     """``a.b.c`` as ``["a", "b", "c"]``; ``None`` if it is not names and attributes alone."""
     parts = []
     while isinstance(node, ast.Attribute):
@@ -352,8 +352,8 @@ def _chain(node: ast.AST) -> Optional[List[str]]:
 class Uses:
     """What a body uses: fully resolved names, and attribute names on objects of unknown type."""
 
-    resolved: Set[str] = field(default_factory=set)
-    attributes: Set[str] = field(default_factory=set)
+    resolved: set[str] = field(default_factory=set)
+    attributes: set[str] = field(default_factory=set)
 
 
 def uses_of(found: Found) -> Uses:
@@ -395,7 +395,7 @@ def uses_of(found: Found) -> Uses:
     return uses
 
 
-def uses(caller: str, callee: str) -> Optional[str]:
+def uses(caller: str, callee: str) -> str | None:
     """``None`` if ``caller``'s body uses ``callee``, else what is wrong.
 
     ``caller`` is a function, a method or a class (then any of its methods).
@@ -436,21 +436,21 @@ def _followed(dotted: str) -> str:
 # ---------------------------------------------------------------------------
 
 
-def module_imports(module: str) -> Dict[str, bool]:
+def module_imports(module: str) -> dict[str, bool]:
     """The ``ml2p`` modules ``module`` imports -> whether when it is imported (else in functions).
 
     Imports under ``if TYPE_CHECKING:`` never run and are left out. ``from
     ml2p import lifecycle`` imports ``ml2p.lifecycle``; ``from ml2p import
     __version__`` imports ``ml2p``.
     """
-    found: Dict[str, bool] = {}
+    found: dict[str, bool] = {}
     is_package = modules()[module].name == "__init__.py"
 
     def add(name: str, eager: bool) -> None:
         if name in modules():
             found[name] = found.get(name, False) or eager
 
-    def visit(nodes: List[ast.stmt], eager: bool) -> None:
+    def visit(nodes: list[ast.stmt], eager: bool) -> None:
         for node in nodes:
             if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
                 visit(node.orelse, eager)
@@ -475,9 +475,9 @@ def module_imports(module: str) -> Dict[str, bool]:
     return found
 
 
-def layer_of(layers: List[Tuple[str, List[str]]], module: str) -> Optional[int]:
+def layer_of(layers: list[tuple[str, list[str]]], module: str) -> int | None:
     """The index (0: bottom) of the layer that lists ``module`` or its package, else ``None``."""
-    best: Optional[Tuple[int, int]] = None
+    best: tuple[int, int] | None = None
     for index, (_, listed) in enumerate(layers):
         for name in listed:
             covers = module == name or (name != "ml2p" and module.startswith(name + "."))
@@ -486,14 +486,14 @@ def layer_of(layers: List[Tuple[str, List[str]]], module: str) -> Optional[int]:
     return None if best is None else best[0]
 
 
-def upward_imports(layers: List[Tuple[str, List[str]]]) -> Tuple[Set[str], Set[str]]:
+def upward_imports(layers: list[tuple[str, list[str]]]) -> tuple[set[str], set[str]]:
     """The imports of a higher layer's module: ``(at import time, only in functions)``.
 
     Each as ``"importer -> imported"``. Modules no layer lists are left out
     (:func:`unlisted_modules` names them).
     """
-    eager: Set[str] = set()
-    deferred: Set[str] = set()
+    eager: set[str] = set()
+    deferred: set[str] = set()
     for module in modules():
         here = layer_of(layers, module)
         if here is None:
@@ -505,7 +505,7 @@ def upward_imports(layers: List[Tuple[str, List[str]]]) -> Tuple[Set[str], Set[s
     return eager, deferred
 
 
-def unlisted_modules(layers: List[Tuple[str, List[str]]]) -> List[str]:
+def unlisted_modules(layers: list[tuple[str, list[str]]]) -> list[str]:
     return sorted(module for module in modules() if layer_of(layers, module) is None)
 
 
@@ -518,7 +518,7 @@ def unlisted_modules(layers: List[Tuple[str, List[str]]]) -> List[str]:
 IMPORT_BLOCKS = ("deferred-imports",)
 
 
-def check_page(text: str) -> List[str]:
+def check_page(text: str) -> list[str]:
     """Every way the page ``text`` disagrees with the code, one line each (``[]``: none)."""
     page = read_page(text)
     problems = [f"line {number}: not 'caller -> callee': {line}" for number, line in page.bad_lines]

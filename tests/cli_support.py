@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 from click.testing import CliRunner, Result
 
@@ -42,7 +42,7 @@ def cli_runner() -> CliRunner:
         return _Runner()
 
 
-def parse_docs(text: str) -> List[Any]:
+def parse_docs(text: str) -> list[Any]:
     """Split ML2P 0.6-style output (one pretty JSON document after another)."""
     decoder = json.JSONDecoder()
     docs, pos = [], 0
@@ -56,7 +56,7 @@ def parse_docs(text: str) -> List[Any]:
     return docs
 
 
-def capture_requests(monkeypatch) -> Tuple[Dict[str, Any], Dict[str, List[Dict[str, Any]]]]:
+def capture_requests(monkeypatch) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
     """Record (and optionally answer) requests made on the clients ``ml2p.aws`` makes.
 
     Returns ``(answers, calls)``: put an operation name (``"CreateModel"``)
@@ -67,8 +67,8 @@ def capture_requests(monkeypatch) -> Tuple[Dict[str, Any], Dict[str, List[Dict[s
     """
     from ml2p import aws
 
-    calls: Dict[str, List[Dict[str, Any]]] = {}
-    answers: Dict[str, Any] = {}
+    calls: dict[str, list[dict[str, Any]]] = {}
+    answers: dict[str, Any] = {}
     real_client = aws.client
 
     def client(service, session_=None, **kw):

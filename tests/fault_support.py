@@ -14,7 +14,8 @@ import json
 import os
 import threading
 import time
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 from ml2p.records import read_records
 from ml2p.records.capture import parse_line
@@ -31,7 +32,7 @@ S3_ENV = {
 UNWRITTEN = "UNWRITTEN_RECORD "
 
 #: (where, record id) per datum number.
-Found = Dict[Any, List[Tuple[str, str]]]
+Found = dict[Any, list[tuple[str, str]]]
 
 
 def _record_id(key: str) -> str:
@@ -96,7 +97,7 @@ def merge(*founds: Found) -> Found:
     return out
 
 
-def assert_each_once(answered: Set[Any], found: Found, log: str = "") -> None:
+def assert_each_once(answered: set[Any], found: Found, log: str = "") -> None:
     """Every answered datum has exactly one record id; nothing else was recorded.
 
     A record may sit in two places under its one id (stored in S3 after its
@@ -129,14 +130,14 @@ class Load:
         threads: int = 4,
         pause: float = 0.0,
         start: int = 1,
-        headers: Optional[Mapping[str, str]] = None,
+        headers: Mapping[str, str] | None = None,
     ):
         self.port = port
         self.pause = pause
         self.headers = dict(headers or {})
-        self.answered: Set[int] = set()
-        self.statuses: List[int] = []
-        self.errors: List[Exception] = []
+        self.answered: set[int] = set()
+        self.statuses: list[int] = []
+        self.errors: list[Exception] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._next = start - 1

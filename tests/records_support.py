@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 from ml2p import plugins
 from ml2p.core import SageMakerEnv
@@ -50,7 +51,7 @@ class Request:
         self.content_type = content_type
         self.data = request.data if request.batch else [request.data]
         self.predictions = answer if request.batch else [answer]
-        self.ids: Optional[List[str]] = None
+        self.ids: list[str] | None = None
 
     def with_ids_of(self, p) -> Request:
         """Store the record ids the predictor names its records with (plugins, own ids)."""
@@ -75,9 +76,9 @@ class Request:
 
 def put_capture(
     s3,
-    requests: Sequence[Tuple[float, str, Request]],
+    requests: Sequence[tuple[float, str, Request]],
     model_version: str = MODEL_VERSION,
-    variant: Optional[str] = None,
+    variant: str | None = None,
 ) -> str:
     """Write one capture file of ``(time, event id, request)``; return its key."""
     folder = "proj/" + capture.capture_prefix(model_version, variant)

@@ -11,7 +11,8 @@ import http.client
 import json
 import os
 import time
-from typing import Any, Dict, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 from ml2p.testing import ServedPredictor
 from ml2p.testing.served import free_port
@@ -24,7 +25,7 @@ __all__ = ["MODEL", "ROOT", "Response", "Server", "free_port", "post", "request"
 
 
 class Response:
-    def __init__(self, status: int, headers: Dict[str, str], body: bytes):
+    def __init__(self, status: int, headers: dict[str, str], body: bytes):
         self.status = status
         self.headers = headers
         self.body = body
@@ -41,7 +42,7 @@ def request(
     method: str,
     path: str,
     body: Any = None,
-    headers: Optional[Mapping[str, str]] = None,
+    headers: Mapping[str, str] | None = None,
     timeout: float = 30.0,
     chunked: bool = False,
 ) -> Response:
@@ -80,7 +81,7 @@ class Server(ServedPredictor):
         ml_folder: Any,
         log_path: Any,
         model: str = MODEL,
-        env: Optional[Mapping[str, Optional[str]]] = None,
+        env: Mapping[str, str | None] | None = None,
         workers: int = 1,
         err_path: Any = None,
     ):
@@ -102,7 +103,7 @@ class Server(ServedPredictor):
         for name in [n for n in self.environ if n.startswith("SERVING_") and n not in environ]:
             del self.environ[name]
 
-    def wait_ready(self, timeout: Optional[float] = None) -> Response:  # type: ignore[override]
+    def wait_ready(self, timeout: float | None = None) -> Response:  # type: ignore[override]
         """Wait until ``/ping`` is 200 and return it (raises ``ServerNotReady`` otherwise)."""
         super().wait_ready(timeout)
         return request(self.port, "GET", "/ping")
@@ -116,7 +117,7 @@ class Server(ServedPredictor):
                 raise RuntimeError(f"workers not ready after {timeout} s:\n{self.log()}")
             time.sleep(0.05)
 
-    def terminate(self, timeout: float = 30.0) -> Tuple[Optional[int], Optional[float]]:
+    def terminate(self, timeout: float = 30.0) -> tuple[int | None, float | None]:
         """SIGTERM the server; return its exit code and the seconds it took to exit."""
         code = self.stop(timeout)
         return code, self.stop_seconds

@@ -25,7 +25,6 @@ import select
 import socket
 import struct
 import threading
-from typing import List, Tuple
 
 MODES = ("forward", "refuse", "drop_replies")
 
@@ -50,7 +49,7 @@ def _interim(data: bytes) -> bool:
 class TcpProxy:
     """Forward 127.0.0.1:<port> to ``upstream`` until told otherwise; use as a context manager."""
 
-    def __init__(self, upstream: Tuple[str, int]):
+    def __init__(self, upstream: tuple[str, int]):
         self.upstream = upstream
         self.mode = "forward"
         self._listener = socket.socket()
@@ -59,7 +58,7 @@ class TcpProxy:
         self._listener.listen(128)
         self.port = self._listener.getsockname()[1]
         self._lock = threading.Lock()
-        self._pairs: List[Tuple[socket.socket, socket.socket]] = []
+        self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._accept_loop, daemon=True)
         #: Connections accepted, and requests whose replies were dropped.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import textwrap
-from typing import Any, List
+from typing import Any
 
 import pytest
 
@@ -41,11 +41,11 @@ BLOCKS = [
 ]
 
 
-def _params(items: List[Any]) -> List[Any]:
+def _params(items: list[Any]) -> list[Any]:
     return [pytest.param(item, id=str(item)) for item in items]
 
 
-def _steps() -> List[Any]:
+def _steps() -> list[Any]:
     return [
         step for name, steps in READ.blocks.items() if name not in IMPORT_BLOCKS for step in steps
     ]

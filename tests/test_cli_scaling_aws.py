@@ -14,7 +14,7 @@ import datetime
 import json
 import time
 import urllib.request
-from typing import Any, Dict, List
+from typing import Any
 
 import boto3
 import pytest
@@ -38,7 +38,7 @@ defaults:
 @pytest.fixture
 def write_yml(tmp_path):
     """Write ``BASE_YML`` plus ``extra`` to a new file; return its path."""
-    written: List[str] = []
+    written: list[str] = []
 
     def write(extra: str = "") -> str:
         path = tmp_path / f"ml2p-{len(written)}.yml"
@@ -82,7 +82,7 @@ def fails(result, *words: str) -> str:
     return lines[-1]
 
 
-def put_log_events(group: str, stream: str, messages: List[str], at_ms: int) -> None:
+def put_log_events(group: str, stream: str, messages: list[str], at_ms: int) -> None:
     """Write events as SageMaker would, one millisecond apart from ``at_ms``."""
     logs = boto3.client("logs", region_name="us-east-1")
     try:
@@ -481,7 +481,7 @@ deploy:
 """
 
 
-def queue_async_results(moto_url: str, results: List[Dict[str, Any]]) -> None:
+def queue_async_results(moto_url: str, results: list[dict[str, Any]]) -> None:
     """Tell moto what the next asynchronous invocations answer (moto's own HTTP API)."""
     request = urllib.request.Request(
         f"{moto_url}/moto-api/static/sagemaker/async-endpoint-results",

@@ -13,7 +13,7 @@ import importlib
 import inspect
 import pkgutil
 import textwrap
-from typing import Dict, Iterator, List, Set, Tuple
+from collections.abc import Iterator
 
 import click
 import pytest
@@ -29,7 +29,7 @@ MAINS = {"ml2p": ml2p.cli.main, "ml2p-docker": docker.main}
 GROUPS = {"ml2p": cli, "ml2p-docker": docker.cli}
 
 
-def command_tree(group: click.Group, path: Tuple[str, ...] = ()) -> Iterator[Tuple[str, ...]]:
+def command_tree(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
     """Every command path under ``group`` (built-in commands only)."""
     ctx = click.Context(group)
     for name in group.list_commands(ctx):
@@ -158,7 +158,7 @@ def test_main_is_the_console_scripts_function():
 
 
 def test_ml2p_docker_commands_receive_its_options(tmp_path, monkeypatch):
-    received: List[docker.DockerOptions] = []
+    received: list[docker.DockerOptions] = []
 
     @click.group(cls=docker.DockerGroup)
     @click.option("--ml-folder")
@@ -182,14 +182,14 @@ def test_ml2p_docker_commands_receive_its_options(tmp_path, monkeypatch):
 # -- no command module borrows from another --------------------------------
 
 
-def _cli_modules() -> Dict[str, object]:
+def _cli_modules() -> dict[str, object]:
     names = [info.name for info in pkgutil.iter_modules(ml2p.cli.__path__)]
     return {f"ml2p.cli.{n}": importlib.import_module(f"ml2p.cli.{n}") for n in names}
 
 
-def _command_families() -> Dict[str, Set[str]]:
+def _command_families() -> dict[str, set[str]]:
     """Each module that defines commands -> the modules of the top-level command it is part of."""
-    families: Dict[str, Set[str]] = {}
+    families: dict[str, set[str]] = {}
     for name in BUILTIN_COMMANDS:
         top = cli.get_command(click.Context(cli), name)
         members = {top.callback.__module__}
@@ -204,9 +204,9 @@ def _command_families() -> Dict[str, Set[str]]:
     return families
 
 
-def _imported(module: object) -> Set[str]:
+def _imported(module: object) -> set[str]:
     tree = ast.parse(inspect.getsource(module))  # type: ignore[arg-type]
-    found: Set[str] = set()
+    found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
@@ -235,7 +235,7 @@ def test_command_modules_import_no_other_commands_module():
     assert borrowed == []
 
 
-def _names_taken_from_cli_modules(source: str) -> Dict[str, Set[str]]:
+def _names_taken_from_cli_modules(source: str) -> dict[str, set[str]]:
     """The names a module's ``source`` takes from other ``ml2p.cli`` modules: module -> {name, ...}.
 
     Both ways: ``from ml2p.cli.X import a`` (X -> a), and importing the module
@@ -243,9 +243,9 @@ def _names_taken_from_cli_modules(source: str) -> Dict[str, Set[str]]:
     its attribute ``X.a`` (X -> a).
     """
     tree = ast.parse(source)
-    found: Dict[str, Set[str]] = {}
+    found: dict[str, set[str]] = {}
     # How the module refers to each ml2p.cli module it imports whole: dotted name -> module.
-    bound: Dict[str, str] = {}
+    bound: dict[str, str] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == "ml2p.cli":
             for alias in node.names:

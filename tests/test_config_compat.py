@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, NamedTuple
 
 import boto3
 import pytest
@@ -52,13 +52,13 @@ class Odd(NamedTuple):
     """A 0.6 project's file with one odd part, and what ML2P makes of it."""
 
     #: Changes to BASE: top-level key -> value (None: remove the key).
-    changes: Dict[str, Any]
+    changes: dict[str, Any]
     #: The keys warned about at load.
-    warned: List[str]
+    warned: list[str]
     #: Commands that do not need the odd part (or read it as 0.6 did), and succeed.
-    work: List[Tuple[str, ...]]
+    work: list[tuple[str, ...]]
     #: A command that needs the odd part and cannot use it, and the key it names.
-    fails: Optional[Tuple[Tuple[str, ...], str]] = None
+    fails: tuple[tuple[str, ...], str] | None = None
 
 
 MINIMAL = "tests.models.MinimalModel"
@@ -150,16 +150,16 @@ def odd_text(odd: Odd) -> str:
 
 
 @pytest.fixture(params=sorted(ODD))
-def odd(request, tmp_path) -> Tuple[Odd, str]:
+def odd(request, tmp_path) -> tuple[Odd, str]:
     return odd_file(request.param, tmp_path)
 
 
 @pytest.fixture(params=sorted(name for name, case in ODD.items() if case.fails))
-def odd_and_unusable(request, tmp_path) -> Tuple[Odd, str]:
+def odd_and_unusable(request, tmp_path) -> tuple[Odd, str]:
     return odd_file(request.param, tmp_path)
 
 
-def odd_file(name: str, folder) -> Tuple[Odd, str]:
+def odd_file(name: str, folder) -> tuple[Odd, str]:
     case = ODD[name]
     path = folder / "ml2p.yml"
     path.write_text(odd_text(case))
@@ -231,7 +231,7 @@ def test_a_command_that_needs_an_unusable_part_names_file_and_key(odd_and_unusab
     assert sm.list_models()["Models"] == []
 
 
-def model_environment(name: str) -> Dict[str, Any]:
+def model_environment(name: str) -> dict[str, Any]:
     sm = boto3.client("sagemaker", region_name="us-east-1")
     return sm.describe_model(ModelName=name)["PrimaryContainer"]["Environment"]
 
@@ -343,7 +343,7 @@ def test_any_file_0_6_loads_loads_and_fails_only_with_config_errors(data):
             json.dumps(result)  # plain data, as boto3 gets it
 
 
-def requests_for(cfg: Any, model_type: Optional[str]) -> List[Any]:
+def requests_for(cfg: Any, model_type: str | None) -> list[Any]:
     """Build each SageMaker request ``cfg`` can give (for ``model_type``), on call."""
     return [
         lambda: sagemaker.training_job_request(cfg, "m-1-0", "m-20240101", model_type),

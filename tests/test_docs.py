@@ -28,8 +28,9 @@ import re
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any
 
 import click
 import pytest
@@ -44,7 +45,7 @@ HTML_ENV = "ML2P_DOCS_HTML"
 SPEC_MARKER = f"{hookspecs.PROJECT_NAME}_spec"
 
 #: Each console script's program name and the click group it runs.
-PROGRAMS: Dict[str, click.Group] = {"ml2p": ml2p.cli.cli, "ml2p-docker": ml2p.docker.cli}
+PROGRAMS: dict[str, click.Group] = {"ml2p": ml2p.cli.cli, "ml2p-docker": ml2p.docker.cli}
 
 #: The library reference's public API, name for name (DESIGN.md's seed reference).
 REFERENCE_API = {
@@ -79,7 +80,7 @@ COMPAT_NAMES = {
 }
 
 
-def hookspec_functions() -> Dict[str, Any]:
+def hookspec_functions() -> dict[str, Any]:
     """The hook specifications: ``ml2p_*`` functions carrying pluggy's spec marker."""
     return {
         name: obj
@@ -88,14 +89,14 @@ def hookspec_functions() -> Dict[str, Any]:
     }
 
 
-def console_scripts() -> Dict[str, str]:
+def console_scripts() -> dict[str, str]:
     parser = configparser.ConfigParser()
     parser.read(ROOT / "setup.cfg", encoding="utf-8")
     lines = parser["options.entry_points"]["console_scripts"].strip().splitlines()
     return dict(tuple(part.strip() for part in line.split("=", 1)) for line in lines)
 
 
-def command_paths(group: click.Group, prefix: Tuple[str, ...] = ()) -> Iterator[Tuple[str, ...]]:
+def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
     """Yield the path of every visible command under ``group``, depth first."""
     ctx = click.Context(group, info_name=prefix[-1] if prefix else None)
     for name in group.list_commands(ctx):
@@ -109,7 +110,7 @@ def command_paths(group: click.Group, prefix: Tuple[str, ...] = ()) -> Iterator[
             yield from command_paths(command, path)
 
 
-def command_at(group: click.Group, path: Tuple[str, ...]) -> click.Command:
+def command_at(group: click.Group, path: tuple[str, ...]) -> click.Command:
     command: click.Command = group
     for name in path:
         assert isinstance(command, click.Group)
@@ -119,7 +120,7 @@ def command_at(group: click.Group, path: Tuple[str, ...]) -> click.Command:
     return command
 
 
-def option_names(command: click.Command, info_name: str) -> Set[str]:
+def option_names(command: click.Command, info_name: str) -> set[str]:
     """The names Sphinx's ``option`` directive gives ``command``'s parameters.
 
     An option is named by each of its flags, an argument by its metavar up to
@@ -127,7 +128,7 @@ def option_names(command: click.Command, info_name: str) -> Set[str]:
     """
     ctx = click.Context(command, info_name=info_name)
     help_option = command.get_help_option(ctx)
-    names: Set[str] = set()
+    names: set[str] = set()
     for param in command.get_params(ctx):
         if param is help_option or getattr(param, "hidden", False):
             continue
@@ -153,13 +154,13 @@ class BuiltDocs:
         with open(folder / "objects.inv", "rb") as f:
             inventory = InventoryFile.load(f, "", posixpath.join)
         #: Object type (``py:function``, ``std:doc``...) -> name -> the page it is on.
-        self.objects: Dict[str, Dict[str, str]] = {
+        self.objects: dict[str, dict[str, str]] = {
             kind: {name: _page_of(item) for name, item in items.items()}
             for kind, items in inventory.items()
         }
-        self._doctrees: Dict[str, Any] = {}
+        self._doctrees: dict[str, Any] = {}
 
-    def pages(self) -> Set[str]:
+    def pages(self) -> set[str]:
         return set(self.objects.get("std:doc", {}))
 
     def doctree(self, page: str) -> Any:
@@ -169,7 +170,7 @@ class BuiltDocs:
                 self._doctrees[page] = pickle.load(f)
         return self._doctrees[page]
 
-    def page_of(self, name: str, kinds: str = "py:") -> Optional[str]:
+    def page_of(self, name: str, kinds: str = "py:") -> str | None:
         """The page documenting the object ``name`` (of a type starting with ``kinds``)."""
         for kind, names in self.objects.items():
             if kind.startswith(kinds) and name in names:
@@ -183,7 +184,7 @@ def _page_of(item: Any) -> str:
     return uri.split("#")[0].rsplit(".", 1)[0]
 
 
-def _nodes() -> Tuple[Any, Any]:
+def _nodes() -> tuple[Any, Any]:
     from docutils import nodes
     from sphinx import addnodes
 
@@ -200,7 +201,7 @@ def described(built: BuiltDocs, page: str, name: str) -> Any:
     return None
 
 
-def description_problems(built: BuiltDocs, page: str, name: str, params: List[str]) -> List[str]:
+def description_problems(built: BuiltDocs, page: str, name: str, params: list[str]) -> list[str]:
     """What the documentation of the function ``name`` on ``page`` lacks.
 
     Each of ``params`` in its Parameters field, a Returns field and a
@@ -210,7 +211,7 @@ def description_problems(built: BuiltDocs, page: str, name: str, params: List[st
     desc = described(built, page, name)
     if desc is None:
         return ["not documented"]
-    fields: Dict[str, Any] = {}
+    fields: dict[str, Any] = {}
     for field in desc.findall(nodes.field):
         fields[field.next_node(nodes.field_name).astext()] = field.next_node(nodes.field_body)
     body = fields.get("Parameters")
@@ -224,7 +225,7 @@ def description_problems(built: BuiltDocs, page: str, name: str, params: List[st
     return problems
 
 
-def section_names(built: BuiltDocs, page: str) -> Set[str]:
+def section_names(built: BuiltDocs, page: str) -> set[str]:
     """The names of the sections of ``page`` (sphinx-click names one per command path)."""
     nodes, _ = _nodes()
     return {
@@ -232,17 +233,17 @@ def section_names(built: BuiltDocs, page: str) -> Set[str]:
     }
 
 
-def toctree_pages(built: BuiltDocs) -> Set[str]:
+def toctree_pages(built: BuiltDocs) -> set[str]:
     """Every page some toctree of the built documentation lists."""
     _, addnodes = _nodes()
-    listed: Set[str] = set()
+    listed: set[str] = set()
     for page in built.pages():
         for toctree in built.doctree(page).findall(addnodes.toctree):
             listed.update(toctree["includefiles"])
     return listed
 
 
-def code_blocks(built: BuiltDocs, page: str, language: str) -> List[str]:
+def code_blocks(built: BuiltDocs, page: str, language: str) -> list[str]:
     """The text of the code blocks of ``language`` on ``page``, in order."""
     nodes, _ = _nodes()
     return [
@@ -262,7 +263,7 @@ def table_cell(built: BuiltDocs, page: str, first: str, column: int) -> str:
     raise AssertionError(f"{page} has no table row for {first}")
 
 
-def sources(built: BuiltDocs, page: str) -> Set[Path]:
+def sources(built: BuiltDocs, page: str) -> set[Path]:
     """The files the text of ``page`` was read from (the page, and what it includes)."""
     nodes, _ = _nodes()
     return {
@@ -513,7 +514,7 @@ def test_each_console_script_runs_its_program(monkeypatch):
     for prog, target in scripts.items():
         module, _, function = target.partition(":")
         main = getattr(__import__(module, fromlist=[function]), function)
-        ran: List[Any] = []
+        ran: list[Any] = []
         monkeypatch.setattr(PROGRAMS[prog], "main", lambda ran=ran, **kwargs: ran.append(kwargs))
         assert main(["--help"]) == 0
         assert ran == [{"args": ["--help"], "prog_name": prog}]
@@ -619,7 +620,7 @@ def test_tutorial_model_generates_trains_and_predicts(built, tmp_path, monkeypat
     from ml2p.serving import bodies
 
     (source,) = code_blocks(built, "tutorial", "python")
-    namespace: Dict[str, object] = {"__name__": "tutorial_model"}
+    namespace: dict[str, object] = {"__name__": "tutorial_model"}
     exec(compile(source, "docs/tutorial.md", "exec"), namespace)
     model = namespace["LineModel"]
     assert isinstance(model, type) and issubclass(model, Model)
@@ -675,11 +676,11 @@ def test_plugin_quickstart_plugin_passes_its_own_tests(built, tmp_path):
 # ---------------------------------------------------------------------------
 
 
-def _code_defaults() -> Dict[str, str]:
+def _code_defaults() -> dict[str, str]:
     from ml2p.serving import settings
     from ml2p.serving.settings import ServerSettings
 
-    def per_layout(values: Dict[str, int]) -> str:
+    def per_layout(values: dict[str, int]) -> str:
         return f"{values['object']} (object), {values['capture']} (capture)"
 
     return {

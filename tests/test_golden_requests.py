@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable
 
 import pytest
 
@@ -92,7 +92,7 @@ def config_06(tmp_path) -> str:
     return str(path)
 
 
-BUILDERS: Dict[str, Callable[[Any], Dict[str, Any]]] = {
+BUILDERS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "training_job": lambda cfg: sagemaker.training_job_request(
         cfg, "churn-1-2", "churn-20240101", "churn", {}
     ),
@@ -121,9 +121,9 @@ def test_builder_requests_are_unchanged(name, config_06):
 
 
 @pytest.fixture
-def recorded(monkeypatch) -> List[Dict[str, Any]]:
+def recorded(monkeypatch) -> list[dict[str, Any]]:
     """Every call the CLI's clients make: service, operation and parameters, in order."""
-    calls: List[Dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
     real_client = aws.client
 
     def client(service, session_=None, **kw):

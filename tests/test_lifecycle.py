@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import inspect
 from pathlib import Path
-from typing import Dict, List
 
 import pytest
 
@@ -33,10 +32,10 @@ PHASES = [
 
 #: Hook calls still outside ml2p.lifecycle while their code is rewritten on another
 #: branch (the test fails once one is gone, to be removed from here).
-PENDING: Dict[str, set] = {}
+PENDING: dict[str, set] = {}
 
 
-def hook_calls(source: str) -> List[str]:
+def hook_calls(source: str) -> list[str]:
     """Return the hooks called in ``source``, in the order of the calls."""
     found = []
     for node in ast.walk(ast.parse(source)):
@@ -57,7 +56,7 @@ def hook_calls(source: str) -> List[str]:
     return [hook for _, hook in sorted(found)]
 
 
-def calls_by_module() -> Dict[str, List[str]]:
+def calls_by_module() -> dict[str, list[str]]:
     found = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         calls = hook_calls(path.read_text(encoding="utf-8"))
@@ -102,7 +101,7 @@ def test_the_lifecycle_module_calls_every_hook_but_pending_ones_in_phase_order()
     assert calls_by_module()["lifecycle.py"] == [h for h in PHASES if h not in pending]
 
 
-def _defined_in_order(module) -> List[str]:
+def _defined_in_order(module) -> list[str]:
     names = [
         name
         for name, obj in vars(module).items()

@@ -13,7 +13,7 @@ import io
 import json
 import os
 from pathlib import Path
-from typing import Any, List
+from typing import Any
 
 import pytest
 
@@ -167,7 +167,7 @@ def summary_and_error(result) -> Any:
     return json.loads("\n".join(lines[:-1])), lines[-1]
 
 
-def parse_concatenated(text: str) -> List[Any]:
+def parse_concatenated(text: str) -> list[Any]:
     decoder, docs, pos = json.JSONDecoder(), [], 0
     while pos < len(text):
         doc, pos = decoder.raw_decode(text, pos)

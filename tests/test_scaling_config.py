@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 import pytest
 
 from ml2p.config import config_from_dict
 from ml2p.errors import ConfigError
 
-BASE: Dict[str, Any] = {"project": "foo", "s3folder": "s3://bucket/prefix/"}
+BASE: dict[str, Any] = {"project": "foo", "s3folder": "s3://bucket/prefix/"}
 
 
 def cfg(**sections: Any):

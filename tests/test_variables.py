@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
-from typing import Dict, List
 
 import pytest
 
@@ -24,7 +23,7 @@ VARIABLE = re.compile(r"(?<![A-Za-z0-9_])(?:ML2P|SAGEMAKER)_[A-Z0-9_]*")
 
 #: Modules being rewritten on another branch, to switch to ml2p.variables when it
 #: lands (the test fails once one no longer needs to be here).
-PENDING: Dict[str, str] = {}
+PENDING: dict[str, str] = {}
 
 
 def _documentation(tree: ast.AST) -> set:
@@ -36,7 +35,7 @@ def _documentation(tree: ast.AST) -> set:
     }
 
 
-def spelled_out(source: str) -> List[str]:
+def spelled_out(source: str) -> list[str]:
     """Return ``line: variable`` for each variable name spelled out in the code of ``source``."""
     tree = ast.parse(source)
     documentation = _documentation(tree)
@@ -51,7 +50,7 @@ def spelled_out(source: str) -> List[str]:
     return sorted(found)
 
 
-def spelled_out_by_module() -> Dict[str, List[str]]:
+def spelled_out_by_module() -> dict[str, list[str]]:
     found = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         module = path.relative_to(PACKAGE).as_posix()

@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
 PYTHON_ENV = "ML2P_V060_PYTHON"
 
 
-def python() -> Optional[str]:
+def python() -> str | None:
     """The ML2P 0.6.0 interpreter, or None if none is configured."""
     return os.environ.get(PYTHON_ENV) or None
 
@@ -29,9 +30,7 @@ needed = pytest.mark.skipif(
 )
 
 
-def run_json(
-    code: str, *, cwd: Optional[str] = None, env: Optional[Mapping[str, str]] = None
-) -> Any:
+def run_json(code: str, *, cwd: str | None = None, env: Mapping[str, str] | None = None) -> Any:
     """Run ``code`` under ML2P 0.6.0 and return the JSON it prints as its last line."""
     prelude = "import ml2p\nassert ml2p.__version__ == '0.6.0', ml2p.__version__\n"
     interpreter = python()

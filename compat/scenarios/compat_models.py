@@ -3,6 +3,8 @@
 Written against ML2P 0.6's documented API only, so both packages run them.
 """
 
+from __future__ import annotations
+
 import json
 import logging
 

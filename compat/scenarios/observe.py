@@ -26,7 +26,7 @@ import json
 import os
 import sys
 import traceback
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable
 
 #: The bucket every scenario's project uses.
 BUCKET = "compat-bucket"
@@ -82,7 +82,7 @@ CATCHABLE = (
 )
 
 
-def _catchable_classes() -> List[Any]:
+def _catchable_classes() -> list[Any]:
     found = []
     for path in CATCHABLE:
         try:
@@ -92,12 +92,12 @@ def _catchable_classes() -> List[Any]:
     return found
 
 
-def catchable_as(cls: type) -> List[str]:
+def catchable_as(cls: type) -> list[str]:
     """The 0.6 exception paths of :data:`CATCHABLE` that ``cls`` is a subclass of."""
     return [path for path, base in _catchable_classes() if issubclass(cls, base)]
 
 
-def exception_value(exc: BaseException) -> Dict[str, Any]:
+def exception_value(exc: BaseException) -> dict[str, Any]:
     """Return the tagged observation of a raised exception.
 
     Compared by ``catchable``: every ``except`` clause (of :data:`CATCHABLE`)
@@ -112,7 +112,7 @@ def exception_value(exc: BaseException) -> Dict[str, Any]:
     }
 
 
-def class_value(cls: type) -> Dict[str, Any]:
+def class_value(cls: type) -> dict[str, Any]:
     """Return the tagged observation of an exception class: what catches it."""
     return {"$class": {"catchable": catchable_as(cls), "_mro": [qualname(c) for c in cls.__mro__]}}
 
@@ -151,7 +151,7 @@ class Observer:
     def __init__(self, out_path: str, work: str):
         self.out_path = out_path
         self.work = work
-        self.observations: Dict[str, Any] = {}
+        self.observations: dict[str, Any] = {}
 
     def record(self, name: str, value: Any) -> Any:
         if name in self.observations:
@@ -248,7 +248,7 @@ def import_path(dotted: str) -> Any:
 
 
 @contextlib.contextmanager
-def environ(**values: Optional[str]):
+def environ(**values: str | None):
     """Set (or, for None, unset) environment variables for the block."""
     saved = {k: os.environ.get(k) for k in values}
     try:
@@ -269,7 +269,7 @@ def environ(**values: Optional[str]):
 # ---------------------------------------------------------------- AWS state
 
 
-_CLIENTS: Dict[str, Any] = {}
+_CLIENTS: dict[str, Any] = {}
 
 
 def client(service: str) -> Any:
@@ -301,7 +301,7 @@ def s3_body(raw: bytes) -> Any:
         return text
 
 
-def s3_state(bucket: str = BUCKET, bodies: bool = True) -> List[Any]:
+def s3_state(bucket: str = BUCKET, bodies: bool = True) -> list[Any]:
     """Every object in ``bucket``: ``[key, body]`` pairs.
 
     Ordered by folder, then body, then key: records named by time and uuid
@@ -321,7 +321,7 @@ def s3_state(bucket: str = BUCKET, bodies: bool = True) -> List[Any]:
     return out
 
 
-def _strip(response: Dict[str, Any]) -> Dict[str, Any]:
+def _strip(response: dict[str, Any]) -> dict[str, Any]:
     response = dict(response)
     response.pop("ResponseMetadata", None)
     return response
@@ -334,8 +334,8 @@ def _described(
     name_key: str,
     describe: str,
     arg: str,
-    arn_key: Optional[str],
-) -> Dict[str, Any]:
+    arn_key: str | None,
+) -> dict[str, Any]:
     out = {}
     for page in client.get_paginator(list_call).paginate():
         for item in page[items_key]:
@@ -348,7 +348,7 @@ def _described(
     return out
 
 
-def sagemaker_state() -> Dict[str, Any]:
+def sagemaker_state() -> dict[str, Any]:
     """Every SageMaker resource ML2P makes, described back from moto (with its tags)."""
     sm = client("sagemaker")
     return {
@@ -409,7 +409,7 @@ def sagemaker_state() -> Dict[str, Any]:
 NOTEBOOKS = ["nb", "nb2", "nb3", "nb4", "nb-repo"]
 
 
-def _lifecycle_configs(sm: Any) -> Dict[str, Any]:
+def _lifecycle_configs(sm: Any) -> dict[str, Any]:
     from botocore.exceptions import ClientError
 
     out = {}
@@ -426,13 +426,13 @@ def _lifecycle_configs(sm: Any) -> Dict[str, Any]:
     return out
 
 
-def tree(folder: str, skip: Tuple[str, ...] = ()) -> Dict[str, Any]:
+def tree(folder: str, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """Every file under ``folder``: relative path -> text (or size for binary files).
 
     Files whose relative paths are in ``skip`` are left out (and do not
     count when telling whether their folder is empty).
     """
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for root, dirs, files in os.walk(folder):
         dirs.sort()
         rel_root = os.path.relpath(root, folder)
@@ -454,7 +454,7 @@ def tree(folder: str, skip: Tuple[str, ...] = ()) -> Dict[str, Any]:
     return out
 
 
-def tar_members(path: str) -> List[Any]:
+def tar_members(path: str) -> list[Any]:
     """The members of a tar archive: ``[name, size]`` pairs in name order."""
     import tarfile
 

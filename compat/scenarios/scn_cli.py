@@ -7,6 +7,8 @@ stdout, and what changed in AWS afterwards (S3 objects and SageMaker
 resources described back from moto, with their tags).
 """
 
+from __future__ import annotations
+
 import json
 import os
 import sys

@@ -8,6 +8,8 @@ written to ``output/failure`` (tracebacks differ, so only the type is
 compared), and the S3 objects a dataset generator uploads.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import pathlib

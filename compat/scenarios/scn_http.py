@@ -8,6 +8,8 @@ returns 0.6's ``{"predictions": [...]}``; then the S3 records written with
 ``record_invokes``.
 """
 
+from __future__ import annotations
+
 import os
 
 from observe import PROJECT, S3FOLDER, make_bucket, run, s3_state

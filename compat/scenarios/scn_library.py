@@ -6,6 +6,8 @@ Covers the public names and signatures, ``S3URL``, hyperparameters, names,
 ``setup_logging``. Predictions and their S3 records are in ``scn_records``.
 """
 
+from __future__ import annotations
+
 import datetime
 import inspect
 import io

@@ -9,6 +9,8 @@ has its own test suite run. The S3 objects (datasets, model, records) are
 compared apart from time and uuid.
 """
 
+from __future__ import annotations
+
 import os
 import pathlib
 import shutil

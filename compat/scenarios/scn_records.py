@@ -5,6 +5,8 @@
 and bodies of the records, ``upload_to_s3``, and the metadata timestamp.
 """
 
+from __future__ import annotations
+
 import datetime
 import os
 import pathlib

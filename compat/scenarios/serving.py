@@ -8,6 +8,8 @@ Ours is the real production server, ``ml2p-docker serve`` in a subprocess on
 that its background recorder flushes before the S3 records are read.
 """
 
+from __future__ import annotations
+
 import http.client
 import json
 import os

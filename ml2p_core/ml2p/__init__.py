@@ -11,6 +11,8 @@ import :data:`hookimpl` from here::
         return result
 """
 
+from __future__ import annotations
+
 from ml2p.hookspecs import hookimpl
 
 __version__ = "0.7.0"

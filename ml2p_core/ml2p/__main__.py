@@ -1,5 +1,7 @@
 """``python -m ml2p``: the ``ml2p`` command line."""
 
+from __future__ import annotations
+
 import sys
 
 from ml2p.cli import main

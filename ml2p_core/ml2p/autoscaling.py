@@ -10,7 +10,7 @@ Nothing here talks to AWS or imports boto3; the configuration is never changed.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any
 
 from ml2p import naming
 from ml2p.config import Config
@@ -31,7 +31,7 @@ SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 METRIC = "SageMakerVariantInvocationsPerInstance"
 
 
-def autoscaling_settings(cfg: Config) -> Optional[Dict[str, Any]]:
+def autoscaling_settings(cfg: Config) -> dict[str, Any] | None:
     """Return ``deploy.autoscaling`` (over ``defaults``), or ``None`` if not set."""
     return cfg.section("deploy").get("autoscaling")
 
@@ -51,7 +51,7 @@ def policy_name(cfg: Config, endpoint: str) -> str:
     return naming.full_name(cfg.project, f"{endpoint}-scaling")
 
 
-def _target(cfg: Config, endpoint: str, variant: str) -> Dict[str, Any]:
+def _target(cfg: Config, endpoint: str, variant: str) -> dict[str, Any]:
     return {
         "ServiceNamespace": NAMESPACE,
         "ResourceId": resource_id(naming.full_name(cfg.project, endpoint), variant),
@@ -59,7 +59,7 @@ def _target(cfg: Config, endpoint: str, variant: str) -> Dict[str, Any]:
     }
 
 
-def scalable_target_request(cfg: Config, endpoint: str, variant: str) -> Dict[str, Any]:
+def scalable_target_request(cfg: Config, endpoint: str, variant: str) -> dict[str, Any]:
     """Return the ``RegisterScalableTarget`` request for a variant of ``endpoint``.
 
     :param endpoint: The short endpoint name.
@@ -74,10 +74,10 @@ def scalable_target_request(cfg: Config, endpoint: str, variant: str) -> Dict[st
     }
 
 
-def scaling_policy_request(cfg: Config, endpoint: str, variant: str) -> Dict[str, Any]:
+def scaling_policy_request(cfg: Config, endpoint: str, variant: str) -> dict[str, Any]:
     """Return the ``PutScalingPolicy`` request (target tracking) for a variant of ``endpoint``."""
     settings = autoscaling_settings(cfg) or {}
-    tracking: Dict[str, Any] = {
+    tracking: dict[str, Any] = {
         "TargetValue": float(settings["target_invocations_per_instance"]),
         "PredefinedMetricSpecification": {"PredefinedMetricType": METRIC},
     }

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Optional, Tuple
+from typing import Any
 
 #: Environment variables a session reads once (the credentials and the profile):
 #: when one of them changes, the default session is made again.
-SESSION_VARIABLES: Tuple[str, ...] = (
+SESSION_VARIABLES: tuple[str, ...] = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
@@ -38,7 +38,7 @@ SESSION_VARIABLES: Tuple[str, ...] = (
 # Guards the default session and every client creation (a session must not
 # make clients on two threads at once).
 _lock = threading.Lock()
-_default: Optional[Tuple[Tuple[Optional[str], ...], Any]] = None
+_default: tuple[tuple[str | None, ...], Any] | None = None
 
 
 def _reset_lock_after_fork() -> None:

@@ -8,7 +8,7 @@ is the innermost implementation that plugins wrap. In the order of
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any
 
 from ml2p import lifecycle
 from ml2p.hookspecs import hookimpl
@@ -45,7 +45,7 @@ def ml2p_result(predictor: Any, data: Any) -> Any:
 
 
 @hookimpl(trylast=True)
-def ml2p_batch_result(predictor: Any, data: List[Any]) -> List[Any]:
+def ml2p_batch_result(predictor: Any, data: list[Any]) -> list[Any]:
     return lifecycle.results_per_datum(predictor, data)
 
 

@@ -21,7 +21,8 @@ import contextlib
 import logging
 import signal
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ml2p import lifecycle
 from ml2p.core import ModelTrainer

@@ -15,7 +15,8 @@ from __future__ import annotations
 import datetime
 import re
 import time
-from typing import Any, Callable, Dict, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any, Callable
 
 from ml2p.errors import ML2PError
 
@@ -44,8 +45,8 @@ def endpoint_group(full_endpoint: str) -> str:
 
 
 def log_events(
-    client: Any, group: str, prefix: Optional[str] = None, start_ms: Optional[int] = None
-) -> Iterator[Dict[str, Any]]:
+    client: Any, group: str, prefix: str | None = None, start_ms: int | None = None
+) -> Iterator[dict[str, Any]]:
     """Yield the events of log group ``group``, oldest first within each page.
 
     :param client: A boto3 ``logs`` client.
@@ -53,7 +54,7 @@ def log_events(
         first and named in the query, ``_STREAMS_PER_QUERY`` at a time).
     :param start_ms: Only events at or after this time (milliseconds since the epoch).
     """
-    kwargs: Dict[str, Any] = {"logGroupName": group}
+    kwargs: dict[str, Any] = {"logGroupName": group}
     if start_ms is not None:
         kwargs["startTime"] = start_ms
     if not prefix:
@@ -71,7 +72,7 @@ def log_events(
         yield from _filter(client, {**kwargs, "logStreamNames": names})
 
 
-def _filter(client: Any, kwargs: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
+def _filter(client: Any, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for page in client.get_paginator("filter_log_events").paginate(**kwargs):
         yield from page.get("events") or []
 
@@ -79,18 +80,18 @@ def _filter(client: Any, kwargs: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
 def follow(
     client: Any,
     group: str,
-    prefix: Optional[str],
+    prefix: str | None,
     running: Callable[[], bool],
     delay: float,
-    start_ms: Optional[int] = None,
+    start_ms: int | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> Iterator[Dict[str, Any]]:
+) -> Iterator[dict[str, Any]]:
     """Yield new events every ``delay`` seconds while ``running()``, then the last ones.
 
     Each event is yielded once: events are read again from the newest time seen,
     and those already yielded are skipped by id.
     """
-    seen: Dict[str, int] = {}
+    seen: dict[str, int] = {}
     since = start_ms
     while True:
         # Asked before reading, so the events written before the end are all read.
@@ -115,7 +116,7 @@ def _iso(milliseconds: int) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def event_record(event: Dict[str, Any]) -> Dict[str, Any]:
+def event_record(event: dict[str, Any]) -> dict[str, Any]:
     """Return ``{"timestamp", "stream", "message"}`` for a CloudWatch event.
 
     The timestamp is ISO 8601 in UTC; the message loses its final newline.
@@ -127,7 +128,7 @@ def event_record(event: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
-def parse_since(text: str, now: Optional[datetime.datetime] = None) -> int:
+def parse_since(text: str, now: datetime.datetime | None = None) -> int:
     """Return the time ``text`` means, in milliseconds since the epoch.
 
     ``text`` is a duration back from ``now`` (``30s``, ``10m``, ``2h``, ``1d``) or an

@@ -60,7 +60,7 @@ import os
 import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NoReturn, Optional
+from typing import Any, NoReturn
 
 from ml2p import scaling_config
 from ml2p.errors import ConfigError, ConfigFileNotFoundError
@@ -120,7 +120,7 @@ class _Value:
     """A value as ML2P uses it, or, with its ``problem``, as written."""
 
     value: Any
-    problem: Optional[_Problem] = None
+    problem: _Problem | None = None
 
     def get(self, path: str) -> Any:
         """Return a copy of the value, or raise the error of its problem (naming ``path``)."""
@@ -417,7 +417,7 @@ class _Section:
 
     settings: dict[Any, Any] = dataclasses.field(default_factory=dict)
     problems: dict[Any, _Problem] = dataclasses.field(default_factory=dict)
-    problem: Optional[_Problem] = None
+    problem: _Problem | None = None
 
     def usable(self) -> dict[Any, Any]:
         """The settings ML2P can use."""

@@ -31,8 +31,9 @@ import tempfile
 import time
 import urllib.parse
 import warnings
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 from ml2p import __version__ as ml2p_version
 from ml2p import lifecycle
@@ -221,9 +222,9 @@ def _is_settings(environ: Mapping[str, Any]) -> bool:
     )
 
 
-def _settings_from_variables(env: Mapping[str, str]) -> Dict[str, Any]:
+def _settings_from_variables(env: Mapping[str, str]) -> dict[str, Any]:
     """Return the settings dictionary the ``ML2P_*`` variables of ``env`` describe."""
-    settings: Dict[str, Any] = {name: env.get(var) or None for name, var in ENV_SETTINGS.items()}
+    settings: dict[str, Any] = {name: env.get(var) or None for name, var in ENV_SETTINGS.items()}
     settings["record_invokes"] = env.get(ML2P_RECORD_INVOKES, "false").lower() == "true"
     settings["project"] = env.get(ML2P_PROJECT)  # kept as given, even empty, as in ML2P 0.6
     # ML2P 0.6's order: a dataset job may also name the training job it feeds.
@@ -255,7 +256,7 @@ class _EnvFolders:
         """
         return self._ml_folder / "input" / "data" / _check_name("channel", channel)
 
-    def dataset_folder(self, dataset: Optional[str] = None) -> pathlib.Path:
+    def dataset_folder(self, dataset: str | None = None) -> pathlib.Path:
         """Return the folder the training dataset is read from (the ``training`` channel).
 
         :param str dataset: Deprecated (as in ML2P 0.6): a channel name, for
@@ -282,7 +283,7 @@ class _EnvFolders:
         """Return the folder for other training output (``output/data``)."""
         return self._ml_folder / "output" / "data"
 
-    def _config_json(self, name: str) -> Dict[str, Any]:
+    def _config_json(self, name: str) -> dict[str, Any]:
         path = self._ml_folder / "input" / "config" / name
         try:
             with open(path, encoding="utf-8") as f:
@@ -295,15 +296,15 @@ class _EnvFolders:
             raise ML2PError(f"{path}: expected a JSON object, got {type(data).__name__}")
         return data
 
-    def resourceconfig(self) -> Dict[str, Any]:
+    def resourceconfig(self) -> dict[str, Any]:
         """Return the decoded ``input/config/resourceconfig.json`` ({} if absent)."""
         return self._config_json("resourceconfig.json")
 
-    def inputdataconfig(self) -> Dict[str, Any]:
+    def inputdataconfig(self) -> dict[str, Any]:
         """Return the decoded ``input/config/inputdataconfig.json`` ({} if absent)."""
         return self._config_json("inputdataconfig.json")
 
-    def _read_hyperparameters(self) -> Dict[str, Any]:
+    def _read_hyperparameters(self) -> dict[str, Any]:
         from ml2p import hyperparameters
 
         raw = self._config_json("hyperparameters.json")
@@ -336,7 +337,7 @@ class _EnvFolders:
         return host_layout(self.resourceconfig(), str(where))
 
     @property
-    def hosts(self) -> List[str]:
+    def hosts(self) -> list[str]:
         """The training job's hosts, in order (``["algo-1", "algo-2"]``).
 
         Read from ``input/config/resourceconfig.json``; ``["algo-1"]`` without one.
@@ -439,11 +440,11 @@ class SageMakerEnv(_EnvFolders):
     LOCAL = SageMakerEnvType.LOCAL
     UNKNOWN = SageMakerEnvType.UNKNOWN
 
-    def __init__(self, ml_folder: PathLike, environ: Optional[Mapping[str, Any]] = None):
+    def __init__(self, ml_folder: PathLike, environ: Mapping[str, Any] | None = None):
         self._ml_folder = pathlib.Path(ml_folder)
-        self.hyperparameters: Dict[str, Any] = self._read_hyperparameters()
+        self.hyperparameters: dict[str, Any] = self._read_hyperparameters()
         if environ is not None and _is_settings(environ):
-            env: Dict[str, str] = dict(os.environ)
+            env: dict[str, str] = dict(os.environ)
             self._apply_settings(environ)
         else:
             env = dict(os.environ if environ is None else environ)
@@ -451,25 +452,25 @@ class SageMakerEnv(_EnvFolders):
             if isinstance(stored, dict):
                 env.update({str(k): str(v) for k, v in stored.items() if v is not None})
             self._apply_settings(_settings_from_variables(env))
-        self.environ: Dict[str, str] = env
-        self.project_plugins: List[str] = names_in(env, ML2P_PROJECT_PLUGINS) or []
+        self.environ: dict[str, str] = env
+        self.project_plugins: list[str] = names_in(env, ML2P_PROJECT_PLUGINS) or []
 
     def _apply_settings(self, settings: Mapping[str, Any]) -> None:
         env_type = settings.get("env_type")
         self.env_type: SageMakerEnvType = (
             SageMakerEnvType.UNKNOWN if env_type is None else SageMakerEnvType(env_type)
         )
-        self.dataset_name: Optional[str] = settings.get("dataset_name")
-        self.training_job_name: Optional[str] = settings.get("training_job_name")
-        self.model_version: Optional[str] = settings.get("model_version")
+        self.dataset_name: str | None = settings.get("dataset_name")
+        self.training_job_name: str | None = settings.get("training_job_name")
+        self.model_version: str | None = settings.get("model_version")
         record = settings.get("record_invokes", False)
         self.record_invokes: bool = (
             record.lower() == "true" if isinstance(record, str) else bool(record)
         )
-        self.project: Optional[str] = settings.get("project")
-        self.model_cls: Optional[str] = settings.get("model_cls")
+        self.project: str | None = settings.get("project")
+        self.model_cls: str | None = settings.get("model_cls")
         s3_url = settings.get("s3_url")
-        self.s3: Optional[S3URL] = S3URL(s3_url) if s3_url else None
+        self.s3: S3URL | None = S3URL(s3_url) if s3_url else None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self._ml_folder)!r}, env_type={self.env_type.value!r})"
@@ -504,7 +505,7 @@ class LocalEnv(SageMakerEnv):
     #: Concurrent S3 downloads in :meth:`download_dataset`.
     DOWNLOAD_THREADS = 8
 
-    def __init__(self, ml_folder: PathLike, cfg: Union[PathLike, Config], session: Any = None):
+    def __init__(self, ml_folder: PathLike, cfg: PathLike | Config, session: Any = None):
         from ml2p.config import Config, load_config
 
         if not pathlib.Path(ml_folder).is_dir():
@@ -545,8 +546,8 @@ class LocalEnv(SageMakerEnv):
         folder.mkdir(parents=True)
 
     def download_dataset(
-        self, dataset: str, progress: Optional[Callable[[int], None]] = None
-    ) -> List[pathlib.Path]:
+        self, dataset: str, progress: Callable[[int], None] | None = None
+    ) -> list[pathlib.Path]:
         """Download the given dataset from S3 into the local environment.
 
         Every object under ``datasets/<dataset>/`` (all pages of the
@@ -590,7 +591,7 @@ class LocalEnv(SageMakerEnv):
         with ThreadPoolExecutor(max_workers=min(self.DOWNLOAD_THREADS, len(jobs))) as pool:
             return list(pool.map(fetch, jobs))
 
-    def download_model(self, training_job: str) -> List[pathlib.Path]:
+    def download_model(self, training_job: str) -> list[pathlib.Path]:
         """Download the given trained model from S3 and unpack it into the local environment.
 
         The archive ``models/<project>-<training_job>/output/model.tar.gz`` is
@@ -636,11 +637,11 @@ class _Hooked:
     """
 
     # Class defaults, also for a sub-class whose __init__ does not call this one.
-    _plugin_manager: Optional[PluginManager] = None
+    _plugin_manager: PluginManager | None = None
     # Whether _plugin_manager is the library default, which a host may replace.
     _plugin_manager_is_default = False
 
-    def __init__(self, env: SageMakerEnv, *, plugin_manager: Optional[PluginManager] = None):
+    def __init__(self, env: SageMakerEnv, *, plugin_manager: PluginManager | None = None):
         self.env = env
         self._plugin_manager = plugin_manager
         self.setup_logging()
@@ -784,14 +785,14 @@ class ModelPredictor(_WithS3Client, _Hooked):
         synchronously with :attr:`s3_client`; see :mod:`ml2p.recording`).
     """
 
-    _plan: Optional[RecordingPlan] = None
+    _plan: RecordingPlan | None = None
 
     def __init__(
         self,
         env: SageMakerEnv,
         *,
-        plugin_manager: Optional[PluginManager] = None,
-        recorder: Optional[Recorder] = None,
+        plugin_manager: PluginManager | None = None,
+        recorder: Recorder | None = None,
     ):
         super().__init__(env, plugin_manager=plugin_manager)
         self.recorder = recorder
@@ -813,7 +814,7 @@ class ModelPredictor(_WithS3Client, _Hooked):
         * Cleanup any resources acquired in .setup().
         """
 
-    def metadata(self) -> Dict[str, Any]:
+    def metadata(self) -> dict[str, Any]:
         """Return metadata for a prediction that is about to be made.
 
         :rtype: dict
@@ -840,7 +841,7 @@ class ModelPredictor(_WithS3Client, _Hooked):
         """
         raise NotImplementedError("Sub-classes should implement .result(...)")
 
-    def batch_result(self, data: List[Any]) -> List[Any]:
+    def batch_result(self, data: list[Any]) -> list[Any]:
         """Make a batch prediction given a batch of input data.
 
         :param dict data: The batch of input data to make a prediction from.
@@ -852,7 +853,7 @@ class ModelPredictor(_WithS3Client, _Hooked):
         """
         return [self.result(datum) for datum in data]
 
-    def invoke(self, data: Any) -> Dict[str, Any]:
+    def invoke(self, data: Any) -> dict[str, Any]:
         """Invokes the model and returns the full result.
 
         The prediction is made through the ``ml2p_result`` hook, whose
@@ -877,7 +878,7 @@ class ModelPredictor(_WithS3Client, _Hooked):
             self._record_call([data], [prediction], batch=False)
         return prediction
 
-    def batch_invoke(self, data: List[Any]) -> List[Dict[str, Any]]:
+    def batch_invoke(self, data: list[Any]) -> list[dict[str, Any]]:
         """Invokes the model on a batch of input data and returns the full result for each instance.
 
         The predictions are made through the ``ml2p_batch_result`` hook, whose
@@ -910,7 +911,7 @@ class ModelPredictor(_WithS3Client, _Hooked):
             self._record_call(data, predictions, batch=True)
         return predictions
 
-    def record_invoke_id(self, datum: Any, prediction: Any) -> Dict[str, str]:
+    def record_invoke_id(self, datum: Any, prediction: Any) -> dict[str, str]:
         """Return an id for an invocation record.
 
         :param dict datum: The dictionary of input values passed when
@@ -952,7 +953,7 @@ class ModelPredictor(_WithS3Client, _Hooked):
         # Made per call, so that a newly set s3_client is the one used.
         return plan.recorder(self.s3_client)
 
-    def _record_call(self, data: List[Any], predictions: List[Any], batch: bool) -> None:
+    def _record_call(self, data: list[Any], predictions: list[Any], batch: bool) -> None:
         """Record the data and predictions of one ``invoke`` or ``batch_invoke`` call."""
         if not data:  # an empty batch: nothing to record, as in ML2P 0.6
             return
@@ -1012,9 +1013,9 @@ class Model:
     methods to build them differently.
     """
 
-    DATASET_GENERATOR: Optional[type] = None
-    TRAINER: Optional[type] = None
-    PREDICTOR: Optional[type] = None
+    DATASET_GENERATOR: type | None = None
+    TRAINER: type | None = None
+    PREDICTOR: type | None = None
 
     def _make(self, attribute: str, base: str, env: SageMakerEnv) -> Any:
         cls = getattr(self, attribute)

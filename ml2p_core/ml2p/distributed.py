@@ -12,8 +12,9 @@ SageMaker would.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any
 
 from ml2p.errors import ML2PError
 
@@ -38,7 +39,7 @@ class HostLayout:
     """The hosts of a training job, in order, and the one this process runs on."""
 
     current_host: str
-    hosts: Tuple[str, ...]
+    hosts: tuple[str, ...]
 
     @property
     def rank(self) -> int:
@@ -64,14 +65,14 @@ def host_layout(config: Mapping[str, Any], where: str = "resourceconfig.json") -
     return HostLayout(current, tuple(hosts))
 
 
-def host_names(count: int) -> List[str]:
+def host_names(count: int) -> list[str]:
     """Return SageMaker's names for ``count`` hosts: ``algo-1`` to ``algo-<count>``."""
     return [f"algo-{number}" for number in range(1, count + 1)]
 
 
 def resource_config(
     current_host: str, hosts: Sequence[str], instance_type: str = "local"
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Return the ``resourceconfig.json`` SageMaker writes for ``current_host``."""
     return {
         "current_host": current_host,
@@ -85,9 +86,7 @@ def resource_config(
     }
 
 
-def input_data_config(
-    channel: str = "training", distribution: Optional[str] = None
-) -> Dict[str, Any]:
+def input_data_config(channel: str = "training", distribution: str | None = None) -> dict[str, Any]:
     """Return the ``inputdataconfig.json`` of a job with one File-mode channel."""
     return {
         channel: {
@@ -98,7 +97,7 @@ def input_data_config(
     }
 
 
-def shard(files: Sequence[str], count: int, distribution: Optional[str]) -> List[List[str]]:
+def shard(files: Sequence[str], count: int, distribution: str | None) -> list[list[str]]:
     """Split ``files`` (S3 keys or relative paths) between ``count`` hosts.
 
     ``FullyReplicated`` (or ``None``) gives every host every file;

@@ -33,7 +33,7 @@ import dataclasses
 import logging
 import os
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import click
 
@@ -54,7 +54,7 @@ class DockerOptions:
     #: The SageMaker folder (``--ml-folder``).
     ml_folder: str
     #: The model named with ``--model``, if any.
-    model: Optional[str] = None
+    model: str | None = None
 
     def check_model(self) -> None:
         """Raise a usage error (exit status 2) if neither --model nor the environment names one."""
@@ -110,7 +110,7 @@ def _done(code: int) -> None:
 )
 @version_option("ml2p-docker")
 @click.pass_context
-def cli(ctx: click.Context, ml_folder: str, model: Optional[str]) -> None:
+def cli(ctx: click.Context, ml_folder: str, model: str | None) -> None:
     """Run a model's training, serving or dataset generation inside a SageMaker container."""
     ctx.obj = DockerOptions(ml_folder, model)
 
@@ -170,7 +170,7 @@ def generate_dataset(options: DockerOptions) -> None:
     ),
 )
 @pass_options
-def serve(options: DockerOptions, host: str, port: Optional[int], debug: bool) -> None:
+def serve(options: DockerOptions, host: str, port: int | None, debug: bool) -> None:
     """Serve predictions over HTTP until SIGTERM."""
     from ml2p.serving import serve as run_server
 
@@ -190,7 +190,7 @@ def serve(options: DockerOptions, host: str, port: Optional[int], debug: bool) -
     _done(0)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ml2p-docker`` with ``argv`` (default ``sys.argv[1:]``); return its exit status."""
     return run(cli, argv, "ml2p-docker")
 

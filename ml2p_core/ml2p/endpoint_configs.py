@@ -18,8 +18,9 @@ Nothing here talks to AWS or imports boto3; the configuration is never changed.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any
 
 from ml2p import naming, sagemaker
 from ml2p.config import Config
@@ -48,7 +49,7 @@ class Variant:
 
     model: str
     weight: float = 1.0
-    instances: Optional[int] = None
+    instances: int | None = None
 
 
 def parse_variant(text: str, *, allow_instances: bool = False) -> Variant:
@@ -119,11 +120,11 @@ def async_output_url(cfg: Config, endpoint: str) -> str:
     return s3.url(f"async/{naming.full_name(cfg.project, endpoint)}/output/")
 
 
-def _async_config(cfg: Config, endpoint: str) -> Optional[Dict[str, Any]]:
+def _async_config(cfg: Config, endpoint: str) -> dict[str, Any] | None:
     settings = cfg.section("deploy").get("async")
     if settings is None:
         return None
-    output: Dict[str, Any] = {"S3OutputPath": async_output_url(cfg, endpoint)}
+    output: dict[str, Any] = {"S3OutputPath": async_output_url(cfg, endpoint)}
     topics = {}
     if settings.get("success_topic"):
         topics["SuccessTopic"] = settings["success_topic"]
@@ -131,7 +132,7 @@ def _async_config(cfg: Config, endpoint: str) -> Optional[Dict[str, Any]]:
         topics["ErrorTopic"] = settings["error_topic"]
     if topics:
         output["NotificationConfig"] = topics
-    config: Dict[str, Any] = {"OutputConfig": output}
+    config: dict[str, Any] = {"OutputConfig": output}
     if settings.get("max_concurrent_invocations"):
         config["ClientConfig"] = {
             "MaxConcurrentInvocationsPerInstance": settings["max_concurrent_invocations"]
@@ -139,7 +140,7 @@ def _async_config(cfg: Config, endpoint: str) -> Optional[Dict[str, Any]]:
     return config
 
 
-def _base(cfg: Config, endpoint: str, first_model: str) -> Dict[str, Any]:
+def _base(cfg: Config, endpoint: str, first_model: str) -> dict[str, Any]:
     """The request for ``first_model`` alone; its variant is the template of the others."""
     serverless = cfg.section("deploy").get("serverless")
     if serverless is None:
@@ -163,9 +164,9 @@ def endpoint_config_request(
     endpoint: str,
     variants: Sequence[Variant],
     *,
-    config_name: Optional[str] = None,
-    variant_names: Optional[Sequence[str]] = None,
-) -> Dict[str, Any]:
+    config_name: str | None = None,
+    variant_names: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """Return the ``CreateEndpointConfig`` request serving ``variants``.
 
     :param endpoint: The short endpoint name.
@@ -184,7 +185,7 @@ def endpoint_config_request(
         raise ML2PError(f"{len(variant_names)} variant names for {len(variants)} variants")
     request = _base(cfg, endpoint, variants[0].model)
     template = {k: v for k, v in request["ProductionVariants"][0].items() if k not in _PER_VARIANT}
-    production: List[Dict[str, Any]] = []
+    production: list[dict[str, Any]] = []
     for number, variant in enumerate(variants, 1):
         name = (
             variant_names[number - 1]
@@ -211,7 +212,7 @@ def endpoint_config_request(
 
 def kept_variant_names(
     project: str, old: Sequence[Mapping[str, Any]], variants: Sequence[Variant]
-) -> List[str]:
+) -> list[str]:
     """Return the names of ``variants`` in a configuration that replaces ``old``.
 
     A model that an ``old`` variant serves keeps that variant's name (a blue/green
@@ -234,7 +235,7 @@ def kept_variant_names(
     return [name for name in names if name]
 
 
-def models_of_config(description: Mapping[str, Any]) -> Dict[str, str]:
+def models_of_config(description: Mapping[str, Any]) -> dict[str, str]:
     """Return full model name -> variant name for a ``DescribeEndpointConfig`` answer."""
     return {
         variant["ModelName"]: variant["VariantName"]

@@ -27,7 +27,8 @@ subset of a hook's parameters. All hooks are new in ML2P 0.7.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, List, Mapping, Optional, Tuple, Union
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Union
 
 import pluggy
 
@@ -40,7 +41,7 @@ hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 #: What an ``ml2p_record_invoke_id`` implementation may return.
-RecordIdParts = Union[Mapping[str, Any], Iterable[Tuple[str, Any]]]
+RecordIdParts = Union[Mapping[str, Any], Iterable[tuple[str, Any]]]
 
 
 # -----------------------------------------------------------------------------
@@ -91,7 +92,7 @@ def ml2p_teardown(predictor: ModelPredictor) -> None:
 
 
 @hookspec(firstresult=True)
-def ml2p_generate(generator: ModelDatasetGenerator) -> Optional[Any]:
+def ml2p_generate(generator: ModelDatasetGenerator) -> Any | None:
     """Generate a dataset.
 
     Called by :func:`ml2p.lifecycle.generate`, once per dataset generation
@@ -114,7 +115,7 @@ def ml2p_generate(generator: ModelDatasetGenerator) -> Optional[Any]:
 
 
 @hookspec(firstresult=True)
-def ml2p_train(trainer: ModelTrainer) -> Optional[Any]:
+def ml2p_train(trainer: ModelTrainer) -> Any | None:
     """Train a model.
 
     Called by :func:`ml2p.lifecycle.train`, once per training job. The
@@ -191,7 +192,7 @@ def ml2p_result(predictor: ModelPredictor, data: Any) -> Any:
 
 
 @hookspec(firstresult=True)
-def ml2p_batch_result(predictor: ModelPredictor, data: List[Any]) -> List[Any]:
+def ml2p_batch_result(predictor: ModelPredictor, data: list[Any]) -> list[Any]:
     """Make the predictions for a batch of data.
 
     Called by :func:`ml2p.lifecycle.batch_result` for
@@ -222,7 +223,7 @@ def ml2p_batch_result(predictor: ModelPredictor, data: List[Any]) -> List[Any]:
 @hookspec
 def ml2p_record_invoke_id(
     predictor: ModelPredictor, datum: Any, prediction: Any
-) -> Optional[RecordIdParts]:
+) -> RecordIdParts | None:
     """Add key-value pairs to the id of an invocation record.
 
     Called when an invocation is recorded (``env.record_invokes``; see

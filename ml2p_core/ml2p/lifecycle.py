@@ -21,7 +21,7 @@ when a record is made (:mod:`ml2p.recording`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, List
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from ml2p.core import ModelDatasetGenerator, ModelPredictor, ModelTrainer
@@ -69,7 +69,7 @@ def result(predictor: ModelPredictor, data: Any) -> Any:
     return predictor.plugin_manager.hook.ml2p_result(predictor=predictor, data=data)
 
 
-def batch_result(predictor: ModelPredictor, data: List[Any]) -> Any:
+def batch_result(predictor: ModelPredictor, data: list[Any]) -> Any:
     """Return the predictions for a batch, made through the ``ml2p_batch_result`` hook.
 
     The hook's value is returned as it is: the caller checks that it holds
@@ -78,7 +78,7 @@ def batch_result(predictor: ModelPredictor, data: List[Any]) -> Any:
     return predictor.plugin_manager.hook.ml2p_batch_result(predictor=predictor, data=data)
 
 
-def results_per_datum(predictor: ModelPredictor, data: List[Any]) -> List[Any]:
+def results_per_datum(predictor: ModelPredictor, data: list[Any]) -> list[Any]:
     """Return the predictions for a batch, one ``ml2p_result`` call per datum.
 
     What the built-in ``ml2p_batch_result`` does when a plugin implements
@@ -97,7 +97,7 @@ def results_per_datum(predictor: ModelPredictor, data: List[Any]) -> List[Any]:
 # -- Record -----------------------------------------------------------------------
 
 
-def record_id_parts(predictor: ModelPredictor, datum: Any, prediction: Any) -> List[Any]:
+def record_id_parts(predictor: ModelPredictor, datum: Any, prediction: Any) -> list[Any]:
     """Return the parts of a record's id, through the ``ml2p_record_invoke_id`` hook.
 
     In order: the model's own (:meth:`~ml2p.core.ModelPredictor.record_invoke_id`,

@@ -40,9 +40,10 @@ import os
 import pathlib
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import IO, Any, Callable
 
 from ml2p.errors import ML2PError
 
@@ -78,8 +79,8 @@ class Plan:
     strategy: str
     split_type: str = "Line"
     assemble_with: str = "Line"
-    content_type: Optional[str] = None
-    accept: Optional[str] = None
+    content_type: str | None = None
+    accept: str | None = None
     timeout: float = 600.0
     retries: int = 3
 
@@ -88,7 +89,7 @@ class Plan:
         """The largest mini-batch, in bytes."""
         return int(self.max_payload_mb * 1024 * 1024)
 
-    def summary(self) -> Dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
         """The settings in SageMaker's names."""
         return {
             "MaxConcurrentTransforms": self.max_concurrent,
@@ -179,7 +180,7 @@ class MiniBatch:
         return f"lines {self.first_line}-{self.last_line}"
 
 
-def _records(handle: IO[bytes]) -> Iterator[Tuple[int, bytes, int]]:
+def _records(handle: IO[bytes]) -> Iterator[tuple[int, bytes, int]]:
     """(line number, record without its line ending, bytes read) for each non-blank line."""
     skipped = 0
     for number, raw in enumerate(handle, 1):
@@ -211,7 +212,7 @@ def mini_batches(
         if body.strip():
             yield MiniBatch(1, max(lines, 1), body, lines, len(body))
         return
-    batch: List[bytes] = []
+    batch: list[bytes] = []
     first = size = consumed = 0
     last = 0
     for number, record, read in _records(handle):
@@ -320,12 +321,12 @@ class FileResult:
 
     input: str
     content_type: str
-    output: Optional[str] = None
+    output: str | None = None
     records: int = 0
     mini_batches: int = 0
-    error: Optional[str] = None
+    error: str | None = None
 
-    def as_dict(self) -> Dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "input": self.input,
             "content_type": self.content_type,
@@ -343,7 +344,7 @@ class _FileJob:
     result: FileResult
     assemble_line: bool
     lock: threading.Lock = field(default_factory=threading.Lock)
-    pending: Dict[int, bytes] = field(default_factory=dict)
+    pending: dict[int, bytes] = field(default_factory=dict)
     next_index: int = 0
     submitted: int = 0
     done: int = 0
@@ -367,7 +368,7 @@ class _FileJob:
         if self.result.error is None:
             self.result.error = message
 
-    def batch_done(self, index: int, answer: Optional[bytes], error: Optional[str]) -> None:
+    def batch_done(self, index: int, answer: bytes | None, error: str | None) -> None:
         with self.lock:
             self.done += 1
             if error is not None:
@@ -420,7 +421,7 @@ class _FileJob:
                 pass
 
 
-def _input_files(input_dir: pathlib.Path) -> List[pathlib.Path]:
+def _input_files(input_dir: pathlib.Path) -> list[pathlib.Path]:
     return sorted(p for p in input_dir.rglob("*") if p.is_file())
 
 
@@ -443,8 +444,8 @@ def transform_folder(
     input_dir: Any,
     output_dir: Any,
     plan: Plan,
-    progress: Optional[Callable[[int], None]] = None,
-) -> List[FileResult]:
+    progress: Callable[[int], None] | None = None,
+) -> list[FileResult]:
     """Transform every file under ``input_dir`` into ``output_dir`` through the server at ``url``.
 
     :param url: The server's base URL (``http://127.0.0.1:PORT``).

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import IO, Dict, Optional, Union
+from typing import IO, Union
 
 LOGGER_NAME = "ml2p"
 _HANDLER_MARK = "_ml2p_handler"
@@ -51,7 +51,7 @@ QUIET_LOGGERS = ("boto3", "botocore", "s3transfer", "urllib3")
 
 logger = logging.getLogger(LOGGER_NAME)
 #: The level :func:`configure_logging` last gave each of the :data:`QUIET_LOGGERS`.
-_quieted: Dict[str, int] = {}
+_quieted: dict[str, int] = {}
 
 
 def is_ml2p_record(record: logging.LogRecord) -> bool:
@@ -120,7 +120,7 @@ class _Handler(logging.StreamHandler):
         self.target = value
 
 
-def ml2p_handler() -> Optional[logging.Handler]:
+def ml2p_handler() -> logging.Handler | None:
     """Return ML2P's handler on the root logger, if it is installed."""
     for handler in logging.getLogger().handlers:
         if getattr(handler, _HANDLER_MARK, False):

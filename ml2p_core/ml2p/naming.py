@@ -29,7 +29,6 @@ This module also splits container image names (``host:5000/repo:tag``).
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional, Tuple
 
 from ml2p.errors import NamingError
 
@@ -58,7 +57,7 @@ TAG_KEY = "ml2p-project"
 _MODEL = r"(?P<model>[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)"
 _VERSION = r"(?P<major>[0-9]+)-(?P<minor>[0-9]+)"
 
-_RULES: Dict[str, Tuple[re.Pattern[str], str]] = {
+_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     "dataset": (
         re.compile(rf"^{_MODEL}-(?P<date>[0-9]{{8}})$"),
         "<model>-YYYYMMDD (e.g. churn-20240131)",
@@ -81,7 +80,7 @@ _RULES: Dict[str, Tuple[re.Pattern[str], str]] = {
 }
 
 #: The kinds of names :func:`validate_name` knows.
-KINDS: Tuple[str, ...] = tuple(_RULES)
+KINDS: tuple[str, ...] = tuple(_RULES)
 
 _LEGACY_MODEL = r"(?P<model>[a-zA-Z0-9\-]+)"
 _LEGACY_VERSION = r"(?P<major>[0-9]+)-(?P<minor>[0-9]+)"
@@ -91,7 +90,7 @@ _LEGACY_VERSION = r"(?P<major>[0-9]+)-(?P<minor>[0-9]+)"
 #: optional parts). They accept what :data:`KINDS`' rules accept and also a
 #: ``<model>`` part that starts or ends with ``-``. Anchored with ``\Z``: a
 #: trailing newline, which 0.6's ``$`` let through, is not a name.
-LEGACY_PATTERNS: Dict[str, str] = {
+LEGACY_PATTERNS: dict[str, str] = {
     "dataset": rf"^{_LEGACY_MODEL}-(?P<date>[0-9]{{8}})\Z",
     "training-job": rf"^{_LEGACY_MODEL}-{_LEGACY_VERSION}(?P<training_suffix>\-dev)?\Z",
     "model": rf"^{_LEGACY_MODEL}-{_LEGACY_VERSION}-(?P<patch>[0-9]+)(?P<model_suffix>\-dev)?\Z",
@@ -101,7 +100,7 @@ LEGACY_PATTERNS: Dict[str, str] = {
     ),
 }
 
-_LEGACY_RULES: Dict[str, re.Pattern[str]] = {
+_LEGACY_RULES: dict[str, re.Pattern[str]] = {
     kind: re.compile(pattern) for kind, pattern in LEGACY_PATTERNS.items()
 }
 # 0.6's group names -> this module's.
@@ -115,7 +114,7 @@ _LEGACY_GROUPS = {
 _MAX_AWS_NAME = 63
 
 
-def parse_name(kind: str, name: str) -> Dict[str, Optional[str]]:
+def parse_name(kind: str, name: str) -> dict[str, str | None]:
     """Split ``name`` into the parts of its rule (``model``, ``major``, ...).
 
     :param kind: One of :data:`KINDS`.
@@ -143,7 +142,7 @@ def validate_name(kind: str, name: str) -> str:
     return name
 
 
-def _legacy_parts(kind: str, name: str) -> Optional[Dict[str, Optional[str]]]:
+def _legacy_parts(kind: str, name: str) -> dict[str, str | None] | None:
     """The parts of ``name`` under ML2P 0.6's rule for ``kind``, or ``None``."""
     match = _LEGACY_RULES[kind].match(name) if isinstance(name, str) else None
     if match is None:
@@ -151,7 +150,7 @@ def _legacy_parts(kind: str, name: str) -> Optional[Dict[str, Optional[str]]]:
     return {_LEGACY_GROUPS.get(k, k): v for k, v in match.groupdict().items()}
 
 
-def _parts(kind: str, name: str) -> Dict[str, Optional[str]]:
+def _parts(kind: str, name: str) -> dict[str, str | None]:
     """The parts of ``name`` under the rule for ``kind``, or under 0.6's rule."""
     try:
         return parse_name(kind, name)
@@ -162,7 +161,7 @@ def _parts(kind: str, name: str) -> Dict[str, Optional[str]]:
         return parts
 
 
-def check_name(kind: str, name: str, enforced: bool = True) -> Optional[str]:
+def check_name(kind: str, name: str, enforced: bool = True) -> str | None:
     """Check ``name`` the way the ``ml2p`` command does.
 
     A name that follows the rule for ``kind`` passes silently. A name that
@@ -256,12 +255,12 @@ def lifecycle_config_name(project: str, notebook: str) -> str:
     return full_name(project, f"{notebook}-lifecycle-config")
 
 
-def project_tags(project: str) -> List[Dict[str, str]]:
+def project_tags(project: str) -> list[dict[str, str]]:
     """Return the tags of every resource of ``project``: ``[{"Key": "ml2p-project", ...}]``."""
     return [{"Key": TAG_KEY, "Value": project}]
 
 
-def split_image(image: str) -> Tuple[str, Optional[str]]:
+def split_image(image: str) -> tuple[str, str | None]:
     """Split a container image reference into its repository and tag.
 
     The tag follows the last ``:`` after the last ``/``, so a registry port is
@@ -278,7 +277,7 @@ def split_image(image: str) -> Tuple[str, Optional[str]]:
     return image, None
 
 
-def image_with_tag(image: str, tag: Optional[str]) -> str:
+def image_with_tag(image: str, tag: str | None) -> str:
     """Return ``image`` with its tag replaced by ``tag`` (unchanged if ``tag`` is empty)."""
     if not tag:
         return image

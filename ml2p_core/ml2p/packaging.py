@@ -13,7 +13,7 @@ import os
 import pathlib
 import tarfile
 import tempfile
-from typing import List, Union
+from typing import Union
 
 __all__ = ["MODEL_ARCHIVE", "pack_model"]
 
@@ -23,9 +23,9 @@ MODEL_ARCHIVE = "model.tar.gz"
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def _members(folder: pathlib.Path) -> List[pathlib.Path]:
+def _members(folder: pathlib.Path) -> list[pathlib.Path]:
     """Every file, directory and symlink below ``folder``, sorted, not following links."""
-    found: List[pathlib.Path] = []
+    found: list[pathlib.Path] = []
     for root, dirs, files in os.walk(folder):
         dirs.sort()
         base = pathlib.Path(root)

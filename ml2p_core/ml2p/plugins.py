@@ -40,9 +40,10 @@ import importlib
 import os
 import sys
 import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable
 
 import pluggy
 
@@ -78,8 +79,8 @@ class EntryPointInfo:
     group: str
     name: str
     value: str
-    dist: Optional[str]
-    version: Optional[str]
+    dist: str | None
+    version: str | None
     entry_point: Any
 
     def load(self) -> Any:
@@ -90,12 +91,12 @@ def _norm(name: str) -> str:
     return name.strip().lower().replace("_", "-").replace(".", "-")
 
 
-def _names(environ: Mapping[str, str], variable: str) -> Optional[set]:
+def _names(environ: Mapping[str, str], variable: str) -> set | None:
     names = names_in(environ, variable)
     return None if names is None else {_norm(n) for n in names}
 
 
-def _entry_points(group: str) -> List[Any]:
+def _entry_points(group: str) -> list[Any]:
     if sys.version_info >= (3, 10):
         from importlib.metadata import entry_points
     else:  # pragma: no cover - exercised on 3.9 only
@@ -104,8 +105,8 @@ def _entry_points(group: str) -> List[Any]:
 
 
 def installed_entry_points(
-    group: str, environ: Optional[Mapping[str, str]] = None, selected_only: bool = True
-) -> Dict[str, EntryPointInfo]:
+    group: str, environ: Mapping[str, str] | None = None, selected_only: bool = True
+) -> dict[str, EntryPointInfo]:
     """Return the entry points of ``group`` by name.
 
     :param group: ``ml2p.plugins`` or ``ml2p.models``.
@@ -116,7 +117,7 @@ def installed_entry_points(
     environ = os.environ if environ is None else environ
     allow = _names(environ, ALLOW_ENV)
     block = _names(environ, BLOCK_ENV) or set()
-    found: Dict[str, EntryPointInfo] = {}
+    found: dict[str, EntryPointInfo] = {}
     for ep in _entry_points(group):
         dist = getattr(ep, "dist", None)
         dist_name = dist.metadata["Name"] if dist is not None else None
@@ -155,11 +156,11 @@ class PluginManager(pluggy.PluginManager):
     def __init__(self) -> None:
         super().__init__(hookspecs.PROJECT_NAME)
         self.add_hookspecs(hookspecs)
-        self.entry_point_plugins: Dict[str, EntryPointInfo] = {}
+        self.entry_point_plugins: dict[str, EntryPointInfo] = {}
         self._per_datum: Any = _UNSET
         self._model_only_ids: Any = _UNSET
 
-    def register(self, plugin: Any, name: Optional[str] = None) -> Optional[str]:
+    def register(self, plugin: Any, name: str | None = None) -> str | None:
         label = name or self.get_canonical_name(plugin)
         try:
             registered = super().register(plugin, name)
@@ -170,7 +171,7 @@ class PluginManager(pluggy.PluginManager):
         self._forget_derived()
         return registered
 
-    def unregister(self, plugin: Any = None, name: Optional[str] = None) -> Any:
+    def unregister(self, plugin: Any = None, name: str | None = None) -> Any:
         removed = super().unregister(plugin, name)
         self._forget_derived()
         return removed
@@ -188,7 +189,7 @@ class PluginManager(pluggy.PluginManager):
             label = self.get_name(exc.plugin) or repr(exc.plugin)
             raise PluginError(label, str(exc)) from exc
 
-    def per_datum_result_caller(self) -> Optional[Callable[..., Any]]:
+    def per_datum_result_caller(self) -> Callable[..., Any] | None:
         """Return the ``ml2p_result`` caller a batch must call per datum, or ``None``.
 
         ``None`` means only the model answers ``ml2p_result`` (apart from
@@ -220,7 +221,7 @@ class PluginManager(pluggy.PluginManager):
             self._model_only_ids = len(impls) == 1 and impls[0].plugin_name == BUILTIN_PLUGIN
         return self._model_only_ids
 
-    def plugin_for_exception(self, exc: BaseException) -> Optional[str]:
+    def plugin_for_exception(self, exc: BaseException) -> str | None:
         """Return the name of the plugin whose own code raised ``exc``, if any.
 
         The traceback is read from where ``exc`` was raised outwards, up to
@@ -252,7 +253,7 @@ class PluginManager(pluggy.PluginManager):
                 return None if name == BUILTIN_PLUGIN else name
         return None
 
-    def hooks_of(self, plugin: Any) -> List[str]:
+    def hooks_of(self, plugin: Any) -> list[str]:
         """Return the names of the hooks ``plugin`` implements."""
         return sorted(caller.name for caller in self.get_hookcallers(plugin) or [])
 
@@ -269,7 +270,7 @@ class PluginManager(pluggy.PluginManager):
         self.register(module, name=module_name)
         return module
 
-    def load_entry_points(self, environ: Optional[Mapping[str, str]] = None) -> None:
+    def load_entry_points(self, environ: Mapping[str, str] | None = None) -> None:
         """Load and register the selected ``ml2p.plugins`` entry points."""
         for name, info in installed_entry_points(PLUGIN_GROUP, environ).items():
             if self.has_plugin(name):
@@ -289,7 +290,7 @@ class PluginManager(pluggy.PluginManager):
 def make_plugin_manager(
     project_plugins: Iterable[str] = (),
     load_entry_points: bool = True,
-    environ: Optional[Mapping[str, str]] = None,
+    environ: Mapping[str, str] | None = None,
 ) -> PluginManager:
     """Build a plugin manager: specs, built-in plugin, entry points, project plugins.
 
@@ -324,7 +325,7 @@ def add_project_folder(folder: str) -> None:
         sys.path.append(folder)
 
 
-def shadowed_project_modules(folder: str, module_names: Iterable[str]) -> Dict[str, str]:
+def shadowed_project_modules(folder: str, module_names: Iterable[str]) -> dict[str, str]:
     """Return the modules of ``folder`` that an installed module of the same name hides.
 
     :param folder: The project folder.
@@ -335,7 +336,7 @@ def shadowed_project_modules(folder: str, module_names: Iterable[str]) -> Dict[s
     import importlib.util
 
     folder = os.path.abspath(folder)
-    hidden: Dict[str, str] = {}
+    hidden: dict[str, str] = {}
     for top in dict.fromkeys(name.split(".", 1)[0] for name in module_names):
         if not (
             os.path.isfile(os.path.join(folder, f"{top}.py"))
@@ -358,11 +359,11 @@ def shadowed_project_modules(folder: str, module_names: Iterable[str]) -> Dict[s
 
 # The library defaults, one per distinct tuple of project plugins; each is built once
 # and never changed afterwards (a caller with other project plugins gets another).
-_defaults: Dict[Tuple[str, ...], PluginManager] = {}
+_defaults: dict[tuple[str, ...], PluginManager] = {}
 _defaults_lock = threading.Lock()
 
 
-def get_plugin_manager(project_plugins: Optional[Sequence[str]] = None) -> PluginManager:
+def get_plugin_manager(project_plugins: Sequence[str] | None = None) -> PluginManager:
     """Return the library default plugin manager for ``project_plugins``.
 
     For plain library use (ML2P 0.6 code that makes a predictor, trainer or
@@ -420,7 +421,7 @@ def _import_dotted(ref: str) -> Any:
     return obj
 
 
-def resolve_model(ref: str, environ: Optional[Mapping[str, str]] = None) -> type:
+def resolve_model(ref: str, environ: Mapping[str, str] | None = None) -> type:
     """Return the :class:`ml2p.core.Model` subclass that ``ref`` names.
 
     ``ref`` is the name of an ``ml2p.models`` entry point, or a dotted path
@@ -437,7 +438,7 @@ def resolve_model(ref: str, environ: Optional[Mapping[str, str]] = None) -> type
         raise ModelNotFoundError(f"model reference must be a non-empty string, got {ref!r}")
     ref = ref.strip()
     obj: Any = _UNSET
-    dotted_error: Optional[ModelNotFoundError] = None
+    dotted_error: ModelNotFoundError | None = None
     if "." in ref or ":" in ref:
         try:
             obj = _import_dotted(ref)

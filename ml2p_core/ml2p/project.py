@@ -23,7 +23,7 @@ import copy
 import functools
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from ml2p.config import Config
@@ -54,7 +54,7 @@ class ModellingSubCfg:
     :param str defaults: The section to fall back to (default ``"defaults"``).
     """
 
-    def __init__(self, cfg: Dict[str, Any], section: str, defaults: str = "defaults"):
+    def __init__(self, cfg: dict[str, Any], section: str, defaults: str = "defaults"):
         self._cfg = cfg
         self._section_name = section
         self._defaults_name = defaults
@@ -63,7 +63,7 @@ class ModellingSubCfg:
         value = self._cfg.get(name)
         return value if isinstance(value, Mapping) else {}
 
-    def _layers(self) -> Tuple[Mapping[str, Any], Mapping[str, Any]]:
+    def _layers(self) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
         return self._part(self._section_name), self._part(self._defaults_name)
 
     def __getitem__(self, name: str) -> Any:
@@ -86,7 +86,7 @@ class ModellingSubCfg:
     def __repr__(self) -> str:
         return f"ModellingSubCfg(section={self._section_name!r}, defaults={self._defaults_name!r})"
 
-    def keys(self) -> List[str]:
+    def keys(self) -> list[str]:
         """Return the names set in the section or its defaults, sorted."""
         section, defaults = self._layers()
         return sorted({*section, *defaults})
@@ -127,7 +127,7 @@ class ModellingProject:
 
     def __init__(self, cfg: str, *, load: bool = True):
         self.cfg_path: str = os.fsdecode(cfg)
-        self._loaded: Optional[Tuple[Dict[str, Any], Config]] = None
+        self._loaded: tuple[dict[str, Any], Config] | None = None
         if load:
             self.cfg  # noqa: B018 - read the file now, as ML2P 0.6 did
 
@@ -138,7 +138,7 @@ class ModellingProject:
         return load_config(self.cfg_path)
 
     @functools.cached_property
-    def cfg(self) -> Dict[str, Any]:
+    def cfg(self) -> dict[str, Any]:
         """The loaded configuration: plain dicts and lists, as ``yaml.safe_load`` gives them."""
         loaded = self._load_config()
         self._loaded = (loaded.as_dict(), loaded)
@@ -201,7 +201,7 @@ class ModellingProject:
         """Return the AWS resource name ``<project>-<job_name>``."""
         return f"{self.project}-{job_name}"
 
-    def tags(self) -> List[Dict[str, str]]:
+    def tags(self) -> list[dict[str, str]]:
         """Return the tags of the project's resources: ``[{"Key": "ml2p-project", ...}]``."""
         from ml2p import naming
 

@@ -80,8 +80,9 @@ import base64
 import binascii
 import json
 import time
+from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, NamedTuple
 
 from ml2p.errors import ConfigError, ML2PError
 from ml2p.media_types import CSV, JSON, JSONLINES_TYPES, media_type
@@ -163,7 +164,7 @@ def default_variant(model_version: str) -> str:
     return f"{model_version}-variant-1"
 
 
-def capture_prefix(model_version: str, variant: Optional[str] = None) -> str:
+def capture_prefix(model_version: str, variant: str | None = None) -> str:
     """Return ``predictions/capture/<model_version>/<variant>/`` (relative to ``s3folder``).
 
     ``variant`` defaults to :func:`default_variant`.
@@ -176,7 +177,7 @@ def hour_folder(when: float) -> str:
     return time.strftime("%Y/%m/%d/%H/", time.gmtime(when))
 
 
-def capture_key(folder: str, when: float, name: Optional[str] = None) -> str:
+def capture_key(folder: str, when: float, name: str | None = None) -> str:
     """Return the key of a capture file whose first request came at POSIX time ``when``.
 
     ``<folder>yyyy/mm/dd/hh/MM-SS-mmm-<name>.jsonl``; ``folder`` is a full
@@ -220,7 +221,7 @@ BASE64_ENCODING = "BASE64"
 _JSON_KINDS = frozenset({JSON, *JSONLINES_TYPES})
 
 # content type -> (its JSON string, the encoding SageMaker would use for it)
-_TYPES: Dict[str, Tuple[str, str]] = {}
+_TYPES: dict[str, tuple[str, str]] = {}
 
 
 def capture_encoding(content_type: str) -> str:
@@ -233,7 +234,7 @@ def capture_encoding(content_type: str) -> str:
     return _type(content_type)[1]
 
 
-def _type(content_type: str) -> Tuple[str, str]:
+def _type(content_type: str) -> tuple[str, str]:
     known = _TYPES.get(content_type)
     if known is None:
         kind = media_type(content_type)
@@ -271,9 +272,9 @@ def build_line(
     response_type: str,
     *,
     event_id: str,
-    inference_time: Union[float, str],
-    record_ids: Optional[Sequence[str]] = None,
-    inference_id: Optional[str] = None,
+    inference_time: float | str,
+    record_ids: Sequence[str] | None = None,
+    inference_id: str | None = None,
 ) -> str:
     """Return the capture line of one request (without a newline).
 
@@ -323,18 +324,18 @@ class CaptureEvent(NamedTuple):
     #: ``eventMetadata.inferenceTime`` as written.
     inference_time: str
     #: The request's content type and body (``None`` if only the output was captured).
-    request_type: Optional[str]
-    request_body: Optional[bytes]
+    request_type: str | None
+    request_body: bytes | None
     #: The response's content type and body (``None`` if only the input was captured).
-    response_type: Optional[str]
-    response_body: Optional[bytes]
+    response_type: str | None
+    response_body: bytes | None
     #: The stored record ids (``ml2p.recordIds``), or ``None`` when they are derived.
-    record_ids: Optional[List[str]]
+    record_ids: list[str] | None
     #: ``eventMetadata.inferenceId``, if the line has one.
-    inference_id: Optional[str]
+    inference_id: str | None
 
 
-def _data(part: Any, name: str) -> Tuple[Optional[str], Optional[bytes]]:
+def _data(part: Any, name: str) -> tuple[str | None, bytes | None]:
     if part is None:
         return None, None
     if not isinstance(part, dict):
@@ -361,7 +362,7 @@ def _data(part: Any, name: str) -> Tuple[Optional[str], Optional[bytes]]:
 _scan = json.JSONDecoder().scan_once
 
 
-def json_value(text: Union[str, bytes], what: str) -> Any:
+def json_value(text: str | bytes, what: str) -> Any:
     """Parse the JSON document ``text``; the C scanner without ``json.loads``'s layers.
 
     The readers' hot path (every line, every response body).
@@ -385,7 +386,7 @@ def json_value(text: Union[str, bytes], what: str) -> Any:
         raise CaptureFormatError(f"{what} is not JSON: {exc}") from None
 
 
-def read_line(line: Union[str, bytes]) -> CaptureEvent:
+def read_line(line: str | bytes) -> CaptureEvent:
     """Read one capture line into a :class:`CaptureEvent`.
 
     :raises CaptureFormatError: naming the field that is missing or wrong.
@@ -436,7 +437,7 @@ def _strip_zone(inference_time: str) -> str:
     return inference_time
 
 
-def derived_ids(event_id: str, inference_time: str, count: int, batch: bool) -> List[str]:
+def derived_ids(event_id: str, inference_time: str, count: int, batch: bool) -> list[str]:
     """Return the ids of a line's data when none are stored (see the module documentation)."""
     base = f"ts-{_strip_zone(inference_time)}--uuid-{event_id}"
     if not batch:

@@ -28,7 +28,8 @@ import hashlib
 import os
 import re
 import time
-from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Tuple
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 #: The longest S3 object key, in UTF-8 bytes.
 MAX_KEY_BYTES = 1024
@@ -57,7 +58,7 @@ def safe_part(value: Any) -> str:
     return _UNSAFE.sub(_underscores, text)
 
 
-def _pairs(parts: Optional[Any]) -> Iterable[Tuple[Any, Any]]:
+def _pairs(parts: Any | None) -> Iterable[tuple[Any, Any]]:
     if parts is None:
         return ()
     if isinstance(parts, Mapping):
@@ -65,13 +66,13 @@ def _pairs(parts: Optional[Any]) -> Iterable[Tuple[Any, Any]]:
     return parts
 
 
-def merge_parts(parts: Iterable[Optional[Any]]) -> Dict[str, str]:
+def merge_parts(parts: Iterable[Any | None]) -> dict[str, str]:
     """Merge ordered id parts (mappings or pair sequences) into one ordered dict.
 
     Keys and values are made safe with :func:`safe_part`; a key already
     present keeps its first value.
     """
-    merged: Dict[str, str] = {}
+    merged: dict[str, str] = {}
     for part in parts:
         for key, value in _pairs(part):
             # Keys repeat on every record: sanitise each distinct one once.
@@ -85,12 +86,12 @@ def merge_parts(parts: Iterable[Optional[Any]]) -> Dict[str, str]:
     return merged
 
 
-_KEY_CACHE: Dict[str, str] = {}
+_KEY_CACHE: dict[str, str] = {}
 # (second, "YYYY-MM-DDTHH:MM:SS") of the last stamp; one tuple, so threads never mix two.
-_stamp: Tuple[int, str] = (-1, "")
+_stamp: tuple[int, str] = (-1, "")
 
 
-def _split(now: Optional[float]) -> Tuple[int, int]:
+def _split(now: float | None) -> tuple[int, int]:
     """``now`` (default: now) as whole seconds and microseconds, rounded as ``datetime`` does."""
     if now is None:
         now = time.time()
@@ -111,7 +112,7 @@ def _format(second: int, micros: int) -> str:
     return f"{prefix}.{micros:06d}" if micros else prefix
 
 
-def utc_timestamp(now: Optional[float] = None) -> str:
+def utc_timestamp(now: float | None = None) -> str:
     """Return the UTC time ``now`` (default: the current time) as ML2P 0.6 wrote it.
 
     The text ``datetime.datetime.utcnow().isoformat()`` gives:
@@ -123,7 +124,7 @@ def utc_timestamp(now: Optional[float] = None) -> str:
     return _format(*_split(now))
 
 
-def utc_timestamps(count: int, now: Optional[float] = None) -> List[str]:
+def utc_timestamps(count: int, now: float | None = None) -> list[str]:
     """Return ``count`` timestamps as :func:`utc_timestamp` writes them, a microsecond apart.
 
     The first is ``now`` (default: the current time). The data of a batch
@@ -141,7 +142,7 @@ def utc_timestamps(count: int, now: Optional[float] = None) -> List[str]:
 
 #: UUIDs :func:`uuid4_text` makes at a time.
 UUID_POOL = 256
-_pool: Deque[str] = collections.deque()
+_pool: collections.deque[str] = collections.deque()
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
     os.register_at_fork(after_in_child=_pool.clear)
 
@@ -168,7 +169,7 @@ def uuid4_text() -> str:
             pool.extend(uuid4_texts(UUID_POOL))
 
 
-def uuid4_texts(count: int) -> List[str]:
+def uuid4_texts(count: int) -> list[str]:
     """Return ``count`` random version 4 UUIDs as :func:`uuid4_text` does, made in bulk.
 
     One :func:`os.urandom` call, one masking and one hex formatting for all
@@ -188,7 +189,7 @@ def uuid4_texts(count: int) -> List[str]:
     ]
 
 
-def default_id(now: Optional[float] = None, uuid: Optional[str] = None) -> Dict[str, str]:
+def default_id(now: float | None = None, uuid: str | None = None) -> dict[str, str]:
     """Return ML2P's default record id: ``{"ts": <UTC time>, "uuid": <uuid4>}``.
 
     ``ts`` is :func:`utc_timestamp` of ``now`` (default: the current time),
@@ -198,7 +199,7 @@ def default_id(now: Optional[float] = None, uuid: Optional[str] = None) -> Dict[
     return {"ts": utc_timestamp(now), "uuid": uuid4_text() if uuid is None else uuid}
 
 
-def default_ids(count: int, now: Optional[float] = None) -> List[Dict[str, str]]:
+def default_ids(count: int, now: float | None = None) -> list[dict[str, str]]:
     """Return the default ids of a batch's ``count`` data, recorded at ``now``.
 
     Each is :func:`default_id`'s, with the ``ts`` of :func:`utc_timestamps`

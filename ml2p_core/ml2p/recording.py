@@ -38,8 +38,9 @@ from __future__ import annotations
 
 import threading
 import time as _time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ml2p.errors import ML2PError
 from ml2p.record_format import (
@@ -72,7 +73,7 @@ __all__ = [
 ]
 
 #: A body and its Content-Type header value, as bytes (as the server received or sent them).
-Body = Tuple[bytes, bytes]
+Body = tuple[bytes, bytes]
 
 
 @dataclass(frozen=True)
@@ -107,14 +108,14 @@ class Destination:
             raise ML2PError(f"cannot record invocations: {ML2P_S3_URL} is not set")
         return cls(env.s3.bucket(), env.s3.path(""), str(env.model_version))
 
-    def object_key(self, parts: Dict[str, str]) -> str:
+    def object_key(self, parts: dict[str, str]) -> str:
         """The ``object`` layout key of the record whose id is ``parts``.
 
         See :func:`ml2p.record_ids.record_key`.
         """
         return record_key(self.object_folder, parts)
 
-    def capture_key(self, when: float, name: Optional[str] = None) -> str:
+    def capture_key(self, when: float, name: str | None = None) -> str:
         """The key of a capture file whose first record was made at POSIX time ``when``."""
         return capture_key(self.capture_folder, when, name)
 
@@ -160,8 +161,8 @@ class Record:
         predictions: Sequence[Any],
         *,
         batch: bool = False,
-        time: Optional[float] = None,
-        ids: Optional[Sequence[Dict[str, str]]] = None,
+        time: float | None = None,
+        ids: Sequence[dict[str, str]] | None = None,
         whole: bool = False,
     ):
         self.destination = destination
@@ -174,17 +175,17 @@ class Record:
         self.ids = ids
         self.whole = whole
         #: The request body as received and its Content-Type (the server sets it).
-        self.request: Optional[Body] = None
+        self.request: Body | None = None
         #: The response body as sent and its Content-Type (the server sets it).
-        self.response: Optional[Body] = None
+        self.response: Body | None = None
 
-    def record_ids(self) -> Optional[List[str]]:
+    def record_ids(self) -> list[str] | None:
         """The ids of its data as text, or ``None`` when they are the default ones."""
         if self.ids is None:
             return None
         return [format_record_id(parts) for parts in self.ids]
 
-    def split(self, count: int) -> Tuple[Record, Record]:
+    def split(self, count: int) -> tuple[Record, Record]:
         """Its first ``count`` data and the rest, as two records of the same time.
 
         Only the ``object`` layout splits records (one object per datum); the
@@ -225,16 +226,16 @@ class Recorder(Protocol):
     def record(self, record: Record) -> None:
         """Store ``record``, or take charge of storing it."""
 
-    def close(self, timeout: Optional[float] = None) -> None:
+    def close(self, timeout: float | None = None) -> None:
         """Flush what is pending and release resources."""
 
 
-def kms_key_from_environ(environ: Mapping[str, str]) -> Optional[str]:
+def kms_key_from_environ(environ: Mapping[str, str]) -> str | None:
     """The KMS key ``ML2P_RECORD_KMS_KEY_ID`` gives in ``environ``, or ``None`` (unset or blank)."""
     return (environ.get(ML2P_RECORD_KMS_KEY_ID) or "").strip() or None
 
 
-def put_arguments(kms_key_id: Optional[str]) -> Dict[str, str]:
+def put_arguments(kms_key_id: str | None) -> dict[str, str]:
     """The ``put_object`` arguments that encrypt a record with the KMS key ``kms_key_id``.
 
     ``{}`` without a key (the bucket's default encryption applies), as ML2P 0.6 wrote.
@@ -265,7 +266,7 @@ class S3Recorder:
         client: Any = None,
         *,
         layout: str = OBJECT,
-        kms_key_id: Optional[str] = None,
+        kms_key_id: str | None = None,
     ):
         self.bucket = bucket
         self.layout = check_layout(layout)
@@ -298,7 +299,7 @@ class S3Recorder:
                 **self._extra,
             )
 
-    def close(self, timeout: Optional[float] = None) -> None:
+    def close(self, timeout: float | None = None) -> None:
         return None
 
 
@@ -333,21 +334,19 @@ class RecordingPlan:
             # Only the model names records: skip pluggy's call machinery.
             own = predictor.record_invoke_id
 
-            def parts_of(datum: Any, prediction: Any) -> Dict[str, str]:
+            def parts_of(datum: Any, prediction: Any) -> dict[str, str]:
                 return merge_parts([own(datum, prediction)])
 
         else:
             from ml2p.lifecycle import record_id_parts
 
-            def parts_of(datum: Any, prediction: Any) -> Dict[str, str]:
+            def parts_of(datum: Any, prediction: Any) -> dict[str, str]:
                 return merge_parts(record_id_parts(predictor, datum, prediction))
 
         #: The merged id parts of one datum (the hook, or the model's own method).
         self.parts_of = parts_of
 
-    def ids(
-        self, inputs: Sequence[Any], predictions: Sequence[Any]
-    ) -> Optional[List[Dict[str, str]]]:
+    def ids(self, inputs: Sequence[Any], predictions: Sequence[Any]) -> list[dict[str, str]] | None:
         """The ids of these data, or ``None`` when they take the default id."""
         if self._default_ids:
             return None

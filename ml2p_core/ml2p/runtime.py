@@ -17,7 +17,8 @@ import os
 import pathlib
 import sys
 import traceback
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Callable
 
 from ml2p import lifecycle
 from ml2p.core import SageMakerEnv
@@ -57,7 +58,7 @@ def prepare_stdio() -> None:
                 pass
 
 
-def plugin_of(exc: BaseException, plugin_manager: Any = None) -> Optional[str]:
+def plugin_of(exc: BaseException, plugin_manager: Any = None) -> str | None:
     """Return the name of the plugin that raised ``exc``, if one can be told."""
     if isinstance(exc, PluginError):
         return exc.plugin
@@ -103,7 +104,7 @@ def failure_report(exc: BaseException, plugin_manager: Any = None) -> str:
     return f"{summary}\n\n{traceback_text(exc)}"
 
 
-def model_reference(model_ref: Optional[str], env: SageMakerEnv) -> str:
+def model_reference(model_ref: str | None, env: SageMakerEnv) -> str:
     """Return the model to run: ``model_ref``, else ``ML2P_MODEL_CLS``.
 
     :raises ml2p.errors.ModelNotFoundError: if neither names one (a usage
@@ -118,7 +119,7 @@ def model_reference(model_ref: Optional[str], env: SageMakerEnv) -> str:
     return ref
 
 
-def load_model(model_ref: Optional[str], env: SageMakerEnv) -> type:
+def load_model(model_ref: str | None, env: SageMakerEnv) -> type:
     """Return the :class:`ml2p.core.Model` subclass to run (see :func:`model_reference`)."""
     from ml2p.plugins import resolve_model
 
@@ -134,18 +135,18 @@ def _run_job(
     make: str,
     run: Callable[[Any], Any],
     ml_folder: Any,
-    model_ref: Optional[str],
-    environ: Optional[Mapping[str, str]],
-    on_start: Optional[OnStart],
-    plugin_manager: Optional[PluginManager],
+    model_ref: str | None,
+    environ: Mapping[str, str] | None,
+    on_start: OnStart | None,
+    plugin_manager: PluginManager | None,
 ) -> int:
     # The plugins are imported here: ml2p-docker --help imports this module.
     from ml2p.plugin_host import PluginHost
     from ml2p.plugins import resolve_model
 
-    env: Optional[SageMakerEnv] = None
-    ref: Optional[str] = None
-    host: Optional[PluginHost] = None
+    env: SageMakerEnv | None = None
+    ref: str | None = None
+    host: PluginHost | None = None
     try:
         env = SageMakerEnv(ml_folder, environ)
         ref = model_reference(model_ref, env)
@@ -188,11 +189,11 @@ class _FallbackEnv(SageMakerEnv):
 
 def train(
     ml_folder: Any,
-    model_ref: Optional[str] = None,
-    environ: Optional[Mapping[str, str]] = None,
+    model_ref: str | None = None,
+    environ: Mapping[str, str] | None = None,
     *,
-    on_start: Optional[OnStart] = None,
-    plugin_manager: Optional[PluginManager] = None,
+    on_start: OnStart | None = None,
+    plugin_manager: PluginManager | None = None,
 ) -> int:
     """Run the model's trainer through the ``ml2p_train`` hook.
 
@@ -229,11 +230,11 @@ def train(
 
 def generate_dataset(
     ml_folder: Any,
-    model_ref: Optional[str] = None,
-    environ: Optional[Mapping[str, str]] = None,
+    model_ref: str | None = None,
+    environ: Mapping[str, str] | None = None,
     *,
-    on_start: Optional[OnStart] = None,
-    plugin_manager: Optional[PluginManager] = None,
+    on_start: OnStart | None = None,
+    plugin_manager: PluginManager | None = None,
 ) -> int:
     """Run the model's dataset generator through the ``ml2p_generate`` hook.
 

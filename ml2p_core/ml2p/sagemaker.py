@@ -24,7 +24,8 @@ the project lists plugins).
 from __future__ import annotations
 
 import base64
-from typing import Any, Dict, List, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from ml2p import naming
 from ml2p.config import Config
@@ -85,19 +86,19 @@ def _require(cfg: Config, section: str, key: str) -> Any:
     return settings[key]
 
 
-def vpc_config(cfg: Config, section: str) -> Optional[Dict[str, List[str]]]:
+def vpc_config(cfg: Config, section: str) -> dict[str, list[str]] | None:
     """Return ``VpcConfig`` (``SecurityGroupIds``, ``Subnets``) for ``section``, or ``None``."""
     return vpc_request(cfg.section(section).get("vpc_config"))
 
 
-def vpc_request(vpc: Optional[Mapping[str, Any]]) -> Optional[Dict[str, List[str]]]:
+def vpc_request(vpc: Mapping[str, Any] | None) -> dict[str, list[str]] | None:
     """Return ``VpcConfig`` for a validated ``vpc_config`` setting (``None`` for none)."""
     if vpc is None:
         return None
     return {"SecurityGroupIds": list(vpc["security_groups"]), "Subnets": list(vpc["subnets"])}
 
 
-def resolve_model_type(cfg: Config, model_type: Optional[str]) -> Optional[str]:
+def resolve_model_type(cfg: Config, model_type: str | None) -> str | None:
     """Decide which ``models`` entry of ``cfg`` a resource uses, as ML2P 0.6 did.
 
     ``model_type`` if given (it must be defined); else the only defined model;
@@ -122,12 +123,12 @@ def resolve_model_type(cfg: Config, model_type: Optional[str]) -> Optional[str]:
     )
 
 
-def base_environment(cfg: Config) -> Dict[str, str]:
+def base_environment(cfg: Config) -> dict[str, str]:
     """Return the variables every ML2P container gets (project, S3 URL, plugins)."""
     return _environment(cfg, {}, {})
 
 
-def _environment(cfg: Config, first: Mapping[str, str], extra: Mapping[str, str]) -> Dict[str, str]:
+def _environment(cfg: Config, first: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
     # ML2P 0.6's order: the variable that sets the environment type, the
     # project's, then the model's; the plugins (new here) come last.
     from ml2p.core import S3URL
@@ -139,7 +140,7 @@ def _environment(cfg: Config, first: Mapping[str, str], extra: Mapping[str, str]
     return env
 
 
-def model_class(cfg: Config, model_type: Optional[str]) -> Optional[str]:
+def model_class(cfg: Config, model_type: str | None) -> str | None:
     """Return the ``ML2P_MODEL_CLS`` of a training job, processing job or single model.
 
     ``None`` when no model type is chosen, or when the model names no class;
@@ -152,12 +153,12 @@ def model_class(cfg: Config, model_type: Optional[str]) -> Optional[str]:
     return None if model_type is None else cfg.model_class(model_type)
 
 
-def _model_cls_env(cfg: Config, model_type: Optional[str]) -> Dict[str, str]:
+def _model_cls_env(cfg: Config, model_type: str | None) -> dict[str, str]:
     cls = model_class(cfg, model_type)
     return {} if cls is None else {ML2P_MODEL_CLS: cls}
 
 
-def _record_invokes_env(cfg: Config) -> Dict[str, str]:
+def _record_invokes_env(cfg: Config) -> dict[str, str]:
     deploy = cfg.section("deploy")
     # As ML2P 0.6: set only when recording is on (absent means off).
     env = {ML2P_RECORD_INVOKES: "true"} if deploy.get("record_invokes") else {}
@@ -180,9 +181,9 @@ def training_job_request(
     cfg: Config,
     training_job: str,
     dataset: str,
-    model_type: Optional[str] = None,
-    hyperparameters: Optional[Mapping[str, Any]] = None,
-) -> Dict[str, Any]:
+    model_type: str | None = None,
+    hyperparameters: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Return the ``CreateTrainingJob`` request.
 
     The ML2P variables are the container ``Environment``, as in ML2P 0.6.
@@ -206,7 +207,7 @@ def training_job_request(
     env = _environment(cfg, {ML2P_TRAINING_JOB: job_name}, _model_cls_env(cfg, model_type))
     user = dict(hyperparameters or {})
     hp.check_reserved(user)
-    request: Dict[str, Any] = {
+    request: dict[str, Any] = {
         "TrainingJobName": job_name,
         "AlgorithmSpecification": {
             "TrainingImage": _require(cfg, "train", "image"),
@@ -247,15 +248,15 @@ def training_job_request(
 
 
 def processing_job_request(
-    cfg: Config, dataset: str, model_type: Optional[str] = None
-) -> Dict[str, Any]:
+    cfg: Config, dataset: str, model_type: str | None = None
+) -> dict[str, Any]:
     """Return the ``CreateProcessingJob`` request that generates ``dataset``.
 
     The container runs ``generate-dataset`` with ``ML2P_DATASET`` set to
     the dataset name. A multi-container ``model_type`` runs its
     ``model-defaults.cls``.
     """
-    network: Dict[str, Any] = {
+    network: dict[str, Any] = {
         "EnableInterContainerTrafficEncryption": False,
         # The generator reads its sources and uploads the dataset itself.
         "EnableNetworkIsolation": False,
@@ -284,16 +285,16 @@ def processing_job_request(
     }
 
 
-def _is_multi_container(cfg: Config, model_type: Optional[str]) -> bool:
+def _is_multi_container(cfg: Config, model_type: str | None) -> bool:
     return model_type is not None and isinstance(cfg.models.get(model_type), dict)
 
 
 def model_request(
     cfg: Config,
     model_name: str,
-    training_job: Optional[str] = None,
-    model_type: Optional[str] = None,
-) -> Dict[str, Any]:
+    training_job: str | None = None,
+    model_type: str | None = None,
+) -> dict[str, Any]:
     """Return the ``CreateModel`` request for ``model_name``.
 
     :func:`multi_model_request` if ``model_type`` is a multi-container model,
@@ -307,8 +308,8 @@ def model_request(
 
 def _model_request(
     cfg: Config, full_name: str, containers: Mapping[str, Any], extra: Mapping[str, Any]
-) -> Dict[str, Any]:
-    request: Dict[str, Any] = {
+) -> dict[str, Any]:
+    request: dict[str, Any] = {
         "ModelName": full_name,
         **containers,
         "ExecutionRoleArn": _require(cfg, "deploy", "role"),
@@ -325,9 +326,9 @@ def _model_request(
 def single_model_request(
     cfg: Config,
     model_name: str,
-    training_job: Optional[str] = None,
-    model_type: Optional[str] = None,
-) -> Dict[str, Any]:
+    training_job: str | None = None,
+    model_type: str | None = None,
+) -> dict[str, Any]:
     """Return the ``CreateModel`` request of a single-container model.
 
     The container serves ``training_job``'s artifact (default:
@@ -350,7 +351,7 @@ def single_model_request(
     return _model_request(cfg, full, {"PrimaryContainer": container}, {})
 
 
-def multi_model_request(cfg: Config, model_name: str, model_type: str) -> Dict[str, Any]:
+def multi_model_request(cfg: Config, model_name: str, model_type: str) -> dict[str, Any]:
     """Return the ``CreateModel`` request of the multi-container model ``model_type``.
 
     One container per entry of the model, in configured order, each serving
@@ -384,7 +385,7 @@ def multi_model_request(cfg: Config, model_name: str, model_type: str) -> Dict[s
     )
 
 
-def endpoint_config_request(cfg: Config, endpoint: str, model_name: str) -> Dict[str, Any]:
+def endpoint_config_request(cfg: Config, endpoint: str, model_name: str) -> dict[str, Any]:
     """Return the ``CreateEndpointConfig`` request: one variant serving ``model_name``."""
     deploy = cfg.section("deploy")
     return {
@@ -402,7 +403,7 @@ def endpoint_config_request(cfg: Config, endpoint: str, model_name: str) -> Dict
     }
 
 
-def endpoint_request(cfg: Config, endpoint: str) -> Dict[str, Any]:
+def endpoint_request(cfg: Config, endpoint: str) -> dict[str, Any]:
     """Return the ``CreateEndpoint`` request for ``endpoint`` and its configuration."""
     return {
         "EndpointName": naming.full_name(cfg.project, endpoint),
@@ -411,7 +412,7 @@ def endpoint_request(cfg: Config, endpoint: str) -> Dict[str, Any]:
     }
 
 
-def _script(cfg: Config, key: str, path: str) -> List[Dict[str, str]]:
+def _script(cfg: Config, key: str, path: str) -> list[dict[str, str]]:
     # Read as text with universal newlines, as ML2P 0.6 did: a script saved
     # with CRLF line ends is sent with LF ones, which the shell can run.
     try:
@@ -432,7 +433,7 @@ def _script(cfg: Config, key: str, path: str) -> List[Dict[str, str]]:
     return [{"Content": base64.b64encode(content.encode("utf-8")).decode("ascii")}]
 
 
-def lifecycle_config_request(cfg: Config, notebook: str) -> Dict[str, Any]:
+def lifecycle_config_request(cfg: Config, notebook: str) -> dict[str, Any]:
     """Return the ``CreateNotebookInstanceLifecycleConfig`` request.
 
     ``notebook.on_start`` and ``notebook.on_create`` are paths of scripts:
@@ -440,7 +441,7 @@ def lifecycle_config_request(cfg: Config, notebook: str) -> Dict[str, Any]:
     base64-encoded.
     """
     settings = cfg.section("notebook")
-    request: Dict[str, Any] = {
+    request: dict[str, Any] = {
         "NotebookInstanceLifecycleConfigName": naming.lifecycle_config_name(cfg.project, notebook)
     }
     if settings.get("on_start"):
@@ -450,7 +451,7 @@ def lifecycle_config_request(cfg: Config, notebook: str) -> Dict[str, Any]:
     return request
 
 
-def code_repository_request(cfg: Config, repo: str) -> Dict[str, Any]:
+def code_repository_request(cfg: Config, repo: str) -> dict[str, Any]:
     """Return the ``CreateCodeRepository`` request from ``notebook.repo_*`` settings.
 
     Unlike ML2P 0.6, the repository is tagged ``ml2p-project=<project>``
@@ -458,7 +459,7 @@ def code_repository_request(cfg: Config, repo: str) -> Dict[str, Any]:
     ``repo_secret_arn`` are optional, as they are for SageMaker.
     """
     settings = cfg.section("notebook")
-    git: Dict[str, str] = {"RepositoryUrl": _require(cfg, "notebook", "repo_url")}
+    git: dict[str, str] = {"RepositoryUrl": _require(cfg, "notebook", "repo_url")}
     if settings.get("repo_branch"):
         git["Branch"] = settings["repo_branch"]
     if settings.get("repo_secret_arn"):
@@ -470,7 +471,7 @@ def code_repository_request(cfg: Config, repo: str) -> Dict[str, Any]:
     }
 
 
-def notebook_request(cfg: Config, notebook: str, repo: Optional[str] = None) -> Dict[str, Any]:
+def notebook_request(cfg: Config, notebook: str, repo: str | None = None) -> dict[str, Any]:
     """Return the ``CreateNotebookInstance`` request.
 
     ``repo`` (a short code repository name) becomes ``DefaultCodeRepository``.
@@ -483,7 +484,7 @@ def notebook_request(cfg: Config, notebook: str, repo: Optional[str] = None) -> 
     access = settings.get("direct_internet_access", "Disabled")
     if isinstance(access, bool):
         access = "Enabled" if access else "Disabled"
-    request: Dict[str, Any] = {
+    request: dict[str, Any] = {
         "NotebookInstanceName": naming.full_name(cfg.project, notebook),
         "InstanceType": _require(cfg, "notebook", "instance_type"),
         "RoleArn": _require(cfg, "notebook", "role"),

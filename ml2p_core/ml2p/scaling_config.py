@@ -33,7 +33,8 @@ here, naming the key, rather than by AWS.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable
 
 __all__ = [
     "ASSEMBLE_WITH",
@@ -92,7 +93,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _int_in(low: int, high: Optional[int]) -> _Rule:
+def _int_in(low: int, high: int | None) -> _Rule:
     """A rule for a whole number from ``low`` to ``high`` (no upper bound if ``None``)."""
 
     def rule(value: Any, key: str, chk: Any) -> None:
@@ -117,7 +118,7 @@ def _one_of(choices: Sequence[Any]) -> _Rule:
     return rule
 
 
-def _mapping(fields: Mapping[str, _Rule], required: Tuple[str, ...] = ()) -> _Rule:
+def _mapping(fields: Mapping[str, _Rule], required: tuple[str, ...] = ()) -> _Rule:
     """A rule for a mapping of settings: each known key checked, unknown keys warned."""
 
     def rule(value: Any, key: str, chk: Any) -> None:
@@ -153,7 +154,7 @@ def _check_input_distribution(value: Any, key: str, chk: Any) -> None:
 _check_sizes = _int_in(0, MAX_PAYLOAD_MB)
 
 #: Section name -> setting -> rule; :mod:`ml2p.config` adds these to its own.
-SCALING_SETTINGS: Dict[str, Dict[str, _Rule]] = {
+SCALING_SETTINGS: dict[str, dict[str, _Rule]] = {
     "train": {
         "spot": _mapping({"max_wait_seconds": _check_positive_int}, ("max_wait_seconds",)),
         "input_distribution": _check_input_distribution,
@@ -206,9 +207,9 @@ SCALING_SETTINGS: Dict[str, Dict[str, _Rule]] = {
 # --------------------------------------------------------------------------------------
 
 
-def _merged(data: Mapping[str, Any], section: str) -> Dict[str, Tuple[Any, str]]:
+def _merged(data: Mapping[str, Any], section: str) -> dict[str, tuple[Any, str]]:
     """``section`` over ``defaults``: setting -> (value, the key it was set at)."""
-    merged: Dict[str, Tuple[Any, str]] = {}
+    merged: dict[str, tuple[Any, str]] = {}
     for source in ("defaults", section):
         values = data.get(source)
         if isinstance(values, Mapping):

@@ -16,7 +16,8 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from ml2p.errors import ML2PError
 
@@ -59,7 +60,7 @@ class ServerProcess:
         self.log_path = str(log_path)
         self.ready_timeout = ready_timeout
         self.port = 0
-        self._proc: Optional[subprocess.Popen] = None
+        self._proc: subprocess.Popen | None = None
         self._log: Any = None
 
     @property
@@ -152,7 +153,7 @@ class ServerProcess:
                 )
             time.sleep(0.05)
 
-    def stop(self) -> Optional[int]:
+    def stop(self) -> int | None:
         """SIGTERM the server and wait for it (SIGKILL after ``STOP_GRACE`` s); return its code."""
         proc, self._proc = self._proc, None
         code = None

@@ -16,7 +16,8 @@ Nothing here talks to AWS or imports boto3.
 from __future__ import annotations
 
 import datetime
-from typing import Any, Dict, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ml2p import naming
 from ml2p.endpoint_configs import Variant
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 #: ``--strategy`` -> SageMaker's traffic routing type.
-STRATEGIES: Dict[str, str] = {
+STRATEGIES: dict[str, str] = {
     "all-at-once": "ALL_AT_ONCE",
     "canary": "CANARY",
     "linear": "LINEAR",
@@ -48,7 +49,7 @@ MAX_WAIT_SECONDS = 3600
 def updated_config_name(
     project: str,
     endpoint: str,
-    now: Optional[datetime.datetime] = None,
+    now: datetime.datetime | None = None,
     taken: Sequence[str] = (),
 ) -> str:
     """Return a new configuration's name, ``<project>-<endpoint>-config-<UTC time>``.
@@ -71,7 +72,7 @@ def deployment_config(
     step_percent: int = DEFAULT_STEP_PERCENT,
     wait_seconds: int = DEFAULT_WAIT_SECONDS,
     alarms: Sequence[str] = (),
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Return the ``DeploymentConfig`` of a blue/green update.
 
     :param strategy: ``all-at-once``, ``canary`` or ``linear``.
@@ -86,13 +87,13 @@ def deployment_config(
         raise ML2PError(f"step percent must be from 1 to 99, not {step_percent}")
     if not 0 <= wait_seconds <= MAX_WAIT_SECONDS:
         raise ML2PError(f"wait interval must be from 0 to {MAX_WAIT_SECONDS} s, not {wait_seconds}")
-    routing: Dict[str, Any] = {"Type": STRATEGIES[strategy], "WaitIntervalInSeconds": wait_seconds}
+    routing: dict[str, Any] = {"Type": STRATEGIES[strategy], "WaitIntervalInSeconds": wait_seconds}
     size = {"Type": "CAPACITY_PERCENT", "Value": step_percent}
     if strategy == "canary":
         routing["CanarySize"] = size
     elif strategy == "linear":
         routing["LinearStepSize"] = size
-    config: Dict[str, Any] = {
+    config: dict[str, Any] = {
         "BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": routing},
     }
     if alarms:
@@ -102,7 +103,7 @@ def deployment_config(
 
 def weights_request(
     project: str, endpoint: str, variant_of_model: Mapping[str, str], shifts: Sequence[Variant]
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Return the ``UpdateEndpointWeightsAndCapacities`` request for ``shifts``.
 
     :param project: The project name.
@@ -126,7 +127,7 @@ def weights_request(
                 f"model {shift.model!r} is not served by endpoint {endpoint!r}; "
                 f"its variants serve {served}"
             )
-        entry: Dict[str, Any] = {"VariantName": variant, "DesiredWeight": float(shift.weight)}
+        entry: dict[str, Any] = {"VariantName": variant, "DesiredWeight": float(shift.weight)}
         if shift.instances is not None:
             entry["DesiredInstanceCount"] = shift.instances
         desired.append(entry)

@@ -20,7 +20,8 @@ Nothing here talks to AWS or imports boto3; the configuration is never changed.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from ml2p import naming, sagemaker
 from ml2p.config import Config
@@ -37,7 +38,7 @@ def checkpoint_url(cfg: Config, training_job: str) -> str:
     return S3URL(cfg.s3folder).url(f"checkpoints/{job}/")
 
 
-def input_distribution(cfg: Config, channel: str = TRAINING_CHANNEL) -> Optional[str]:
+def input_distribution(cfg: Config, channel: str = TRAINING_CHANNEL) -> str | None:
     """Return the configured ``S3DataDistributionType`` of ``channel``, or ``None``."""
     setting = cfg.section("train").get("input_distribution")
     if isinstance(setting, Mapping):
@@ -49,9 +50,9 @@ def training_job_request(
     cfg: Config,
     training_job: str,
     dataset: str,
-    model_type: Optional[str] = None,
-    hyperparameters: Optional[Mapping[str, Any]] = None,
-) -> Dict[str, Any]:
+    model_type: str | None = None,
+    hyperparameters: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Return the ``CreateTrainingJob`` request, with spot training and input distribution.
 
     Parameters and errors as for ``ml2p.sagemaker.training_job_request``.

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any
 
 from ml2p import naming
 from ml2p.config import Config
@@ -53,14 +53,14 @@ class TransformSettings:
     the default described in :mod:`ml2p.transforms`.
     """
 
-    instance_type: Optional[str] = None
+    instance_type: str | None = None
     instance_count: int = 1
-    max_concurrent_transforms: Optional[int] = None
-    max_payload_mb: Optional[int] = None
-    batch_strategy: Optional[str] = None
+    max_concurrent_transforms: int | None = None
+    max_payload_mb: int | None = None
+    batch_strategy: str | None = None
     split_type: str = "Line"
-    content_type: Optional[str] = None
-    accept: Optional[str] = None
+    content_type: str | None = None
+    accept: str | None = None
     assemble_with: str = "Line"
     invocations_timeout_seconds: int = DEFAULT_INVOCATION_TIMEOUT
     invocations_max_retries: int = DEFAULT_INVOCATION_RETRIES
@@ -114,7 +114,7 @@ def output_url(cfg: Config, name: str) -> str:
     return S3URL(cfg.s3folder).url(f"transforms/{validate_transform_name(name)}/")
 
 
-def transform_job_request(cfg: Config, name: str, model: str, source: str) -> Dict[str, Any]:
+def transform_job_request(cfg: Config, name: str, model: str, source: str) -> dict[str, Any]:
     """Return the ``CreateTransformJob`` request running ``model`` over ``source``.
 
     :param name: The short transform job name.
@@ -128,7 +128,7 @@ def transform_job_request(cfg: Config, name: str, model: str, source: str) -> Di
     validate_transform_name(name)
     settings = TransformSettings.from_config(cfg)
     content_type = settings.content_type or DEFAULT_CONTENT_TYPE
-    request: Dict[str, Any] = {
+    request: dict[str, Any] = {
         "TransformJobName": naming.full_name(cfg.project, name),
         "ModelName": naming.full_name(cfg.project, model),
     }

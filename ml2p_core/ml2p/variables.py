@@ -11,8 +11,8 @@ Importing this module is free: it holds strings and one small function.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import List, Mapping, Optional
 
 #: What every ML2P variable's name starts with.
 ML2P_PREFIX = "ML2P_"
@@ -106,7 +106,7 @@ ML2P_RECORD_SPILL = "ML2P_RECORD_SPILL"
 ML2P_RECORD_SPILL_DIR = "ML2P_RECORD_SPILL_DIR"
 
 
-def names_in(environ: Mapping[str, str], name: str) -> Optional[List[str]]:
+def names_in(environ: Mapping[str, str], name: str) -> list[str] | None:
     """Return the comma-separated names in variable ``name`` of ``environ``, in order.
 
     Blanks around and between the names are dropped (``" a, ,b "`` is

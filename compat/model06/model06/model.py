@@ -1,5 +1,7 @@
 """ML2P model classes: dataset generator, trainer and predictor."""
 
+from __future__ import annotations
+
 import csv
 import json
 import logging

@@ -6,6 +6,8 @@ is cheap: scikit-learn and numpy are imported when a generator, trainer or
 predictor first needs them.
 """
 
+from __future__ import annotations
+
 __version__ = "0.7.0"
 
 __all__ = ["__version__"]

@@ -18,10 +18,11 @@ import csv
 import math
 import os
 import pathlib
-from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
+from collections.abc import Mapping, Sequence
+from typing import Any, Union
 
 #: The input features, in the order the model uses them.
-FEATURES: Tuple[str, ...] = ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6")
+FEATURES: tuple[str, ...] = ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6")
 #: The column holding the value to predict.
 TARGET = "target"
 #: Every ``HOLDOUT_EVERY``-th row (starting with row 0) is held out for testing.
@@ -34,10 +35,10 @@ TEST_FILE = "test.csv"
 UPLOAD_ENV = "ML2P_EXAMPLE_UPLOAD"
 
 PathLike = Union[str, "os.PathLike[str]"]
-Row = Dict[str, float]
+Row = dict[str, float]
 
 
-def load_rows() -> List[Row]:
+def load_rows() -> list[Row]:
     """Return every row of scikit-learn's diabetes data set as a dict of floats."""
     from sklearn.datasets import load_diabetes
 
@@ -51,7 +52,7 @@ def load_rows() -> List[Row]:
     ]
 
 
-def split(rows: Sequence[Row]) -> Tuple[List[Row], List[Row]]:
+def split(rows: Sequence[Row]) -> tuple[list[Row], list[Row]]:
     """Split ``rows`` into ``(train, test)`` by the :data:`HOLDOUT_EVERY` rule."""
     train = [row for i, row in enumerate(rows) if i % HOLDOUT_EVERY]
     test = [row for i, row in enumerate(rows) if not i % HOLDOUT_EVERY]
@@ -75,14 +76,14 @@ def write_csv(path: PathLike, rows: Sequence[Mapping[str, float]]) -> pathlib.Pa
     return path
 
 
-def read_csv(path: PathLike) -> List[Row]:
+def read_csv(path: PathLike) -> list[Row]:
     """Read a CSV written by :func:`write_csv`.
 
     :raises ValueError: naming the file and line if a column is missing or a
         value is not a finite number.
     """
     path = pathlib.Path(path)
-    rows: List[Row] = []
+    rows: list[Row] = []
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         missing = [c for c in (*FEATURES, TARGET) if c not in (reader.fieldnames or ())]
@@ -102,7 +103,7 @@ def read_csv(path: PathLike) -> List[Row]:
     return rows
 
 
-def input_schema() -> Dict[str, Any]:
+def input_schema() -> dict[str, Any]:
     """Return the JSON Schema of one prediction input.
 
     An input is an object whose every feature is a required number (JSON, or

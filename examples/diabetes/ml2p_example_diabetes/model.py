@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import pathlib
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 from ml2p.core import Model, ModelDatasetGenerator, ModelPredictor, ModelTrainer
 from ml2p.errors import ClientError, ML2PError
@@ -37,7 +37,7 @@ METRICS_FILE = "metrics.json"
 class DiabetesDatasetGenerator(ModelDatasetGenerator):
     """Write the diabetes data set as CSV, and upload it when the environment asks for it."""
 
-    def generate(self) -> Dict[str, Any]:
+    def generate(self) -> dict[str, Any]:
         """Write ``train.csv`` and ``test.csv``; upload them if :func:`dataset.should_upload`.
 
         :returns: ``{"files": [local paths], "uploaded": [S3 URLs]}``.
@@ -61,7 +61,7 @@ class DiabetesDatasetGenerator(ModelDatasetGenerator):
         return {"files": [str(p) for p in files], "uploaded": uploaded}
 
 
-def _read_split(folder: pathlib.Path, name: str) -> List[dataset.Row]:
+def _read_split(folder: pathlib.Path, name: str) -> list[dataset.Row]:
     path = folder / name
     if not path.is_file():
         raise ML2PError(
@@ -74,7 +74,7 @@ def _read_split(folder: pathlib.Path, name: str) -> List[dataset.Row]:
     return rows
 
 
-def _matrix(rows: List[dataset.Row]) -> Any:
+def _matrix(rows: list[dataset.Row]) -> Any:
     import numpy as np
 
     return np.array([[row[f] for f in dataset.FEATURES] for row in rows], dtype=float)
@@ -94,7 +94,7 @@ class DiabetesTrainer(ModelTrainer):
             raise ML2PError(f"hyperparameter alpha must be a positive number, got {raw!r}")
         return alpha
 
-    def train(self) -> Dict[str, float]:
+    def train(self) -> dict[str, float]:
         """Train on ``train.csv`` and score on ``test.csv``.
 
         :returns: The metrics written to ``metrics.json``.
@@ -131,7 +131,7 @@ class DiabetesTrainer(ModelTrainer):
         return metrics
 
 
-def _named_values(datum: Any, where: str) -> List[Tuple[str, Any]]:
+def _named_values(datum: Any, where: str) -> list[tuple[str, Any]]:
     """Return ``(field path, value)`` per feature, from an object or a CSV row, in model order."""
     if isinstance(datum, dict):
         missing = [name for name in dataset.FEATURES if name not in datum]
@@ -153,7 +153,7 @@ def _named_values(datum: Any, where: str) -> List[Tuple[str, Any]]:
     )
 
 
-def _features(datum: Any, where: str) -> List[float]:
+def _features(datum: Any, where: str) -> list[float]:
     """Return the features of one input in model order, or raise a 400 naming the field.
 
     An input is an object of features (JSON, or a CSV row with a header; other
@@ -189,12 +189,12 @@ class DiabetesPredictor(ModelPredictor):
         self._intercept = float(model.intercept_)
         self._np = np
 
-    def result(self, data: Any) -> Dict[str, float]:
+    def result(self, data: Any) -> dict[str, float]:
         """Return ``{"prediction": float}`` for one dict (or CSV row) of features."""
         x = _features(data, "$")
         return {"prediction": float(self._np.dot(self._coef, x) + self._intercept)}
 
-    def batch_result(self, data: List[Any]) -> List[Dict[str, float]]:
+    def batch_result(self, data: list[Any]) -> list[dict[str, float]]:
         """Return one ``{"prediction": float}`` per input, computed as one matrix product."""
         if not data:
             return []

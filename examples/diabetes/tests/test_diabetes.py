@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import pathlib
-from typing import Any, Dict
+from typing import Any
 
 import pytest
 from ml2p_example_diabetes import dataset
@@ -53,7 +53,7 @@ def predictor(trained: pathlib.Path, pm) -> DiabetesPredictor:
     return p
 
 
-def a_datum() -> Dict[str, Any]:
+def a_datum() -> dict[str, Any]:
     return {name: 0.01 * i for i, name in enumerate(dataset.FEATURES)}
 
 

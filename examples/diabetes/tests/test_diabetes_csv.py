@@ -8,7 +8,8 @@ e.g. ``test.csv`` as it is): both must work.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from ml2p_example_diabetes import dataset

@@ -5,6 +5,8 @@ Registered as the ``ml2p.models`` entry point ``minimal``
 ML2P, so tests that only need *a* model install and run in seconds.
 """
 
+from __future__ import annotations
+
 __version__ = "0.7.0"
 
 __all__ = ["__version__"]

@@ -19,7 +19,7 @@ import json
 import math
 import os
 import random
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 from ml2p.core import Model, ModelDatasetGenerator, ModelPredictor, ModelTrainer
 from ml2p.errors import ClientError, ML2PError
@@ -35,7 +35,7 @@ UPLOAD_ENV = "ML2P_EXAMPLE_UPLOAD"
 
 #: One input: an object with a number ``x`` (JSON, or a CSV row with a header),
 #: or a CSV row without a header, ``[x]``.
-INPUT_SCHEMA: Dict[str, Any] = {
+INPUT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "minimal model input",
     "type": ["object", "array"],
@@ -61,7 +61,7 @@ def should_upload(env: Any) -> bool:
 class MinimalDatasetGenerator(ModelDatasetGenerator):
     """Write ``data.csv``, and upload it when the environment asks for it."""
 
-    def generate(self) -> Dict[str, Any]:
+    def generate(self) -> dict[str, Any]:
         """:returns: ``{"files": [local path], "uploaded": [S3 URLs]}``."""
         rng = random.Random(0)  # a fixed seed: the same data set every time
         folder = self.env.data_channel_folder("training")
@@ -79,7 +79,7 @@ class MinimalDatasetGenerator(ModelDatasetGenerator):
         return {"files": [str(path)], "uploaded": uploaded}
 
 
-def read_points(path: Any) -> List[Tuple[float, float]]:
+def read_points(path: Any) -> list[tuple[float, float]]:
     """Read ``x,y`` rows; raise :class:`ML2PError` naming the file and line on bad data."""
     points = []
     with open(path, newline="", encoding="utf-8") as f:
@@ -97,7 +97,7 @@ def read_points(path: Any) -> List[Tuple[float, float]]:
     return points
 
 
-def fit_line(points: List[Tuple[float, float]]) -> Tuple[float, float]:
+def fit_line(points: list[tuple[float, float]]) -> tuple[float, float]:
     """Return ``(slope, intercept)`` of the least-squares line through ``points``."""
     n = len(points)
     mean_x = sum(p[0] for p in points) / n
@@ -112,7 +112,7 @@ def fit_line(points: List[Tuple[float, float]]) -> Tuple[float, float]:
 class MinimalTrainer(ModelTrainer):
     """Fit the line and write the model, its input schema and its metrics."""
 
-    def train(self) -> Dict[str, float]:
+    def train(self) -> dict[str, float]:
         """:returns: the model and metrics: ``{"slope", "intercept", "r2"}``."""
         path = self.env.dataset_folder() / DATA_FILE
         if not path.is_file():
@@ -166,11 +166,11 @@ class MinimalPredictor(ModelPredictor):
         self.slope = float(model["slope"])
         self.intercept = float(model["intercept"])
 
-    def result(self, data: Any) -> Dict[str, float]:
+    def result(self, data: Any) -> dict[str, float]:
         """Return ``{"y": float}`` for ``{"x": number}`` or ``[number]``."""
         return {"y": self.slope * _x(data, "$") + self.intercept}
 
-    def batch_result(self, data: List[Any]) -> List[Dict[str, float]]:
+    def batch_result(self, data: list[Any]) -> list[dict[str, float]]:
         """Return one ``{"y": float}`` per input; errors name the instance."""
         xs = [_x(d, f"$.instances[{i}]") for i, d in enumerate(data)]
         return [{"y": self.slope * x + self.intercept} for x in xs]

@@ -7,7 +7,8 @@ A CSV body reaches the predictor as lists (no header row) or as objects
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from ml2p_example_minimal import model as minimal

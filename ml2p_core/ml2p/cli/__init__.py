@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -54,7 +55,7 @@ __all__ = [
 ]
 
 #: Built-in command name -> (module, attribute), imported on first use.
-BUILTIN_COMMANDS: Dict[str, Tuple[str, str]] = {
+BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("ml2p.cli.project_folder", "init"),
     "dataset": ("ml2p.cli.datasets", "dataset"),
     "training-job": ("ml2p.cli.jobs", "training_job"),
@@ -86,12 +87,12 @@ class MainGroup(CommandGroup):
     plugins never shows up in another run in the same process.
     """
 
-    def list_commands(self, ctx: click.Context) -> List[str]:
+    def list_commands(self, ctx: click.Context) -> list[str]:
         # Listing never scans entry points: plugin commands only if this run loaded them.
         loaded = ctx.find_root().meta.get(_PLUGIN_COMMANDS_KEY, {})
         return sorted(set(BUILTIN_COMMANDS) | set(self.commands) | set(loaded))
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in BUILTIN_COMMANDS:
             return self._builtin(cmd_name)
         if cmd_name in self.commands:
@@ -103,7 +104,7 @@ class MainGroup(CommandGroup):
         command: click.Command = getattr(importlib.import_module(module_name), attr)
         return command
 
-    def _plugin_commands(self, ctx: click.Context) -> Dict[str, click.Command]:
+    def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
         """The commands this run's plugins add, loaded on first use."""
         meta = ctx.find_root().meta
         if _PLUGIN_COMMANDS_KEY not in meta:
@@ -124,7 +125,7 @@ class MainGroup(CommandGroup):
                     f"Warning: a plugin's {name!r} command hides a built-in; ignored", err=True
                 )
             meta[_PLUGIN_COMMANDS_KEY] = added.commands
-        commands: Dict[str, click.Command] = meta[_PLUGIN_COMMANDS_KEY]
+        commands: dict[str, click.Command] = meta[_PLUGIN_COMMANDS_KEY]
         return commands
 
     def shows_traceback(self, ctx: click.Context, exc: Exception) -> bool:
@@ -167,7 +168,7 @@ def cli(ctx: click.Context, cfg: str, quiet: bool, debug: bool) -> None:
     ctx.obj = ModellingProjectWithSagemakerClient(cfg, quiet=quiet, debug=debug, load=False)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ml2p`` with ``argv`` (default ``sys.argv[1:]``); return its exit status."""
     return run(cli, argv, "ml2p")
 
@@ -177,7 +178,7 @@ ml2p = cli
 
 
 #: ML2P 0.6's names of ``ml2p.cli`` that are imported on first use: name -> (module, attribute).
-_LAZY_NAMES: Dict[str, Tuple[str, str]] = {
+_LAZY_NAMES: dict[str, tuple[str, str]] = {
     "ModellingProject": ("ml2p.project", "ModellingProject"),
     "ModellingProjectWithSagemakerClient": (
         "ml2p.cli.context",

@@ -16,7 +16,8 @@ what it runs in its process.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
@@ -39,7 +40,7 @@ _PLUGIN_MANAGERS_KEY = "ml2p.plugin_managers"
 
 
 def command_plugin_manager(
-    project_plugins: Sequence[str] = (), ctx: Optional[click.Context] = None
+    project_plugins: Sequence[str] = (), ctx: click.Context | None = None
 ) -> PluginManager:
     """Return the plugin manager of the ``ml2p`` command running in ``ctx``.
 
@@ -58,7 +59,7 @@ def command_plugin_manager(
     ctx = ctx if ctx is not None else click.get_current_context(silent=True)
     if ctx is None:
         return make_plugin_manager(project_plugins)
-    managers: Dict[Tuple[str, ...], PluginManager]
+    managers: dict[tuple[str, ...], PluginManager]
     managers = ctx.find_root().meta.setdefault(_PLUGIN_MANAGERS_KEY, {})
     key = tuple(project_plugins)
     if key not in managers:
@@ -95,9 +96,9 @@ class ModellingProjectWithSagemakerClient(ModellingProject):
     ):
         self.quiet = quiet
         self.debug = debug
-        self._clients: Dict[str, Any] = {}
+        self._clients: dict[str, Any] = {}
         #: What the running command acts on, as (kind, name), for error messages.
-        self.resource: Optional[Tuple[str, str]] = None
+        self.resource: tuple[str, str] | None = None
         super().__init__(cfg, load=load)
 
     def _load_config(self) -> Any:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import pathlib
 import tempfile
-from typing import Any, Dict, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 import click
 
@@ -26,7 +27,7 @@ def _prefix(prj: Project, name: str) -> str:
     return prj.s3.path(f"datasets/{name}/")
 
 
-def _objects(prj: Project, prefix: str) -> Iterator[Dict[str, Any]]:
+def _objects(prj: Project, prefix: str) -> Iterator[dict[str, Any]]:
     paginator = prj.s3_client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=prj.s3.bucket(), Prefix=prefix):
         yield from page.get("Contents") or []
@@ -109,7 +110,7 @@ def dataset_ls(prj: Project, dataset_name: str) -> None:
 @click.argument("src", type=click.Path(exists=True, dir_okay=False))
 @click.argument("dst", required=False, default=None)
 @pass_project
-def dataset_up(prj: Project, dataset_name: str, src: str, dst: Optional[str]) -> None:
+def dataset_up(prj: Project, dataset_name: str, src: str, dst: str | None) -> None:
     """Upload the file SRC to DATASET as DST (default: SRC's own name)."""
     path = pathlib.Path(src)
     key = _file_key(prj, dataset_name, dst if dst is not None else path.name)
@@ -122,7 +123,7 @@ def dataset_up(prj: Project, dataset_name: str, src: str, dst: Optional[str]) ->
 @click.argument("src")
 @click.argument("dst", type=click.Path(dir_okay=False, writable=True), required=False)
 @pass_project
-def dataset_dn(prj: Project, dataset_name: str, src: str, dst: Optional[str]) -> None:
+def dataset_dn(prj: Project, dataset_name: str, src: str, dst: str | None) -> None:
     """Download the file SRC of DATASET to DST (default: SRC, relative to this folder).
 
     The file is written to a temporary file beside DST and renamed when
@@ -165,7 +166,7 @@ def dataset_rm(prj: Project, dataset_name: str, filename: str) -> None:
 @click.argument("dataset_name", metavar="DATASET")
 @model_type_option
 @pass_project
-def dataset_generate(prj: Project, dataset_name: str, model_type: Optional[str]) -> None:
+def dataset_generate(prj: Project, dataset_name: str, model_type: str | None) -> None:
     """Generate DATASET with a SageMaker processing job running the model's generator."""
     from ml2p import sagemaker
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Dict, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from ml2p.cli.context import Project
 from ml2p.cli.output import decoded_body, echo_json
@@ -46,9 +47,9 @@ def _wait_async_result(
     prj: Project, name: str, result: Mapping[str, Any], timeout: float, delay: float
 ) -> Any:
     """Poll the output (and failure) location until one holds the result."""
-    outcome: Dict[str, Any] = {}
+    outcome: dict[str, Any] = {}
 
-    def look() -> Dict[str, Any]:
+    def look() -> dict[str, Any]:
         raw = _read_s3(prj, result["OutputLocation"])
         if raw is not None:
             outcome["body"] = decoded_body(raw)
@@ -72,7 +73,7 @@ def _wait_async_result(
     return outcome["body"]
 
 
-def _read_s3(prj: Project, url: str) -> Optional[bytes]:
+def _read_s3(prj: Project, url: str) -> bytes | None:
     """The object at ``url``, or ``None`` if it does not exist (yet)."""
     from botocore.exceptions import ClientError
 

@@ -8,7 +8,8 @@ autoscaling, waiting) is in :mod:`ml2p.cli.endpoint_support`.
 from __future__ import annotations
 
 import datetime
-from typing import Any, Dict, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import click
 
@@ -83,7 +84,7 @@ def endpoint_autoscale(prj: Project, name: str) -> None:
 
 
 def _new_variants(
-    prj: Project, old: Sequence[Mapping[str, Any]], model: Optional[str], texts: Sequence[str]
+    prj: Project, old: Sequence[Mapping[str, Any]], model: str | None, texts: Sequence[str]
 ) -> Any:
     """The update's variants and their names: kept for models already served."""
     from ml2p import endpoint_configs
@@ -152,7 +153,7 @@ def _new_variants(
 def endpoint_update(
     prj: Project,
     name: str,
-    model: Optional[str],
+    model: str | None,
     variant_texts: Sequence[str],
     strategy: str,
     step_percent: int,
@@ -191,7 +192,7 @@ def endpoint_update(
         )
     old_variants = old.get("ProductionVariants") or []
     variants, names = _new_variants(prj, old_variants, model, variant_texts)
-    update: Dict[str, Any] = {"EndpointName": endpoint["EndpointName"]}
+    update: dict[str, Any] = {"EndpointName": endpoint["EndpointName"]}
     if sorted(names) == sorted(v["VariantName"] for v in old_variants):
         update["DeploymentConfig"] = deployment
     elif strategy != "all-at-once" or alarms:
@@ -246,7 +247,7 @@ def _wait_updated(
     full = prj.full_name(name)
     moved = {"seen": False}
 
-    def describe() -> Dict[str, Any]:
+    def describe() -> dict[str, Any]:
         response = dict(prj.sagemaker.describe_endpoint(EndpointName=full))
         status = response.get("EndpointStatus")
         modified = response.get("LastModifiedTime")

@@ -8,7 +8,8 @@ set, so ``delete`` and ``describe`` of a plain endpoint make only their own requ
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ml2p import naming
 from ml2p.cli.context import Project
@@ -31,7 +32,7 @@ __all__ = [
 ENDPOINT_FAILED = ("Failed", "OutOfService", "Deleting")
 
 
-def checked_variants(texts: Sequence[str], allow_instances: bool = False) -> List[Any]:
+def checked_variants(texts: Sequence[str], allow_instances: bool = False) -> list[Any]:
     """Read each ``MODEL=WEIGHT``, checking the model name as the command line does."""
     from ml2p.endpoint_configs import parse_variant
 
@@ -59,7 +60,7 @@ def wait_in_service(prj: Project, name: str, timeout: float, delay: float) -> Ma
     )
 
 
-def endpoint_and_config(prj: Project, name: str) -> Dict[str, Any]:
+def endpoint_and_config(prj: Project, name: str) -> dict[str, Any]:
     """Describe endpoint ``name`` and its configuration: ``{"endpoint": ..., "config": ...}``."""
     prj.target("endpoint", name)
     endpoint = prj.sagemaker.describe_endpoint(EndpointName=prj.full_name(name))
@@ -91,7 +92,7 @@ def variant_for(prj: Project, name: str, model_or_variant: str) -> str:
     return variant
 
 
-def register_autoscaling(prj: Project, name: str, variants: Sequence[str]) -> Dict[str, Any]:
+def register_autoscaling(prj: Project, name: str, variants: Sequence[str]) -> dict[str, Any]:
     """Register each variant as a scalable target and put its target-tracking policy.
 
     Both calls replace what was there, so running them again applies changed settings.
@@ -99,7 +100,7 @@ def register_autoscaling(prj: Project, name: str, variants: Sequence[str]) -> Di
     from ml2p import autoscaling
 
     client = prj.aws_client("application-autoscaling")
-    registered: Dict[str, List[str]] = {"ScalableTargets": [], "ScalingPolicies": []}
+    registered: dict[str, list[str]] = {"ScalableTargets": [], "ScalingPolicies": []}
     for variant in variants:
         target = autoscaling.scalable_target_request(prj.config, name, variant)
         client.register_scalable_target(**target)
@@ -111,7 +112,7 @@ def register_autoscaling(prj: Project, name: str, variants: Sequence[str]) -> Di
     return registered
 
 
-def _endpoint_targets(prj: Project, name: str) -> List[Dict[str, Any]]:
+def _endpoint_targets(prj: Project, name: str) -> list[dict[str, Any]]:
     from ml2p import autoscaling
 
     prefix = autoscaling.endpoint_prefix(prj.full_name(name))
@@ -127,7 +128,7 @@ def _endpoint_targets(prj: Project, name: str) -> List[Dict[str, Any]]:
     ]
 
 
-def _policies(prj: Project, target: Mapping[str, Any]) -> List[Dict[str, Any]]:
+def _policies(prj: Project, target: Mapping[str, Any]) -> list[dict[str, Any]]:
     client = prj.aws_client("application-autoscaling")
     pages = client.get_paginator("describe_scaling_policies").paginate(
         ServiceNamespace=target["ServiceNamespace"],
@@ -137,7 +138,7 @@ def _policies(prj: Project, target: Mapping[str, Any]) -> List[Dict[str, Any]]:
     return [policy for page in pages for policy in page.get("ScalingPolicies") or []]
 
 
-def describe_autoscaling(prj: Project, name: str) -> Optional[Dict[str, Any]]:
+def describe_autoscaling(prj: Project, name: str) -> dict[str, Any] | None:
     """The endpoint's scalable targets and scaling policies, if ``deploy.autoscaling`` is set."""
     from ml2p import autoscaling
 
@@ -149,8 +150,8 @@ def describe_autoscaling(prj: Project, name: str) -> Optional[Dict[str, Any]]:
 
 
 def remove_autoscaling(
-    prj: Project, name: str, variants: Optional[Sequence[str]] = None
-) -> Optional[Dict[str, Any]]:
+    prj: Project, name: str, variants: Sequence[str] | None = None
+) -> dict[str, Any] | None:
     """Delete the scaling policies of the endpoint's variants and deregister them.
 
     Only when ``deploy.autoscaling`` is set; otherwise nothing is asked of AWS
@@ -163,7 +164,7 @@ def remove_autoscaling(
     if autoscaling.autoscaling_settings(prj.config) is None:
         return None
     client = prj.aws_client("application-autoscaling")
-    removed: Dict[str, List[str]] = {
+    removed: dict[str, list[str]] = {
         "DeletedScalingPolicies": [],
         "DeregisteredScalableTargets": [],
     }
@@ -189,7 +190,7 @@ def _is_not_found(exc: Exception) -> bool:
     )
 
 
-def delete_endpoint_configs(prj: Project, name: str) -> List[Dict[str, Any]]:
+def delete_endpoint_configs(prj: Project, name: str) -> list[dict[str, Any]]:
     """Delete the endpoint's configuration; return the responses.
 
     That is ``<project>-<endpoint>-config``, unless ``endpoint update`` replaced it:

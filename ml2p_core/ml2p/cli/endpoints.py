@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -36,7 +37,7 @@ _ENDPOINT_ARN = re.compile(
 )
 
 
-def endpoint_url_for_arn(arn: str) -> Optional[str]:
+def endpoint_url_for_arn(arn: str) -> str | None:
     """Return the invocation URL of the endpoint ``arn`` (``None`` if it is not an endpoint ARN)."""
     match = _ENDPOINT_ARN.match(arn or "")
     if match is None:
@@ -89,7 +90,7 @@ def endpoint_list(prj: Project) -> None:
 def endpoint_create(
     prj: Project,
     name: str,
-    model_name: Optional[str],
+    model_name: str | None,
     variants: Sequence[str],
     timeout: float,
     delay: float,
@@ -198,8 +199,8 @@ def endpoint_invoke(
     prj: Project,
     name: str,
     json_data: str,
-    target_container: Optional[str],
-    variant: Optional[str],
+    target_container: str | None,
+    variant: str | None,
     is_async: bool,
     wait: bool,
     timeout: float,
@@ -215,7 +216,7 @@ def endpoint_invoke(
     if wait:
         raise click.UsageError("--wait goes with --async")
     prj.target("endpoint", name)
-    kwargs: Dict[str, Any] = {
+    kwargs: dict[str, Any] = {
         "EndpointName": prj.full_name(name),
         "Body": body,
         "ContentType": "application/json",

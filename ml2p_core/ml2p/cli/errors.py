@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Optional
+from typing import Any
 
 import click
 
@@ -48,17 +48,17 @@ class CommandError(click.ClickException):
         self.exit_code = exit_code
 
 
-def _resource(ctx: Optional[click.Context]) -> Any:
+def _resource(ctx: click.Context | None) -> Any:
     obj = ctx.find_root().obj if ctx is not None else None
     return getattr(obj, "resource", None)
 
 
-def _cfg_path(ctx: Optional[click.Context]) -> str:
+def _cfg_path(ctx: click.Context | None) -> str:
     obj = ctx.find_root().obj if ctx is not None else None
     return getattr(obj, "cfg_path", "ml2p.yml")
 
 
-def _client_error(exc: Any, ctx: Optional[click.Context]) -> str:
+def _client_error(exc: Any, ctx: click.Context | None) -> str:
     error = exc.response.get("Error", {}) if hasattr(exc, "response") else {}
     code = str(error.get("Code", "Unknown"))
     message = str(error.get("Message", "") or exc)
@@ -95,7 +95,7 @@ def _client_error(exc: Any, ctx: Optional[click.Context]) -> str:
     return f"AWS {operation} failed ({code}): {message}"
 
 
-def _botocore_message(exc: BaseException, ctx: Optional[click.Context]) -> Optional[str]:
+def _botocore_message(exc: BaseException, ctx: click.Context | None) -> str | None:
     if "botocore" not in sys.modules:
         return None
     from botocore import exceptions as bex
@@ -117,7 +117,7 @@ def _botocore_message(exc: BaseException, ctx: Optional[click.Context]) -> Optio
     return None
 
 
-def translate(exc: BaseException, ctx: Optional[click.Context] = None) -> click.ClickException:
+def translate(exc: BaseException, ctx: click.Context | None = None) -> click.ClickException:
     """Return the one-line :class:`click.ClickException` that reports ``exc``.
 
     :class:`ml2p.errors.ML2PError` keeps its message; AWS errors are

@@ -19,7 +19,8 @@ alike:
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Callable
 
 import click
 
@@ -29,7 +30,7 @@ from ml2p.cli.errors import translate
 __all__ = ["HELP_OPTION_NAMES", "CommandGroup", "run", "version_option"]
 
 #: The options that show a command's help.
-HELP_OPTION_NAMES: List[str] = ["-h", "--help"]
+HELP_OPTION_NAMES: list[str] = ["-h", "--help"]
 
 
 class CommandGroup(click.Group):
@@ -63,7 +64,7 @@ def version_option(prog_name: str) -> Callable[[Any], Any]:
     return click.version_option(__version__, "--version", prog_name=prog_name)
 
 
-def run(group: click.Command, argv: Optional[Sequence[str]], prog_name: str) -> int:
+def run(group: click.Command, argv: Sequence[str] | None, prog_name: str) -> int:
     """Run ``group`` on ``argv`` (default ``sys.argv[1:]``) as a console script; return its status.
 
     click prints what the command reports; nothing is raised but an

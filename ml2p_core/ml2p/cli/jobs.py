@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import click
 
@@ -47,8 +47,8 @@ def training_job_create(
     prj: Project,
     name: str,
     dataset: str,
-    model_type: Optional[str],
-    hyperparameters_file: Optional[str],
+    model_type: str | None,
+    hyperparameters_file: str | None,
     params: Sequence[str],
 ) -> None:
     """Create TRAINING_JOB (<model>-X-Y[-dev]) training on DATASET."""

@@ -10,7 +10,8 @@ warning says so.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 import click
 
@@ -19,9 +20,9 @@ from ml2p import naming
 __all__ = ["project_resources", "tags_of"]
 
 
-def tags_of(client: Any, arn: str) -> Dict[str, str]:
+def tags_of(client: Any, arn: str) -> dict[str, str]:
     """Return all tags of the resource ``arn`` as a dict."""
-    tags: Dict[str, str] = {}
+    tags: dict[str, str] = {}
     for page in client.get_paginator("list_tags").paginate(ResourceArn=arn):
         for tag in page.get("Tags") or []:
             tags[tag["Key"]] = tag["Value"]
@@ -35,8 +36,8 @@ def project_resources(
     name_key: str,
     arn_key: str,
     name_contains: bool = True,
-    extra: Optional[Dict[str, Any]] = None,
-) -> Iterator[Dict[str, Any]]:
+    extra: dict[str, Any] | None = None,
+) -> Iterator[dict[str, Any]]:
     """Yield the summaries of ``operation`` (e.g. ``list_models``) that belong to the project.
 
     :param prj: The :class:`ml2p.cli.context.Project`.
@@ -50,7 +51,7 @@ def project_resources(
     client = prj.sagemaker
     project = prj.project
     prefix = f"{project}-"
-    kwargs: Dict[str, Any] = dict(extra or {})
+    kwargs: dict[str, Any] = dict(extra or {})
     if name_contains:
         kwargs["NameContains"] = prefix[:63]
     warned = False

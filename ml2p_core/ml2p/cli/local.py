@@ -28,7 +28,7 @@ import json
 import logging
 import pathlib
 import shutil
-from typing import Dict, Iterator, Optional, Sequence
+from collections.abc import Iterator, Sequence
 
 import click
 
@@ -92,7 +92,7 @@ def _drop(record: logging.LogRecord) -> bool:
 
 
 def _run(
-    kind: str, prj: Project, root: pathlib.Path, model_ref: str, environ: Dict[str, str]
+    kind: str, prj: Project, root: pathlib.Path, model_ref: str, environ: dict[str, str]
 ) -> None:
     """Run training (``kind`` ``train``) or dataset generation with the container runtime.
 
@@ -169,11 +169,11 @@ def local_generate(prj: Project, model: str, dataset: str, local_folder: str) ->
 def local_train(
     prj: Project,
     model: str,
-    dataset: Optional[str],
-    data_dir: Optional[str],
-    training_job: Optional[str],
+    dataset: str | None,
+    data_dir: str | None,
+    training_job: str | None,
     hosts: int,
-    hyperparameters_file: Optional[str],
+    hyperparameters_file: str | None,
     params: Sequence[str],
     local_folder: str,
 ) -> None:
@@ -266,7 +266,7 @@ def local_train(
 @local_folder_option
 @pass_project
 def local_serve(
-    prj: Project, model: str, host: str, port: int, workers: Optional[int], local_folder: str
+    prj: Project, model: str, host: str, port: int, workers: int | None, local_folder: str
 ) -> None:
     """Serve MODEL from the local folder's model/ with the production server.
 

@@ -20,7 +20,8 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List, Mapping, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 from ml2p.cli.local_support import failure_reason
 from ml2p.errors import ML2PError
@@ -32,14 +33,14 @@ STOP_GRACE = 30.0
 _POLL = 0.1
 
 
-def _files(folder: pathlib.Path) -> List[str]:
+def _files(folder: pathlib.Path) -> list[str]:
     if not folder.is_dir():
         return []
     return [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
 
 
 def _prepare_host(
-    root: pathlib.Path, host: str, hosts: List[str], share: List[str], settings: Mapping[str, Any]
+    root: pathlib.Path, host: str, hosts: list[str], share: list[str], settings: Mapping[str, Any]
 ) -> pathlib.Path:
     from ml2p import distributed
 
@@ -70,7 +71,7 @@ def _prepare_host(
     return folder
 
 
-def _stop(procs: List[Tuple[str, subprocess.Popen]]) -> None:
+def _stop(procs: list[tuple[str, subprocess.Popen]]) -> None:
     """SIGTERM every process still running; SIGKILL those that outlast the grace."""
     running = [proc for _, proc in procs if proc.poll() is None]
     for proc in running:
@@ -90,7 +91,7 @@ def train_on_hosts(
     environ: Mapping[str, str],
     count: int,
     cfg: Any,
-) -> List[str]:
+) -> list[str]:
     """Train on ``count`` hosts in ``root/hosts/``; copy the first host's model to ``root/model``.
 
     ``root`` holds the prepared training run (hyperparameters and channel), as
@@ -113,8 +114,8 @@ def train_on_hosts(
         host: _prepare_host(root, host, hosts, share, settings)
         for host, share in zip(hosts, shares)
     }
-    procs: List[Tuple[str, subprocess.Popen]] = []
-    logs: Dict[str, Any] = {}
+    procs: list[tuple[str, subprocess.Popen]] = []
+    logs: dict[str, Any] = {}
     first_failure = None
     try:
         for host in hosts:

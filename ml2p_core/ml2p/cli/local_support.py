@@ -12,7 +12,7 @@ import contextlib
 import os
 import pathlib
 import shutil
-from typing import Dict, Iterator, Mapping, Optional
+from collections.abc import Iterator, Mapping
 
 from ml2p import variables
 from ml2p.cli.context import Project
@@ -108,7 +108,7 @@ def model_reference(prj: Project, model: str) -> str:
 _CORE_VARIABLES = frozenset(variables.ENV_SETTINGS.values())
 
 
-def local_environ(ml2p_vars: Mapping[str, str]) -> Dict[str, str]:
+def local_environ(ml2p_vars: Mapping[str, str]) -> dict[str, str]:
     """The process environment without the core's stale variables, plus ``ml2p_vars``.
 
     Only the variables that decide the environment's type and identity are
@@ -122,8 +122,8 @@ def local_environ(ml2p_vars: Mapping[str, str]) -> Dict[str, str]:
 
 
 def serving_environ(
-    prj: Project, model_ref: str, root: Optional[pathlib.Path] = None
-) -> Dict[str, str]:
+    prj: Project, model_ref: str, root: pathlib.Path | None = None
+) -> dict[str, str]:
     """The environment of a server for the local model, as its SageMaker model gets.
 
     With the local folder ``root``, records S3 cannot take spill into its

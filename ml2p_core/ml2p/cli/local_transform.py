@@ -8,7 +8,7 @@ Registered on the ``local`` group by :mod:`ml2p.cli.local`; the work is done by
 from __future__ import annotations
 
 import pathlib
-from typing import Any, Dict, Optional
+from typing import Any
 
 import click
 
@@ -35,9 +35,9 @@ __all__ = ["local_transform"]
 SERVER_LOG = "transform-server.log"
 
 
-def _server_settings(settings: Any, workers: Optional[int]) -> Dict[str, str]:
+def _server_settings(settings: Any, workers: int | None) -> dict[str, str]:
     """The SageMaker variables a transform container gets from the job's settings."""
-    env: Dict[str, str] = {}
+    env: dict[str, str] = {}
     if settings.batch_strategy:
         env[SAGEMAKER_BATCH_STRATEGY] = (
             "SINGLE_RECORD" if settings.batch_strategy == "SingleRecord" else "MULTI_RECORD"
@@ -68,7 +68,7 @@ def local_transform(
     model: str,
     input_dir: str,
     output_dir: str,
-    workers: Optional[int],
+    workers: int | None,
     local_folder: str,
 ) -> None:
     """Run MODEL over every file in INPUT_DIR as SageMaker batch transform does.

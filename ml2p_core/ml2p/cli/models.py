@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import click
 
 from ml2p.cli.context import Project, pass_project
@@ -37,9 +35,7 @@ def model_list(prj: Project) -> None:
 )
 @model_type_option
 @pass_project
-def model_create(
-    prj: Project, name: str, training_job: Optional[str], model_type: Optional[str]
-) -> None:
+def model_create(prj: Project, name: str, training_job: str | None, model_type: str | None) -> None:
     """Create MODEL (<model>-X-Y-Z[-dev]).
 
     A multi-container model in `models` gets one container per entry,

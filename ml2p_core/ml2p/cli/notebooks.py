@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import click
 
 from ml2p import naming
@@ -48,7 +46,7 @@ def notebook_create(prj: Project, name: str) -> None:
 
     cfg = prj.config
     lifecycle = sagemaker.lifecycle_config_request(cfg, name)
-    repo_name: Optional[str] = f"{name}-repo" if cfg.section("notebook").get("repo_url") else None
+    repo_name: str | None = f"{name}-repo" if cfg.section("notebook").get("repo_url") else None
     repo_request = sagemaker.code_repository_request(cfg, repo_name) if repo_name else None
     request = sagemaker.notebook_request(cfg, name, repo_name)
     client = prj.sagemaker

@@ -6,7 +6,9 @@ import datetime
 import json
 import sys
 import threading
-from typing import Any, Callable, ContextManager, Iterable, Optional
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from typing import Any, Callable
 
 import click
 
@@ -92,7 +94,7 @@ class _NoProgress:
 
 
 class _Bar:
-    def __init__(self, total: Optional[int], label: str):
+    def __init__(self, total: int | None, label: str):
         self._cm = click.progressbar(length=total or 0, label=label, file=sys.stderr)
 
     def __enter__(self) -> Callable[[int], None]:
@@ -111,8 +113,8 @@ class _Bar:
 
 
 def progress(
-    total: Optional[int], label: str, quiet: bool = False
-) -> ContextManager[Callable[[int], None]]:
+    total: int | None, label: str, quiet: bool = False
+) -> AbstractContextManager[Callable[[int], None]]:
     """Return a context manager giving a ``callback(bytes)`` that advances a progress bar.
 
     The bar is drawn on stderr only when stderr is a terminal and ``quiet``

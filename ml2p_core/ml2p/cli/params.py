@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Callable
 
 import click
 
@@ -71,7 +72,7 @@ def model_type_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def model_type_callback(ctx: click.Context, param: Any, value: Optional[str]) -> Optional[str]:
+def model_type_callback(ctx: click.Context, param: Any, value: str | None) -> str | None:
     """Return the model type a command uses: ``value``, else the only model (or ``None``).
 
     As in ML2P 0.6 it runs while the command line is parsed, so a bad model
@@ -111,7 +112,7 @@ def parse_assignment(text: str) -> tuple[list[str], Any]:
     return [p.strip() for p in parts], value
 
 
-def _set(tree: Dict[str, Any], parts: Sequence[str], value: Any, source: str) -> None:
+def _set(tree: dict[str, Any], parts: Sequence[str], value: Any, source: str) -> None:
     node = tree
     for depth, part in enumerate(parts[:-1]):
         child = node.setdefault(part, {})
@@ -124,14 +125,14 @@ def _set(tree: Dict[str, Any], parts: Sequence[str], value: Any, source: str) ->
     node[parts[-1]] = value
 
 
-def load_hyperparameters(path: Optional[str], assignments: Iterable[str]) -> Dict[str, Any]:
+def load_hyperparameters(path: str | None, assignments: Iterable[str]) -> dict[str, Any]:
     """Read hyperparameters from a YAML/JSON file, then apply ``key=value`` assignments.
 
     :raises ML2PError: if the file cannot be read or is not a mapping.
     """
     import yaml
 
-    params: Dict[str, Any] = {}
+    params: dict[str, Any] = {}
     if path:
         try:
             with open(path, encoding="utf-8") as f:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import click
 
@@ -14,7 +14,7 @@ from ml2p.config import check_models
 __all__ = ["models", "plugins", "validate"]
 
 
-def _optional_cfg(prj: Project) -> Optional[Any]:
+def _optional_cfg(prj: Project) -> Any | None:
     """The project config, or ``None`` if the (default) config file does not exist."""
     if not os.path.exists(prj.cfg_path):
         ctx = click.get_current_context()
@@ -25,7 +25,7 @@ def _optional_cfg(prj: Project) -> Optional[Any]:
     return prj.config
 
 
-def _class_path(obj: Any) -> Optional[str]:
+def _class_path(obj: Any) -> str | None:
     if obj is None:  # a model that names no class: its image names it
         return None
     if isinstance(obj, dict):
@@ -52,7 +52,7 @@ def models(prj: Project) -> None:
             installed_entry_points(MODEL_GROUP, selected_only=False).values(), key=lambda i: i.name
         )
     ]
-    result: Dict[str, Any] = {"installed": installed}
+    result: dict[str, Any] = {"installed": installed}
     cfg = _optional_cfg(prj)
     if cfg is not None:
         result["config"] = {"path": cfg.path, "models": cfg.models}
@@ -68,7 +68,7 @@ def plugins(prj: Project) -> None:
     cfg = _optional_cfg(prj)
     project_plugins = list(cfg.plugins) if cfg is not None else []
     pm = command_plugin_manager(project_plugins)
-    installed: List[Dict[str, Any]] = []
+    installed: list[dict[str, Any]] = []
     for info in sorted(
         installed_entry_points(PLUGIN_GROUP, selected_only=False).values(), key=lambda i: i.name
     ):
@@ -83,7 +83,7 @@ def plugins(prj: Project) -> None:
                 "hooks": pm.hooks_of(plugin) if plugin is not None else [],
             }
         )
-    result: Dict[str, Any] = {"installed": installed}
+    result: dict[str, Any] = {"installed": installed}
     if cfg is not None:
         result["project"] = [
             {"name": name, "hooks": pm.hooks_of(pm.get_plugin(name))} for name in project_plugins

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import errno
 import socket
-from typing import Optional
 
 from ml2p.errors import ML2PError
 
 __all__ = ["check_port_free", "port_taken_error"]
 
 
-def _bind_error(host: str, port: int) -> Optional[OSError]:
+def _bind_error(host: str, port: int) -> OSError | None:
     """Return why a listening socket cannot be bound to ``host:port`` now (``None``: it can)."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
@@ -61,7 +60,7 @@ def check_port_free(host: str, port: int) -> None:
     )
 
 
-def port_taken_error(host: str, port: int) -> Optional[ML2PError]:
+def port_taken_error(host: str, port: int) -> ML2PError | None:
     """Return the error for a server that exited because ``host:port`` was taken meanwhile.
 
     ``None`` if the port can be bound now: the server failed for another reason.

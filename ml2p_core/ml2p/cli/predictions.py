@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import IO, Any, Callable, Iterator, Optional
+from collections.abc import Iterator
+from typing import IO, Any, Callable
 
 import click
 
@@ -20,7 +21,7 @@ __all__ = ["predictions"]
 LAYOUT_CHOICES = ("auto", "object", "capture")
 
 
-def _when(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[str]:
+def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return None
     from ml2p.records.times import parse_when
@@ -115,7 +116,7 @@ def _piped() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _output(path: Optional[str], mode: str = "w") -> Iterator[IO[str]]:
+def _output(path: str | None, mode: str = "w") -> Iterator[IO[str]]:
     if path is None or path == "-":
         yield sys.stdout
         return
@@ -145,9 +146,9 @@ def predictions_ls(
     model_version: str,
     full_name: bool,
     layout: str,
-    since: Optional[str],
-    until: Optional[str],
-    limit: Optional[int],
+    since: str | None,
+    until: str | None,
+    limit: int | None,
 ) -> None:
     """List records: one JSON line each, {"id", "time", "key"}, oldest first.
 
@@ -172,9 +173,9 @@ def predictions_cat(
     model_version: str,
     full_name: bool,
     layout: str,
-    since: Optional[str],
-    until: Optional[str],
-    limit: Optional[int],
+    since: str | None,
+    until: str | None,
+    limit: int | None,
 ) -> None:
     """Print records as JSON Lines: {"id", "input", "prediction"}, oldest first."""
     from ml2p.records.export import jsonl_line
@@ -205,11 +206,11 @@ def predictions_export(
     model_version: str,
     full_name: bool,
     layout: str,
-    since: Optional[str],
-    until: Optional[str],
-    limit: Optional[int],
+    since: str | None,
+    until: str | None,
+    limit: int | None,
     format_: str,
-    out: Optional[str],
+    out: str | None,
 ) -> None:
     """Export records as JSON Lines or CSV, with a progress bar on a terminal.
 
@@ -293,17 +294,17 @@ def predictions_replay(
     model_version: str,
     full_name: bool,
     layout: str,
-    since: Optional[str],
-    until: Optional[str],
-    limit: Optional[int],
-    url: Optional[str],
-    local_model: Optional[str],
-    endpoint: Optional[str],
+    since: str | None,
+    until: str | None,
+    limit: int | None,
+    url: str | None,
+    local_model: str | None,
+    endpoint: str | None,
     local_folder: str,
-    sample: Optional[int],
+    sample: int | None,
     seed: int,
-    out: Optional[str],
-    html_path: Optional[str],
+    out: str | None,
+    html_path: str | None,
     concurrency: int,
     top: int,
     tolerance: float,

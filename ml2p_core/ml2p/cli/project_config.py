@@ -16,7 +16,7 @@ Every command that reads the project's configuration loads it through
 from __future__ import annotations
 
 import os
-from typing import Any, Set
+from typing import Any
 
 import click
 
@@ -30,7 +30,7 @@ _SHOWN_KEY = "ml2p.warnings_shown"
 def warn(message: str) -> None:
     """Print ``Warning: <message>`` on stderr, unless this run printed it already."""
     ctx = click.get_current_context(silent=True)
-    shown: Set[str] = ctx.find_root().meta.setdefault(_SHOWN_KEY, set()) if ctx else set()
+    shown: set[str] = ctx.find_root().meta.setdefault(_SHOWN_KEY, set()) if ctx else set()
     if message in shown:
         return
     shown.add(message)

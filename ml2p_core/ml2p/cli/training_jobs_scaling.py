@@ -5,7 +5,8 @@ Registered on the ``training-job`` group by :mod:`ml2p.cli.jobs`.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import click
 

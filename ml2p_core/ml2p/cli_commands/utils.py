@@ -10,7 +10,7 @@ function says so.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import click
 
@@ -41,7 +41,7 @@ __all__ = [
 
 #: ML2P 0.6's naming rules: kind -> regular expression (see
 #: :data:`ml2p.naming.LEGACY_PATTERNS`).
-VALIDATION_REGEXES: Dict[str, str] = dict(naming.LEGACY_PATTERNS)
+VALIDATION_REGEXES: dict[str, str] = dict(naming.LEGACY_PATTERNS)
 
 
 def date_to_string_serializer(value: Any) -> Any:
@@ -60,7 +60,7 @@ def click_echo_json(response: Any) -> None:
     echo_json(response)
 
 
-def endpoint_url_for_arn(endpoint_arn: str) -> Optional[str]:
+def endpoint_url_for_arn(endpoint_arn: str) -> str | None:
     """Return the invocation URL of an endpoint ARN (``None`` if it is not one).
 
     The same answer as ``ml2p endpoint describe`` gives as ``EndpointUrl``.
@@ -96,7 +96,7 @@ def model_name_for_endpoint(endpoint_name: str) -> str:
     return naming.model_for_endpoint(endpoint_name)
 
 
-def validate_model_type(ctx: click.Context, param: Any, value: Optional[str]) -> Optional[str]:
+def validate_model_type(ctx: click.Context, param: Any, value: str | None) -> str | None:
     """The ``--model-type`` callback: return the model type a command uses.
 
     ``value`` if it is a defined model; if omitted, the only model defined, or
@@ -110,7 +110,7 @@ def validate_model_type(ctx: click.Context, param: Any, value: Optional[str]) ->
     return model_type_callback(ctx, param, value)
 
 
-def mk_vpc_config(subcfg: Any) -> Optional[Dict[str, List[str]]]:
+def mk_vpc_config(subcfg: Any) -> dict[str, list[str]] | None:
     """Return the ``VpcConfig`` request for a section's ``vpc_config``, or ``None``.
 
     :param subcfg: A section view (``prj.train``) or any mapping.
@@ -127,15 +127,15 @@ def mk_vpc_config(subcfg: Any) -> Optional[Dict[str, List[str]]]:
 
 
 def mk_training_job(
-    prj: Any, training_job: str, dataset: str, model_type: Optional[str] = None
-) -> Dict[str, Any]:
+    prj: Any, training_job: str, dataset: str, model_type: str | None = None
+) -> dict[str, Any]:
     """Return the ``CreateTrainingJob`` request: :func:`ml2p.sagemaker.training_job_request`."""
     return sagemaker.training_job_request(modelling_config(prj), training_job, dataset, model_type)
 
 
 def mk_model(
-    prj: Any, model_name: str, training_job: str, model_type: Optional[str] = None
-) -> Dict[str, Any]:
+    prj: Any, model_name: str, training_job: str, model_type: str | None = None
+) -> dict[str, Any]:
     """Return a single-container ``CreateModel`` request.
 
     See :func:`ml2p.sagemaker.single_model_request`.
@@ -144,7 +144,7 @@ def mk_model(
     return sagemaker.single_model_request(cfg, model_name, training_job, model_type)
 
 
-def mk_multimodel(prj: Any, model_name: str, model_type: str) -> Dict[str, Any]:
+def mk_multimodel(prj: Any, model_name: str, model_type: str) -> dict[str, Any]:
     """Return a multi-container ``CreateModel`` request.
 
     See :func:`ml2p.sagemaker.multi_model_request`.
@@ -152,7 +152,7 @@ def mk_multimodel(prj: Any, model_name: str, model_type: str) -> Dict[str, Any]:
     return sagemaker.multi_model_request(modelling_config(prj), model_name, model_type)
 
 
-def mk_endpoint_config(prj: Any, endpoint_name: str, model_name: str) -> Dict[str, Any]:
+def mk_endpoint_config(prj: Any, endpoint_name: str, model_name: str) -> dict[str, Any]:
     """Return the ``CreateEndpointConfig`` request.
 
     See :func:`ml2p.sagemaker.endpoint_config_request`.
@@ -160,12 +160,12 @@ def mk_endpoint_config(prj: Any, endpoint_name: str, model_name: str) -> Dict[st
     return sagemaker.endpoint_config_request(modelling_config(prj), endpoint_name, model_name)
 
 
-def mk_notebook(prj: Any, notebook_name: str, repo_name: Optional[str] = None) -> Dict[str, Any]:
+def mk_notebook(prj: Any, notebook_name: str, repo_name: str | None = None) -> dict[str, Any]:
     """Return the ``CreateNotebookInstance`` request: :func:`ml2p.sagemaker.notebook_request`."""
     return sagemaker.notebook_request(modelling_config(prj), notebook_name, repo_name)
 
 
-def mk_lifecycle_config(prj: Any, notebook_name: str) -> Dict[str, Any]:
+def mk_lifecycle_config(prj: Any, notebook_name: str) -> dict[str, Any]:
     """Return the lifecycle configuration request.
 
     See :func:`ml2p.sagemaker.lifecycle_config_request`.
@@ -173,7 +173,7 @@ def mk_lifecycle_config(prj: Any, notebook_name: str) -> Dict[str, Any]:
     return sagemaker.lifecycle_config_request(modelling_config(prj), notebook_name)
 
 
-def mk_repo(prj: Any, repo_name: str) -> Dict[str, Any]:
+def mk_repo(prj: Any, repo_name: str) -> dict[str, Any]:
     """Return the ``CreateCodeRepository`` request.
 
     See :func:`ml2p.sagemaker.code_repository_request`.
@@ -181,6 +181,6 @@ def mk_repo(prj: Any, repo_name: str) -> Dict[str, Any]:
     return sagemaker.code_repository_request(modelling_config(prj), repo_name)
 
 
-def mk_processing_job(prj: Any, dataset: str, model_type: Optional[str] = None) -> Dict[str, Any]:
+def mk_processing_job(prj: Any, dataset: str, model_type: str | None = None) -> dict[str, Any]:
     """Return the ``CreateProcessingJob`` request: :func:`ml2p.sagemaker.processing_job_request`."""
     return sagemaker.processing_job_request(modelling_config(prj), dataset, model_type)

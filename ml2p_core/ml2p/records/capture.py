@@ -16,7 +16,7 @@ are the values of each prediction's ``result``).
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any
 
 from ml2p.errors import ClientError
 from ml2p.media_types import CSV, JSON, JSONLINES_TYPES, media_type
@@ -57,9 +57,9 @@ __all__ = [
 ]
 
 # content type -> its media type (lower case, no parameters; JSON if empty)
-_KINDS: Dict[str, str] = {}
+_KINDS: dict[str, str] = {}
 # request content type -> what the server reads it as (request_media_type); "" if it cannot
-_REQUEST_KINDS: Dict[str, str] = {}
+_REQUEST_KINDS: dict[str, str] = {}
 
 
 def _kind(content_type: str) -> str:
@@ -85,7 +85,7 @@ def _request_kind(content_type: str) -> str:
     return kind
 
 
-def decode_inputs(content_type: str, body: bytes) -> Tuple[bool, List[Any]]:
+def decode_inputs(content_type: str, body: bytes) -> tuple[bool, list[Any]]:
     """Decode a request body as the server does: ``(whether it is a batch, its data)``.
 
     JSON: ``{"instances": [...]}`` is a batch of its instances and any other
@@ -105,7 +105,7 @@ def decode_inputs(content_type: str, body: bytes) -> Tuple[bool, List[Any]]:
     return False, [request.data]
 
 
-def decode_predictions(content_type: str, body: bytes, batch: bool) -> List[Any]:
+def decode_predictions(content_type: str, body: bytes, batch: bool) -> list[Any]:
     """Return the predictions a response body holds, one per datum of the request.
 
     JSON: ``{"predictions": [...]}`` answers a batch (``batch`` true), any
@@ -141,7 +141,7 @@ def decode_predictions(content_type: str, body: bytes, batch: bool) -> List[Any]
     raise CaptureFormatError(f"cannot decode a response of type {content_type!r}")
 
 
-def event_records(event: CaptureEvent) -> List[Tuple[str, Any, Any]]:
+def event_records(event: CaptureEvent) -> list[tuple[str, Any, Any]]:
     """Return the ``(record_id, input, prediction)`` of every datum of a line's request.
 
     A line that captured only the input has ``None`` predictions; one that
@@ -150,11 +150,11 @@ def event_records(event: CaptureEvent) -> List[Tuple[str, Any, Any]]:
     :raises CaptureFormatError: if a body does not decode, or the request's
         data, the response's predictions and the stored ids do not pair up.
     """
-    inputs: Optional[List[Any]] = None
+    inputs: list[Any] | None = None
     batch = True
     if event.request_body is not None:
         batch, inputs = decode_inputs(event.request_type or JSON, event.request_body)
-    predictions: Optional[List[Any]] = None
+    predictions: list[Any] | None = None
     if event.response_body is not None:
         predictions = decode_predictions(event.response_type or JSON, event.response_body, batch)
     if inputs is None:
@@ -175,7 +175,7 @@ def event_records(event: CaptureEvent) -> List[Tuple[str, Any, Any]]:
     return list(zip(ids, inputs, predictions))
 
 
-def parse_line(line: Union[str, bytes]) -> List[Tuple[str, Any, Any]]:
+def parse_line(line: str | bytes) -> list[tuple[str, Any, Any]]:
     """Return the ``(record_id, input, prediction)`` of every datum of a capture line.
 
     :raises CaptureFormatError: naming what is wrong with the line.

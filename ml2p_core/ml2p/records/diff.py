@@ -24,7 +24,8 @@ import array
 import collections
 import heapq
 import math
-from typing import Any, Counter, Dict, List, Optional, Tuple
+from collections import Counter
+from typing import Any
 
 __all__ = ["ROOT", "DiffReport", "FieldDiff", "compared_value", "flatten", "is_number"]
 
@@ -45,14 +46,14 @@ def is_number(value: Any) -> bool:
     return kind is int or (kind is float and math.isfinite(value))
 
 
-def flatten(value: Any) -> Dict[str, Any]:
+def flatten(value: Any) -> dict[str, Any]:
     """Return ``value``'s fields: ``{dotted or indexed path: leaf value}``."""
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     _flatten(value, "", out)
     return out
 
 
-def _flatten(value: Any, path: str, out: Dict[str, Any]) -> None:
+def _flatten(value: Any, path: str, out: dict[str, Any]) -> None:
     if isinstance(value, dict) and value:
         for key, item in value.items():
             _flatten(item, f"{path}.{key}" if path else str(key), out)
@@ -77,10 +78,10 @@ class FieldDiff:
         # Signed deltas of every numeric pair (8 bytes each): the quantiles need them all.
         self.deltas = array.array("d")
         self._top = top
-        self._largest: List[Tuple[float, int, str, Any, Any]] = []
+        self._largest: list[tuple[float, int, str, Any, Any]] = []
         self._seen = 0
         #: The first changed records whose values are not both numbers: ``(id, old, new)``.
-        self.examples: List[Tuple[str, Any, Any]] = []
+        self.examples: list[tuple[str, Any, Any]] = []
 
     @property
     def kind(self) -> str:
@@ -105,24 +106,24 @@ class FieldDiff:
         if len(self.examples) < self._top:
             self.examples.append((record_id, old, new))
 
-    def most_changed(self) -> List[Tuple[str, Any, Any, Optional[float]]]:
+    def most_changed(self) -> list[tuple[str, Any, Any, float | None]]:
         """The most changed records: ``(id, old, new, delta)``, largest ``|delta|`` first.
 
         Numeric changes come first (ties: the earlier record first), then the
         first other changes (their delta ``None``), at most ``top`` in all.
         """
         ranked = sorted(self._largest, reverse=True)
-        out: List[Tuple[str, Any, Any, Optional[float]]] = [
+        out: list[tuple[str, Any, Any, float | None]] = [
             (record_id, old, new, new - old) for _, _, record_id, old, new in ranked
         ]
         out.extend((record_id, old, new, None) for record_id, old, new in self.examples)
         return out[: self._top]
 
-    def mean(self) -> Optional[float]:
+    def mean(self) -> float | None:
         """The mean signed delta, or ``None`` without numeric pairs."""
         return math.fsum(self.deltas) / len(self.deltas) if self.deltas else None
 
-    def quantiles(self, points: Tuple[float, ...] = (0.5, 0.9, 0.99)) -> Dict[str, float]:
+    def quantiles(self, points: tuple[float, ...] = (0.5, 0.9, 0.99)) -> dict[str, float]:
         """``max``, ``p50``, ``p90`` and ``p99`` of ``|delta|`` (nearest rank), if any."""
         if not self.deltas:
             return {}
@@ -146,7 +147,7 @@ class DiffReport:
             raise ValueError("top and tolerance must not be negative")
         self.top = top
         self.tolerance = tolerance
-        self.fields: Dict[str, FieldDiff] = {}
+        self.fields: dict[str, FieldDiff] = {}
         #: Records compared (replayed with an answer, error or not).
         self.replayed = 0
         #: Records with at least one changed field.
@@ -158,7 +159,7 @@ class DiffReport:
         self.failed = 0
         self.failure_messages: Counter[str] = collections.Counter()
 
-    def compare(self, record_id: str, old: Any, new: Any) -> List[str]:
+    def compare(self, record_id: str, old: Any, new: Any) -> list[str]:
         """Compare one record's old and new compared values; return the changed fields."""
         self.replayed += 1
         old_fields = flatten(old)
@@ -186,7 +187,7 @@ class DiffReport:
         changed.sort()
         return changed
 
-    def add(self, outcome: Dict[str, Any]) -> Dict[str, Any]:
+    def add(self, outcome: dict[str, Any]) -> dict[str, Any]:
         """Count one replayed record, a line of ``--out``; return it with ``changed`` set.
 
         ``outcome`` holds ``id``, ``old`` and ``new`` (compared values), or
@@ -202,6 +203,6 @@ class DiffReport:
         outcome["changed"] = self.compare(record_id, outcome.get("old"), outcome.get("new"))
         return outcome
 
-    def sorted_fields(self) -> List[FieldDiff]:
+    def sorted_fields(self) -> list[FieldDiff]:
         """Fields, the most changed first, then by name."""
         return sorted(self.fields.values(), key=lambda f: (-f.changed, f.name))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional
+from collections.abc import Iterable, Iterator
+from typing import IO, Any, Callable
 
 from ml2p.records.diff import ROOT, flatten
 from ml2p.records.reader import Record
@@ -20,13 +21,13 @@ OTHER_COLUMN = "_other"
 HEADER_SAMPLE = 1000
 
 
-def jsonl_line(value: Dict[str, Any]) -> str:
+def jsonl_line(value: dict[str, Any]) -> str:
     """``value`` as one compact JSON line (non-ASCII kept), without the newline."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def write_jsonl(
-    records: Iterable[Record], handle: IO[str], advance: Optional[Callable[[int], None]] = None
+    records: Iterable[Record], handle: IO[str], advance: Callable[[int], None] | None = None
 ) -> int:
     """Write ``{"id", "time", "input", "prediction"}`` per record; return how many."""
     count = 0
@@ -48,7 +49,7 @@ def write_jsonl(
     return count
 
 
-def _columns(prefix: str, value: Any) -> Dict[str, Any]:
+def _columns(prefix: str, value: Any) -> dict[str, Any]:
     out = {}
     for path, leaf in flatten(value).items():
         if path == ROOT:
@@ -61,7 +62,7 @@ def _columns(prefix: str, value: Any) -> Dict[str, Any]:
     return out
 
 
-def _cells(record: Record) -> Dict[str, Any]:
+def _cells(record: Record) -> dict[str, Any]:
     return {
         "id": record.id,
         "time": record.time,
@@ -80,9 +81,9 @@ def _cell(value: Any) -> Any:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def csv_columns(rows: Iterable[Dict[str, Any]]) -> List[str]:
+def csv_columns(rows: Iterable[dict[str, Any]]) -> list[str]:
     """The columns of ``rows``: ``id``, ``time``, then every other in first-seen order."""
-    seen: Dict[str, None] = {"id": None, "time": None}
+    seen: dict[str, None] = {"id": None, "time": None}
     for row in rows:
         for name in row:
             seen.setdefault(name, None)
@@ -90,7 +91,7 @@ def csv_columns(rows: Iterable[Dict[str, Any]]) -> List[str]:
 
 
 def write_csv(
-    records: Iterable[Record], handle: IO[str], advance: Optional[Callable[[int], None]] = None
+    records: Iterable[Record], handle: IO[str], advance: Callable[[int], None] | None = None
 ) -> int:
     """Write records as CSV rows of flattened fields; return how many.
 
@@ -102,7 +103,7 @@ def write_csv(
     every row has the same columns. Nested empty values and lists are JSON
     text; ``None`` is an empty cell.
     """
-    rows: Iterator[Dict[str, Any]] = (_cells(record) for record in records)
+    rows: Iterator[dict[str, Any]] = (_cells(record) for record in records)
     head = list(itertools.islice(rows, HEADER_SAMPLE))
     columns = csv_columns(head)
     known = set(columns)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import collections
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future
-from typing import Any, Callable, Deque, Iterable, Iterator, Optional
+from typing import Any, Callable
 
 __all__ = ["Window", "ordered_map"]
 
@@ -21,8 +22,8 @@ class Window:
     def __init__(
         self,
         size: int,
-        max_weight: Optional[int] = None,
-        weight: Optional[Callable[[Any], int]] = None,
+        max_weight: int | None = None,
+        weight: Callable[[Any], int] | None = None,
     ):
         if size < 1:
             raise ValueError(f"a window holds at least 1 item, not {size}")
@@ -42,7 +43,7 @@ def ordered_map(
     func: Callable[[Any], Any],
     items: Iterable[Any],
     window: Window,
-    inline: Optional[Callable[[Any], bool]] = None,
+    inline: Callable[[Any], bool] | None = None,
 ) -> Iterator[Any]:
     """Yield ``func(item)`` for each of ``items``, in their order, run on ``executor``.
 
@@ -55,8 +56,8 @@ def ordered_map(
     When the caller stops early, what is still pending is cancelled
     (running calls finish).
     """
-    pending: Deque[Future] = collections.deque()
-    weights: Deque[int] = collections.deque()
+    pending: collections.deque[Future] = collections.deque()
+    weights: collections.deque[int] = collections.deque()
     size = window.size
     weigh = window.weight if window.max_weight is not None else None
     held = 0

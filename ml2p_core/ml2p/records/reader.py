@@ -16,8 +16,9 @@ import heapq
 import json
 import logging
 import threading
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Any, NamedTuple
 
 from ml2p.errors import ML2PError
 from ml2p.record_format import (
@@ -75,12 +76,12 @@ class Record(NamedTuple):
     #: The prediction returned for it.
     prediction: Any
     #: When it was recorded: UTC, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``; ``None`` if unknown.
-    time: Optional[str]
+    time: str | None
     #: The S3 key of the object it was read from.
     key: str
 
     @property
-    def datetime(self) -> Optional[datetime.datetime]:
+    def datetime(self) -> datetime.datetime | None:
         """:attr:`time` as an aware ``datetime.datetime`` (UTC), or ``None``."""
         if self.time is None:
             return None
@@ -92,7 +93,7 @@ class RecordRef(NamedTuple):
     """A record's id, time and key, as ``ml2p predictions ls`` lists them."""
 
     id: str
-    time: Optional[str]
+    time: str | None
     key: str
 
 
@@ -106,12 +107,12 @@ class Exchange(NamedTuple):
     body (``None``): its request was not stored.
     """
 
-    records: Tuple[Record, ...]
-    time: Optional[str]
+    records: tuple[Record, ...]
+    time: str | None
     key: str
-    request_type: Optional[str]
-    request_body: Optional[bytes]
-    response_type: Optional[str]
+    request_type: str | None
+    request_body: bytes | None
+    response_type: str | None
 
 
 class _Entry(NamedTuple):
@@ -119,7 +120,7 @@ class _Entry(NamedTuple):
 
     key: str
     id: str
-    time: Optional[str]
+    time: str | None
     check: bool
 
 
@@ -140,7 +141,7 @@ class ReaderStats:
         self.bytes_read = 0
         #: Records or lines skipped as malformed (``on_error="skip"``).
         self.skipped = 0
-        self.windows: List[Window] = []
+        self.windows: list[Window] = []
 
     @property
     def peak_in_flight(self) -> int:
@@ -158,7 +159,7 @@ class ReaderStats:
             self.bytes_read += size
 
 
-def _bound(value: Any, name: str) -> Optional[str]:
+def _bound(value: Any, name: str) -> str | None:
     if value is None:
         return None
     try:
@@ -172,11 +173,11 @@ def _hour(when: str) -> str:
     return f"{when[0:4]}/{when[5:7]}/{when[8:10]}/{when[11:13]}"
 
 
-def _in_range(when: str, since: Optional[str], until: Optional[str]) -> bool:
+def _in_range(when: str, since: str | None, until: str | None) -> bool:
     return (since is None or when >= since) and (until is None or when < until)
 
 
-def _prediction_time(prediction: Any) -> Optional[str]:
+def _prediction_time(prediction: Any) -> str | None:
     """The time in a prediction's ``metadata.timestamp`` (POSIX seconds), if it has one."""
     metadata = prediction.get("metadata") if isinstance(prediction, dict) else None
     stamp = metadata.get("timestamp") if isinstance(metadata, dict) else None
@@ -221,7 +222,7 @@ class RecordReader:
         client: Any = None,
         session: Any = None,
         workers: int = DEFAULT_WORKERS,
-        window: Optional[int] = None,
+        window: int | None = None,
         window_bytes: int = DEFAULT_WINDOW_BYTES,
         on_error: str = "raise",
     ):
@@ -250,7 +251,7 @@ class RecordReader:
         self._client = client
         self._session = session
         self._client_lock = threading.Lock()
-        self._layouts: Optional[List[str]] = None
+        self._layouts: list[str] | None = None
         #: What this reader did (:class:`ReaderStats`).
         self.stats = ReaderStats()
 
@@ -282,7 +283,7 @@ class RecordReader:
                     self._client = aws.client("s3", self._session, config=config)
         return self._client
 
-    def layouts(self) -> List[str]:
+    def layouts(self) -> list[str]:
         """Return the layouts read: the one chosen, or (``auto``) those that hold records."""
         if self._layouts is None:
             if self.layout != "auto":
@@ -300,7 +301,7 @@ class RecordReader:
         return bool(response.get("Contents"))
 
     def _pages(
-        self, prefix: str, start_after: Optional[str] = None, delimiter: Optional[str] = None
+        self, prefix: str, start_after: str | None = None, delimiter: str | None = None
     ) -> Iterator[dict]:
         kwargs = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": PAGE_SIZE}
         if start_after is not None:
@@ -318,8 +319,8 @@ class RecordReader:
             kwargs.pop("StartAfter", None)
 
     def _objects(
-        self, prefix: str, start_after: Optional[str] = None, delimiter: Optional[str] = None
-    ) -> Iterator[Tuple[str, int]]:
+        self, prefix: str, start_after: str | None = None, delimiter: str | None = None
+    ) -> Iterator[tuple[str, int]]:
         """``(key, size)`` of every object under ``prefix`` (after ``start_after``), in key order.
 
         Read a page at a time: at most 1,000 keys are held.
@@ -334,7 +335,7 @@ class RecordReader:
                 yield item["Key"], int(item.get("Size") or 0)
 
     def _keys(
-        self, prefix: str, start_after: Optional[str] = None, delimiter: Optional[str] = None
+        self, prefix: str, start_after: str | None = None, delimiter: str | None = None
     ) -> Iterator[str]:
         """Every key under ``prefix`` (after ``start_after``), in key order."""
         for key, _ in self._objects(prefix, start_after, delimiter):
@@ -355,7 +356,7 @@ class RecordReader:
         with self.stats._lock:
             self.stats.skipped += 1
 
-    def _get(self, key: str) -> Optional[bytes]:
+    def _get(self, key: str) -> bytes | None:
         """The object's body; ``None`` if it was deleted since it was listed."""
         from botocore.exceptions import ClientError
 
@@ -370,7 +371,7 @@ class RecordReader:
 
     # -- the object layout ---------------------------------------------------
 
-    def _object_keys(self, since: Optional[str], until: Optional[str]) -> Iterator[str]:
+    def _object_keys(self, since: str | None, until: str | None) -> Iterator[str]:
         """The record keys of the ``object`` layout, in key order, the time range narrowed.
 
         Keys of default ids start with ``ts-`` and the time, so in key order
@@ -399,7 +400,7 @@ class RecordReader:
             yield key
         yield from self._keys(folder, start_after=folder + _AFTER_TS_KEYS, delimiter="/")
 
-    def _object_entries(self, since: Optional[str], until: Optional[str]) -> Iterator[_Entry]:
+    def _object_entries(self, since: str | None, until: str | None) -> Iterator[_Entry]:
         folder_length = len(self.object_folder)
         filtered = since is not None or until is not None
         for key in self._object_keys(since, until):
@@ -414,8 +415,8 @@ class RecordReader:
                 yield _Entry(key, record_id, when, False)
 
     def _object_exchange(
-        self, entry: _Entry, since: Optional[str], until: Optional[str]
-    ) -> Optional[Exchange]:
+        self, entry: _Entry, since: str | None, until: str | None
+    ) -> Exchange | None:
         body = self._get(entry.key)
         if body is None:
             return None
@@ -434,7 +435,7 @@ class RecordReader:
         record = Record(entry.id, document["input"], prediction, when, entry.key)
         return Exchange((record,), when, entry.key, None, None, None)
 
-    def _object_stream(self, since: Optional[str], until: Optional[str]) -> Iterator[Exchange]:
+    def _object_stream(self, since: str | None, until: str | None) -> Iterator[Exchange]:
         window = Window(self.window)
         self.stats.windows.append(window)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="ml2p-records") as pool:
@@ -447,8 +448,8 @@ class RecordReader:
                 if exchange is not None:
                     yield exchange
 
-    def _object_refs(self, since: Optional[str], until: Optional[str]) -> Iterator[RecordRef]:
-        def ref(entry: _Entry) -> Optional[RecordRef]:
+    def _object_refs(self, since: str | None, until: str | None) -> Iterator[RecordRef]:
+        def ref(entry: _Entry) -> RecordRef | None:
             if not entry.check:
                 return RecordRef(entry.id, entry.time, entry.key)
             exchange = self._object_exchange(entry, since, until)
@@ -466,8 +467,8 @@ class RecordReader:
     # -- the capture layout --------------------------------------------------
 
     def _variant_files(
-        self, prefix: str, since: Optional[str], until: Optional[str]
-    ) -> Iterator[Tuple[str, str, int]]:
+        self, prefix: str, since: str | None, until: str | None
+    ) -> Iterator[tuple[str, str, int]]:
         """``(path after the variant, key, size)`` of a variant's capture files, in time order."""
         start = prefix + _hour(since) + "/" if since is not None else None
         last_hour = _hour(until) if until is not None else None
@@ -479,9 +480,7 @@ class RecordReader:
             if path.endswith(".jsonl"):
                 yield path, key, size
 
-    def _capture_files(
-        self, since: Optional[str], until: Optional[str]
-    ) -> Iterator[Tuple[str, int]]:
+    def _capture_files(self, since: str | None, until: str | None) -> Iterator[tuple[str, int]]:
         """``(key, size)`` of the capture files of every variant, in time order (then by key)."""
         variants = [
             self._variant_files(v, since, until) for v in self._folders(self.capture_folder)
@@ -489,7 +488,7 @@ class RecordReader:
         for _, key, size in heapq.merge(*variants):
             yield key, size
 
-    def _capture_text(self, file: Tuple[str, int]) -> Tuple[str, Optional[str]]:
+    def _capture_text(self, file: tuple[str, int]) -> tuple[str, str | None]:
         """Read one capture file (on a worker thread): ``(key, its text)``; ``None`` if gone."""
         key = file[0]
         body = self._get(key)
@@ -502,7 +501,7 @@ class RecordReader:
             return key, None
 
     def _capture_exchanges(
-        self, key: str, text: str, since: Optional[str], until: Optional[str]
+        self, key: str, text: str, since: str | None, until: str | None
     ) -> Iterator[Exchange]:
         """The requests of a capture file's text, each line parsed when it is asked for."""
         start = 0
@@ -535,7 +534,7 @@ class RecordReader:
                 records, when, key, event.request_type, event.request_body, event.response_type
             )
 
-    def _capture_stream(self, since: Optional[str], until: Optional[str]) -> Iterator[Exchange]:
+    def _capture_stream(self, since: str | None, until: str | None) -> Iterator[Exchange]:
         # Workers only read files, bounded in number and in bytes (files may be large);
         # lines are parsed here, as records are asked for, so parsed records are not
         # held beyond the current request.
@@ -550,7 +549,7 @@ class RecordReader:
     # -- reading -------------------------------------------------------------
 
     def exchanges(
-        self, since: Any = None, until: Any = None, limit: Optional[int] = None
+        self, since: Any = None, until: Any = None, limit: int | None = None
     ) -> Iterator[Exchange]:
         """Yield the records request by request, in time order (see :meth:`records`).
 
@@ -581,7 +580,7 @@ class RecordReader:
                 stream.close()
 
     def records(
-        self, since: Any = None, until: Any = None, limit: Optional[int] = None
+        self, since: Any = None, until: Any = None, limit: int | None = None
     ) -> Iterator[Record]:
         """Yield the model version's records as :class:`Record` s.
 
@@ -606,7 +605,7 @@ class RecordReader:
     __iter__ = records
 
     def refs(
-        self, since: Any = None, until: Any = None, limit: Optional[int] = None
+        self, since: Any = None, until: Any = None, limit: int | None = None
     ) -> Iterator[RecordRef]:
         """Yield each record's id, time and key, as :meth:`records` orders them.
 
@@ -617,7 +616,7 @@ class RecordReader:
         high = _bound(until, "until")
         if limit is not None and limit <= 0:
             return
-        streams: List[Iterator[RecordRef]] = []
+        streams: list[Iterator[RecordRef]] = []
         for layout in self.layouts():
             if layout == "object":
                 streams.append(self._object_refs(low, high))
@@ -656,7 +655,7 @@ def read_records(
     *,
     since: Any = None,
     until: Any = None,
-    limit: Optional[int] = None,
+    limit: int | None = None,
     layout: str = "auto",
     client: Any = None,
     session: Any = None,

@@ -41,19 +41,13 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import (
     IO,
     Any,
     Callable,
-    Dict,
-    Iterable,
-    Iterator,
-    List,
     NamedTuple,
-    Optional,
-    Set,
-    Tuple,
 )
 
 from ml2p.errors import ML2PError
@@ -124,7 +118,7 @@ class HTTPTarget(Target):
         self._path = path + (f"?{parsed.query}" if parsed.query else "")
         self.timeout = timeout
         self._local = threading.local()
-        self._connections: List[http.client.HTTPConnection] = []
+        self._connections: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
 
     def _connection(self) -> http.client.HTTPConnection:
@@ -225,7 +219,7 @@ class LocalServer:
         model: str,
         cfg: str,
         local_folder: str,
-        workers: Optional[int] = None,
+        workers: int | None = None,
         startup_timeout: float = 120.0,
     ):
         self.model = model
@@ -235,10 +229,10 @@ class LocalServer:
         self.startup_timeout = startup_timeout
         self.port = 0
         self.url = ""
-        self._process: Optional[subprocess.Popen] = None
-        self._log: Optional[IO[bytes]] = None
+        self._process: subprocess.Popen | None = None
+        self._log: IO[bytes] | None = None
 
-    def command(self) -> List[str]:
+    def command(self) -> list[str]:
         """The command line that runs the server."""
         args = [sys.executable, "-m", "ml2p", "--cfg", self.cfg, "local", "serve", self.model]
         args += ["--host", "127.0.0.1", "--port", str(self.port)]
@@ -324,7 +318,7 @@ class LocalServer:
 # -- what to send -------------------------------------------------------------------
 
 
-def _request(exchange: Exchange) -> Tuple[bytes, str, str, bool]:
+def _request(exchange: Exchange) -> tuple[bytes, str, str, bool]:
     """``(body, content type, accept, batch)`` to send an exchange's request again."""
     if exchange.request_body is not None:
         content_type = exchange.request_type or JSON
@@ -349,10 +343,10 @@ def _error_message(response: Response) -> str:
 
 class _Sent(NamedTuple):
     exchange: Exchange
-    predictions: Optional[List[Any]]
-    error: Optional[str]
-    status: Optional[int]
-    failure: Optional[str]
+    predictions: list[Any] | None
+    error: str | None
+    status: int | None
+    failure: str | None
 
 
 def _send(target: Target, exchange: Exchange) -> _Sent:
@@ -384,14 +378,14 @@ def _send(target: Target, exchange: Exchange) -> _Sent:
 # -- choosing and resuming ---------------------------------------------------------------
 
 
-def sample(exchanges: Iterable[Exchange], size: int, seed: int = 0) -> List[Exchange]:
+def sample(exchanges: Iterable[Exchange], size: int, seed: int = 0) -> list[Exchange]:
     """A uniform random sample of ``size`` requests (reservoir sampling), in their order.
 
     The same records and ``seed`` give the same sample, so a rerun with
     ``--out`` resumes the same replay.
     """
     rng = random.Random(seed)
-    kept: List[Tuple[int, Exchange]] = []
+    kept: list[tuple[int, Exchange]] = []
     for index, exchange in enumerate(exchanges):
         if index < size:
             kept.append((index, exchange))
@@ -402,7 +396,7 @@ def sample(exchanges: Iterable[Exchange], size: int, seed: int = 0) -> List[Exch
     return [exchange for _, exchange in sorted(kept, key=lambda item: item[0])]
 
 
-def load_done(path: str, report: DiffReport) -> Set[str]:
+def load_done(path: str, report: DiffReport) -> set[str]:
     """Read the lines of an earlier replay's ``--out`` file; return the ids it holds.
 
     Each line is counted in ``report`` again. A last line cut short (the
@@ -411,7 +405,7 @@ def load_done(path: str, report: DiffReport) -> Set[str]:
 
     :raises ML2PError: naming the line, if another line is not a replay line.
     """
-    done: Set[str] = set()
+    done: set[str] = set()
     if not os.path.exists(path):
         return done
     with open(path, "rb+") as handle:
@@ -442,9 +436,9 @@ def replay(
     report: DiffReport,
     *,
     concurrency: int = 4,
-    done: Optional[Set[str]] = None,
-    write: Optional[Callable[[Dict[str, Any]], None]] = None,
-    progress: Optional[Callable[[int], None]] = None,
+    done: set[str] | None = None,
+    write: Callable[[dict[str, Any]], None] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> DiffReport:
     """Send ``exchanges`` to ``target`` and add every record's outcome to ``report``.
 
@@ -471,7 +465,7 @@ def replay(
                 if sent.failure is not None:
                     report.failed += 1
                     continue
-                outcome: Dict[str, Any] = {"id": record.id, "time": record.time}
+                outcome: dict[str, Any] = {"id": record.id, "time": record.time}
                 outcome["old"] = compared_value(record.prediction)
                 if sent.error is not None:
                     outcome["error"] = sent.error
@@ -489,10 +483,10 @@ def replay(
     return report
 
 
-def write_lines(handle: IO[str]) -> Callable[[Dict[str, Any]], None]:
+def write_lines(handle: IO[str]) -> Callable[[dict[str, Any]], None]:
     """A ``write`` for :func:`replay`: one compact JSON line per outcome, flushed at once."""
 
-    def write(outcome: Dict[str, Any]) -> None:
+    def write(outcome: dict[str, Any]) -> None:
         handle.write(json.dumps(outcome, ensure_ascii=False, separators=(",", ":")) + "\n")
         handle.flush()
 

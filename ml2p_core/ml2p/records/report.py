@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import html
 import json
-from typing import Any, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ml2p.records.diff import DiffReport, FieldDiff
 
@@ -19,7 +20,7 @@ __all__ = ["html_page", "summary_line", "text_table"]
 _NUMBER_COLUMNS = ("mean", "max", "p50", "p90", "p99")
 
 
-def _number(value: Optional[float]) -> str:
+def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.6g}"
 
 
@@ -40,7 +41,7 @@ def summary_line(report: DiffReport, target: str) -> str:
     return text
 
 
-def _field_row(field: FieldDiff) -> List[str]:
+def _field_row(field: FieldDiff) -> list[str]:
     stats = field.quantiles()
     values = {"mean": field.mean(), **stats}
     return [
@@ -52,7 +53,7 @@ def _field_row(field: FieldDiff) -> List[str]:
     ]
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
     lines = []
     for row in (header, *rows):

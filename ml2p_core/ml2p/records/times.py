@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 import re
 import time
-from typing import Any, Optional
+from typing import Any
 
 from ml2p.record_format import padded_time, posix_time
 
@@ -31,7 +31,7 @@ _RELATIVE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-def normal_time(text: str) -> Optional[str]:
+def normal_time(text: str) -> str | None:
     """Return an ISO 8601 UTC time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, or ``None``.
 
     Accepts the ``ts`` spelling (naive, taken as UTC), a trailing ``Z`` or an
@@ -57,7 +57,7 @@ def normal_time(text: str) -> Optional[str]:
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def id_time(record_id: str) -> Optional[str]:
+def id_time(record_id: str) -> str | None:
     """Return the time of a record id's ``ts`` pair in the fixed-width form, or ``None``.
 
     The pair may be anywhere in the id (a model's own ``record_invoke_id``
@@ -73,7 +73,7 @@ def id_time(record_id: str) -> Optional[str]:
     return padded_time(match.group(1)) if match else None
 
 
-def parse_when(value: Any, now: Optional[float] = None) -> str:
+def parse_when(value: Any, now: float | None = None) -> str:
     """Return a time bound given by a user in the fixed-width form.
 
     ``value`` may be a ``datetime.datetime`` (naive means UTC), a

@@ -19,20 +19,21 @@ Importing this package is cheap; gunicorn and uvicorn are imported when
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["serve"]
 
 
 def serve(
     ml_folder: Any,
-    model_ref: Optional[str] = None,
+    model_ref: str | None = None,
     *,
     host: str = "0.0.0.0",
-    port: Optional[int] = None,
-    workers: Optional[int] = None,
-    timeout: Optional[float] = None,
-    environ: Optional[Mapping[str, str]] = None,
+    port: int | None = None,
+    workers: int | None = None,
+    timeout: float | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> None:
     """Serve the model's predictor over HTTP until SIGTERM, SIGINT or SIGQUIT (all graceful).
 

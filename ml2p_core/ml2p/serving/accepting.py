@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from typing import Any, Callable, List, Set
+from typing import Any, Callable
 
 logger = logging.getLogger("ml2p.serving")
 
@@ -49,12 +49,12 @@ class Acceptor:
         self._loop = loop
         self._factory = protocol_factory
         self._open_connections = open_connections
-        self._sockets: List[socket.socket] = []
+        self._sockets: list[socket.socket] = []
         # Connection set-ups in progress: the loop keeps only weak references.
-        self._pending: Set[asyncio.Future] = set()
+        self._pending: set[asyncio.Future] = set()
         self._closed = False
 
-    def start(self, sockets: List[socket.socket]) -> None:
+    def start(self, sockets: list[socket.socket]) -> None:
         """Start accepting on ``sockets`` (non-blocking listening sockets)."""
         for sock in sockets:
             sock.setblocking(False)

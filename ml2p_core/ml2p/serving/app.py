@@ -41,7 +41,8 @@ import asyncio
 import collections
 import logging
 import time
-from typing import Any, Awaitable, Callable, Deque, Dict, List, Mapping, Optional, Tuple
+from collections.abc import Awaitable, Mapping
+from typing import Any, Callable
 
 from ml2p.errors import APIError
 from ml2p.runtime import failure_summary, plugin_of
@@ -52,12 +53,12 @@ from ml2p.serving.settings import ServerSettings
 
 logger = logging.getLogger("ml2p.serving")
 
-Scope = Dict[str, Any]
-Receive = Callable[[], Awaitable[Dict[str, Any]]]
-Send = Callable[[Dict[str, Any]], Awaitable[None]]
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 #: An invocation for a prediction thread: the body, the media type it is read as,
 #: the response's media type (text and header value) and the Content-Type header.
-Job = Tuple[bytes, str, Tuple[str, bytes], bytes]
+Job = tuple[bytes, str, tuple[str, bytes], bytes]
 
 #: Seconds the invocation recorder may take to flush at shutdown when the
 #: time of the stop signal is unknown (``stop`` called directly).
@@ -118,10 +119,10 @@ class PredictionApp:
 
     def __init__(
         self,
-        model_cls: Optional[type],
+        model_cls: type | None,
         ml_folder: Any,
         settings: ServerSettings,
-        environ: Optional[Mapping[str, str]] = None,
+        environ: Mapping[str, str] | None = None,
         *,
         env: Any = None,
         predictor: Any = None,
@@ -130,7 +131,7 @@ class PredictionApp:
         self.model = ModelHost(model_cls, ml_folder, environ, env=env, predictor=predictor)
         self.settings = settings
         #: ``time.monotonic()`` when the stop signal came, if it did.
-        self.exit_requested_at: Optional[float] = None
+        self.exit_requested_at: float | None = None
         self._offloader: Any = None
         self._loop: Any = None
         self._limit = settings.max_payload_bytes
@@ -139,14 +140,14 @@ class PredictionApp:
         #: Whether in-flight predictions were cut short at shutdown.
         self.cut = False
         # (deadline, future) of the predictions in flight, oldest first.
-        self._deadlines: Deque[Tuple[float, asyncio.Future]] = collections.deque()
+        self._deadlines: collections.deque[tuple[float, asyncio.Future]] = collections.deque()
         self._sweeping = False
         self._sweep_every = min(0.25, self._timeout / 4)
         # Header values seen before, parsed once: Accept to the response's media
         # type (text, to encode; bytes, its Content-Type header), Content-Type to
         # the media type the body is read as.
-        self._accept_cache: Dict[bytes, Tuple[str, bytes]] = {}
-        self._content_cache: Dict[bytes, str] = {}
+        self._accept_cache: dict[bytes, tuple[str, bytes]] = {}
+        self._content_cache: dict[bytes, str] = {}
         payload_mb = settings.max_payload_mb
         self._params_body = bodies.json_body(
             {
@@ -170,7 +171,7 @@ class PredictionApp:
         return self.model.predictor
 
     @property
-    def setup_error(self) -> Optional[str]:
+    def setup_error(self) -> str | None:
         """Why the predictor's setup failed (``ExceptionType: message``), if it did."""
         return self.model.setup_error
 
@@ -241,7 +242,7 @@ class PredictionApp:
 
     async def _invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
         content_type = accept = b""
-        length: Optional[bytes] = None
+        length: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value
@@ -301,7 +302,7 @@ class PredictionApp:
             return
         await self._deliver(send, answer)
 
-    async def _deliver(self, send: Send, answer: Tuple[int, bytes, bytes, Any]) -> None:
+    async def _deliver(self, send: Send, answer: tuple[int, bytes, bytes, Any]) -> None:
         """Send a prediction's answer, then keep its records if the caller got it."""
         status, kind, payload, held = answer
         await _answer(send, status, kind, payload)
@@ -338,7 +339,7 @@ class PredictionApp:
         else:
             self._sweeping = False
 
-    def _negotiate(self, accept: bytes) -> Tuple[str, bytes]:
+    def _negotiate(self, accept: bytes) -> tuple[str, bytes]:
         text = bodies.negotiate(accept.decode("latin-1"))
         kind = (text, text.encode("latin-1"))
         if len(self._accept_cache) < 64:
@@ -351,7 +352,7 @@ class PredictionApp:
             self._content_cache[content_type] = kind
         return kind
 
-    async def _too_large(self, send: Send, unread: Optional[Receive]) -> None:
+    async def _too_large(self, send: Send, unread: Receive | None) -> None:
         # Read the rest of the body first (``unread``: what to read it from): a
         # client still sending when the connection closes gets a reset instead
         # of this answer.
@@ -397,7 +398,7 @@ class PredictionApp:
 
     # -- on a prediction thread -------------------------------------------
 
-    def _handle(self, job: Job) -> Tuple[int, bytes, bytes, Any]:
+    def _handle(self, job: Job) -> tuple[int, bytes, bytes, Any]:
         """Answer one invocation; return the answer and the records it made (held).
 
         The record of the request's data gets the request body as received
@@ -426,7 +427,7 @@ class PredictionApp:
         recorder.admit(held)
         return status, kind, payload, held
 
-    def _predict(self, job: Job) -> Tuple[int, bytes, bytes]:
+    def _predict(self, job: Job) -> tuple[int, bytes, bytes]:
         body, in_kind, (out_kind, out_header), _ = job
         try:
             request = bodies.decode_request(body, in_kind, self._strategy)
@@ -547,7 +548,7 @@ async def _answer(send: Send, status: int, kind: bytes, payload: bytes) -> None:
 
 
 async def _respond(
-    send: Send, status: int, body: bytes, headers: Optional[List[Tuple[bytes, bytes]]] = None
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
     """Send a complete response; JSON unless ``headers`` name another content type."""
     out = [(b"content-length", str(len(body)).encode("latin-1"))]

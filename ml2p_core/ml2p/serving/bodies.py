@@ -18,7 +18,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from ml2p.errors import ClientError
 from ml2p.media_types import CSV, JSON, JSONLINES_TYPES, media_type
@@ -203,7 +203,7 @@ def _decode_json(body: bytes) -> Request:
     return Request(batch=False, data=data)
 
 
-def _decode_jsonlines(body: bytes) -> List[Any]:
+def _decode_jsonlines(body: bytes) -> list[Any]:
     return [
         _loads(line, f"line {number}")
         for number, line in enumerate(_text(body).splitlines(), 1)
@@ -228,7 +228,7 @@ def _csv_value(cell: str) -> Any:
     return cell
 
 
-def _csv_rows(body: bytes) -> List[Tuple[int, List[str]]]:
+def _csv_rows(body: bytes) -> list[tuple[int, list[str]]]:
     """The non-blank rows of a CSV body, each with the line it ends on."""
     text = _text(body)
     if text.startswith("\ufeff"):
@@ -240,7 +240,7 @@ def _csv_rows(body: bytes) -> List[Tuple[int, List[str]]]:
         raise RequestError(f"malformed CSV: {exc}") from None
 
 
-def _csv_columns(row: List[str]) -> List[str]:
+def _csv_columns(row: list[str]) -> list[str]:
     names = [cell.strip() for cell in row]
     for number, name in enumerate(names, 1):
         if not name:
@@ -250,7 +250,7 @@ def _csv_columns(row: List[str]) -> List[str]:
     return names
 
 
-def _decode_csv(body: bytes, header: bool) -> List[Any]:
+def _decode_csv(body: bytes, header: bool) -> list[Any]:
     rows = _csv_rows(body)
     if not header:
         return [[_csv_value(cell) for cell in row] for _, row in rows]
@@ -293,7 +293,7 @@ def decode_request(body: bytes, kind: str, batch_strategy: str = "MULTI_RECORD")
     if kind == JSON:
         return _decode_json(body)
     if kind == CSV or kind == CSV_WITH_HEADER:
-        records: List[Any] = _decode_csv(body, header=kind == CSV_WITH_HEADER)
+        records: list[Any] = _decode_csv(body, header=kind == CSV_WITH_HEADER)
     else:
         records = _decode_jsonlines(body)
     if not records:
@@ -317,7 +317,7 @@ def _csv_cell(value: Any) -> Any:
     return encode_json(value)
 
 
-def _csv_row(result: Any) -> List[Any]:
+def _csv_row(result: Any) -> list[Any]:
     if isinstance(result, dict):
         values: Any = result.values()
     elif isinstance(result, (list, tuple)):
@@ -346,7 +346,7 @@ def encode_response(request: Request, answer: Any, kind: str) -> bytes:
         if kind == JSON:
             return json_body(answer)
         answer = answer["predictions"]
-    predictions: List[Dict[str, Any]] = answer if request.batch else [answer]
+    predictions: list[dict[str, Any]] = answer if request.batch else [answer]
     if kind == JSON:
         return json_body({"predictions": answer} if request.batch else answer)
     if kind == CSV:
@@ -360,8 +360,8 @@ def encode_response(request: Request, answer: Any, kind: str) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def error_body(message: str, **details: Optional[Any]) -> bytes:
+def error_body(message: str, **details: Any | None) -> bytes:
     """Return the JSON error body ``{"message": ..., **details}`` (``None`` details left out)."""
-    body: Dict[str, Any] = {"message": message}
+    body: dict[str, Any] = {"message": message}
     body.update({k: v for k, v in details.items() if v is not None})
     return json_body(body)

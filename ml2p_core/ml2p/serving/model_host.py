@@ -21,7 +21,8 @@ import gc
 import logging
 import threading
 import time
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from ml2p import __version__, lifecycle
 from ml2p.core import SageMakerEnv
@@ -55,9 +56,9 @@ class ModelHost:
 
     def __init__(
         self,
-        model_cls: Optional[type],
+        model_cls: type | None,
         ml_folder: Any,
-        environ: Optional[Mapping[str, str]] = None,
+        environ: Mapping[str, str] | None = None,
         *,
         env: Any = None,
         predictor: Any = None,
@@ -74,7 +75,7 @@ class ModelHost:
         #: Whether the predictor is set up and answers.
         self.ready = False
         #: Why setup failed (``ExceptionType: message``), if it did.
-        self.setup_error: Optional[str] = None
+        self.setup_error: str | None = None
         #: The body of ``/ping`` once ready: ML2P 0.6's, with ``status``.
         self.ping_body = b""
         #: The predictor's recorder if it can hold a request's records until

@@ -16,7 +16,7 @@ import asyncio
 import collections
 import queue
 import threading
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable
 
 _STOP: Any = object()
 
@@ -35,7 +35,7 @@ class Offloader:
         self,
         threads: int = 1,
         name: str = "ml2p-predict",
-        on_dropped: Optional[Callable[[Any], None]] = None,
+        on_dropped: Callable[[Any], None] | None = None,
     ):
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._name = name
@@ -43,7 +43,7 @@ class Offloader:
         self._lock = threading.Lock()
         # Threads to retire: one per replacement started for a stuck call.
         self._surplus = 0
-        self._threads: List[threading.Thread] = []
+        self._threads: list[threading.Thread] = []
         # Results waiting for the loop, per loop, and whether a drain is scheduled.
         self._done: Any = collections.deque()
         self._wake_pending = False
@@ -104,7 +104,7 @@ class Offloader:
             try:
                 result = function(argument)
             except BaseException as exc:
-                error: Optional[BaseException] = exc
+                error: BaseException | None = exc
                 result = None
             else:
                 error = None

@@ -16,7 +16,7 @@ things uvicorn lacks:
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
@@ -111,7 +111,7 @@ class Protocol(HttpToolsProtocol):
         )
         self.send_error(408, f"request body incomplete: no byte of it for {self._body_timeout:g} s")
 
-    def connection_lost(self, exc: Optional[Exception]) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
         if self._body_timer is not None:
             self._body_timer.cancel()
             self._body_timer = None

@@ -42,8 +42,9 @@ import json
 import logging
 import posixpath
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Optional
 
 from ml2p.record_format import CAPTURE, build_line, capture_key
 from ml2p.record_ids import default_ids, uuid4_text
@@ -73,7 +74,7 @@ class Put:
     #: How many data (records) it holds.
     records: int = 1
 
-    def items(self) -> List[Tuple[str, bytes]]:
+    def items(self) -> list[tuple[str, bytes]]:
         """Its records, as ``(key, body)``: each line of capture lines, else itself."""
         if self.content_type == JSON_TYPE:
             return [(self.key, self.body)]
@@ -99,7 +100,7 @@ def safe_repr(value: Any) -> str:
         return f"<{type(value).__name__}: repr failed: {describe(exc)}>"
 
 
-def encode_value(value: Any) -> Tuple[str, Optional[str]]:
+def encode_value(value: Any) -> tuple[str, str | None]:
     """Encode one value as JSON; return the text and what was wrong with it (``None``: nothing).
 
     Never raises: see the module documentation.
@@ -114,7 +115,7 @@ def encode_value(value: Any) -> Tuple[str, Optional[str]]:
         return json.dumps({"unencodable": type(value).__name__, "error": describe(exc)}), problem
 
 
-def encode_record(record: Dict[str, Any]) -> Tuple[str, Optional[str]]:
+def encode_record(record: dict[str, Any]) -> tuple[str, str | None]:
     """Encode a JSON object whose keys are strings, as :func:`json.dumps` does, never raising.
 
     A value that cannot be encoded is replaced as :func:`encode_value`
@@ -133,7 +134,7 @@ def encode_record(record: Dict[str, Any]) -> Tuple[str, Optional[str]]:
     return "{" + ", ".join(parts) + "}", first
 
 
-def report(record: str, problem: Optional[str]) -> None:
+def report(record: str, problem: str | None) -> None:
     """Log that ``record`` (its id) was stored with parts replaced (not its content)."""
     logger.warning(
         "invocation record %s could not be encoded as it is (%s): stored with those values "
@@ -146,7 +147,7 @@ def report(record: str, problem: Optional[str]) -> None:
 # -- the object layout ------------------------------------------------------------
 
 
-def object_puts(records: Sequence[Record]) -> Tuple[List[Put], int]:
+def object_puts(records: Sequence[Record]) -> tuple[list[Put], int]:
     """Name and encode each datum of ``records`` as its own object; return them and the problems."""
     puts = []
     problems = 0
@@ -168,7 +169,7 @@ def object_puts(records: Sequence[Record]) -> Tuple[List[Put], int]:
 # -- the capture layout -------------------------------------------------------------
 
 
-def _json_bodies(record: Record) -> Tuple[bytes, bytes, Optional[str]]:
+def _json_bodies(record: Record) -> tuple[bytes, bytes, str | None]:
     """The request and response a JSON client would have exchanged for ``record``'s data."""
     inputs = record.inputs
     if not record.batch and len(inputs) == 1 and isinstance(inputs[0], dict):
@@ -199,11 +200,12 @@ def _json_bodies(record: Record) -> Tuple[bytes, bytes, Optional[str]]:
 #: data's record ids (``None`` for the default ones). A plain tuple of text, numbers and
 #: bytes, which the garbage collector stops tracking: a queue of records made every
 #: collection walk their data and predictions (long pauses under load: see BENCHMARKS.md,
-#: serving observations); a queue of these costs it nothing.
-Captured = Tuple[str, float, int, bytes, bytes, bytes, bytes, Optional[Tuple[str, ...]]]
+#: serving observations); a queue of these costs it nothing. (Evaluated at run time:
+#: ``Optional``, not ``| None``, for Python 3.9.)
+Captured = tuple[str, float, int, bytes, bytes, bytes, bytes, Optional[tuple[str, ...]]]
 
 
-def captured(record: Record) -> Tuple[Captured, int]:
+def captured(record: Record) -> tuple[Captured, int]:
     """What the capture layout keeps of ``record``; and 1 if a value had to be replaced, else 0.
 
     The bodies the server attached, as they are; without them, the data and
@@ -234,7 +236,7 @@ def captured(record: Record) -> Tuple[Captured, int]:
     return item, 1
 
 
-def captured_records(records: Sequence[Record]) -> Tuple[List[Captured], int]:
+def captured_records(records: Sequence[Record]) -> tuple[list[Captured], int]:
     """What the capture layout keeps of ``records``, and how many had values replaced."""
     items = []
     problems = 0
@@ -270,7 +272,7 @@ def capture_line(item: Captured) -> bytes:
 LINES_PER_SLICE = 64
 
 
-def _lines(items: Sequence[Captured]) -> List[bytes]:
+def _lines(items: Sequence[Captured]) -> list[bytes]:
     """The lines of ``items``, offering the GIL to the serving threads every few lines.
 
     A writer making thousands of lines would otherwise keep the GIL for
@@ -284,7 +286,7 @@ def _lines(items: Sequence[Captured]) -> List[bytes]:
     return lines
 
 
-def capture_files(items: Sequence[Captured]) -> List[Put]:
+def capture_files(items: Sequence[Captured]) -> list[Put]:
     """The capture files of ``items``: one per folder (model version) and UTC hour.
 
     Each file is named after its first line's time
@@ -297,7 +299,7 @@ def capture_files(items: Sequence[Captured]) -> List[Put]:
     first_hour = int(when // 3600)
     if all([item[0] == folder and int(item[1] // 3600) == first_hour for item in items]):
         # The usual case, checked in one pass: one model version, one hour.
-        groups: Dict[Tuple[str, int], Sequence[Captured]] = {(folder, first_hour): items}
+        groups: dict[tuple[str, int], Sequence[Captured]] = {(folder, first_hour): items}
     else:
         groups = {}
         for item in items:
@@ -311,20 +313,20 @@ def capture_files(items: Sequence[Captured]) -> List[Put]:
     return puts
 
 
-def loose_lines(items: Sequence[Captured]) -> List[Put]:
+def loose_lines(items: Sequence[Captured]) -> list[Put]:
     """Each item's line on its own (to spill), keyed as a file of its own would be."""
     return [
         Put(capture_key(item[0], item[1]), capture_line(item), LINE_TYPE, item[2]) for item in items
     ]
 
 
-def files_of_lines(puts: Sequence[Put]) -> List[Put]:
+def files_of_lines(puts: Sequence[Put]) -> list[Put]:
     """Write loose lines (:data:`LINE_TYPE`) in files, one per folder and hour; others as they are.
 
     A file takes the key of its earliest line: keys sort by time within an hour.
     """
-    out: List[Put] = []
-    groups: Dict[str, List[Put]] = {}
+    out: list[Put] = []
+    groups: dict[str, list[Put]] = {}
     for put in puts:
         if put.content_type == LINE_TYPE:
             groups.setdefault(posixpath.dirname(put.key), []).append(put)
@@ -341,7 +343,7 @@ def files_of_lines(puts: Sequence[Put]) -> List[Put]:
 # -- per layout ---------------------------------------------------------------------
 
 
-def queued(layout: str, records: Sequence[Record]) -> Tuple[List[Any], int]:
+def queued(layout: str, records: Sequence[Record]) -> tuple[list[Any], int]:
     """What a layout's queue keeps of ``records``, and how many values were replaced.
 
     ``object``: the records (their data are encoded when written);
@@ -352,14 +354,14 @@ def queued(layout: str, records: Sequence[Record]) -> Tuple[List[Any], int]:
     return list(records), 0
 
 
-def layout_puts(layout: str, queued: Sequence[Any]) -> Tuple[List[Put], int]:
+def layout_puts(layout: str, queued: Sequence[Any]) -> tuple[list[Put], int]:
     """The objects that store what :func:`queued` kept, and how many values were replaced."""
     if layout == CAPTURE:
         return capture_files(queued), 0
     return object_puts(queued)
 
 
-def spill_puts(layout: str, queued: Sequence[Any]) -> Tuple[List[Put], int]:
+def spill_puts(layout: str, queued: Sequence[Any]) -> tuple[list[Put], int]:
     """What :func:`queued` kept, as :func:`layout_puts` would write it, capture lines kept loose."""
     if layout == CAPTURE:
         return loose_lines(queued), 0

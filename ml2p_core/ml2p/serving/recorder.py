@@ -57,7 +57,8 @@ import math
 import random
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable
 
 from ml2p.errors import ConfigError
 from ml2p.record_format import CAPTURE, OBJECT, check_layout
@@ -155,7 +156,7 @@ class _Backlog:
         self.size_of = size_of
         self.closing = False
         # (time queued, item, its data, its size) per item.
-        self._entries: Deque[Tuple[float, Any, int, int]] = collections.deque()
+        self._entries: collections.deque[tuple[float, Any, int, int]] = collections.deque()
         self._count = 0
         self._bytes = 0
         self._reserved = 0
@@ -222,7 +223,7 @@ class _Backlog:
                 # A sleeping writer must learn when this batch's age runs out.
                 self._due.notify()
 
-    def take(self, block: bool = True) -> Optional[List[Any]]:
+    def take(self, block: bool = True) -> list[Any] | None:
         """Return a due batch; wait for one if ``block``, else ``[]`` if none is due.
 
         ``None`` once closing and empty.
@@ -238,7 +239,7 @@ class _Backlog:
                         or time.monotonic() - oldest >= self.batch_seconds
                     ):
                         return self._pop()
-                    wait: Optional[float] = oldest + self.batch_seconds - time.monotonic()
+                    wait: float | None = oldest + self.batch_seconds - time.monotonic()
                 elif self.closing:
                     return None
                 else:
@@ -247,11 +248,11 @@ class _Backlog:
                     return []
                 self._due.wait(wait)
 
-    def _pop(self) -> List[Any]:
+    def _pop(self) -> list[Any]:
         # Under the lock, once per batch: kept to a tight loop (a capture file may
         # take 10,000 lines, and requests wait for the lock meanwhile).
         entries = self._entries
-        batch: List[Any] = []
+        batch: list[Any] = []
         append = batch.append
         most, most_bytes = self.batch_size, self.batch_bytes
         count = size = 0
@@ -295,7 +296,7 @@ class _Backlog:
             self._due.notify_all()
             self._room.notify_all()
 
-    def drain(self) -> List[Any]:
+    def drain(self) -> list[Any]:
         with self._lock:
             items = [entry[1] for entry in self._entries]
             self._entries.clear()
@@ -317,8 +318,8 @@ class Held:
     def __init__(self, bodies: bool = True) -> None:
         #: Whether the layout keeps the request's bodies (``capture``).
         self.bodies = bodies
-        self.records: List[Record] = []
-        self.items: List[Any] = []
+        self.records: list[Record] = []
+        self.items: list[Any] = []
         self.count = 0
         self.size = 0
         self.reserved = False
@@ -326,7 +327,7 @@ class Held:
     def __bool__(self) -> bool:
         return self.count > 0
 
-    def attach(self, request: Tuple[bytes, bytes], response: Tuple[bytes, bytes]) -> None:
+    def attach(self, request: tuple[bytes, bytes], response: tuple[bytes, bytes]) -> None:
         """Give the request's bodies, as received and sent, to the record of its data.
 
         Each is ``(body, Content-Type header value)``, both bytes.
@@ -380,17 +381,17 @@ class BackgroundRecorder:
         layout: str = OBJECT,
         client: Any = None,
         session: Any = None,
-        kms_key_id: Optional[str] = None,
-        queue_size: Optional[int] = None,
+        kms_key_id: str | None = None,
+        queue_size: int | None = None,
         queue_bytes: int = DEFAULT_QUEUE_BYTES,
         queue_wait: float = DEFAULT_QUEUE_WAIT,
-        writers: Optional[int] = None,
+        writers: int | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         batch_bytes: int = DEFAULT_BATCH_BYTES,
         batch_seconds: float = DEFAULT_BATCH_SECONDS,
         backoff_base: float = 0.05,
         backoff_max: float = 2.0,
-        log: Optional[Callable[[str], None]] = None,
+        log: Callable[[str], None] | None = None,
         spill: Any = None,
     ):
         layout = check_layout(layout)
@@ -449,8 +450,8 @@ class BackgroundRecorder:
         self._local = threading.local()
         self._lock = threading.Lock()
         # Per writer thread, the objects it has taken and not yet stored or spilled.
-        self._in_flight: Dict[int, List[Put]] = {}
-        self._abandoned: Set[int] = set()
+        self._in_flight: dict[int, list[Put]] = {}
+        self._abandoned: set[int] = set()
         self._closing = threading.Event()
         self._closed = False
         self._deadline = math.inf
@@ -461,7 +462,7 @@ class BackgroundRecorder:
         self._spill_logged_at = 0.0
         self._spill_unlogged = 0
         # (time.monotonic(), records) of recent writes: the flush estimate.
-        self._recent: Deque[Tuple[float, int]] = collections.deque()
+        self._recent: collections.deque[tuple[float, int]] = collections.deque()
         #: Records (data) stored in S3.
         self.written = 0
         #: Records logged as ``UNWRITTEN_RECORD`` instead of being stored.
@@ -533,7 +534,7 @@ class BackgroundRecorder:
         else:
             self._spill_items(items, "queue full")
 
-    def _prepare(self, records: Sequence[Record]) -> Tuple[List[Any], int]:
+    def _prepare(self, records: Sequence[Record]) -> tuple[list[Any], int]:
         """What the queue keeps of ``records``, and its size in bytes.
 
         On the calling thread: in the ``capture`` layout, only the bodies,
@@ -633,7 +634,7 @@ class BackgroundRecorder:
             in_flight = sum(put.records for puts in self._in_flight.values() for put in puts)
         return len(self._backlog) + in_flight
 
-    def stats(self) -> Dict[str, Any]:
+    def stats(self) -> dict[str, Any]:
         """Counts an operator watches: ``s3`` (``ok`` or ``failing``), ``queued``,
         ``on_disk``, ``written``, ``spilled``, ``unwritten``, ``lost``."""
         return {
@@ -666,7 +667,7 @@ class BackgroundRecorder:
 
     # -- shutting down ----------------------------------------------------
 
-    def close(self, timeout: Optional[float] = None) -> None:
+    def close(self, timeout: float | None = None) -> None:
         """Write what is pending, for up to ``timeout`` seconds (``None``: until done).
 
         Records still unwritten after that spill (see :mod:`ml2p.serving.spill`).
@@ -684,7 +685,7 @@ class BackgroundRecorder:
             remaining = None if deadline == math.inf else max(0.0, join_until - time.monotonic())
             thread.join(remaining)
         self._closed = True
-        leftovers: List[Put] = []
+        leftovers: list[Put] = []
         with self._lock:
             # A writer stuck in an S3 call past the deadline: spill its records now.
             for ident, puts in self._in_flight.items():
@@ -718,7 +719,7 @@ class BackgroundRecorder:
 
     # -- spilling -------------------------------------------------------------
 
-    def _named(self, items: Sequence[Any]) -> List[Put]:
+    def _named(self, items: Sequence[Any]) -> list[Put]:
         """The objects of queued items, named now, each able to spill on its own."""
         if not items:
             return []
@@ -731,7 +732,7 @@ class BackgroundRecorder:
     def _spill_items(self, items: Sequence[Any], why: str) -> None:
         self._spill(self._named(items), why)
 
-    def _spill(self, puts: List[Put], why: str) -> None:
+    def _spill(self, puts: list[Put], why: str) -> None:
         count = sum(put.records for put in puts)
         try:
             done = self.spill.put(puts)
@@ -786,7 +787,7 @@ class BackgroundRecorder:
 
                     from ml2p import aws
 
-                    options: Dict[str, Any] = dict(
+                    options: dict[str, Any] = dict(
                         connect_timeout=5,
                         read_timeout=15,
                         retries={"mode": "standard", "max_attempts": 2},
@@ -856,7 +857,7 @@ class BackgroundRecorder:
             self._s3_ok = True
             return True
 
-    def _store(self, puts: List[Put]) -> None:
+    def _store(self, puts: list[Put]) -> None:
         """Write ``puts`` in turn; spill one still unwritten at the close deadline."""
         ident = threading.get_ident()
         with self._lock:
@@ -922,7 +923,7 @@ def _spill_of(bucket: str, settings: RecorderSettings) -> Any:
 
 
 def recorder_from_environ(
-    bucket: str, environ: Optional[Mapping[str, str]] = None, session: Any = None
+    bucket: str, environ: Mapping[str, str] | None = None, session: Any = None
 ) -> BackgroundRecorder:
     """Build a :class:`BackgroundRecorder` configured by the ``ML2P_RECORD_*`` variables.
 

@@ -23,7 +23,8 @@ import signal
 import socket
 import sys
 import time
-from typing import Any, Dict, List, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
@@ -57,9 +58,9 @@ class _Server(Server):
     running then are answered 503 in JSON.
     """
 
-    _acceptor: Optional[Acceptor] = None
+    _acceptor: Acceptor | None = None
 
-    async def startup(self, sockets: Optional[List[socket.socket]] = None) -> None:
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         if sockets is None:  # uvicorn binds its own socket: not how gunicorn runs it
             await super().startup(sockets)
             return
@@ -77,7 +78,7 @@ class _Server(Server):
         )
         self._acceptor.start(list(sockets))
 
-    async def shutdown(self, sockets: Optional[List[socket.socket]] = None) -> None:
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # As uvicorn's shutdown, with the in-flight grace decided by the app.
         if self._acceptor is not None:
             self._acceptor.close()
@@ -186,7 +187,7 @@ class _Arbiter(Arbiter):
     and a repeated signal changes nothing.
     """
 
-    stop_signal: Optional[int] = None
+    stop_signal: int | None = None
 
     def signal(self, sig: int, frame: Any) -> None:
         if sig in STOP_SIGNALS:
@@ -213,9 +214,9 @@ class PredictionServer(BaseApplication):
         self.settings = settings
         super().__init__()
 
-    def gunicorn_options(self) -> Dict[str, Any]:
+    def gunicorn_options(self) -> dict[str, Any]:
         """Return the gunicorn settings used."""
-        options: Dict[str, Any] = {
+        options: dict[str, Any] = {
             "bind": [f"{self.settings.host}:{self.settings.port}"],
             "workers": self.settings.workers,
             "worker_class": f"{Worker.__module__}.{Worker.__qualname__}",
@@ -256,13 +257,13 @@ class PredictionServer(BaseApplication):
 
 def serve(
     ml_folder: Any,
-    model_ref: Optional[str] = None,
+    model_ref: str | None = None,
     *,
     host: str = "0.0.0.0",
-    port: Optional[int] = None,
-    workers: Optional[int] = None,
-    timeout: Optional[float] = None,
-    environ: Optional[Mapping[str, str]] = None,
+    port: int | None = None,
+    workers: int | None = None,
+    timeout: float | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> None:
     """Serve the model's predictor over HTTP until SIGTERM, SIGINT or SIGQUIT (all graceful).
 

@@ -36,8 +36,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Dict, Mapping, Optional
 
 from ml2p import variables
 from ml2p.errors import ConfigError
@@ -91,7 +91,7 @@ def _whole(environ: Mapping[str, str], name: str, default: int, minimum: int) ->
 
 
 def env_number(
-    environ: Mapping[str, str], name: str, default: float, minimum: Optional[float] = None
+    environ: Mapping[str, str], name: str, default: float, minimum: float | None = None
 ) -> float:
     """Read the number in variable ``name`` (``default`` when unset or blank).
 
@@ -140,12 +140,12 @@ class ServerSettings:
     @classmethod
     def from_environ(
         cls,
-        environ: Optional[Mapping[str, str]] = None,
+        environ: Mapping[str, str] | None = None,
         *,
         host: str = "0.0.0.0",
-        port: Optional[int] = None,
-        workers: Optional[int] = None,
-        timeout: Optional[float] = None,
+        port: int | None = None,
+        workers: int | None = None,
+        timeout: float | None = None,
     ) -> ServerSettings:
         """Read the settings from ``environ`` (default ``os.environ``).
 
@@ -199,9 +199,9 @@ SPILL_DIR_ENV = variables.ML2P_RECORD_SPILL_DIR
 #: Where records go that S3 cannot take (see :mod:`ml2p.serving.spill`), the default first.
 SPILLS = ("disk", "log")
 #: Writer threads per worker: PUTs in flight at once.
-DEFAULT_WRITERS: Dict[str, int] = {"object": 16, "capture": 2}
+DEFAULT_WRITERS: dict[str, int] = {"object": 16, "capture": 2}
 #: Data (one per datum) queued per worker before requests wait for room.
-DEFAULT_QUEUE_SIZE: Dict[str, int] = {"object": 1000, "capture": 50000}
+DEFAULT_QUEUE_SIZE: dict[str, int] = {"object": 1000, "capture": 50000}
 #: Bytes of capture lines queued per worker before requests wait for room.
 DEFAULT_QUEUE_BYTES = 64 * 1024 * 1024
 #: Seconds a request waits for room in a full queue before its records spill.
@@ -225,9 +225,9 @@ class RecorderSettings:
     """
 
     layout: str = OBJECT
-    kms_key_id: Optional[str] = None
-    writers: Optional[int] = None
-    queue_size: Optional[int] = None
+    kms_key_id: str | None = None
+    writers: int | None = None
+    queue_size: int | None = None
     queue_bytes: int = DEFAULT_QUEUE_BYTES
     queue_wait: float = DEFAULT_QUEUE_WAIT
     batch_size: int = DEFAULT_BATCH_SIZE
@@ -237,7 +237,7 @@ class RecorderSettings:
     spill_dir: str = DEFAULT_SPILL_DIR
 
     @classmethod
-    def from_environ(cls, environ: Optional[Mapping[str, str]] = None) -> RecorderSettings:
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> RecorderSettings:
         """Read the settings from ``environ`` (default ``os.environ``).
 
         :raises ml2p.errors.ConfigError: naming the variable whose value is

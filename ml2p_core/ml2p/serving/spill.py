@@ -34,7 +34,8 @@ import logging
 import os
 import re
 import threading
-from typing import Callable, Deque, Iterable, List, Optional
+from collections.abc import Iterable
+from typing import Callable
 
 from ml2p.serving.record_encoding import JSON_TYPE, Put
 from ml2p.serving.settings import SPILLS
@@ -58,7 +59,7 @@ class LogSpill:
     kind = "log"
     pending = 0
 
-    def __init__(self, log: Optional[Callable[[str], None]] = None):
+    def __init__(self, log: Callable[[str], None] | None = None):
         self._log = log or (lambda line: logger.error("%s", line))
 
     def put(self, puts: Iterable[Put]) -> int:
@@ -71,7 +72,7 @@ class LogSpill:
             count += put.records
         return count
 
-    def take(self, limit: int = 1) -> List[Put]:
+    def take(self, limit: int = 1) -> list[Put]:
         return []
 
     def close(self) -> None:
@@ -118,13 +119,13 @@ class DiskSpill:
         self._lock = threading.Lock()
         self._seq = 0
         self._file = None
-        self._file_path: Optional[str] = None
-        self._reading: Deque[Put] = collections.deque()
+        self._file_path: str | None = None
+        self._reading: collections.deque[Put] = collections.deque()
         #: Records on disk, or read back and not yet handed to a writer.
         self.pending = 0
         self._adopt()
 
-    def _own_segments(self) -> List[str]:
+    def _own_segments(self) -> list[str]:
         names = []
         for name in os.listdir(self.folder):
             match = _SEGMENT.match(name)
@@ -196,9 +197,9 @@ class DiskSpill:
             self._file_path = None
             self._seq += 1
 
-    def take(self, limit: int = 1) -> List[Put]:
+    def take(self, limit: int = 1) -> list[Put]:
         """Remove and return the oldest spilled objects: ``limit`` records' worth, at least one."""
-        taken: List[Put] = []
+        taken: list[Put] = []
         count = 0
         with self._lock:
             while count < limit:

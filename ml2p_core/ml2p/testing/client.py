@@ -18,7 +18,8 @@ import threading
 import time
 import urllib.parse
 import warnings
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from collections.abc import Mapping
+from typing import Any
 
 from ml2p.testing.errors import ServerNotReady
 from ml2p.testing.messages import HeadersArg, RequestMethods, Response, encode_request
@@ -75,15 +76,15 @@ class PredictionClient(RequestMethods):
 
     def __init__(
         self,
-        model: Union[type, str, None] = None,
+        model: type | str | None = None,
         *,
         ml_folder: Any = None,
-        environ: Optional[Mapping[str, str]] = None,
+        environ: Mapping[str, str] | None = None,
         env: Any = None,
         predictor: Any = None,
         setup: bool = False,
-        threads: Optional[int] = None,
-        timeout: Optional[float] = None,
+        threads: int | None = None,
+        timeout: float | None = None,
         wait_ready: bool = True,
         ready_timeout: float = 60.0,
     ):
@@ -123,9 +124,9 @@ class PredictionClient(RequestMethods):
         method: str = "GET",
         *,
         json: Any = None,
-        data: Union[bytes, bytearray, memoryview, str, None] = None,
+        data: bytes | bytearray | memoryview | str | None = None,
         headers: HeadersArg = None,
-        content_type: Optional[str] = None,
+        content_type: str | None = None,
     ) -> Response:
         """Make one request to the app and return its :class:`~ml2p.testing.Response`.
 
@@ -266,12 +267,12 @@ def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def _app_arguments(
-    model: Union[type, str, None],
+    model: type | str | None,
     ml_folder: Any,
-    environ: Optional[Mapping[str, str]],
+    environ: Mapping[str, str] | None,
     env: Any,
     predictor: Any,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Check the arguments; return PredictionApp's and the settings' environment."""
     if (model is None) == (predictor is None):
         raise TypeError("PredictionClient needs a model or a predictor (one of them)")
@@ -306,7 +307,7 @@ def _app_arguments(
     }
 
 
-def _model_class(model: Union[type, str, None], environ: Optional[Mapping[str, str]]) -> type:
+def _model_class(model: type | str | None, environ: Mapping[str, str] | None) -> type:
     if isinstance(model, str):
         from ml2p.plugins import resolve_model
 
@@ -316,7 +317,7 @@ def _model_class(model: Union[type, str, None], environ: Optional[Mapping[str, s
     return model
 
 
-def _settings(environ: Mapping[str, str], threads: Optional[int], timeout: Optional[float]) -> Any:
+def _settings(environ: Mapping[str, str], threads: int | None, timeout: float | None) -> Any:
     from ml2p.serving.settings import ServerSettings
 
     settings = ServerSettings.from_environ(environ, host="127.0.0.1", timeout=timeout)
@@ -359,14 +360,14 @@ class _Lifespan:
             raise ServerNotReady(f"lifespan {phase} failed: {message.get('message', message)}")
 
 
-async def _exchange(app: Any, scope: Dict[str, Any], body: bytes) -> Tuple[int, List, bytes]:
+async def _exchange(app: Any, scope: dict[str, Any], body: bytes) -> tuple[int, list, bytes]:
     """Call the app for one request; return its status, headers and body."""
     answered = asyncio.Event()
     received = False
-    start: Optional[Dict[str, Any]] = None
-    chunks: List[bytes] = []
+    start: dict[str, Any] | None = None
+    chunks: list[bytes] = []
 
-    async def receive() -> Dict[str, Any]:
+    async def receive() -> dict[str, Any]:
         nonlocal received
         if not received:
             received = True
@@ -375,7 +376,7 @@ async def _exchange(app: Any, scope: Dict[str, Any], body: bytes) -> Tuple[int, 
         await answered.wait()
         return {"type": "http.disconnect"}
 
-    async def send(message: Dict[str, Any]) -> None:
+    async def send(message: dict[str, Any]) -> None:
         nonlocal start
         kind = message["type"]
         if answered.is_set():

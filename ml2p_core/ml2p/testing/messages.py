@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import http
 import json as jsonlib
-from typing import Any, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Union
 
-HeadersArg = Union[Mapping[str, str], Iterable[Tuple[str, str]], None]
+HeadersArg = Union[Mapping[str, str], Iterable[tuple[str, str]], None]
 
 
 def encode_request(
     json: Any = None,
-    data: Union[bytes, bytearray, memoryview, str, None] = None,
+    data: bytes | bytearray | memoryview | str | None = None,
     headers: HeadersArg = None,
-    content_type: Optional[str] = None,
-) -> Tuple[bytes, List[Tuple[str, str]]]:
+    content_type: str | None = None,
+) -> tuple[bytes, list[tuple[str, str]]]:
     """Return the body and headers of a request, as Flask's test client builds them.
 
     :param json: Sent as JSON (``Content-Type: application/json`` unless
@@ -58,14 +59,14 @@ def encode_request(
     return body, pairs
 
 
-def _header_pairs(headers: HeadersArg) -> List[Tuple[str, str]]:
+def _header_pairs(headers: HeadersArg) -> list[tuple[str, str]]:
     if headers is None:
         return []
     items = headers.items() if isinstance(headers, Mapping) else headers
     return [(str(name), str(value)) for name, value in items]
 
 
-def _has(pairs: List[Tuple[str, str]], name: str) -> bool:
+def _has(pairs: list[tuple[str, str]], name: str) -> bool:
     return any(k.lower() == name for k, _ in pairs)
 
 
@@ -76,7 +77,7 @@ class Headers(Mapping[str, str]):
     every value. Names are kept in lower case.
     """
 
-    def __init__(self, pairs: Iterable[Tuple[str, str]] = ()):
+    def __init__(self, pairs: Iterable[tuple[str, str]] = ()):
         self._pairs = [(name.lower(), value) for name, value in pairs]
 
     def __getitem__(self, name: str) -> str:
@@ -96,7 +97,7 @@ class Headers(Mapping[str, str]):
     def __len__(self) -> int:
         return len({key for key, _ in self._pairs})
 
-    def get_all(self, name: str) -> List[str]:
+    def get_all(self, name: str) -> list[str]:
         """Return every value of header ``name``, in the order received."""
         wanted = name.lower()
         return [value for key, value in self._pairs if key == wanted]
@@ -113,7 +114,7 @@ class Response:
     :ivar bytes data: The body.
     """
 
-    def __init__(self, status_code: int, headers: Iterable[Tuple[str, str]], data: bytes):
+    def __init__(self, status_code: int, headers: Iterable[tuple[str, str]], data: bytes):
         self.status_code = status_code
         self.headers = Headers(headers)
         self.data = data
@@ -137,7 +138,7 @@ class Response:
         """The body decoded as UTF-8."""
         return self.data.decode("utf-8", errors="replace")
 
-    def get_data(self, as_text: bool = False) -> Union[bytes, str]:
+    def get_data(self, as_text: bool = False) -> bytes | str:
         """Return the body, as text if ``as_text``."""
         return self.text if as_text else self.data
 
@@ -192,9 +193,9 @@ class RequestMethods:
         method: str = "GET",
         *,
         json: Any = None,
-        data: Union[bytes, bytearray, memoryview, str, None] = None,
+        data: bytes | bytearray | memoryview | str | None = None,
         headers: HeadersArg = None,
-        content_type: Optional[str] = None,
+        content_type: str | None = None,
     ) -> Response:
         """Make one request and return its :class:`ml2p.testing.Response`.
 

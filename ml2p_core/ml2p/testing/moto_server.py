@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import urllib.request
-from typing import Any, Dict, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 #: Fake credentials and a region: what :func:`aws_environ` sets.
 FAKE_AWS_ENV: Mapping[str, str] = {
@@ -62,7 +63,7 @@ def reset_moto(url: str, timeout: float = 10.0) -> None:
     urllib.request.urlopen(request, timeout=timeout).close()
 
 
-def aws_environ(url: str, base: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+def aws_environ(url: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """Return ``base`` (default ``os.environ``) changed to point boto3 at ``url``.
 
     :data:`FAKE_AWS_ENV` and ``AWS_ENDPOINT_URL=url`` are set; the

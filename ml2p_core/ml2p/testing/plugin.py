@@ -26,7 +26,8 @@ Every name starts with ``ml2p_`` so that none hides a fixture of your own.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, List
+from collections.abc import Iterator
+from typing import Any, Callable
 
 import pytest
 
@@ -112,7 +113,7 @@ def ml2p_prediction_client(tmp_path: Any) -> Iterator[Callable[..., Any]]:
     from ml2p.testing.client import PredictionClient
     from ml2p.testing.served import SPILL_DIR_ENV
 
-    clients: List[PredictionClient] = []
+    clients: list[PredictionClient] = []
 
     def make(model: Any = None, **kwargs: Any) -> PredictionClient:
         if model is not None and "env" not in kwargs:
@@ -145,7 +146,7 @@ def ml2p_served_predictor(tmp_path: Any) -> Iterator[Callable[..., Any]]:
     """
     from ml2p.testing.served import ServedPredictor
 
-    servers: List[ServedPredictor] = []
+    servers: list[ServedPredictor] = []
 
     def make(model: Any, ml_folder: Any = None, **kwargs: Any) -> ServedPredictor:
         kwargs.setdefault("log_path", tmp_path / f"ml2p-serve-{len(servers)}.log")

@@ -19,7 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ml2p.testing.errors import ServerNotReady
 from ml2p.testing.messages import HeadersArg, RequestMethods, Response, encode_request
@@ -53,9 +54,9 @@ def http_request(
     method: str = "GET",
     *,
     json: Any = None,
-    data: Union[bytes, bytearray, memoryview, str, None] = None,
+    data: bytes | bytearray | memoryview | str | None = None,
     headers: HeadersArg = None,
-    content_type: Optional[str] = None,
+    content_type: str | None = None,
     timeout: float = 30.0,
 ) -> Response:
     """Make one HTTP request to 127.0.0.1:``port``.
@@ -117,9 +118,9 @@ class ServedPredictor(RequestMethods):
 
     def __init__(
         self,
-        model: Union[str, type],
+        model: str | type,
         ml_folder: Any,
-        environ: Optional[Mapping[str, Optional[str]]] = None,
+        environ: Mapping[str, str | None] | None = None,
         *,
         workers: int = 1,
         log_path: Any = None,
@@ -149,9 +150,9 @@ class ServedPredictor(RequestMethods):
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
         self.port = 0
-        self.proc: Optional[subprocess.Popen] = None
-        self.stop_seconds: Optional[float] = None
-        self.args: List[str] = [
+        self.proc: subprocess.Popen | None = None
+        self.stop_seconds: float | None = None
+        self.args: list[str] = [
             sys.executable,
             "-m",
             "ml2p.docker",
@@ -165,7 +166,7 @@ class ServedPredictor(RequestMethods):
             "--port",
             "0",
         ]
-        self._log_files: List[Any] = []
+        self._log_files: list[Any] = []
         self._last_log = ""
 
     @property
@@ -226,7 +227,7 @@ class ServedPredictor(RequestMethods):
             self.proc.kill()
             self.proc.wait()
 
-    def wait_listening(self, timeout: Optional[float] = None) -> Response:
+    def wait_listening(self, timeout: float | None = None) -> Response:
         """Wait until the server answers ``/ping`` at all (200 or 503); return that answer.
 
         :raises ServerNotReady: if it exits or does not answer within
@@ -244,7 +245,7 @@ class ServedPredictor(RequestMethods):
                 raise ServerNotReady(f"server not listening after {timeout:g} s:\n{self._output()}")
             time.sleep(0.05)
 
-    def wait_ready(self, timeout: Optional[float] = None) -> Response:
+    def wait_ready(self, timeout: float | None = None) -> Response:
         """Wait until ``/ping`` answers 200 (the model is set up); return that answer.
 
         :raises ServerNotReady: with the server's log, if it exits, if
@@ -281,7 +282,7 @@ class ServedPredictor(RequestMethods):
         if self.proc.poll() is not None:
             raise ServerNotReady(f"server exited with {self.proc.returncode}:\n{self._output()}")
 
-    def stop(self, timeout: Optional[float] = None) -> Optional[int]:
+    def stop(self, timeout: float | None = None) -> int | None:
         """Stop the server with SIGTERM (SIGKILL after ``timeout`` seconds); return its exit code.
 
         ``None`` if it never started. Stopping twice returns the same code.
@@ -346,9 +347,9 @@ class ServedPredictor(RequestMethods):
         method: str = "GET",
         *,
         json: Any = None,
-        data: Union[bytes, bytearray, memoryview, str, None] = None,
+        data: bytes | bytearray | memoryview | str | None = None,
         headers: HeadersArg = None,
-        content_type: Optional[str] = None,
+        content_type: str | None = None,
         timeout: float = 30.0,
     ) -> Response:
         """Make one HTTP request to the server (see :meth:`ml2p.testing.PredictionClient.open`).
@@ -379,9 +380,9 @@ def _temporary_log() -> str:
 
 
 def _child_environ(
-    environ: Optional[Mapping[str, Optional[str]]], workers: int, pythonpath: List[str]
-) -> Dict[str, str]:
-    child: Dict[str, Optional[str]] = {
+    environ: Mapping[str, str | None] | None, workers: int, pythonpath: list[str]
+) -> dict[str, str]:
+    child: dict[str, str | None] = {
         k: v for k, v in os.environ.items() if not k.startswith((ML2P_PREFIX, SAGEMAKER_PREFIX))
     }
     if pythonpath:

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 #: (name, unit, value) of one metric.
-Metric = Tuple[str, str, float]
+Metric = tuple[str, str, float]
 
 #: CloudWatch accepts at most 30 dimensions per set; dimension values are strings.
 MAX_DIMENSIONS = 30
@@ -31,11 +32,11 @@ MAX_DIMENSION_VALUE = 1024
 
 def document(
     namespace: str,
-    dimensions: Mapping[str, Optional[str]],
+    dimensions: Mapping[str, str | None],
     metrics: Sequence[Metric],
-    properties: Optional[Mapping[str, Any]] = None,
-    timestamp_ms: Optional[int] = None,
-) -> Dict[str, Any]:
+    properties: Mapping[str, Any] | None = None,
+    timestamp_ms: int | None = None,
+) -> dict[str, Any]:
     """Return one EMF document.
 
     :param namespace: The CloudWatch namespace.
@@ -49,7 +50,7 @@ def document(
     """
     if len(dimensions) > MAX_DIMENSIONS:
         raise ValueError(f"at most {MAX_DIMENSIONS} dimensions, got {len(dimensions)}")
-    doc: Dict[str, Any] = dict(properties or {})
+    doc: dict[str, Any] = dict(properties or {})
     for name, value in dimensions.items():
         doc[name] = (str(value) if value else "unknown")[:MAX_DIMENSION_VALUE]
     for name, _unit, value in metrics:

@@ -27,28 +27,29 @@ from __future__ import annotations
 
 import contextvars
 import time
-from typing import Any, Dict, Generator, List, Optional
+from collections.abc import Generator
+from typing import Any
 
 from ml2p import hookimpl
 from ml2p.errors import APIError
 from ml2p_metrics import emf, sink
 
 # The predictor whose batch this context is measuring.
-_in_batch: contextvars.ContextVar[Optional[Any]] = contextvars.ContextVar(
+_in_batch: contextvars.ContextVar[Any | None] = contextvars.ContextVar(
     "ml2p_metrics_in_batch", default=None
 )
 
 
-def _error_properties(exc: Optional[BaseException]) -> Dict[str, Any]:
+def _error_properties(exc: BaseException | None) -> dict[str, Any]:
     if exc is None:
         return {}
-    props: Dict[str, Any] = {"ErrorType": type(exc).__name__}
+    props: dict[str, Any] = {"ErrorType": type(exc).__name__}
     if isinstance(exc, APIError):
         props["StatusCode"] = exc.status_code
     return props
 
 
-def _is_client_error(exc: Optional[BaseException]) -> bool:
+def _is_client_error(exc: BaseException | None) -> bool:
     return isinstance(exc, APIError) and 400 <= exc.status_code < 500
 
 
@@ -56,12 +57,12 @@ def _emit_invocation(
     settings: sink.Settings,
     predictor: Any,
     started: float,
-    exc: Optional[BaseException],
-    batch_size: Optional[int] = None,
+    exc: BaseException | None,
+    batch_size: int | None = None,
 ) -> None:
     try:
         env = predictor.env
-        metrics: List[emf.Metric] = [
+        metrics: list[emf.Metric] = [
             ("Latency", "Milliseconds", round((time.perf_counter() - started) * 1000.0, 3)),
             ("Invocations", "Count", 1),
             ("Errors", "Count", 0 if exc is None else 1),
@@ -87,11 +88,11 @@ def _emit_run(
     runner: Any,
     prefix: str,
     started: float,
-    exc: Optional[BaseException],
-    props: Dict[str, Any],
+    exc: BaseException | None,
+    props: dict[str, Any],
 ) -> None:
     try:
-        metrics: List[emf.Metric] = [
+        metrics: list[emf.Metric] = [
             (f"{prefix}Duration", "Seconds", round(time.perf_counter() - started, 6)),
             (f"{prefix}Failed", "Count", 0 if exc is None else 1),
         ]
@@ -123,7 +124,7 @@ def ml2p_result(predictor: Any, data: Any) -> Generator[None, Any, Any]:
 
 
 @hookimpl(wrapper=True, tryfirst=True)
-def ml2p_batch_result(predictor: Any, data: List[Any]) -> Generator[None, Any, Any]:
+def ml2p_batch_result(predictor: Any, data: list[Any]) -> Generator[None, Any, Any]:
     settings = sink.settings()
     size = len(data) if hasattr(data, "__len__") else None
     started = time.perf_counter()
@@ -139,7 +140,7 @@ def ml2p_batch_result(predictor: Any, data: List[Any]) -> Generator[None, Any, A
     return result
 
 
-def _timed_run(runner: Any, prefix: str, props: Dict[str, Any]) -> Generator[None, Any, Any]:
+def _timed_run(runner: Any, prefix: str, props: dict[str, Any]) -> Generator[None, Any, Any]:
     """The body of the train and generate wrappers: time the run, emit one line, pass it on."""
     settings = sink.settings()
     started = time.perf_counter()

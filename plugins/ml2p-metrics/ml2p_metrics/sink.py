@@ -23,7 +23,7 @@ import os
 import re
 import sys
 import threading
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 from ml2p.errors import PluginError
 from ml2p_metrics import PLUGIN_NAME
@@ -42,11 +42,11 @@ class Settings(NamedTuple):
     """The plugin's configuration, read from the environment."""
 
     namespace: str
-    path: Optional[str]
+    path: str | None
 
 
 @functools.lru_cache(maxsize=16)
-def _parse(namespace: Optional[str], path: Optional[str]) -> Settings:
+def _parse(namespace: str | None, path: str | None) -> Settings:
     if namespace is None or namespace == "":
         namespace = DEFAULT_NAMESPACE
     if (

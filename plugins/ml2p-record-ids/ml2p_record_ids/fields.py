@@ -29,7 +29,8 @@ import os
 import re
 import threading
 import unicodedata
-from typing import Any, Iterable, List, NamedTuple, Optional, Tuple
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from ml2p.errors import PluginError
 from ml2p_record_ids import PLUGIN_NAME
@@ -59,7 +60,7 @@ class Field(NamedTuple):
     """One configured field: its dotted ``name``, its ``path`` and its id ``key``."""
 
     name: str
-    path: Tuple[str, ...]
+    path: tuple[str, ...]
     key: str
 
 
@@ -68,7 +69,7 @@ def _config_error(raw: str, why: str) -> PluginError:
 
 
 @functools.lru_cache(maxsize=16)
-def parse_fields(raw: str) -> Tuple[Field, ...]:
+def parse_fields(raw: str) -> tuple[Field, ...]:
     """Parse a ``ML2P_RECORD_ID_FIELDS`` value into fields, in order.
 
     Empty items (``"a,,b"``, a trailing comma) are ignored.
@@ -77,7 +78,7 @@ def parse_fields(raw: str) -> Tuple[Field, ...]:
         a reserved key (``ts``, ``uuid``), two names with the same key, or
         more than :data:`MAX_FIELDS` fields.
     """
-    fields: List[Field] = []
+    fields: list[Field] = []
     keys = set()
     for item in raw.split(","):
         name = item.strip()
@@ -102,7 +103,7 @@ def parse_fields(raw: str) -> Tuple[Field, ...]:
     return tuple(fields)
 
 
-def configured_fields() -> Tuple[Field, ...]:
+def configured_fields() -> tuple[Field, ...]:
     """Return the fields ``ML2P_RECORD_ID_FIELDS`` names (none if it is unset or empty).
 
     :raises ml2p.errors.PluginError: naming the variable, if it is invalid.
@@ -119,7 +120,7 @@ def _lookup(datum: Any, path: Iterable[str]) -> Any:
     return value
 
 
-def _as_text(value: Any) -> Optional[str]:
+def _as_text(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -131,7 +132,7 @@ def _as_text(value: Any) -> Optional[str]:
     return None
 
 
-def _refusal(text: str) -> Optional[str]:
+def _refusal(text: str) -> str | None:
     if not text:
         return "empty"
     if len(text) > MAX_VALUE_CHARS:
@@ -155,7 +156,7 @@ def _warn_once(field: Field, why: str) -> None:
     )
 
 
-def safe_value(field: Field, value: Any) -> Optional[str]:
+def safe_value(field: Field, value: Any) -> str | None:
     """Return ``value`` as a safe record id value, or ``None`` if it is left out.
 
     A refused value is logged once per field and reason (without the value).
@@ -175,7 +176,7 @@ def safe_value(field: Field, value: Any) -> Optional[str]:
     return text
 
 
-def id_parts(fields: Iterable[Field], datum: Any) -> List[Tuple[str, str]]:
+def id_parts(fields: Iterable[Field], datum: Any) -> list[tuple[str, str]]:
     """Return the ``(key, value)`` pairs ``fields`` contribute for ``datum``, in order."""
     parts = []
     for field in fields:

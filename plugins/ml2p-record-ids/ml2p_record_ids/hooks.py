@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any
 
 from ml2p import hookimpl
 from ml2p_record_ids import fields
@@ -22,5 +22,5 @@ def ml2p_setup(predictor: Any) -> None:
 
 
 @hookimpl
-def ml2p_record_invoke_id(datum: Any) -> Optional[List[Tuple[str, str]]]:
+def ml2p_record_invoke_id(datum: Any) -> list[tuple[str, str]] | None:
     return fields.id_parts(fields.configured_fields(), datum) or None

@@ -18,13 +18,14 @@ model is not called.
 from __future__ import annotations
 
 import contextvars
-from typing import Any, Generator, List, Optional
+from collections.abc import Generator
+from typing import Any
 
 from ml2p import hookimpl
 from ml2p_validate import report, schemas
 
 # The predictor whose batch this context has already checked.
-_checked_batch: contextvars.ContextVar[Optional[Any]] = contextvars.ContextVar(
+_checked_batch: contextvars.ContextVar[Any | None] = contextvars.ContextVar(
     "ml2p_validate_checked_batch", default=None
 )
 
@@ -49,7 +50,7 @@ def ml2p_result(predictor: Any, data: Any) -> Generator[None, Any, Any]:
 
 
 @hookimpl(wrapper=True)
-def ml2p_batch_result(predictor: Any, data: List[Any]) -> Generator[None, Any, Any]:
+def ml2p_batch_result(predictor: Any, data: list[Any]) -> Generator[None, Any, Any]:
     compiled = schemas.schema_for(predictor)
     if compiled is not None:
         report.check_batch(compiled, data)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Any, Dict, Iterable, Iterator, List, Sequence, Tuple, Union
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Union
 
 from ml2p.errors import ClientError
 from ml2p_validate.schemas import CompiledSchema
@@ -46,9 +47,9 @@ def json_path(parts: Iterable[PathPart], root: str = "$") -> str:
     return "".join(out)
 
 
-def _named_property(error: Any) -> List[PathPart]:
+def _named_property(error: Any) -> list[PathPart]:
     """The error's path, extended to the property at fault when the validator names one."""
-    path: List[PathPart] = list(error.absolute_path)
+    path: list[PathPart] = list(error.absolute_path)
     instance = error.instance
     if not isinstance(instance, dict):
         return path
@@ -77,7 +78,7 @@ def _named_property(error: Any) -> List[PathPart]:
     return path
 
 
-def _describe(error: Any, root: str) -> Dict[str, Any]:
+def _describe(error: Any, root: str) -> dict[str, Any]:
     message = error.message
     if len(message) > MAX_MESSAGE_CHARS:
         message = message[: MAX_MESSAGE_CHARS - 3] + "..."
@@ -88,7 +89,7 @@ def _describe(error: Any, root: str) -> Dict[str, Any]:
     }
 
 
-def _errors_of(compiled: CompiledSchema, datum: Any) -> List[Any]:
+def _errors_of(compiled: CompiledSchema, datum: Any) -> list[Any]:
     from jsonschema.exceptions import relevance
 
     # Bounded: one datum can fail in very many ways (every item of a long array).
@@ -98,14 +99,14 @@ def _errors_of(compiled: CompiledSchema, datum: Any) -> List[Any]:
 
 
 def _collect(
-    compiled: CompiledSchema, items: Iterable[Tuple[str, Any]]
-) -> Iterator[Dict[str, Any]]:
+    compiled: CompiledSchema, items: Iterable[tuple[str, Any]]
+) -> Iterator[dict[str, Any]]:
     for root, datum in items:
         for error in _errors_of(compiled, datum):
             yield _describe(error, root)
 
 
-def _raise_if_any(compiled: CompiledSchema, items: Iterable[Tuple[str, Any]]) -> None:
+def _raise_if_any(compiled: CompiledSchema, items: Iterable[tuple[str, Any]]) -> None:
     found = list(itertools.islice(_collect(compiled, items), MAX_ERRORS + 1))
     if not found:
         return

@@ -23,7 +23,7 @@ import json
 import logging
 import os
 import threading
-from typing import Any, Optional, Tuple
+from typing import Any
 
 from ml2p.errors import PluginError
 from ml2p_validate import PLUGIN_NAME
@@ -110,7 +110,7 @@ def _env_schema(path: str) -> CompiledSchema:
     return compile_schema(_load_json(path, source), source)
 
 
-def env_schema() -> Optional[CompiledSchema]:
+def env_schema() -> CompiledSchema | None:
     """Return the schema ``ML2P_VALIDATE_SCHEMA`` names, or ``None`` if it is unset or empty.
 
     :raises ml2p.errors.PluginError: naming the variable, if the file is
@@ -120,7 +120,7 @@ def env_schema() -> Optional[CompiledSchema]:
     return _env_schema(path) if path else None
 
 
-def _attribute_schema(predictor: Any) -> Tuple[Any, str]:
+def _attribute_schema(predictor: Any) -> tuple[Any, str]:
     schema = getattr(predictor, INSTANCE_ATTRIBUTE, None)
     if schema is not None:
         return schema, f"{type(predictor).__name__}.{INSTANCE_ATTRIBUTE}"
@@ -128,7 +128,7 @@ def _attribute_schema(predictor: Any) -> Tuple[Any, str]:
     return schema, f"{type(predictor).__name__}.{CLASS_ATTRIBUTE}"
 
 
-def _file_schema(predictor: Any) -> Optional[CompiledSchema]:
+def _file_schema(predictor: Any) -> CompiledSchema | None:
     env = getattr(predictor, "env", None)
     if env is None:
         return None
@@ -138,7 +138,7 @@ def _file_schema(predictor: Any) -> Optional[CompiledSchema]:
     return compile_schema(_load_json(str(path), str(path)), str(path))
 
 
-def schema_for(predictor: Any) -> Optional[CompiledSchema]:
+def schema_for(predictor: Any) -> CompiledSchema | None:
     """Return the compiled schema for ``predictor``'s inputs, or ``None`` if it has none.
 
     When a predictor has no schema, that is logged once (at INFO, on the
