@@ -2,7 +2,7 @@
 
 This ML2P matches 0.6.0 name for name and behaviour for behaviour, except where
 0.6.0 loses data, hides a failure or is unsafe, where the library reference
-says otherwise, or where 0.6.0 has a defect that ``/work/shared/DESIGN.md``
+says otherwise, or where 0.6.0 has a defect that the project's design document
 lists as not to be repeated. Each such difference is one :class:`Allowed`
 entry here: where it shows (``scenario:observation`` patterns), a check that
 the difference is exactly the documented one, and why. ``docs/migration.md``
