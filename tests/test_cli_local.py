@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -19,6 +18,7 @@ from ml2p import hyperparameters as hp
 from ml2p.cli import cli
 from ml2p.core import LocalEnv, ModelTrainer
 from ml2p.packaging import pack_model
+from ml2p.testing import free_port
 from tests.cli_support import cli_runner
 from tests.models import MinimalModel
 
@@ -59,12 +59,6 @@ def invoke(cfg, *args):
 def ok(result):
     assert result.exit_code == 0, (result.output, result.exception)
     return result.stdout  # the JSON result; logs go to stderr
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- bad input first --------------------------------------------------------------

@@ -333,7 +333,7 @@ def test_local_server_takes_another_port_when_its_port_is_taken(yml, tmp_path, m
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         ports = iter([busy.getsockname()[1], free_port()])
-        monkeypatch.setattr(replay_module, "_free_port", lambda: next(ports))
+        monkeypatch.setattr(replay_module, "free_port", lambda: next(ports))
         with replay_module.LocalServer("b", yml, str(folder)) as server:
             assert server.port != busy.getsockname()[1]
             target = replay_module.HTTPTarget(server.url)

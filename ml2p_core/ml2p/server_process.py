@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.client
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ml2p.errors import ML2PError
+from ml2p.ports import free_port
 
 __all__ = ["ServerProcess", "free_port"]
 
@@ -27,13 +27,6 @@ __all__ = ["ServerProcess", "free_port"]
 READY_TIMEOUT = 240.0
 #: Seconds the server gets to stop after SIGTERM before it is killed.
 STOP_GRACE = 30.0
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ServerProcess:

@@ -51,6 +51,7 @@ from typing import (
 )
 
 from ml2p.errors import ML2PError
+from ml2p.ports import free_port
 from ml2p.records.capture import CaptureFormatError, decode_inputs, decode_predictions
 from ml2p.records.diff import DiffReport, compared_value
 from ml2p.records.pool import Window, ordered_map
@@ -195,12 +196,6 @@ class _PortTaken(Exception):
     """The free port was taken before ``ml2p local serve`` bound it."""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class LocalServer:
     """``ml2p local serve MODEL`` in a child process on 127.0.0.1, for a replay.
 
@@ -251,7 +246,7 @@ class LocalServer:
 
     def __enter__(self) -> LocalServer:
         for attempt in range(3):
-            self.port = _free_port()
+            self.port = free_port()
             self.url = f"http://127.0.0.1:{self.port}"
             self._log = tempfile.TemporaryFile()
             self._process = subprocess.Popen(

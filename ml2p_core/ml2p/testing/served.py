@@ -14,7 +14,6 @@ import http.client
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ml2p.ports import free_port
 from ml2p.testing.errors import ServerNotReady
 from ml2p.testing.messages import HeadersArg, RequestMethods, Response, encode_request
 from ml2p.variables import (
@@ -39,13 +39,6 @@ STOP_TIMEOUT = 30.0
 #: gunicorn's log line when the port it should bind is taken.
 _PORT_TAKEN = "Connection in use"
 _PORT_ATTEMPTS = 3
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listened on a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def http_request(
