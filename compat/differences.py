@@ -375,6 +375,18 @@ ALLOWED: tuple[Allowed, ...] = (
         check=_both_text,
     ),
     Allowed(
+        id="model-type-is-checked-without-models",
+        where=("scn_library:requests/validate_model_type/no-models",),
+        kind=HIDES_FAILURE,
+        summary=(
+            "--model-type naming a model when ml2p.yml defines no models is a usage error "
+            "that says no models are defined; 0.6 accepted the name and then failed with a "
+            "KeyError traceback when it looked the model up."
+        ),
+        reason="0.6's KeyError does not say that the models section of ml2p.yml is missing.",
+        check=_raises("click.exceptions.UsageError"),
+    ),
+    Allowed(
         id="failure-reason-always-written",
         where=(
             "scn_docker:train/failing-without-output-folder/failure/*",

@@ -626,6 +626,9 @@ def requests(obs):
     obs.check(
         "requests/validate_model_type/omitted-one-model", lambda: model_type(None, "plain.yml")
     )
+    obs.check(
+        "requests/validate_model_type/no-models", lambda: model_type("single", "nomodels.yml")
+    )
 
 
 ENV_VARS = ["ML2P_DATASET", "ML2P_TRAINING_JOB", "ML2P_MODEL_VERSION"]
