@@ -322,6 +322,7 @@ def test_a_local_target_without_a_trained_model_says_so(yml, recorded, tmp_path,
 
 @pytest.mark.slow
 def test_local_server_takes_another_port_when_its_port_is_taken(yml, tmp_path, monkeypatch):
+    from ml2p import child_server
     from ml2p.records import replay as replay_module
 
     folder = tmp_path / "local-b"
@@ -333,15 +334,15 @@ def test_local_server_takes_another_port_when_its_port_is_taken(yml, tmp_path, m
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         ports = iter([busy.getsockname()[1], free_port()])
-        monkeypatch.setattr(replay_module, "free_port", lambda: next(ports))
+        monkeypatch.setattr(child_server, "free_port", lambda: next(ports))
         with replay_module.LocalServer("b", yml, str(folder)) as server:
+            process = server._child.proc
             assert server.port != busy.getsockname()[1]
             target = replay_module.HTTPTarget(server.url)
             answer = target.send(b'{"x": 3}', "application/json", "application/json")
             target.close()
             assert answer.status == 200 and json.loads(answer.body)["result"]["y"] == 7.5
-        process_gone = server._process is None
-    assert process_gone
+    assert process.returncode is not None and server._child is None
 
 
 def test_replay_against_an_endpoint_through_sagemaker_runtime(yml, recorded, aws):

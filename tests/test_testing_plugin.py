@@ -14,9 +14,8 @@ import textwrap
 
 import pytest
 
-from ml2p import plugins
+from ml2p import child_server, plugins
 from ml2p.testing import ServedPredictor, ServerNotReady
-from ml2p.testing import served as served_module
 from tests.test_startup import imported_modules
 
 ROOT = str(pathlib.Path(__file__).resolve().parent.parent)
@@ -219,8 +218,8 @@ def test_a_port_taken_before_the_server_binds_it_is_replaced(tmp_path, monkeypat
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         ports = [taken.getsockname()[1]]
-        real = served_module.free_port
-        monkeypatch.setattr(served_module, "free_port", lambda: ports.pop() if ports else real())
+        real = child_server.free_port
+        monkeypatch.setattr(child_server, "free_port", lambda: ports.pop() if ports else real())
         with ServedPredictor(SCALE, tmp_path, pythonpath=[ROOT]) as server:
             assert server.port != taken.getsockname()[1]
             assert server.get("/ping").status_code == 200

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import http.client
 import json
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from typing import Any
 
+from ml2p.child_server import STOP_GRACE, ChildServer, Ping, gunicorn_port_taken
 from ml2p.errors import ML2PError
 from ml2p.ports import free_port
 
@@ -25,8 +23,8 @@ __all__ = ["ServerProcess", "free_port"]
 
 #: Seconds the server may take to become healthy (SageMaker allows four minutes).
 READY_TIMEOUT = 240.0
-#: Seconds the server gets to stop after SIGTERM before it is killed.
-STOP_GRACE = 30.0
+#: How many of the log's last lines an error quotes.
+_TAIL_LINES = 5
 
 
 class ServerProcess:
@@ -53,29 +51,37 @@ class ServerProcess:
         self.log_path = str(log_path)
         self.ready_timeout = ready_timeout
         self.port = 0
-        self._proc: subprocess.Popen | None = None
-        self._log: Any = None
+        self._child: ChildServer | None = None
 
     @property
     def url(self) -> str:
         """The server's base URL."""
         return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> ServerProcess:
-        self.port = free_port()
-        self._log = open(self.log_path, "wb")
+    def command(self, port: int) -> list[str]:
+        """The command line that serves on ``port``."""
         args = [sys.executable, "-m", "ml2p.docker", "--ml-folder", self.ml_folder]
         args += ["--model", self.model_ref, "serve"]
-        args += ["--host", "127.0.0.1", "--port", str(self.port)]
-        self._proc = subprocess.Popen(
-            args, env=self.environ, stdout=self._log, stderr=subprocess.STDOUT
+        return [*args, "--host", "127.0.0.1", "--port", str(port)]
+
+    def __enter__(self) -> ServerProcess:
+        self._child = ChildServer(
+            self.command,
+            self.environ,
+            self.log_path,
+            name=f"the model server (log {self.log_path})",
+            port_taken=gunicorn_port_taken,
+            tail_lines=_TAIL_LINES,
         )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
+        self._child.start(self._ready, self.ready_timeout)
+        self.port = self._child.port
         return self
+
+    def _ready(self, ping: Ping) -> bool:
+        failure = ping.failure()
+        if failure is not None:
+            raise ML2PError(f"{failure} (log {self.log_path})")
+        return ping.status == 200
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
@@ -107,59 +113,7 @@ class ServerProcess:
             )
         return data
 
-    def _log_tail(self, lines: int = 5) -> str:
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                text = f.read().strip().splitlines()
-        except OSError:
-            return ""
-        return " | ".join(text[-lines:])
-
-    def _wait_ready(self) -> None:
-        assert self._proc is not None
-        deadline = time.monotonic() + self.ready_timeout
-        while True:
-            code = self._proc.poll()
-            if code is not None:
-                raise ML2PError(
-                    f"the model server exited with status {code} before it was ready "
-                    f"(log {self.log_path}): {self._log_tail()}"
-                )
-            try:
-                response = self.request("GET", "/ping", timeout=2.0)
-            except OSError:
-                response = None
-            if response is not None:
-                if response.status == 200:
-                    return
-                body = response.data  # type: ignore[attr-defined]
-                try:
-                    answer = json.loads(body)
-                except ValueError:
-                    answer = {}
-                if answer.get("status") == "failed":
-                    raise ML2PError(f"{answer.get('message')} (log {self.log_path})")
-            if time.monotonic() > deadline:
-                raise ML2PError(
-                    f"the model server was not ready after {self.ready_timeout:g} s "
-                    f"(log {self.log_path})"
-                )
-            time.sleep(0.05)
-
     def stop(self) -> int | None:
         """SIGTERM the server and wait for it (SIGKILL after ``STOP_GRACE`` s); return its code."""
-        proc, self._proc = self._proc, None
-        code = None
-        if proc is not None:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(STOP_GRACE)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            code = proc.returncode
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        return code
+        child, self._child = self._child, None
+        return None if child is None else child.stop(STOP_GRACE)

@@ -33,13 +33,9 @@ import http.client
 import json
 import os
 import random
-import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
-import time
 import urllib.parse
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -50,8 +46,8 @@ from typing import (
     NamedTuple,
 )
 
+from ml2p.child_server import ChildServer, temporary_log
 from ml2p.errors import ML2PError
-from ml2p.ports import free_port
 from ml2p.records.capture import CaptureFormatError, decode_inputs, decode_predictions
 from ml2p.records.diff import DiffReport, compared_value
 from ml2p.records.pool import Window, ordered_map
@@ -192,8 +188,14 @@ class EndpointTarget(Target):
         return Response(200, answer.get("ContentType") or JSON, answer["Body"].read())
 
 
-class _PortTaken(Exception):
-    """The free port was taken before ``ml2p local serve`` bound it."""
+#: Seconds ``ml2p local serve`` gets to stop after SIGTERM: its own grace, and a margin.
+LOCAL_STOP_GRACE = 40.0
+
+
+def _local_serve_port_taken(output: str, port: int) -> bool:
+    """Whether ``ml2p local serve`` says its port was taken (see :mod:`ml2p.cli.ports`)."""
+    taken = "already in use" in output or "was taken" in output
+    return taken and f"port {port} on 127.0.0.1" in output
 
 
 class LocalServer:
@@ -224,8 +226,7 @@ class LocalServer:
         self.startup_timeout = startup_timeout
         self.port = 0
         self.url = ""
-        self._process: subprocess.Popen | None = None
-        self._log: IO[bytes] | None = None
+        self._child: ChildServer | None = None
 
     def command(self) -> list[str]:
         """The command line that runs the server."""
@@ -236,78 +237,28 @@ class LocalServer:
             args += ["--workers", str(self.workers)]
         return args
 
-    def _output(self) -> str:
-        if self._log is None:
-            return ""
-        self._log.flush()
-        self._log.seek(0)
-        lines = self._log.read().decode("utf-8", "replace").strip().splitlines()
-        return "\n".join(lines[-15:])
+    def _command(self, port: int) -> list[str]:
+        self.port = port
+        return self.command()
 
     def __enter__(self) -> LocalServer:
-        for attempt in range(3):
-            self.port = free_port()
-            self.url = f"http://127.0.0.1:{self.port}"
-            self._log = tempfile.TemporaryFile()
-            self._process = subprocess.Popen(
-                self.command(), stdout=self._log, stderr=subprocess.STDOUT, env=dict(os.environ)
-            )
-            try:
-                self._wait_ready()
-                return self
-            except _PortTaken:
-                # Another process took the free port before the server bound it: another one.
-                self.__exit__(None, None, None)
-                if attempt == 2:
-                    raise ML2PError(f"`ml2p local serve {self.model}` found no free port") from None
-            except BaseException:
-                self.__exit__(None, None, None)
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _wait_ready(self) -> None:
-        assert self._process is not None
-        deadline = time.monotonic() + self.startup_timeout
-        while True:
-            code = self._process.poll()
-            if code is not None:
-                output = self._output()
-                taken = "already in use" in output or "was taken" in output
-                if taken and f"port {self.port} on 127.0.0.1" in output:
-                    raise _PortTaken()
-                raise ML2PError(
-                    f"`ml2p local serve {self.model}` exited with status {code} before it "
-                    f"was ready:\n{output}"
-                )
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                connection.request("GET", "/ping")
-                if connection.getresponse().status == 200:
-                    connection.close()
-                    return
-                connection.close()
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise ML2PError(
-                    f"`ml2p local serve {self.model}` was not ready after "
-                    f"{self.startup_timeout:g} s:\n{self._output()}"
-                )
-            time.sleep(0.1)
+        self._child = ChildServer(
+            self._command,
+            os.environ,
+            temporary_log(),
+            name=f"`ml2p local serve {self.model}`",
+            port_taken=_local_serve_port_taken,
+            tail_lines=15,
+            remove_log=True,
+        )
+        self._child.start(lambda ping: ping.status == 200, self.startup_timeout)
+        self.url = self._child.url
+        return self
 
     def __exit__(self, *exc: Any) -> None:
-        process = self._process
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(40)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-        self._process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        child, self._child = self._child, None
+        if child is not None:
+            child.stop(LOCAL_STOP_GRACE)
 
 
 # -- what to send -------------------------------------------------------------------

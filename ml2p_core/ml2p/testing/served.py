@@ -13,14 +13,12 @@ import contextlib
 import http.client
 import os
 import pathlib
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ml2p.child_server import HOST, ChildServer, Ping, gunicorn_port_taken, temporary_log
 from ml2p.ports import free_port
 from ml2p.testing.errors import ServerNotReady
 from ml2p.testing.messages import HeadersArg, RequestMethods, Response, encode_request
@@ -31,14 +29,12 @@ from ml2p.variables import (
     SAGEMAKER_PREFIX,
 )
 
-HOST = "127.0.0.1"
+__all__ = ["ServedPredictor", "free_port", "http_request"]
+
 #: Where the server's recorder spills records S3 refuses (see :doc:`/environment`).
 SPILL_DIR_ENV = ML2P_RECORD_SPILL_DIR
 #: Seconds to wait after SIGTERM before SIGKILL: SageMaker's grace period.
 STOP_TIMEOUT = 30.0
-#: gunicorn's log line when the port it should bind is taken.
-_PORT_TAKEN = "Connection in use"
-_PORT_ATTEMPTS = 3
 
 
 def http_request(
@@ -133,7 +129,7 @@ class ServedPredictor(RequestMethods):
         self.ml_folder = str(ml_folder)
         self.cwd = None if cwd is None else str(cwd)
         self._log_given = log_path is not None
-        self.log_path = str(log_path) if log_path is not None else _temporary_log()
+        self.log_path = str(log_path) if log_path is not None else temporary_log()
         # Records S3 refuses spill beside the log: a later server sharing the
         # default folder would send them to its own bucket.
         spill = {SPILL_DIR_ENV: f"{self.log_path}.spill", **(environ or {})}
@@ -142,9 +138,7 @@ class ServedPredictor(RequestMethods):
         self._wait_ready = wait_ready
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
-        self.port = 0
-        self.proc: subprocess.Popen | None = None
-        self.stop_seconds: float | None = None
+        self._child: ChildServer | None = None
         self.args: list[str] = [
             sys.executable,
             "-m",
@@ -159,13 +153,26 @@ class ServedPredictor(RequestMethods):
             "--port",
             "0",
         ]
-        self._log_files: list[Any] = []
-        self._last_log = ""
 
     @property
     def url(self) -> str:
         """The base URL, ``http://127.0.0.1:PORT``."""
         return f"http://{HOST}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        """The port it listens on, once started (0 before)."""
+        return 0 if self._child is None else self._child.port
+
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        """The server's ``subprocess.Popen``, once started (kept once stopped)."""
+        return None if self._child is None else self._child.proc
+
+    @property
+    def stop_seconds(self) -> float | None:
+        """Seconds the last :meth:`stop` took (``None`` before)."""
+        return None if self._child is None else self._child.stop_seconds
 
     # -- starting and stopping -----------------------------------------------------
 
@@ -175,50 +182,45 @@ class ServedPredictor(RequestMethods):
         :raises ServerNotReady: with the server's log, if it exits or is not
             ready in time (it is stopped then).
         """
-        if self.proc is not None:
+        if self._child is not None:
             raise RuntimeError("this ServedPredictor was already started")
-        try:
-            for attempt in range(_PORT_ATTEMPTS):
-                self.port = free_port()
-                self._spawn()
-                try:
-                    self.wait_listening(self.ready_timeout)
-                    break
-                except _PortTaken:
-                    # Another process took the port between free_port() and bind.
-                    self._kill()
-                    if attempt + 1 == _PORT_ATTEMPTS:
-                        raise ServerNotReady(f"no free port after {_PORT_ATTEMPTS} tries") from None
-            if self._wait_ready:
+        self._child = ChildServer(
+            self._command,
+            self.environ,
+            self.log_path,
+            error=ServerNotReady,
+            stderr_path=self.stderr_path,
+            cwd=self.cwd,
+            port_taken=gunicorn_port_taken,
+            remove_log=not self._log_given,
+        )
+        self._child.start(self._listening, self.ready_timeout)
+        if self._wait_ready:
+            try:
                 self.wait_ready(self.ready_timeout)
-        except BaseException:
-            self.stop()
-            raise
+            except BaseException:
+                self.stop()
+                raise
         return self
 
-    def _spawn(self) -> None:
-        self._close_logs()
-        # Closed by stop(), or here by the next try when the port was taken.
-        self._log_files = [open(path, "wb") for path in (self.log_path, self.stderr_path) if path]
-        self.args[self.args.index("--port") + 1] = str(self.port)
-        self.proc = subprocess.Popen(
-            self.args,
-            env=self.environ,
-            cwd=self.cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_files[0],
-            stderr=self._log_files[1] if self.stderr_path else subprocess.STDOUT,
-        )
+    def _command(self, port: int) -> list[str]:
+        self.args[self.args.index("--port") + 1] = str(port)
+        return self.args
 
-    def _close_logs(self) -> None:
-        for file in self._log_files:
-            file.close()
-        self._log_files = []
+    @staticmethod
+    def _listening(ping: Ping) -> bool:
+        return True
 
-    def _kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+    def _ready(self, ping: Ping) -> bool:
+        failure = ping.failure()
+        if failure is not None:
+            raise ServerNotReady(f"{failure}:\n{self._started().settled_output()}")
+        return ping.status == 200
+
+    def _started(self) -> ChildServer:
+        if self._child is None:
+            raise RuntimeError("the server is not started")
+        return self._child
 
     def wait_listening(self, timeout: float | None = None) -> Response:
         """Wait until the server answers ``/ping`` at all (200 or 503); return that answer.
@@ -227,16 +229,7 @@ class ServedPredictor(RequestMethods):
             ``timeout`` seconds (default ``ready_timeout``).
         """
         timeout = self.ready_timeout if timeout is None else timeout
-        deadline = time.monotonic() + timeout
-        while True:
-            self._check_running()
-            try:
-                return self.get("/ping", timeout=2.0)
-            except OSError:
-                pass  # not listening yet
-            if time.monotonic() > deadline:
-                raise ServerNotReady(f"server not listening after {timeout:g} s:\n{self._output()}")
-            time.sleep(0.05)
+        return Response(*self._started().wait(self._listening, timeout))
 
     def wait_ready(self, timeout: float | None = None) -> Response:
         """Wait until ``/ping`` answers 200 (the model is set up); return that answer.
@@ -246,88 +239,33 @@ class ServedPredictor(RequestMethods):
             ``timeout`` seconds (default ``ready_timeout``).
         """
         timeout = self.ready_timeout if timeout is None else timeout
-        deadline = time.monotonic() + timeout
-        while True:
-            self._check_running()
-            try:
-                response = self.get("/ping", timeout=2.0)
-            except OSError as exc:
-                response, error = None, exc
-            else:
-                if response.status_code == 200:
-                    return response
-                body = response.get_json(silent=True)
-                if isinstance(body, dict) and body.get("status") == "failed":
-                    raise ServerNotReady(f"{body.get('message')}:\n{self._settled_output()}")
-                error = None
-            if time.monotonic() > deadline:
-                answer = error if response is None else f"{response.status} {response.text}"
-                raise ServerNotReady(
-                    f"/ping not 200 after {timeout:g} s (last: {answer}):\n{self._output()}"
-                )
-            time.sleep(0.05)
-
-    def _check_running(self) -> None:
-        if self.proc is None:
-            raise RuntimeError("the server is not started")
-        if _PORT_TAKEN in self._output():
-            raise _PortTaken()
-        if self.proc.poll() is not None:
-            raise ServerNotReady(f"server exited with {self.proc.returncode}:\n{self._output()}")
+        return Response(*self._started().wait(self._ready, timeout))
 
     def stop(self, timeout: float | None = None) -> int | None:
         """Stop the server with SIGTERM (SIGKILL after ``timeout`` seconds); return its exit code.
 
         ``None`` if it never started. Stopping twice returns the same code.
         """
-        proc = self.proc
-        if proc is not None and proc.poll() is None:
-            timeout = self.stop_timeout if timeout is None else timeout
-            started = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            self.stop_seconds = time.monotonic() - started
-        if self._log_files:
-            self._close_logs()
-            if not self._log_given:
-                self._last_log = self.log()
-                os.unlink(self.log_path)
-                with contextlib.suppress(OSError):  # kept if records spilled there
-                    os.rmdir(f"{self.log_path}.spill")
-        return None if proc is None else proc.returncode
+        if self._child is None:
+            return None
+        code = self._child.stop(self.stop_timeout if timeout is None else timeout)
+        if not self._log_given:
+            with contextlib.suppress(OSError):  # kept if records spilled there
+                os.rmdir(f"{self.log_path}.spill")
+        return code
 
     def log(self) -> str:
         """Return what the server has written so far (stdout, and stderr unless ``stderr_path``)."""
-        try:
+        if self._child is None:
             return pathlib.Path(self.log_path).read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return self._last_log
-
-    def _settled_output(self, at_most: float = 1.0) -> str:
-        """The output once it stops growing for a moment (a failure is logged just after)."""
-        deadline = time.monotonic() + at_most
-        output = self._output()
-        while time.monotonic() < deadline:
-            time.sleep(0.1)
-            latest = self._output()
-            if latest == output:
-                break
-            output = latest
-        return output
+        return self._child.log()
 
     def _output(self) -> str:
         """Everything the server wrote: its log and its separate stderr, if any."""
-        if self.stderr_path is None:
-            return self.log()
-        stderr = pathlib.Path(self.stderr_path).read_text(encoding="utf-8", errors="replace")
-        return f"{self.log()}{stderr}"
+        return self._started().output()
 
     def __enter__(self) -> ServedPredictor:
-        return self.start() if self.proc is None else self
+        return self.start() if self._child is None else self
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
@@ -360,16 +298,6 @@ class ServedPredictor(RequestMethods):
             content_type=content_type,
             timeout=timeout,
         )
-
-
-class _PortTaken(Exception):
-    pass
-
-
-def _temporary_log() -> str:
-    fd, path = tempfile.mkstemp(prefix="ml2p-serve-", suffix=".log")
-    os.close(fd)
-    return path
 
 
 def _child_environ(
