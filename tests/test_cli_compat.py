@@ -23,6 +23,7 @@ from ml2p import hyperparameters as hp
 from ml2p.cli import cli
 from tests import v060
 from tests.cli_support import capture_requests, cli_runner, parse_docs
+from tests.v060_names import V06_CLI_NAMES
 
 YML = """\
 project: foo
@@ -491,122 +492,6 @@ def test_06_names_at_06_paths():
     assert dataset.get_command(None, "generate") is dataset_generate
     assert notebook.get_command(None, "presigned-url") is notebook_presigned_url
     assert training_job.get_command(None, "wait") is training_job_wait
-
-
-#: Every public function, class and object of ML2P 0.6.0's ``ml2p.cli`` and
-#: ``ml2p.cli_commands`` modules (modules it imported, such as ``boto3``, left out).
-V06_CLI_NAMES = {
-    "ml2p.cli": [
-        "ModellingProject",
-        "ModellingProjectWithSagemakerClient",
-        "dataset",
-        "endpoint",
-        "init",
-        "ml2p",
-        "ml2p_version",
-        "model",
-        "notebook",
-        "repo",
-        "training_job",
-    ],
-    "ml2p.cli_commands": [
-        "dataset",
-        "endpoint",
-        "init",
-        "model",
-        "notebook",
-        "repo",
-        "training_job",
-    ],
-    "ml2p.cli_commands.dataset": [
-        "click_echo_json",
-        "dataset",
-        "dataset_create",
-        "dataset_delete",
-        "dataset_dn",
-        "dataset_generate",
-        "dataset_list",
-        "dataset_ls",
-        "dataset_rm",
-        "dataset_up",
-        "mk_processing_job",
-        "validate_model_type",
-        "validate_name",
-    ],
-    "ml2p.cli_commands.endpoint": [
-        "click_echo_json",
-        "endpoint",
-        "endpoint_create",
-        "endpoint_delete",
-        "endpoint_describe",
-        "endpoint_invoke",
-        "endpoint_list",
-        "endpoint_url_for_arn",
-        "endpoint_wait",
-        "mk_endpoint_config",
-        "model_name_for_endpoint",
-        "validate_name",
-    ],
-    "ml2p.cli_commands.init": ["init"],
-    "ml2p.cli_commands.model": [
-        "click_echo_json",
-        "mk_model",
-        "mk_multimodel",
-        "model",
-        "model_create",
-        "model_delete",
-        "model_describe",
-        "model_list",
-        "training_job_name_for_model",
-        "validate_model_type",
-        "validate_name",
-    ],
-    "ml2p.cli_commands.notebook": [
-        "click_echo_json",
-        "mk_lifecycle_config",
-        "mk_notebook",
-        "mk_repo",
-        "notebook",
-        "notebook_create",
-        "notebook_delete",
-        "notebook_describe",
-        "notebook_list",
-        "notebook_presigned_url",
-        "notebook_start",
-        "notebook_stop",
-    ],
-    "ml2p.cli_commands.repo": ["click_echo_json", "repo", "repo_describe", "repo_list"],
-    "ml2p.cli_commands.training_job": [
-        "click_echo_json",
-        "mk_training_job",
-        "training_job",
-        "training_job_create",
-        "training_job_describe",
-        "training_job_list",
-        "training_job_wait",
-        "validate_model_type",
-        "validate_name",
-    ],
-    "ml2p.cli_commands.utils": [
-        "VALIDATION_REGEXES",
-        "click_echo_json",
-        "date_to_string_serializer",
-        "endpoint_url_for_arn",
-        "mk_endpoint_config",
-        "mk_lifecycle_config",
-        "mk_model",
-        "mk_multimodel",
-        "mk_notebook",
-        "mk_processing_job",
-        "mk_repo",
-        "mk_training_job",
-        "mk_vpc_config",
-        "model_name_for_endpoint",
-        "training_job_name_for_model",
-        "validate_model_type",
-        "validate_name",
-    ],
-}
 
 
 @v060.needed

@@ -9,6 +9,7 @@ Covers the public names and signatures, ``S3URL``, hyperparameters, names,
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import inspect
 import io
 import json
@@ -61,100 +62,30 @@ ERROR_NAMES = [
     "ServerError",
     "ClientError",
 ]
-UTILS_NAMES = [
-    "date_to_string_serializer",
-    "click_echo_json",
-    "endpoint_url_for_arn",
-    "mk_vpc_config",
-    "mk_training_job",
-    "mk_model",
-    "mk_multimodel",
-    "mk_endpoint_config",
-    "mk_notebook",
-    "mk_lifecycle_config",
-    "mk_repo",
-    "validate_name",
-    "training_job_name_for_model",
-    "model_name_for_endpoint",
-    "validate_model_type",
-    "mk_processing_job",
-    "VALIDATION_REGEXES",
-]
-#: What 0.6's ``ml2p.cli`` module exposed besides ``ml2p`` and its client class.
-CLI_NAMES = [
-    "ModellingProject",
-    "ml2p_version",
-    "init",
-    "dataset",
-    "training_job",
-    "model",
-    "endpoint",
-    "notebook",
-    "repo",
-]
+
+
+def _v06_cli_names():
+    """``tests/v060_names.py``'s ``V06_CLI_NAMES``: the one list of 0.6's CLI module names."""
+    path = HERE.parent.parent / "tests" / "v060_names.py"
+    spec = importlib.util.spec_from_file_location("v060_names", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.V06_CLI_NAMES
+
+
+V06_CLI_NAMES = _v06_cli_names()
+UTILS_NAMES = V06_CLI_NAMES["ml2p.cli_commands.utils"]
+#: What 0.6's ``ml2p.cli`` module exposed.
+CLI_NAMES = V06_CLI_NAMES["ml2p.cli"]
 #: The :data:`UTILS_NAMES` each 0.6 ``ml2p.cli_commands`` module imported (its attributes too).
 CLI_COMMANDS_HELPERS = {
-    "dataset": ["click_echo_json", "mk_processing_job", "validate_model_type", "validate_name"],
-    "endpoint": [
-        "click_echo_json",
-        "endpoint_url_for_arn",
-        "mk_endpoint_config",
-        "model_name_for_endpoint",
-        "validate_name",
-    ],
-    "model": [
-        "click_echo_json",
-        "mk_model",
-        "mk_multimodel",
-        "training_job_name_for_model",
-        "validate_model_type",
-        "validate_name",
-    ],
-    "notebook": ["click_echo_json", "mk_lifecycle_config", "mk_notebook", "mk_repo"],
-    "repo": ["click_echo_json"],
-    "training_job": ["click_echo_json", "mk_training_job", "validate_model_type", "validate_name"],
+    group: [n for n in V06_CLI_NAMES[f"ml2p.cli_commands.{group}"] if n in UTILS_NAMES]
+    for group in V06_CLI_NAMES["ml2p.cli_commands"]
 }
+#: The click group and commands each 0.6 ``ml2p.cli_commands`` module defined.
 CLI_COMMANDS = {
-    "dataset": [
-        "dataset",
-        "dataset_list",
-        "dataset_create",
-        "dataset_delete",
-        "dataset_ls",
-        "dataset_up",
-        "dataset_dn",
-        "dataset_rm",
-        "dataset_generate",
-    ],
-    "training_job": [
-        "training_job",
-        "training_job_list",
-        "training_job_create",
-        "training_job_describe",
-        "training_job_wait",
-    ],
-    "model": ["model", "model_list", "model_create", "model_delete", "model_describe"],
-    "endpoint": [
-        "endpoint",
-        "endpoint_list",
-        "endpoint_create",
-        "endpoint_delete",
-        "endpoint_describe",
-        "endpoint_wait",
-        "endpoint_invoke",
-    ],
-    "notebook": [
-        "notebook",
-        "notebook_list",
-        "notebook_create",
-        "notebook_presigned_url",
-        "notebook_describe",
-        "notebook_delete",
-        "notebook_stop",
-        "notebook_start",
-    ],
-    "repo": ["repo", "repo_list", "repo_describe"],
-    "init": ["init"],
+    group: [n for n in V06_CLI_NAMES[f"ml2p.cli_commands.{group}"] if n not in UTILS_NAMES]
+    for group in V06_CLI_NAMES["ml2p.cli_commands"]
 }
 #: Methods whose signatures a 0.6 project calls or overrides.
 METHODS = {
@@ -217,8 +148,6 @@ def kind(obj):
 def names(obs):
     dotted = [
         "ml2p.__version__",
-        "ml2p.cli.ml2p",
-        "ml2p.cli.ModellingProjectWithSagemakerClient",
         "ml2p.docker.ml2p_docker",
         "ml2p.docker.app",
         "ml2p.hyperparameters.encode",
