@@ -180,10 +180,13 @@ def test_uuid4_text_is_a_random_version_4_uuid():
 
 
 def test_default_id_is_ts_and_uuid():
-    parts = record_ids.default_id(1700000000.5, "u-1")
-    assert parts == {"ts": "2023-11-14T22:13:20.500000", "uuid": "u-1"}
+    [at] = record_ids.default_ids(1, 1700000000.5)
+    assert at["ts"] == "2023-11-14T22:13:20.500000" and uuid.UUID(at["uuid"]).version == 4
+    before = record_ids.utc_timestamp()
     made = record_ids.default_id()
     assert list(made) == ["ts", "uuid"] and ID_RE.fullmatch(record_ids.format_record_id(made))
+    assert before <= made["ts"] <= record_ids.utc_timestamp()
+    assert made["uuid"] != record_ids.default_id()["uuid"]
 
 
 def test_default_record_id_without_plugins(tmp_path):

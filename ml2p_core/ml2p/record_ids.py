@@ -189,14 +189,15 @@ def uuid4_texts(count: int) -> list[str]:
     ]
 
 
-def default_id(now: float | None = None, uuid: str | None = None) -> dict[str, str]:
+def default_id() -> dict[str, str]:
     """Return ML2P's default record id: ``{"ts": <UTC time>, "uuid": <uuid4>}``.
 
-    ``ts`` is :func:`utc_timestamp` of ``now`` (default: the current time),
-    ``uuid`` is ``uuid`` or a new :func:`uuid4_text`. Joined by
-    :func:`format_record_id` it reads ``ts-2026-12-01T08:30:26.280685--uuid-<uuid4>``.
+    ``ts`` is :func:`utc_timestamp` of the current time, ``uuid`` a new
+    :func:`uuid4_text`. Joined by :func:`format_record_id` it reads
+    ``ts-2026-12-01T08:30:26.280685--uuid-<uuid4>``. :func:`default_ids`
+    makes a batch's.
     """
-    return {"ts": utc_timestamp(now), "uuid": uuid4_text() if uuid is None else uuid}
+    return {"ts": utc_timestamp(), "uuid": uuid4_text()}
 
 
 def default_ids(count: int, now: float | None = None) -> list[dict[str, str]]:
