@@ -104,6 +104,8 @@ ML2P_RECORD_WRITERS = "ML2P_RECORD_WRITERS"
 ML2P_RECORD_SPILL = "ML2P_RECORD_SPILL"
 #: The folder of the ``disk`` spill.
 ML2P_RECORD_SPILL_DIR = "ML2P_RECORD_SPILL_DIR"
+#: How records are PUT to S3: ``light`` (botocore signs, ML2P sends) or ``boto3``.
+ML2P_RECORD_S3_CLIENT = "ML2P_RECORD_S3_CLIENT"
 
 
 def names_in(environ: Mapping[str, str], name: str) -> list[str] | None:

@@ -40,6 +40,13 @@ Two layouts (see :mod:`ml2p.recording`):
 A record is named once: retried, spilled or logged, it keeps its ids, and a
 capture file its key.
 
+Objects are PUT by :mod:`ml2p.serving.s3_put` (``s3_client="light"``, the
+default): signed by botocore as the client's ``put_object`` would sign
+them, without the rest of botocore's per-call pipeline, whose CPU competes
+with the server's requests. If S3 answers such a PUT with an error that
+boto3 might handle (a redirect, 4xx), or a proxy is configured, the
+recorder logs why and uses the client's ``put_object`` from then on.
+
 The server holds a request's records until its answer is sent
 (:meth:`~BackgroundRecorder.hold`, :meth:`~BackgroundRecorder.admit`,
 :meth:`~BackgroundRecorder.commit`): a prediction the caller did not
@@ -71,6 +78,7 @@ from ml2p.serving.record_encoding import (
     queued,
     spill_puts,
 )
+from ml2p.serving.s3_put import LightPutUnavailable, PutRefused, light_put_for
 from ml2p.serving.settings import (
     DEFAULT_BATCH_BYTES,
     DEFAULT_BATCH_SECONDS,
@@ -79,6 +87,7 @@ from ml2p.serving.settings import (
     DEFAULT_QUEUE_SIZE,
     DEFAULT_QUEUE_WAIT,
     DEFAULT_WRITERS,
+    S3_CLIENTS,
     SPILL_DIR_ENV,
     RecorderSettings,
 )
@@ -372,6 +381,10 @@ class BackgroundRecorder:
         (default: this module's logger, at ERROR level).
     :param spill: Where records spill (:mod:`ml2p.serving.spill`; default: a
         :class:`~ml2p.serving.spill.LogSpill` writing to ``log``).
+    :param s3_client: ``light`` (default): PUT objects signed by botocore with
+        the client's credentials, sent by :mod:`ml2p.serving.s3_put`, falling
+        back to ``client.put_object`` for good when S3 refuses one (logged);
+        ``boto3``: always ``client.put_object``.
     """
 
     def __init__(
@@ -393,8 +406,11 @@ class BackgroundRecorder:
         backoff_max: float = 2.0,
         log: Callable[[str], None] | None = None,
         spill: Any = None,
+        s3_client: str = S3_CLIENTS[0],
     ):
         layout = check_layout(layout)
+        if s3_client not in S3_CLIENTS:
+            raise ConfigError(f"s3_client {s3_client!r} is not one of {', '.join(S3_CLIENTS)}")
         if queue_size is None:
             queue_size = DEFAULT_QUEUE_SIZE[layout]
         if writers is None:
@@ -421,6 +437,9 @@ class BackgroundRecorder:
         self._session = session
         self._client_lock = threading.Lock()
         self._extra = put_arguments(kms_key_id)
+        #: ``light`` or ``boto3``: how objects are PUT now (``light`` until it fails).
+        self.s3_client = s3_client
+        self._light: Any = None
         if layout == CAPTURE:
             self.batch_size = batch_size
             self._backlog = _Backlog(
@@ -508,6 +527,7 @@ class BackgroundRecorder:
             batch_size=settings.batch_size,
             batch_bytes=settings.batch_bytes,
             batch_seconds=settings.batch_seconds,
+            s3_client=settings.s3_client,
             **kwargs,
         )
 
@@ -818,8 +838,43 @@ class BackgroundRecorder:
             logger.warning("cannot make the records' S3 client yet: %s", exc)
 
     def _put(self, key: str, body: bytes, content_type: str) -> None:
+        light = self._light_put() if self.s3_client == "light" else None
+        if light is not None:
+            try:
+                light.put(key, body, content_type)
+                return
+            except PutRefused as exc:
+                self._stop_light(f"S3 answered a PUT with {exc}")
         self.client.put_object(
             Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, **self._extra
+        )
+
+    def _light_put(self) -> Any:
+        """The light PUT (:mod:`ml2p.serving.s3_put`), made on first use; ``None``: use boto3."""
+        light = self._light
+        if light is None:
+            client = self.client
+            with self._client_lock:
+                if self._light is None and self.s3_client == "light":
+                    try:
+                        self._light = light_put_for(client, self.bucket, self._extra)
+                    except LightPutUnavailable as exc:
+                        self.s3_client = "boto3"
+                        logger.info("invocation records are PUT through boto3: %s", exc)
+                light = self._light
+        return light
+
+    def _stop_light(self, why: str) -> None:
+        """Use the client's ``put_object`` from now on, saying why once."""
+        with self._client_lock:
+            if self.s3_client != "light":
+                return
+            self.s3_client = "boto3"
+            self._light = None
+        logger.warning(
+            "invocation records' light S3 PUT stopped (%s): records are PUT through "
+            "boto3's put_object from now on",
+            why,
         )
 
     def _write(self, put: Put) -> bool:

@@ -49,6 +49,7 @@ __all__ = [
     "CAPTURE",
     "LAYOUTS",
     "OBJECT",
+    "S3_CLIENTS",
     "SPILLS",
     "RecorderSettings",
     "ServerSettings",
@@ -195,9 +196,13 @@ BATCH_BYTES_ENV = variables.ML2P_RECORD_BATCH_BYTES
 BATCH_SECONDS_ENV = variables.ML2P_RECORD_BATCH_SECONDS
 SPILL_ENV = variables.ML2P_RECORD_SPILL
 SPILL_DIR_ENV = variables.ML2P_RECORD_SPILL_DIR
+S3_CLIENT_ENV = variables.ML2P_RECORD_S3_CLIENT
 
 #: Where records go that S3 cannot take (see :mod:`ml2p.serving.spill`), the default first.
 SPILLS = ("disk", "log")
+#: How records are PUT to S3, the default first: ``light`` (signed by botocore, sent
+#: by :mod:`ml2p.serving.s3_put`) or ``boto3`` (``put_object``).
+S3_CLIENTS = ("light", "boto3")
 #: Writer threads per worker: PUTs in flight at once.
 DEFAULT_WRITERS: dict[str, int] = {"object": 16, "capture": 2}
 #: Data (one per datum) queued per worker before requests wait for room.
@@ -235,19 +240,25 @@ class RecorderSettings:
     batch_seconds: float = DEFAULT_BATCH_SECONDS
     spill: str = DEFAULT_SPILL
     spill_dir: str = DEFAULT_SPILL_DIR
+    s3_client: str = S3_CLIENTS[0]
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> RecorderSettings:
         """Read the settings from ``environ`` (default ``os.environ``).
 
         :raises ml2p.errors.ConfigError: naming the variable whose value is
-            not a number, out of range, or not a known layout or spill.
+            not a number, out of range, or not a known layout, spill or S3 client.
         """
         environ = os.environ if environ is None else environ
         layout = layout_from_environ(environ)
         spill = (environ.get(SPILL_ENV) or DEFAULT_SPILL).strip().lower()
         if spill not in SPILLS:
             raise ConfigError(f"{SPILL_ENV}={spill!r} is not one of {', '.join(SPILLS)}")
+        s3_client = (environ.get(S3_CLIENT_ENV) or S3_CLIENTS[0]).strip().lower()
+        if s3_client not in S3_CLIENTS:
+            raise ConfigError(
+                f"{S3_CLIENT_ENV}={s3_client!r} is not one of {', '.join(S3_CLIENTS)}"
+            )
         return cls(
             layout=layout,
             kms_key_id=kms_key_from_environ(environ),
@@ -261,4 +272,5 @@ class RecorderSettings:
             batch_seconds=env_number(environ, BATCH_SECONDS_ENV, DEFAULT_BATCH_SECONDS),
             spill=spill,
             spill_dir=(environ.get(SPILL_DIR_ENV) or "").strip() or DEFAULT_SPILL_DIR,
+            s3_client=s3_client,
         )
