@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime
 import http.server
 import logging
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -271,3 +273,13 @@ def test_a_bad_s3_client_setting_names_the_variable(value):
 def test_s3_client_setting_default_and_values():
     assert RecorderSettings.from_environ({}).s3_client == "light"
     assert RecorderSettings.from_environ({"ML2P_RECORD_S3_CLIENT": " Boto3 "}).s3_client == "boto3"
+
+
+def test_importing_the_recorder_imports_no_botocore():
+    # The server imports the recorder when it starts; botocore comes with the first write.
+    code = (
+        "import sys, ml2p.serving.recorder, ml2p.serving.s3_put; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
