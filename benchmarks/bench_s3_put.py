@@ -16,11 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
+
+from ml2p.ports import free_port
 
 BUCKET = "bench-bucket"
 ENV = {
@@ -28,12 +29,6 @@ ENV = {
     "AWS_SECRET_ACCESS_KEY": "bench",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_moto(port: int) -> subprocess.Popen:
