@@ -388,7 +388,9 @@ def test_records_unwritten_at_shutdown_stay_on_disk_for_the_next_server(tmp_path
         )
         with serve(tmp_path, env) as srv:
             assert srv.wait_ready().status == 200
-            with Load(srv.port, threads=3) as load:
+            # Paced: the next server must send every spilled record within its wait,
+            # however fast this one answers on a busy machine.
+            with Load(srv.port, threads=3, pause=0.02) as load:
                 assert wait_for(lambda: load.count() > 50, 30)
                 proxy.set_mode("refuse")
                 time.sleep(1.5)
