@@ -73,6 +73,7 @@ from ml2p.recording import Record, put_arguments
 from ml2p.serving.record_encoding import (
     Captured,
     Put,
+    captured,
     files_of_lines,
     layout_puts,
     queued,
@@ -108,6 +109,8 @@ _UNENCODED_SIZE = 256
 _SPILL_LOG_EVERY = 5.0
 #: Seconds of writes the flush estimate looks back on.
 _RATE_WINDOW = 5.0
+#: Seconds between a ``capture`` writer's looks at records put while it waits.
+ARRIVALS_POLL = 0.05
 
 
 def _record_count(record: Record) -> int:
@@ -142,6 +145,14 @@ class _Backlog:
     (the ``object`` layout, whose batch is one datum) a record is split
     between batches; otherwise an item is never split and a batch holds at
     least one. Writers are woken only when a batch is due, not on every record.
+
+    Without ``split`` (``capture``), :meth:`put_reserved` takes no lock: the
+    server calls it on the event loop, which must never wait for a writer
+    holding the lock. The items go on an *arrivals* deque (appending to a
+    :class:`collections.deque` is atomic), still counted as reserved, and are
+    counted in by whoever takes the lock next: a request reserving room (who
+    wakes a writer when a batch is due), a writer (who looks every
+    :data:`ARRIVALS_POLL` seconds while room is reserved), or a drain.
     """
 
     def __init__(
@@ -166,6 +177,8 @@ class _Backlog:
         self.closing = False
         # (time queued, item, its data, its size) per item.
         self._entries: collections.deque[tuple[float, Any, int, int]] = collections.deque()
+        # The same, put without the lock and not yet counted in (see above).
+        self._arrivals: collections.deque[tuple[float, Any, int, int]] = collections.deque()
         self._count = 0
         self._bytes = 0
         self._reserved = 0
@@ -175,7 +188,27 @@ class _Backlog:
         self._room = threading.Condition(self._lock)
 
     def __len__(self) -> int:
-        return self._count
+        with self._lock:
+            self._count_arrivals()
+            return self._count
+
+    def _count_arrivals(self) -> None:
+        """Move the arrivals into the entries and count them in; under the lock."""
+        arrivals = self._arrivals
+        if not arrivals:
+            return
+        # Only lock holders take arrivals: while there are some, popleft succeeds.
+        popleft, append = arrivals.popleft, self._entries.append
+        count = size = 0
+        while arrivals:
+            entry = popleft()
+            append(entry)
+            count += entry[2]
+            size += entry[3]
+        self._count += count
+        self._bytes += size
+        self._reserved -= count
+        self._reserved_bytes -= size
 
     def _full(self, count: int, size: int) -> bool:
         used = self._count + self._reserved
@@ -192,7 +225,19 @@ class _Backlog:
         ``False`` if no room came.
         """
         with self._lock:
-            if self._full(count, size):
+            if self._arrivals:
+                self._count_arrivals()
+                if self._count >= self.batch_size or self._bytes >= self.batch_bytes:
+                    self._due.notify()
+            elif not (self._count or self._reserved):
+                # From empty: a sleeping writer must learn that records will come.
+                self._due.notify()
+            used = self._count + self._reserved
+            used_bytes = self._bytes + self._reserved_bytes
+            # As _full, inline: this runs for every request.
+            if (used or used_bytes) and (
+                used + count > self.capacity or used_bytes + size > self.capacity_bytes
+            ):
                 if timeout <= 0 or self.closing:
                     return False
                 deadline = time.monotonic() + timeout
@@ -213,10 +258,19 @@ class _Backlog:
             self._room.notify_all()
 
     def put_reserved(self, items: Sequence[Any], count: int, size: int) -> None:
-        """Queue ``items`` (``count`` data, ``size`` bytes) into room reserved for them."""
-        count_of, size_of = self.count_of, self.size_of
+        """Queue ``items`` (``count`` data, ``size`` bytes) into room reserved for them.
+
+        Takes no lock without ``split`` (see the class documentation).
+        """
         now = time.monotonic()
-        entries = [(now, item, count_of(item), size_of(item)) for item in items]
+        if len(items) == 1:
+            entries = [(now, items[0], count, size)]
+        else:
+            count_of, size_of = self.count_of, self.size_of
+            entries = [(now, item, count_of(item), size_of(item)) for item in items]
+        if not self.split:
+            self._arrivals.extend(entries)
+            return
         with self._lock:
             self._reserved = max(0, self._reserved - count)
             self._reserved_bytes = max(0, self._reserved_bytes - size)
@@ -239,6 +293,7 @@ class _Backlog:
         """
         with self._lock:
             while True:
+                self._count_arrivals()
                 if self._count:
                     oldest = self._entries[0][0]
                     if (
@@ -253,6 +308,9 @@ class _Backlog:
                     return None
                 else:
                     wait = None
+                if self._reserved and not self.split:
+                    # Records may arrive without waking a writer: look again soon.
+                    wait = ARRIVALS_POLL if wait is None else min(wait, ARRIVALS_POLL)
                 if not block:
                     return []
                 self._due.wait(wait)
@@ -307,6 +365,7 @@ class _Backlog:
 
     def drain(self) -> list[Any]:
         with self._lock:
+            self._count_arrivals()
             items = [entry[1] for entry in self._entries]
             self._entries.clear()
             self._count = 0
@@ -348,8 +407,9 @@ class Held:
         """
         if not self.bodies:
             return
-        whole = [record for record in self.records if record.whole]
-        if len(whole) == 1:
+        records = self.records
+        whole = records if len(records) == 1 else [record for record in records if record.whole]
+        if len(whole) == 1 and whole[0].whole:
             whole[0].request = request
             whole[0].response = response
 
@@ -560,12 +620,19 @@ class BackgroundRecorder:
         On the calling thread: in the ``capture`` layout, only the bodies,
         ids and time of each record (its data and predictions are let go).
         """
-        items, problems = queued(self.layout, records)
+        if self.layout == CAPTURE and len(records) == 1:
+            # A request's one record: no lists or sums built around it.
+            item, problems = captured(records[0])
+            items: list[Any] = [item]
+            size = _captured_size(item)
+        else:
+            items, problems = queued(self.layout, records)
+            size_of = self._backlog.size_of
+            size = sum([size_of(item) for item in items])
         if problems:
             with self._lock:
                 self.unencodable += problems
-        size_of = self._backlog.size_of
-        return items, sum([size_of(item) for item in items])
+        return items, size
 
     def _reserve(self, count: int, size: int, wait: bool) -> bool:
         """Reserve queue room for ``count`` data; ``False``: they must spill."""
