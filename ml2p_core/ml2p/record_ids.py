@@ -103,13 +103,30 @@ def _split(now: float | None) -> tuple[int, int]:
     return second, micros
 
 
-def _format(second: int, micros: int) -> str:
+def _second_text(second: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` of the UTC second ``second``, cached for the last one asked."""
     global _stamp
     cached_second, prefix = _stamp
     if cached_second != second:
         prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         _stamp = (second, prefix)
+    return prefix
+
+
+def _format(second: int, micros: int) -> str:
+    prefix = _second_text(second)
     return f"{prefix}.{micros:06d}" if micros else prefix
+
+
+def utc_parts(now: float | None = None) -> tuple[str, int]:
+    """``now`` (default: the current time) as its UTC ``YYYY-MM-DDTHH:MM:SS`` and microseconds.
+
+    Rounded as :func:`utc_timestamp` rounds; the text of the second is cached
+    between calls, so formatting many times of one second costs one
+    :func:`time.strftime`.
+    """
+    second, micros = _split(now)
+    return _second_text(second), micros
 
 
 def utc_timestamp(now: float | None = None) -> str:

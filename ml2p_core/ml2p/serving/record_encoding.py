@@ -24,7 +24,7 @@ A record becomes :class:`Put` objects, one per S3 object:
     the predictor made or the default id (:func:`ml2p.record_ids.default_id`)
     made here;
 ``capture`` layout (:func:`capture_line`, :func:`capture_files`)
-    one JSON line per record (:func:`ml2p.record_format.build_line`): the
+    one JSON line per record (as :func:`ml2p.record_format.build_line` writes it): the
     bodies the server received and sent as they are when the record has
     them, else the data and predictions encoded as a JSON request and
     response would carry them; files hold the lines of one folder and hour.
@@ -46,8 +46,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ml2p.record_format import CAPTURE, build_line, capture_key
-from ml2p.record_ids import default_ids, uuid4_text
+from ml2p.record_format import CAPTURE, capture_key, ids_text, line_text, posix_time
+from ml2p.record_ids import default_ids, uuid4_text, uuid4_texts
 from ml2p.recording import Record
 
 logger = logging.getLogger("ml2p.serving.recorder")
@@ -247,29 +247,30 @@ def captured_records(records: Sequence[Record]) -> tuple[list[Captured], int]:
     return items, problems
 
 
-def capture_line(item: Captured) -> bytes:
+def capture_line(item: Captured, event_id: str | None = None) -> bytes:
     """Make the capture line of what :func:`captured` kept (with its newline).
 
-    The request's ``eventId`` is a new UUID4: a line is made once, when it
-    is written or spilled, and keeps it. The data's ids are stored in the
-    line unless they are the default ones (readers derive those). The
-    content types become text here, where the line (JSON text) needs them.
+    The request's ``eventId`` is ``event_id``, or a new UUID4: a line is
+    made once, when it is written or spilled, and keeps it. The data's ids
+    are stored in the line unless they are the default ones (readers derive
+    those).
     """
     _, when, _, request, request_type, response, response_type, ids = item
-    text = build_line(
+    text = line_text(
         request,
-        request_type.decode("latin-1"),
+        request_type,
         response,
-        response_type.decode("latin-1"),
-        event_id=uuid4_text(),
-        inference_time=when,
-        record_ids=ids,
+        response_type,
+        f'"{event_id or uuid4_text()}"',
+        posix_time(when),
+        "" if ids is None else ids_text(ids),
+        "\n",
     )
-    return text.encode("utf-8") + b"\n"
+    return text.encode("utf-8")
 
 
-#: Lines made between two offers of the GIL.
-LINES_PER_SLICE = 64
+#: Seconds of line making between two offers of the GIL.
+LINES_SLICE_SECONDS = 0.0002
 
 
 def _lines(items: Sequence[Captured]) -> list[bytes]:
@@ -277,12 +278,20 @@ def _lines(items: Sequence[Captured]) -> list[bytes]:
 
     A writer making thousands of lines would otherwise keep the GIL for
     whole switch intervals (:func:`sys.getswitchinterval`) while the event
-    loop and the prediction threads wait for it.
+    loop and the prediction threads wait for it. Slices are measured in time
+    (:data:`LINES_SLICE_SECONDS`), not lines: a line of a large batch takes
+    a hundred times longer than one of a single datum. The lines' event ids
+    are made together (:func:`~ml2p.record_ids.uuid4_texts`).
     """
-    lines = []
-    for start in range(0, len(items), LINES_PER_SLICE):
-        lines.extend([capture_line(item) for item in items[start : start + LINES_PER_SLICE]])
-        time.sleep(0)
+    lines: list[bytes] = []
+    append = lines.append
+    clock = time.perf_counter
+    until = clock() + LINES_SLICE_SECONDS
+    for item, event_id in zip(items, uuid4_texts(len(items))):
+        append(capture_line(item, event_id))
+        if clock() >= until:
+            time.sleep(0)
+            until = clock() + LINES_SLICE_SECONDS
     return lines
 
 
