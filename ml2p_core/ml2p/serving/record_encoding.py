@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 import posixpath
 import time
 from collections.abc import Sequence
@@ -205,6 +206,9 @@ def _json_bodies(record: Record) -> tuple[bytes, bytes, str | None]:
 Captured = tuple[str, float, int, bytes, bytes, bytes, bytes, Optional[tuple[str, ...]]]
 
 
+_FOLDER, _TIME, _COUNT = operator.itemgetter(0), operator.itemgetter(1), operator.itemgetter(2)
+
+
 def captured(record: Record) -> tuple[Captured, int]:
     """What the capture layout keeps of ``record``; and 1 if a value had to be replaced, else 0.
 
@@ -306,8 +310,13 @@ def capture_files(items: Sequence[Captured]) -> list[Put]:
         return []
     folder, when = items[0][:2]
     first_hour = int(when // 3600)
-    if all([item[0] == folder and int(item[1] // 3600) == first_hour for item in items]):
-        # The usual case, checked in one pass: one model version, one hour.
+    times = list(map(_TIME, items))
+    if (
+        int(min(times) // 3600) == int(max(times) // 3600) == first_hour
+        and len(set(map(_FOLDER, items))) == 1
+    ):
+        # The usual case, checked without a Python step per item (a long one
+        # keeps the GIL from the serving threads): one model version, one hour.
         groups: dict[tuple[str, int], Sequence[Captured]] = {(folder, first_hour): items}
     else:
         groups = {}
@@ -317,7 +326,7 @@ def capture_files(items: Sequence[Captured]) -> list[Put]:
     for group in groups.values():
         folder, when = group[0][:2]
         body = b"".join(_lines(group))
-        count = sum([item[2] for item in group])
+        count = sum(map(_COUNT, group))
         puts.append(Put(capture_key(folder, when), body, JSONLINES_TYPE, count))
     return puts
 

@@ -58,9 +58,12 @@ variables (:class:`ml2p.serving.settings.RecorderSettings`).
 
 from __future__ import annotations
 
+import bisect
 import collections
+import itertools
 import logging
 import math
+import operator
 import random
 import threading
 import time
@@ -111,6 +114,9 @@ _SPILL_LOG_EVERY = 5.0
 _RATE_WINDOW = 5.0
 #: Seconds between a ``capture`` writer's looks at records put while it waits.
 ARRIVALS_POLL = 0.05
+
+
+_ITEM, _COUNT, _SIZE = operator.itemgetter(1), operator.itemgetter(2), operator.itemgetter(3)
 
 
 def _record_count(record: Record) -> int:
@@ -316,13 +322,10 @@ class _Backlog:
                 self._due.wait(wait)
 
     def _pop(self) -> list[Any]:
-        # Under the lock, once per batch: kept to a tight loop (a capture file may
-        # take 10,000 lines, and requests wait for the lock meanwhile).
+        # Under the lock, once per batch: a capture file may take 10,000 lines,
+        # and requests wait for the lock (and the serving threads for the GIL).
         entries = self._entries
-        batch: list[Any] = []
-        append = batch.append
         most, most_bytes = self.batch_size, self.batch_bytes
-        count = size = 0
         if self.split:
             # One datum per batch (object layout): a record of several is split.
             stamp, item, item_count, item_size = entries.popleft()
@@ -331,20 +334,23 @@ class _Backlog:
                 tail_size = item_size * tail.count // item_count
                 entries.appendleft((stamp, tail, tail.count, tail_size))
                 item_count, item_size = most, item_size - tail_size
-            append(item)
+            batch = [item]
             count, size = item_count, item_size
         else:
-            popleft = entries.popleft
-            while entries:
-                entry = entries[0]
-                more, more_bytes = count + entry[2], size + entry[3]
-                if (more > most or more_bytes > most_bytes) and batch:
-                    break
-                popleft()
-                append(entry[1])
-                count, size = more, more_bytes
-                if count >= most or size >= most_bytes:
-                    break
+            # The longest run of entries within both limits (at least one), found
+            # and cut with C-level iteration: no Python step per entry.
+            head = list(itertools.islice(entries, most))  # every item holds a datum or more
+            counts = list(itertools.accumulate(map(_COUNT, head)))
+            sizes = list(itertools.accumulate(map(_SIZE, head)))
+            taken = max(
+                1, min(bisect.bisect_right(counts, most), bisect.bisect_right(sizes, most_bytes))
+            )
+            count, size = counts[taken - 1], sizes[taken - 1]
+            batch = list(map(_ITEM, head[:taken]))
+            if taken == len(entries):
+                entries.clear()
+            else:
+                self._entries = entries = collections.deque(itertools.islice(entries, taken, None))
         self._count -= count
         self._bytes -= size
         self._room.notify_all()
