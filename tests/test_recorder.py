@@ -439,6 +439,52 @@ def test_spilled_records_reach_s3_when_it_is_back_with_the_same_ids(tmp_path, s3
     assert recorder.written == 12 and recorder.unwritten == 0 and spill.pending == 0
 
 
+def _admitted(recorder, record):
+    held = recorder.hold()
+    recorder.record(record)
+    recorder.unhold()
+    recorder.admit(held)
+    return held
+
+
+def test_capture_commit_never_waits_for_the_queue_lock(s3, aws):
+    # The event loop commits; a writer cutting a batch holds the queue's lock meanwhile.
+    recorder = BackgroundRecorder("ml2p-test", layout="capture", batch_seconds=0.3, writers=1)
+    items = records(2)
+    try:
+        held = [_admitted(recorder, record) for record in items]
+        committed = threading.Event()
+
+        def commit_all():
+            for one in held:
+                recorder.commit(one)
+            committed.set()
+
+        with recorder._backlog._lock:
+            threading.Thread(target=commit_all).start()
+            assert committed.wait(5)
+        assert recorder.pending == 2  # counted in as soon as the lock is free
+        assert wait_for(lambda: recorder.written == 2, 10)
+    finally:
+        recorder.close(timeout=5)
+    [body] = capture_files(s3).values()
+    assert len(body.splitlines()) == 2 and stored_xs(s3, "capture") == xs_of(items)
+
+
+def test_committed_records_reaching_the_batch_size_are_written_without_waiting_for_age(s3, aws):
+    # No request follows the last commit to wake a writer: it looks for them itself.
+    recorder = BackgroundRecorder("ml2p-test", layout="capture", batch_size=5, batch_seconds=60)
+    items = records(5)
+    try:
+        for record in items:
+            recorder.commit(_admitted(recorder, record))
+        assert wait_for(lambda: recorder.written == 5, 5)
+        [body] = capture_files(s3).values()
+        assert len(body.splitlines()) == 5
+    finally:
+        recorder.close(timeout=5)
+
+
 def test_held_records_are_kept_only_when_committed(s3, aws):
     from tests.tcp_proxy import TcpProxy
 

@@ -130,6 +130,32 @@ def test_any_body_and_event_id_survive_the_published_reader(body, response, cont
     assert read["event_id"] == event_id
 
 
+@given(
+    body=st.binary(max_size=300),
+    response=st.binary(max_size=300),
+    content_type=st.sampled_from(
+        [b"application/json", b"text/csv; charset=utf-8", b"image/png", b"text/\xe9", b""]
+    ),
+    when=st.floats(min_value=0, max_value=4e9),
+    ids=st.none() | st.lists(st.text(max_size=20), max_size=3),
+)
+def test_the_servers_writers_make_the_line_build_line_makes(
+    body, response, content_type, when, ids
+):
+    # The writers take the header bytes and a POSIX time; build_line text and a float.
+    from ml2p.serving.record_encoding import capture_line
+
+    item = ("f/", when, 1, body, content_type, response, b"application/json", ids)
+    text = content_type.decode("latin-1")
+    expected = build_line(
+        body, text, response, "application/json", event_id="e-1", inference_time=when,
+        record_ids=ids,
+    )  # fmt: skip
+    assert capture_line(item, "e-1") == expected.encode("utf-8") + b"\n"
+    read = published_reader(expected)
+    assert read["input"][0] == text and read["input"][2] == body and read["event_id"] == "e-1"
+
+
 # -- keys ---------------------------------------------------------------------
 
 
