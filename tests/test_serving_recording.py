@@ -531,6 +531,22 @@ def test_uuid4_texts_are_distinct_random_version_4_uuids():
             assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
 
 
+def test_every_random_digit_of_bulk_uuids_is_its_own_and_uniform():
+    texts = record_ids.uuid4_texts(4096)
+    digits = [text.replace("-", "") for text in texts]
+    columns = ["".join(d[i] for d in digits) for i in range(32)]
+    for i, column in enumerate(columns):
+        seen = set(column)
+        if i == 12:
+            assert seen == {"4"}  # the version
+        elif i == 16:
+            assert seen == set("89ab")  # the RFC 4122 variant
+        else:
+            assert seen == set("0123456789abcdef"), i
+    # No digit copied from another: each column differs from every other.
+    assert len(set(columns)) == 32
+
+
 def test_a_forked_process_makes_uuids_of_its_own():
     import os
     import warnings
