@@ -275,14 +275,15 @@ def _opening(content_type: str | bytes, mode: str) -> tuple[str, str]:
     return known
 
 
-def _part(body: bytes, content_type: str | bytes, mode: str) -> str:
+def _part(body: bytes, content_type: str | bytes, mode: str) -> tuple[str, str, str]:
+    """A part's opening, its ``data`` (a JSON string) and its encoding."""
     opening, encoding = _opening(content_type, mode)
     if encoding != BASE64_ENCODING:
         try:
-            return f'{opening}{encode_basestring(body.decode("utf-8"))},"encoding":"{encoding}"}}'
+            return opening, encode_basestring(body.decode("utf-8")), encoding
         except UnicodeDecodeError:
             pass
-    return f'{opening}"{base64.b64encode(body).decode("ascii")}","encoding":"{BASE64_ENCODING}"}}'
+    return opening, f'"{base64.b64encode(body).decode("ascii")}"', BASE64_ENCODING
 
 
 def ids_text(record_ids: Sequence[str] | None) -> str:
@@ -314,10 +315,12 @@ def line_text(
     server's writers (:func:`ml2p.serving.record_encoding.capture_line`,
     which make thousands at a time) both use it.
     """
-    # One f-string: the line is built in a single join, as the writer's hot path needs.
+    in_opening, in_data, in_encoding = _part(request_body, request_type, "INPUT")
+    out_opening, out_data, out_encoding = _part(response_body, response_type, "OUTPUT")
+    # One f-string: the line, bodies included, is copied once, as the writer's hot path needs.
     return (
-        f'{{"captureData":{{"endpointInput":{_part(request_body, request_type, "INPUT")},'
-        f'"endpointOutput":{_part(response_body, response_type, "OUTPUT")}}},'
+        f'{{"captureData":{{"endpointInput":{in_opening}{in_data},"encoding":"{in_encoding}"}},'
+        f'"endpointOutput":{out_opening}{out_data},"encoding":"{out_encoding}"}}}},'
         f'"eventMetadata":{{"eventId":{event_id},'
         f'"inferenceTime":"{inference_time}"}},"eventVersion":"{EVENT_VERSION}"{extra}}}{end}'
     )
