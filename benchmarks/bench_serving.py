@@ -163,8 +163,12 @@ def _log_tail(path: pathlib.Path, lines: int = 30) -> str:
         return "(no log)"
 
 
+#: /ping answers of 200 in a row (each on a new connection) that make a server ready.
+READY_PINGS = 20
+
+
 def start_server(spec: ServerSpec, port: int, workdir: pathlib.Path, timeout: float) -> Running:
-    """Start ``spec`` on 127.0.0.1:``port`` and wait until ``GET /ping`` answers 200."""
+    """Start ``spec`` on 127.0.0.1:``port``; wait for READY_PINGS 200s from ``GET /ping``."""
     log = workdir / f"{spec.key}.log"
     argv = [a.replace("{port}", str(port)) for a in spec.argv]
     env = {k: v.replace("{port}", str(port)) for k, v in spec.env.items()}
@@ -181,6 +185,7 @@ def start_server(spec: ServerSpec, port: int, workdir: pathlib.Path, timeout: fl
         )
     running = Running(spec, proc, f"http://127.0.0.1:{port}", log)
     deadline = time.monotonic() + timeout
+    in_a_row = 0
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise BenchError(
@@ -188,11 +193,15 @@ def start_server(spec: ServerSpec, port: int, workdir: pathlib.Path, timeout: fl
                 f"log {log}:\n{_log_tail(log)}"
             )
         try:
-            if _http(running.url + "/ping", timeout=2.0)[0] == 200:
-                return running
+            ok = _http(running.url + "/ping", timeout=2.0)[0] == 200
         except OSError:
-            pass
-        time.sleep(0.1)
+            ok = False
+        # Each ping is a new connection, which any worker may take: one 200 can come
+        # from a worker that is ready while another still sets its model up.
+        in_a_row = in_a_row + 1 if ok else 0
+        if in_a_row >= READY_PINGS:
+            return running
+        time.sleep(0.05 if ok else 0.1)
     stop_server(running, 5.0)
     raise BenchError(f"{spec.label} did not answer /ping in {timeout:g} s; log {log}")
 
