@@ -134,7 +134,7 @@ class ChildServer:
         """Start the child and :meth:`wait` until ``ready``; return that answer.
 
         A child that says its port was taken is killed and started again on
-        another port, :data:`PORT_ATTEMPTS` times in all. On any failure the
+        another port, ``PORT_ATTEMPTS`` times in all. On any failure the
         child is stopped before the error is raised.
         """
         if self.proc is not None:

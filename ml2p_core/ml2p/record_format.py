@@ -208,7 +208,7 @@ def posix_time(seconds: float) -> str:
     """Return POSIX ``seconds`` as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``: always 27 characters, UTC.
 
     The UTC time :func:`ml2p.record_ids.utc_timestamp` writes, padded as
-    :func:`padded_time` pads it.
+    ``padded_time`` pads it.
     """
     second, micros = utc_parts(seconds)
     return f"{second}.{micros:06d}Z"

@@ -123,7 +123,7 @@ def utc_parts(now: float | None = None) -> tuple[str, int]:
 
     Rounded as :func:`utc_timestamp` rounds; the text of the second is cached
     between calls, so formatting many times of one second costs one
-    :func:`time.strftime`.
+    ``time.strftime``.
     """
     second, micros = _split(now)
     return _second_text(second), micros
