@@ -36,8 +36,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Callable
 
 from ml2p import variables
 from ml2p.errors import ConfigError
@@ -89,6 +90,23 @@ def _whole(environ: Mapping[str, str], name: str, default: int, minimum: int) ->
     if value != int(value):
         raise ConfigError(f"{name}={environ.get(name, '').strip()!r} is not a whole number")
     return int(value)
+
+
+def _choice(
+    environ: Mapping[str, str],
+    name: str,
+    choices: Sequence[str],
+    default: str,
+    case: Callable[[str], str],
+) -> str:
+    """The value of variable ``name`` (``default`` when unset or blank), in ``case``.
+
+    :raises ml2p.errors.ConfigError: naming the variable, if the value is not one of ``choices``.
+    """
+    value = case((environ.get(name) or default).strip())
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}")
+    return value
 
 
 def env_number(
@@ -166,11 +184,7 @@ class ServerSettings:
             timeout = env_number(environ, TIMEOUT_ENV, 60.0, 0.001)
         if not timeout > 0:
             raise ConfigError(f"timeout must be positive, got {timeout}")
-        strategy = (environ.get(BATCH_STRATEGY_ENV) or "MULTI_RECORD").strip().upper()
-        if strategy not in BATCH_STRATEGIES:
-            raise ConfigError(
-                f"{BATCH_STRATEGY_ENV}={strategy!r} is not one of {', '.join(BATCH_STRATEGIES)}"
-            )
+        strategy = _choice(environ, BATCH_STRATEGY_ENV, BATCH_STRATEGIES, "MULTI_RECORD", str.upper)
         return cls(
             host=host,
             port=port,
@@ -251,14 +265,8 @@ class RecorderSettings:
         """
         environ = os.environ if environ is None else environ
         layout = layout_from_environ(environ)
-        spill = (environ.get(SPILL_ENV) or DEFAULT_SPILL).strip().lower()
-        if spill not in SPILLS:
-            raise ConfigError(f"{SPILL_ENV}={spill!r} is not one of {', '.join(SPILLS)}")
-        s3_client = (environ.get(S3_CLIENT_ENV) or S3_CLIENTS[0]).strip().lower()
-        if s3_client not in S3_CLIENTS:
-            raise ConfigError(
-                f"{S3_CLIENT_ENV}={s3_client!r} is not one of {', '.join(S3_CLIENTS)}"
-            )
+        spill = _choice(environ, SPILL_ENV, SPILLS, DEFAULT_SPILL, str.lower)
+        s3_client = _choice(environ, S3_CLIENT_ENV, S3_CLIENTS, S3_CLIENTS[0], str.lower)
         return cls(
             layout=layout,
             kms_key_id=kms_key_from_environ(environ),
