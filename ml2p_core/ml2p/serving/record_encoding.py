@@ -267,7 +267,7 @@ def capture_line(item: Captured, event_id: str | None = None) -> bytes:
         response_type,
         f'"{event_id or uuid4_text()}"',
         posix_time(when),
-        "" if ids is None else ids_text(ids),
+        ids_text(ids),
         "\n",
     )
     return text.encode("utf-8")
