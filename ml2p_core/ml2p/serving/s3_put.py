@@ -75,22 +75,21 @@ class LightPutUnavailable(Exception):
     """The light PUT cannot stand in for this client's ``put_object`` (the message says why)."""
 
 
-class PutFailed(Exception):
+class _ErrorAnswer(Exception):
+    """S3 answered a PUT with an error: its HTTP status and S3's error code (or ``""``)."""
+
+    def __init__(self, status: int, code: str):
+        super().__init__(f"HTTP {status} {code}".rstrip())
+        self.status = status
+        self.code = code
+
+
+class PutFailed(_ErrorAnswer):
     """S3 answered a PUT with an error worth retrying (5xx, a throttle)."""
 
-    def __init__(self, status: int, code: str):
-        super().__init__(f"HTTP {status} {code}".rstrip())
-        self.status = status
-        self.code = code
 
-
-class PutRefused(Exception):
+class PutRefused(_ErrorAnswer):
     """S3 answered a PUT with an error that retrying the light PUT would not mend."""
-
-    def __init__(self, status: int, code: str):
-        super().__init__(f"HTTP {status} {code}".rstrip())
-        self.status = status
-        self.code = code
 
 
 class _Prepared(Exception):
