@@ -61,6 +61,8 @@ PARAMS = {"slope": 2.0, "intercept": 1.0}
 BATCH_SIZE = 100
 #: The recording layouts this server offers.
 LAYOUTS = ("object", "capture")
+#: In-flight PUTs of the S3 server's c16 cell, which the ``object`` layout's writers match.
+PUT_CONCURRENCY = 16
 #: The key of the S3 server's own PUT cells in the results.
 S3_PUT = "s3-put"
 
@@ -582,6 +584,8 @@ def build_specs(
                     ML2P_RECORD_LAYOUT=layout,
                     ML2P_RECORD_SPILL="log",
                 )
+                if layout == "object" and "ML2P_RECORD_WRITERS" not in os.environ:
+                    rec_env["ML2P_RECORD_WRITERS"] = str(object_writers(args.workers))
                 specs.append(
                     ServerSpec(
                         f"this-rec-{layout}",
@@ -625,6 +629,18 @@ def build_specs(
                 )
             )
     return specs
+
+
+def object_writers(workers: int) -> int:
+    """Writers per worker for the ``object`` layout: the S3 concurrency of the c16 cells.
+
+    Its target compares its records/s with what the S3 server stores alone at
+    the same concurrency (``wrk -c16`` PUTs): ``workers`` times this many
+    writers keep as many PUTs in flight. The default (16 a worker, sized for
+    S3's latency across a network) would put twice as many on a local S3
+    server, whose threads then share one GIL among 32 connections.
+    """
+    return max(1, PUT_CONCURRENCY // workers)
 
 
 def bare_argv() -> list[str]:
@@ -952,6 +968,14 @@ def render(
     )
     out += ["", "## Machine and command", ""]
     out += [f"- {k}: {v}" for k, v in facts.items()]
+    for spec in specs:
+        if spec.recording == "object" and "ML2P_RECORD_WRITERS" in spec.env:
+            writers = int(spec.env["ML2P_RECORD_WRITERS"])
+            out.append(
+                f"- `object` recording: `ML2P_RECORD_WRITERS={writers}`, {writers * args.workers} "
+                "PUTs in flight over the workers, the concurrency of the S3 server alone's c16 "
+                "cell (the default is 16 a worker)"
+            )
     out += [
         f"- workers: {args.workers} for `this` and `bare` (0.6.0 has its own fixed worker model)",
         f"- cell: {args.warmup:g} s warm-up, then {args.duration:g} s measured; "
