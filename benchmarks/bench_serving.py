@@ -303,6 +303,7 @@ def run_wrk(
     connections: int,
     duration: float,
     script: str = "wrk_post.lua",
+    extra_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run wrk against ``url`` and return the ``BENCH_RESULT`` the Lua ``done`` printed."""
     argv = [
@@ -318,7 +319,7 @@ def run_wrk(
     ]
     # A run name of its own: the PUT script never writes a key twice.
     run = f"r{time.time_ns()}"
-    env = dict(os.environ, BENCH_BODY_FILE=str(body_file), BENCH_RUN=run)
+    env = dict(os.environ, **(extra_env or {}), BENCH_BODY_FILE=str(body_file), BENCH_RUN=run)
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=duration + 120)
     for line in proc.stdout.splitlines():
         if line.startswith("BENCH_RESULT "):
@@ -355,7 +356,34 @@ def measure_s3_puts(
         for payload, threads, connections in CELLS
         if payload == "single"
     ]
-    return measure_cells(url, cells, duration, warmup, "wrk_put.lua", lambda: [])
+    headers = sigv4_put_headers(url + "signed.json", body.read_bytes())
+    return measure_cells(
+        url, cells, duration, warmup, "wrk_put.lua", lambda: [], {"BENCH_PUT_HEADERS": headers}
+    )
+
+
+def sigv4_put_headers(url: str, body: bytes) -> str:
+    """The SigV4 headers an S3 client sends with a PUT of ``body`` to ``url``, one per line.
+
+    Signed by botocore for this one URL with the benchmark's fake
+    credentials; wrk sends them with every PUT. The S3 server does not check
+    signatures (moto's default), so the other keys' PUTs are stored too, and
+    it parses the same headers, of the same size, as it does for the
+    recorder's PUTs: a PUT without them costs moto less CPU.
+    """
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    credentials = Credentials(
+        FAKE_AWS["AWS_ACCESS_KEY_ID"],
+        FAKE_AWS["AWS_SECRET_ACCESS_KEY"],
+        FAKE_AWS["AWS_SESSION_TOKEN"],
+    )
+    request = AWSRequest("PUT", url, data=body, headers={"Content-Type": "application/json"})
+    S3SigV4Auth(credentials, "s3", FAKE_AWS["AWS_DEFAULT_REGION"]).add_auth(request)
+    names = ("Authorization", "X-Amz-Date", "X-Amz-Content-SHA256", "X-Amz-Security-Token")
+    return "".join(f"{name}: {request.headers[name]}\n" for name in names)
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -377,14 +405,15 @@ def measure_cells(
     warmup: float,
     script: str,
     server_pids: Callable[[], list[int]],
+    extra_env: dict[str, str] | None = None,
 ) -> list[CellResult]:
     results = []
     for payload, threads, connections, body in cells:
         if warmup > 0:
-            run_wrk(url, body, threads, connections, warmup, script)
+            run_wrk(url, body, threads, connections, warmup, script, extra_env)
         pids = server_pids()
         server0, s3_0 = _cpu_seconds(pids), _cpu_seconds([os.getpid()])
-        raw = run_wrk(url, body, threads, connections, duration, script)
+        raw = run_wrk(url, body, threads, connections, duration, script, extra_env)
         server1, s3_1 = _cpu_seconds(pids), _cpu_seconds([os.getpid()])
         errors = {k: v for k, v in raw["errors"].items() if v}
         if raw["requests"] == 0:

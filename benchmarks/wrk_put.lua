@@ -1,8 +1,9 @@
 -- wrk script for the ML2P serving benchmark: the S3 server's PUT capacity alone.
 -- PUTs the body in the file named by BENCH_BODY_FILE to a new key every request,
 -- <path given to wrk>/<run>/t<thread>/<n>.json (the S3 server refuses to replace
--- an object without credentials, so keys are never reused), and prints
--- "BENCH_RESULT {json}" as wrk_post.lua does.
+-- an object without credentials, so keys are never reused), with the headers in
+-- BENCH_PUT_HEADERS ("Name: value" lines: the SigV4 headers an S3 client sends), and
+-- prints "BENCH_RESULT {json}" as wrk_post.lua does.
 
 local f = assert(io.open(assert(os.getenv("BENCH_BODY_FILE"), "BENCH_BODY_FILE unset"), "rb"))
 local body = f:read("*a")
@@ -22,6 +23,9 @@ end
 
 wrk.method = "PUT"
 wrk.headers["Content-Type"] = "application/json"
+for name, value in (os.getenv("BENCH_PUT_HEADERS") or ""):gmatch("([^:\n]+): ([^\n]*)\n") do
+  wrk.headers[name] = value
+end
 
 function request()
   counter = counter + 1
