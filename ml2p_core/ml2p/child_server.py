@@ -29,7 +29,7 @@ from typing import Any, Callable, NamedTuple
 from ml2p.errors import ML2PError
 from ml2p.ports import free_port
 
-__all__ = ["ChildServer", "Ping", "gunicorn_port_taken", "temporary_log"]
+__all__ = ["Answer", "ChildServer", "Ping", "gunicorn_port_taken", "http_request", "temporary_log"]
 
 HOST = "127.0.0.1"
 #: Seconds a child gets to stop after SIGTERM before it is killed (SageMaker's grace period).
@@ -38,8 +38,8 @@ STOP_GRACE = 30.0
 PORT_ATTEMPTS = 3
 
 
-class Ping(NamedTuple):
-    """An answer to ``GET /ping``."""
+class Answer(NamedTuple):
+    """An HTTP answer of a child server, read whole."""
 
     status: int
     headers: list[tuple[str, str]]
@@ -54,6 +54,31 @@ class Ping(NamedTuple):
         if isinstance(answer, dict) and answer.get("status") == "failed":
             return str(answer.get("message"))
         return None
+
+
+#: An answer to ``GET /ping``.
+Ping = Answer
+
+
+def http_request(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+) -> Answer:
+    """Make one request to 127.0.0.1:``port`` on a connection of its own, and read the answer.
+
+    :raises OSError: if nothing answers (e.g. ``ConnectionRefusedError``).
+    """
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=dict(headers or {}))
+        response = conn.getresponse()
+        return Answer(response.status, response.getheaders(), response.read())
+    finally:
+        conn.close()
 
 
 class _PortTaken(Exception):
@@ -200,13 +225,7 @@ class ChildServer:
 
         :raises OSError: if nothing answers.
         """
-        conn = http.client.HTTPConnection(HOST, self.port, timeout=timeout)
-        try:
-            conn.request("GET", "/ping")
-            response = conn.getresponse()
-            return Ping(response.status, response.getheaders(), response.read())
-        finally:
-            conn.close()
+        return http_request(self.port, "GET", "/ping", timeout=timeout)
 
     def _check_running(self) -> None:
         assert self.proc is not None

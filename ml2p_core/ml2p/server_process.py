@@ -9,13 +9,19 @@ log file, named in every error.
 
 from __future__ import annotations
 
-import http.client
 import json
 import sys
 from collections.abc import Mapping
 from typing import Any
 
-from ml2p.child_server import STOP_GRACE, ChildServer, Ping, gunicorn_port_taken
+from ml2p.child_server import (
+    STOP_GRACE,
+    Answer,
+    ChildServer,
+    Ping,
+    gunicorn_port_taken,
+    http_request,
+)
 from ml2p.errors import ML2PError
 from ml2p.ports import free_port
 
@@ -86,16 +92,9 @@ class ServerProcess:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    def request(self, method: str, path: str, timeout: float = 10.0) -> http.client.HTTPResponse:
-        """Make one request and return the response, read (its body in ``.data``)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            conn.request(method, path)
-            response = conn.getresponse()
-            response.data = response.read()  # type: ignore[attr-defined]
-            return response
-        finally:
-            conn.close()
+    def request(self, method: str, path: str, timeout: float = 10.0) -> Answer:
+        """Make one request (no body) and return the answer, read whole."""
+        return http_request(self.port, method, path, timeout=timeout)
 
     def get_json(self, path: str) -> Any:
         """``GET path`` and return the decoded JSON answer.
@@ -104,7 +103,7 @@ class ServerProcess:
         """
         response = self.request("GET", path)
         try:
-            data = json.loads(response.data)  # type: ignore[attr-defined]
+            data = json.loads(response.body)
         except ValueError:
             data = None
         if response.status != 200 or data is None:

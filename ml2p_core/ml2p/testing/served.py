@@ -10,7 +10,6 @@ with SIGTERM, as SageMaker does. Its requests answer
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
 import pathlib
 import subprocess
@@ -18,6 +17,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ml2p import child_server
 from ml2p.child_server import HOST, ChildServer, Ping, gunicorn_port_taken, temporary_log
 from ml2p.ports import free_port
 from ml2p.testing.errors import ServerNotReady
@@ -55,13 +55,10 @@ def http_request(
     :raises OSError: if nothing answers (e.g. ``ConnectionRefusedError``).
     """
     body, pairs = encode_request(json, data, headers, content_type)
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        conn.request(method.upper(), path, body=body or None, headers=dict(pairs))
-        response = conn.getresponse()
-        return Response(response.status, response.getheaders(), response.read())
-    finally:
-        conn.close()
+    answer = child_server.http_request(
+        port, method.upper(), path, body or None, dict(pairs), timeout=timeout
+    )
+    return Response(*answer)
 
 
 class ServedPredictor(RequestMethods):
