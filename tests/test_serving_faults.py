@@ -417,6 +417,99 @@ def test_records_unwritten_at_shutdown_stay_on_disk_for_the_next_server(tmp_path
     assert all(stored[x][0][1] == ids[x] for x in ids)
 
 
+def worker_pids(master):
+    """The process ids of ``master``'s children (its workers), read from /proc."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == master:
+            pids.append(int(name))
+    return pids
+
+
+def kill_without_a_stop(srv):
+    """SIGKILL the server's workers and master, as an OOM kill or a machine stop would.
+
+    The master is stopped first, so that it starts no new worker in between;
+    returns once every process is gone (reaped), so a later server can tell
+    that their spill files are no one's.
+    """
+    master = srv.proc.pid
+    os.kill(master, signal.SIGSTOP)
+    workers = worker_pids(master)
+    assert workers, srv.log()
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    os.kill(master, signal.SIGKILL)
+    assert srv.proc.wait(10) == -signal.SIGKILL
+    assert wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in workers), 30)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", ["capture", "object"])
+def test_a_server_killed_while_sending_spilled_records_leaves_them_on_disk(
+    tmp_path, s3, aws, layout
+):
+    spill = tmp_path / "spill"
+    for name in ("first", "second", "third"):
+        (tmp_path / name).mkdir()
+    with TcpProxy.to_url(aws) as proxy:
+        env = dict(
+            S3_ENV,
+            AWS_ENDPOINT_URL=proxy.url,
+            ML2P_RECORD_LAYOUT=layout,
+            ML2P_RECORD_BATCH_SECONDS="0.5",
+            # Several capture files per spill file: sent again, each must replace itself.
+            ML2P_RECORD_BATCH_SIZE="10",
+            # A full queue spills at once: most records spill as loose capture lines,
+            # which the next servers group into files.
+            ML2P_RECORD_QUEUE_SIZE="5",
+            ML2P_RECORD_SPILL_DIR=str(spill),
+        )
+        # S3 unreachable: every record answered ends up on disk.
+        proxy.set_mode("refuse")
+        with serve(tmp_path / "first", env) as srv:
+            assert srv.wait_ready().status == 200
+            with Load(srv.port, threads=3, pause=0.02) as load:
+                assert wait_for(lambda: load.count() > 60, 30)
+            code, _ = stop_with(srv, signal.SIGTERM)
+            first_log = srv.log()
+        assert code == 0, first_log
+        assert_each_once(load.answered, in_spill(spill), first_log)
+        # The next server sends them to an S3 that stores them and whose answers
+        # are lost: its writers hold records read from disk and retry, until it
+        # is killed without a clean stop.
+        proxy.set_mode("drop_replies")
+        with serve(tmp_path / "second", env) as srv:
+            assert srv.wait_ready().status == 200
+            assert wait_for(
+                lambda: proxy.dropped_replies >= 2 and ping_recording(srv.port)["queued"] > 0, 30
+            ), srv.log()
+            kill_without_a_stop(srv)
+            second_log = srv.log()
+        assert re.search(r"took over \d+ spill file\(s\) of an earlier server", second_log)
+        assert in_s3(s3), second_log  # some records reached S3 before the kill
+        # Nothing it read left the disk.
+        assert_each_once(load.answered, in_spill(spill), second_log)
+        # A third server, S3 healthy, sends them all: the objects and capture
+        # files the killed one stored are sent again under the same keys, and
+        # replace themselves.
+        proxy.set_mode("forward")
+        with serve(tmp_path / "third", env) as srv:
+            assert srv.wait_ready().status == 200
+            assert wait_for(lambda: not in_spill(spill), 30), srv.log()
+            code, _ = stop_with(srv, signal.SIGTERM)
+            third_log = srv.log()
+    assert code == 0, third_log
+    assert_each_once(load.answered, in_s3(s3), third_log)
+
+
 # -- 8. the same through `ml2p local serve` ------------------------------------------
 
 

@@ -825,7 +825,8 @@ class BackgroundRecorder:
     def _spill_items(self, items: Sequence[Any], why: str) -> None:
         self._spill(self._named(items), why)
 
-    def _spill(self, puts: list[Put], why: str) -> None:
+    def _spill(self, puts: list[Put], why: str) -> bool:
+        """Spill ``puts``; ``False`` if the spill refused them (they are counted lost)."""
         count = sum(put.records for put in puts)
         try:
             done = self.spill.put(puts)
@@ -839,12 +840,12 @@ class BackgroundRecorder:
                 exc,
                 why,
             )
-            return
+            return False
         if self.spill.kind == "log":
             with self._lock:
                 self.unwritten += done
             logger.error("%d invocation record(s) not written to S3: %s", done, why)
-            return
+            return True
         with self._lock:
             self.spilled += done
             self._spill_unlogged += done
@@ -855,6 +856,7 @@ class BackgroundRecorder:
         if due:
             self._flush_spill_log(why)
         self._backlog.wake()
+        return True
 
     def _flush_spill_log(self, why: str = "") -> None:
         with self._lock:
@@ -985,9 +987,13 @@ class BackgroundRecorder:
             self._s3_ok = True
             return True
 
-    def _store(self, puts: list[Put]) -> None:
-        """Write ``puts`` in turn; spill one still unwritten at the close deadline."""
+    def _store(self, puts: list[Put]) -> bool:
+        """Write ``puts`` in turn; spill one still unwritten at the close deadline.
+
+        ``True`` if each is stored or spilled again by this call.
+        """
         ident = threading.get_ident()
+        safe = True
         with self._lock:
             self._in_flight[ident] = list(puts)
         for put in puts:
@@ -996,7 +1002,7 @@ class BackgroundRecorder:
                 if ident in self._abandoned:
                     # close() already spilled these records.
                     self._abandoned.discard(ident)
-                    return
+                    return False
                 self._in_flight[ident].remove(put)
                 if stored:
                     self.written += put.records
@@ -1005,9 +1011,10 @@ class BackgroundRecorder:
                     while self._recent and now - self._recent[0][0] > _RATE_WINDOW:
                         self._recent.popleft()
             if not stored:
-                self._spill([put], "S3 still failing at shutdown")
+                safe = self._spill([put], "S3 still failing at shutdown") and safe
         with self._lock:
             self._in_flight.pop(ident, None)
+        return safe
 
     def _writer_loop(self) -> None:
         backlog = self._backlog
@@ -1030,7 +1037,9 @@ class BackgroundRecorder:
                 spilled = spill.take(self.batch_size)
                 if spilled:
                     # Loose capture lines go into files, whatever this recorder's layout.
-                    self._store(files_of_lines(spilled))
+                    if self._store(files_of_lines(spilled)):
+                        # Stored or spilled again: their spill file may go.
+                        spill.done(spilled)
                 elif items is None:
                     return
             except Exception as exc:  # a bug must not stop the writer
