@@ -7,6 +7,8 @@ for its ``ml2p_record_invoke_id`` hook.
 * :class:`OwnIdPredictor` overrides ``record_invoke_id``: the default id, then ``x``;
 * :class:`OwnRecordInvokePredictor` overrides ``record_invoke`` and passes each
   datum on to the default one (it counts the calls in ``calls``);
+* :class:`OwnInvokePredictor` and :class:`OwnBatchInvokePredictor` override
+  ``invoke`` or ``batch_invoke`` and pass the call on to the default one;
 * the plugin hook adds ``region`` (the datum's, or ``none``) after the model's id.
 """
 
@@ -36,6 +38,16 @@ class OwnRecordInvokePredictor(ScalePredictor):
         return super().record_invoke(datum, prediction)
 
 
+class OwnInvokePredictor(ScalePredictor):
+    def invoke(self, data):
+        return super().invoke(data)
+
+
+class OwnBatchInvokePredictor(ScalePredictor):
+    def batch_invoke(self, data):
+        return super().batch_invoke(data)
+
+
 class PlainModel(Model):
     PREDICTOR = ScalePredictor
 
@@ -46,3 +58,11 @@ class OwnIdModel(Model):
 
 class OwnRecordInvokeModel(Model):
     PREDICTOR = OwnRecordInvokePredictor
+
+
+class OwnInvokeModel(Model):
+    PREDICTOR = OwnInvokePredictor
+
+
+class OwnBatchInvokeModel(Model):
+    PREDICTOR = OwnBatchInvokePredictor

@@ -99,7 +99,12 @@ SERVER_WAYS = {
     "server, plugin": ("tests.recording_models.PlainModel", True, "plugin"),
     "server, own record_invoke_id": ("tests.recording_models.OwnIdModel", False, "own id"),
     "server, own record_invoke": ("tests.recording_models.OwnRecordInvokeModel", False, "default"),
+    "server, own invoke": ("tests.recording_models.OwnInvokeModel", False, "default"),
+    "server, own batch_invoke": ("tests.recording_models.OwnBatchInvokeModel", False, "default"),
 }
+#: The one server way whose capture records are made from the bodies alone: the
+#: predictor records as ModelPredictor does, no plugin names records.
+FROM_BODIES = "server"
 
 
 def server_env(aws, layout, **extra):
@@ -190,6 +195,10 @@ def test_every_server_way_ends_in_the_same_records(tmp_path, s3, aws, layout, wa
         assert len(lines) == (6 if way == "server, own record_invoke" else 4)
         stored = ["recordIds" in json.loads(line).get("ml2p", {}) for line in lines]
         assert all(stored) if naming != "default" or "record_invoke" in way else not any(stored)
+        # Which way the server took, decided once: the records above are the same either way.
+        from_bodies = "capture records are made from each request's bodies" in log
+        through = "capture records are made through the predictor's invoke" in log
+        assert (from_bodies, through) == (way == FROM_BODIES, way != FROM_BODIES), log
 
 
 # -- an independent reader of SageMaker's data capture format ---------------------------

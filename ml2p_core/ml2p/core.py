@@ -871,12 +871,14 @@ class ModelPredictor(_WithS3Client, _Hooked):
         * metadata: The result of calling .metadata().
         * result: The result of calling .result(data).
         """
-        metadata = self.metadata()
-        result = lifecycle.result(self, data)
-        prediction = {"metadata": metadata, "result": result}
+        prediction = self._prediction(data)
         if self.env.record_invokes:
             self._record_call([data], [prediction], batch=False)
         return prediction
+
+    def _prediction(self, data: Any) -> dict[str, Any]:
+        """What :meth:`invoke` returns, not recorded (the server records it from the bodies)."""
+        return {"metadata": self.metadata(), "result": lifecycle.result(self, data)}
 
     def batch_invoke(self, data: list[Any]) -> list[dict[str, Any]]:
         """Invokes the model on a batch of input data and returns the full result for each instance.
@@ -901,15 +903,19 @@ class ModelPredictor(_WithS3Client, _Hooked):
         * metadata: The result of calling .metadata().
         * result: The result of calling .batch_result(data).
         """
+        predictions = self._batch_predictions(data)
+        if self.env.record_invokes:
+            self._record_call(data, predictions, batch=True)
+        return predictions
+
+    def _batch_predictions(self, data: list[Any]) -> list[dict[str, Any]]:
+        """What :meth:`batch_invoke` returns, not recorded (see :meth:`_prediction`)."""
         metadata = self.metadata()
         results = lifecycle.batch_result(self, data)
         if results is None or len(results) != len(data):
             count = "no" if results is None else len(results)
             raise APIError(f"batch prediction returned {count} results for {len(data)} inputs")
-        predictions = [{"metadata": metadata, "result": result} for result in results]
-        if self.env.record_invokes:
-            self._record_call(data, predictions, batch=True)
-        return predictions
+        return [{"metadata": metadata, "result": result} for result in results]
 
     def record_invoke_id(self, datum: Any, prediction: Any) -> dict[str, str]:
         """Return an id for an invocation record.

@@ -313,7 +313,15 @@ class RecordingPlan:
       implements ``ml2p_record_invoke_id`` and the predictor keeps the default
       ``record_invoke_id``), made when the record is written;
     * ``destination``, and the layout and KMS key of the recorder made for a
-      predictor without one (``ML2P_RECORD_LAYOUT``, ``ML2P_RECORD_KMS_KEY_ID``).
+      predictor without one (``ML2P_RECORD_LAYOUT``, ``ML2P_RECORD_KMS_KEY_ID``);
+    * ``from_bodies``: whether the record of an ``invoke`` or ``batch_invoke``
+      call holds nothing its request and response bodies, their time and
+      their count do not: ``invoke``, ``batch_invoke``, ``record_invoke`` and
+      ``record_invoke_id`` are :class:`~ml2p.core.ModelPredictor`'s own and
+      no plugin implements ``ml2p_record_invoke_id`` (the ids are the default
+      ones). The server then makes a request's ``capture`` line from its
+      bodies without a :class:`Record`
+      (:meth:`ml2p.serving.recorder.BackgroundRecorder.admit_bodies`).
     """
 
     def __init__(self, predictor: ModelPredictor):
@@ -329,6 +337,12 @@ class RecordingPlan:
         self._default_ids = (
             cls.record_invoke_id is ModelPredictor.record_invoke_id
             and pm.record_ids_from_model_only()
+        )
+        self.from_bodies = (
+            self._default_ids
+            and not self.record_invoke
+            and cls.invoke is ModelPredictor.invoke
+            and cls.batch_invoke is ModelPredictor.batch_invoke
         )
         if pm.record_ids_from_model_only():
             # Only the model names records: skip pluggy's call machinery.

@@ -407,12 +407,30 @@ class PredictionApp:
         are kept only once the answer has reached the connection
         (:meth:`_deliver`); an answer other than 200 keeps none.
         """
-        recorder = self.model.recorder
+        model = self.model
+        recorder = model.recorder
         if recorder is None:
-            return (*self._predict(job), None)
+            status, kind, payload, _ = self._predict(job)
+            return status, kind, payload, None
+        folder = model.bodies_folder
+        if folder is not None:
+            # The record holds nothing the bodies do not (decided once per
+            # predictor): no Record made, none held while predicting.
+            status, kind, payload, count = self._predict(job, recorded=False)
+            if not count:
+                return status, kind, payload, None
+            if status != 200:
+                # Predicted, then not answered: counted and logged as a held record is.
+                recorder.not_kept(count, f"the prediction was answered {status}")
+                return status, kind, payload, None
+            body, _, _, content_type = job
+            held = recorder.admit_bodies(
+                folder, count, body, content_type or _JSON_TYPE, payload, kind
+            )
+            return status, kind, payload, held
         held = recorder.hold()
         try:
-            status, kind, payload = self._predict(job)
+            status, kind, payload, _ = self._predict(job)
         finally:
             recorder.unhold()
         if not held:
@@ -427,21 +445,35 @@ class PredictionApp:
         recorder.admit(held)
         return status, kind, payload, held
 
-    def _predict(self, job: Job) -> tuple[int, bytes, bytes]:
+    def _predict(self, job: Job, recorded: bool = True) -> tuple[int, bytes, bytes, int]:
+        """The status, Content-Type and body of the answer to ``job``, and the data predicted.
+
+        Through the predictor's ``invoke`` or ``batch_invoke``, or, not
+        ``recorded``, through what they return without recording it
+        (:meth:`_handle` records the request from its bodies). The data
+        predicted are counted even when the answer then fails.
+        """
         body, in_kind, (out_kind, out_header), _ = job
+        count = 0
         try:
             request = bodies.decode_request(body, in_kind, self._strategy)
             predictor = self.model.predictor
+            data = request.data
             if not request.batch:
-                answer = predictor.invoke(request.data)
-            elif request.data:
-                answer = predictor.batch_invoke(request.data)
+                answer = predictor.invoke(data) if recorded else predictor._prediction(data)
+                count = 1
+            elif data:
+                if recorded:
+                    answer = predictor.batch_invoke(data)
+                else:
+                    answer = predictor._batch_predictions(data)
+                count = len(data)
             else:
                 answer = []
-            return 200, out_header, bodies.encode_response(request, answer, out_kind)
+            return 200, out_header, bodies.encode_response(request, answer, out_kind), count
         except bodies.RequestError as exc:
             # The server's own: 0.6's {"message"} shape, without details.
-            return exc.status_code, b"application/json", bodies.error_body(exc.message)
+            return exc.status_code, b"application/json", bodies.error_body(exc.message), count
         except APIError as exc:
             status = exc.status_code if 400 <= exc.status_code <= 599 else 500
             if status >= 500:
@@ -455,13 +487,13 @@ class PredictionApp:
                 payload = bodies.json_body(exc.to_dict())
             except (TypeError, ValueError):
                 payload = bodies.error_body(str(exc.message))
-            return status, b"application/json", payload
+            return status, b"application/json", payload, count
         except BaseException as exc:
             pm = self.model.plugin_manager()
             plugin = plugin_of(exc, pm)
             logger.error("invocation failed: %s", failure_summary(exc, pm), exc_info=exc)
             payload = bodies.error_body("internal error", error=type(exc).__name__, plugin=plugin)
-            return 500, b"application/json", payload
+            return 500, b"application/json", payload, count
 
     # -- lifespan -----------------------------------------------------------
 

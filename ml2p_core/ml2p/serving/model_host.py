@@ -25,13 +25,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from ml2p import __version__, lifecycle
-from ml2p.core import SageMakerEnv
+from ml2p.core import ModelPredictor, SageMakerEnv
+from ml2p.record_format import CAPTURE
 from ml2p.runtime import failure_summary
 from ml2p.serving.bodies import json_body
 
 logger = logging.getLogger("ml2p.serving")
 
-__all__ = ["TEARDOWN_TIMEOUT", "ModelHost"]
+__all__ = ["TEARDOWN_TIMEOUT", "ModelHost", "bodies_folder"]
 
 #: Seconds the teardown hooks may take at shutdown.
 TEARDOWN_TIMEOUT = 5.0
@@ -82,6 +83,10 @@ class ModelHost:
         #: the answer is sent (:meth:`~ml2p.serving.recorder.BackgroundRecorder.hold`),
         #: else ``None``; known once ready.
         self.recorder: Any = None
+        #: The capture folder of the predictor's records when the server makes
+        #: each request's record from its bodies alone (:func:`bodies_folder`),
+        #: else ``None``; known once ready.
+        self.bodies_folder: str | None = None
 
     def start(self) -> None:
         """Make the predictor and set it up on a thread of its own; return at once.
@@ -188,6 +193,15 @@ class ModelHost:
         )
         recorder = getattr(predictor, "recorder", None)
         self.recorder = recorder if callable(getattr(recorder, "hold", None)) else None
+        self.bodies_folder = bodies_folder(predictor, self.recorder)
+        if getattr(self.recorder, "layout", None) == CAPTURE:
+            logger.info(
+                "capture records are made %s",
+                "from each request's bodies"
+                if self.bodies_folder is not None
+                else "through the predictor's invoke and batch_invoke (its class or a plugin "
+                "takes part in recording)",
+            )
         self.ready = True
 
     def _teardown(self, predictor: Any, wait: float) -> None:
@@ -211,3 +225,31 @@ class ModelHost:
             logger.info("model torn down")
         else:
             logger.error("model teardown still running after %g s", wait)
+
+
+def bodies_folder(predictor: Any, recorder: Any) -> str | None:
+    """Where ``predictor``'s records go if the server may make them from the bodies alone.
+
+    That is, the ``capture`` folder of its destination when ``recorder``
+    (the one the server holds records with) writes the ``capture`` layout,
+    invocations are recorded and the predictor's recording plan says its
+    records hold nothing more than the bodies
+    (``from_bodies`` of :class:`ml2p.recording.RecordingPlan`); else ``None``: every
+    other predictor records through its own ``invoke`` and ``batch_invoke``.
+    Decided once per predictor.
+    """
+    if (
+        recorder is None
+        or getattr(recorder, "layout", None) != CAPTURE
+        or not callable(getattr(recorder, "admit_bodies", None))
+        or getattr(predictor, "recorder", None) is not recorder
+        or not isinstance(predictor, ModelPredictor)
+        or not predictor.env.record_invokes
+    ):
+        return None
+    try:
+        plan = predictor._recording_plan()
+    except Exception:
+        # No destination (ML2P_S3_URL unset): the general path says so on each record.
+        return None
+    return plan.destination.capture_folder if plan.from_bodies else None

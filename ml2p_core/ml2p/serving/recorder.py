@@ -385,18 +385,27 @@ class Held:
     Made by :meth:`BackgroundRecorder.hold`; :meth:`BackgroundRecorder.admit`
     turns ``records`` into what the queue keeps of them (``items``) and tells
     in ``reserved`` whether the queue has room waiting for them.
+    :meth:`BackgroundRecorder.admit_bodies` makes one already admitted, from
+    the item it made (``items``, ``count`` data of ``size`` bytes).
     """
 
     __slots__ = ("bodies", "count", "items", "records", "reserved", "size")
 
-    def __init__(self, bodies: bool = True) -> None:
+    def __init__(
+        self,
+        bodies: bool = True,
+        items: list[Any] | None = None,
+        count: int = 0,
+        size: int = 0,
+        reserved: bool = False,
+    ) -> None:
         #: Whether the layout keeps the request's bodies (``capture``).
         self.bodies = bodies
         self.records: list[Record] = []
-        self.items: list[Any] = []
-        self.count = 0
-        self.size = 0
-        self.reserved = False
+        self.items: list[Any] = [] if items is None else items
+        self.count = count
+        self.size = size
+        self.reserved = reserved
 
     def __bool__(self) -> bool:
         return self.count > 0
@@ -692,6 +701,30 @@ class BackgroundRecorder:
         held.records = []
         held.reserved = self._reserve(held.count, held.size, wait)
 
+    def admit_bodies(
+        self,
+        folder: str,
+        count: int,
+        request: bytes,
+        request_type: bytes,
+        response: bytes,
+        response_type: bytes,
+    ) -> Held:
+        """Hold and admit the ``capture`` record of one request, made from its bodies alone.
+
+        For a predictor whose records hold nothing more than that
+        (``from_bodies`` of :class:`ml2p.recording.RecordingPlan`): the record of its
+        ``count`` data, made now, with the default ids, going to ``folder``
+        (its destination's capture folder), is queued as :meth:`hold`,
+        :meth:`record` of a :class:`~ml2p.recording.Record` carrying these
+        bodies and :meth:`admit` would queue it, without making the
+        ``Record``. The bodies and their Content-Type header values are
+        bytes, as received and sent. Then :meth:`commit` or :meth:`discard`.
+        """
+        item = (folder, time.time(), count, request, request_type, response, response_type, None)
+        size = _captured_size(item)
+        return Held(True, [item], count, size, self._reserve(count, size, True))
+
     def commit(self, held: Held) -> None:
         """Queue the held records: the caller received the prediction. Never waits."""
         if not held.count:
@@ -714,9 +747,17 @@ class BackgroundRecorder:
         if held.reserved:
             held.reserved = False
             self._backlog.unreserve(held.count, held.size)
+        self.not_kept(held.count, why)
+
+    def not_kept(self, count: int, why: str) -> None:
+        """Count ``count`` data predicted but not recorded (their caller did not get them); log why.
+
+        For data whose records were never held (:meth:`admit_bodies` makes
+        them only for an answer to send); :meth:`discard` says the same of held ones.
+        """
         with self._lock:
-            self.discarded += held.count
-        logger.info("%d invocation record(s) not kept: %s", held.count, why)
+            self.discarded += count
+        logger.info("%d invocation record(s) not kept: %s", count, why)
 
     # -- what an operator sees ------------------------------------------------
 
