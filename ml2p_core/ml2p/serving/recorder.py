@@ -269,6 +269,10 @@ class _Backlog:
         Takes no lock without ``split`` (see the class documentation).
         """
         now = time.monotonic()
+        if not self.split and len(items) == 1:
+            # A request's one item, on the event loop: one append, nothing else.
+            self._arrivals.append((now, items[0], count, size))
+            return
         if len(items) == 1:
             entries = [(now, items[0], count, size)]
         else:
@@ -723,7 +727,9 @@ class BackgroundRecorder:
         """
         item = (folder, time.time(), count, request, request_type, response, response_type, None)
         size = _captured_size(item)
-        return Held(True, [item], count, size, self._reserve(count, size, True))
+        # Room at once, as nearly always; else wait for it as record() does.
+        reserved = self._backlog.reserve(count, size, 0.0) or self._reserve(count, size, True)
+        return Held(True, [item], count, size, reserved)
 
     def commit(self, held: Held) -> None:
         """Queue the held records: the caller received the prediction. Never waits."""
