@@ -250,8 +250,8 @@ def test_page_reader_conventions():
     ("caller", "callee", "holds"),
     [
         # Through an import, and through ``self``.
-        ("ml2p.core.ModelPredictor.invoke", "ml2p.lifecycle.result", True),
-        ("ml2p.core.ModelPredictor.invoke", "ml2p.core.ModelPredictor.metadata", True),
+        ("ml2p.core.ModelPredictor._prediction", "ml2p.lifecycle.result", True),
+        ("ml2p.core.ModelPredictor._prediction", "ml2p.core.ModelPredictor.metadata", True),
         # Inherited: plugin_manager is defined on _Hooked.
         ("ml2p.lifecycle.setup", "ml2p.core.ModelPredictor.plugin_manager", True),
         # A hook call.
