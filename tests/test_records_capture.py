@@ -156,6 +156,41 @@ def test_the_servers_writers_make_the_line_build_line_makes(
     assert read["input"][0] == text and read["input"][2] == body and read["event_id"] == "e-1"
 
 
+_BODIES = st.binary(max_size=300) | st.sampled_from([b'{"x": 1.5}', '{"é": "\\"\\n"}'.encode()])
+_CAPTURED = st.tuples(
+    _BODIES,
+    st.sampled_from([b"application/json", b"text/csv", b"image/png"]),
+    _BODIES,
+    st.sampled_from([b"application/json", b"application/jsonlines"]),
+    st.none() | st.lists(st.text(max_size=10), max_size=2).map(tuple),
+    st.floats(min_value=WHEN, max_value=WHEN + 3000),
+)
+
+
+@given(parts=st.lists(_CAPTURED, min_size=1, max_size=30), run_bytes=st.integers(1, 2000))
+def test_a_file_made_in_runs_holds_the_lines_capture_line_makes(parts, run_bytes):
+    # The writers make a run's lines together when they can (one content type
+    # each way, default ids, UTF-8 bodies) and one by one otherwise: the same
+    # bytes either way, whatever the mix and wherever runs end.
+    from ml2p.serving import record_encoding
+
+    folder = "f/"
+    items = [
+        (folder, when, 1, body, request_type, response, response_type, ids)
+        for body, request_type, response, response_type, ids, when in parts
+    ]
+    json_type = b"application/json"
+    uniform = [(*item[:4], json_type, item[5], json_type, None) for item in items]
+    for group in (items, uniform):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(record_encoding, "LINES_RUN_BYTES", run_bytes)
+            lines = record_encoding._lines(group)
+        assert len(lines) == len(group)
+        for item, line in zip(group, lines):
+            event_id = json.loads(line)["eventMetadata"]["eventId"]
+            assert line == record_encoding.capture_line(item, event_id)
+
+
 # -- keys ---------------------------------------------------------------------
 
 

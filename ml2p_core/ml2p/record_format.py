@@ -78,9 +78,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
@@ -227,9 +228,10 @@ _JSON_KINDS = frozenset({JSON, *JSONLINES_TYPES})
 
 # content type -> (its JSON string, the encoding SageMaker would use for it)
 _TYPES: dict[str, tuple[str, str]] = {}
-# (content type as text or as header bytes, mode) -> (a part's text up to its data, encoding)
-_OPENINGS: dict[tuple[str | bytes, str], tuple[str, str]] = {}
-#: Most content types whose texts are kept (a handful in practice; never grow without bound).
+# (request type, its encoding, response type, its encoding) -> the line's constant texts
+_LINE_PARTS: dict[tuple[str | bytes, str, str | bytes, str], tuple[str, str, str, str, str]] = {}
+#: Most content types (and pairs of them) whose texts are kept (a handful in practice;
+#: never grow without bound).
 _MOST_TYPES = 256
 
 
@@ -243,47 +245,65 @@ def capture_encoding(content_type: str) -> str:
     return _type(content_type)[1]
 
 
-def _type(content_type: str) -> tuple[str, str]:
-    known = _TYPES.get(content_type)
+def _type(content_type: str | bytes) -> tuple[str, str]:
+    """A content type's JSON string and encoding; header bytes are read as Latin-1, as HTTP's."""
+    known = _TYPES.get(content_type)  # type: ignore[arg-type]
     if known is None:
-        kind = media_type(content_type)
+        text = content_type if isinstance(content_type, str) else content_type.decode("latin-1")
+        kind = media_type(text)
         if kind in _JSON_KINDS:
             encoding = JSON_ENCODING
         elif kind == CSV:
             encoding = CSV_ENCODING
         else:
             encoding = BASE64_ENCODING
-        known = (encode_basestring(content_type), encoding)
+        known = (encode_basestring(text), encoding)
         if len(_TYPES) < _MOST_TYPES:
-            _TYPES[content_type] = known
+            _TYPES[content_type] = known  # type: ignore[index]
     return known
 
 
-def _opening(content_type: str | bytes, mode: str) -> tuple[str, str]:
-    """``{"observedContentType":...,"mode":...,"data":`` of a part, and its encoding.
+def _line_parts(
+    request_type: str | bytes,
+    request_encoding: str,
+    response_type: str | bytes,
+    response_encoding: str,
+) -> tuple[str, str, str, str, str]:
+    """The constant texts of a line, around what varies per line.
 
-    ``content_type`` is text, or the header's bytes as the server has them
-    (read as Latin-1, as HTTP header values are).
+    A line is ``parts[0]``, the input's ``data`` (a JSON string),
+    ``parts[1]``, the output's ``data``, ``parts[2]``, the ``eventId``
+    member's value (a JSON string, followed by ``inferenceId`` if any),
+    ``parts[3]``, the ``inferenceTime``, ``parts[4]``, then the members
+    ending the line (:func:`ids_text`) and its closing brace. The one place
+    a line is laid out.
     """
-    known = _OPENINGS.get((content_type, mode))
+    key = (request_type, request_encoding, response_type, response_encoding)
+    known = _LINE_PARTS.get(key)
     if known is None:
-        text = content_type if isinstance(content_type, str) else content_type.decode("latin-1")
-        quoted_type, encoding = _type(text)
-        known = (f'{{"observedContentType":{quoted_type},"mode":"{mode}","data":', encoding)
-        if len(_OPENINGS) < 2 * _MOST_TYPES:
-            _OPENINGS[(content_type, mode)] = known
+        known = (
+            f'{{"captureData":{{"endpointInput":{{"observedContentType":{_type(request_type)[0]},'
+            '"mode":"INPUT","data":',
+            f',"encoding":"{request_encoding}"}},"endpointOutput":{{"observedContentType":'
+            f'{_type(response_type)[0]},"mode":"OUTPUT","data":',
+            f',"encoding":"{response_encoding}"}}}},"eventMetadata":{{"eventId":',
+            ',"inferenceTime":"',
+            f'"}},"eventVersion":"{EVENT_VERSION}"',
+        )
+        if len(_LINE_PARTS) < _MOST_TYPES:
+            _LINE_PARTS[key] = known
     return known
 
 
-def _part(body: bytes, content_type: str | bytes, mode: str) -> tuple[str, str, str]:
-    """A part's opening, its ``data`` (a JSON string) and its encoding."""
-    opening, encoding = _opening(content_type, mode)
+def _body_data(body: bytes, content_type: str | bytes) -> tuple[str, str]:
+    """A body's ``data`` (a JSON string) and its encoding."""
+    encoding = _type(content_type)[1]
     if encoding != BASE64_ENCODING:
         try:
-            return opening, encode_basestring(body.decode("utf-8")), encoding
+            return encode_basestring(body.decode("utf-8")), encoding
         except UnicodeDecodeError:
             pass
-    return opening, f'"{base64.b64encode(body).decode("ascii")}"', BASE64_ENCODING
+    return f'"{base64.b64encode(body).decode("ascii")}"', BASE64_ENCODING
 
 
 def ids_text(record_ids: Sequence[str] | None) -> str:
@@ -311,19 +331,55 @@ def line_text(
     ``event_id`` as a JSON string, ``inference_time`` as :func:`posix_time`
     writes it, ``extra`` the members ending the line (:func:`ids_text`);
     ``end`` follows the line (a newline). Content types are text or header
-    bytes. The one place a line is laid out: :func:`build_line` and the
-    server's writers (:func:`ml2p.serving.record_encoding.capture_line`,
-    which make thousands at a time) both use it.
+    bytes. :func:`build_line` and the server's writers
+    (:func:`ml2p.serving.record_encoding.capture_line`) use it;
+    :func:`line_texts` makes many lines of one kind at once.
     """
-    in_opening, in_data, in_encoding = _part(request_body, request_type, "INPUT")
-    out_opening, out_data, out_encoding = _part(response_body, response_type, "OUTPUT")
-    # One f-string: the line, bodies included, is copied once, as the writer's hot path needs.
-    return (
-        f'{{"captureData":{{"endpointInput":{in_opening}{in_data},"encoding":"{in_encoding}"}},'
-        f'"endpointOutput":{out_opening}{out_data},"encoding":"{out_encoding}"}}}},'
-        f'"eventMetadata":{{"eventId":{event_id},'
-        f'"inferenceTime":"{inference_time}"}},"eventVersion":"{EVENT_VERSION}"{extra}}}{end}'
-    )
+    in_data, in_encoding = _body_data(request_body, request_type)
+    out_data, out_encoding = _body_data(response_body, response_type)
+    p0, p1, p2, p3, p4 = _line_parts(request_type, in_encoding, response_type, out_encoding)
+    # One f-string: the line, bodies included, is copied once (a %-format copies it more).
+    return f"{p0}{in_data}{p1}{out_data}{p2}{event_id}{p3}{inference_time}{p4}{extra}}}{end}"
+
+
+def line_texts(
+    request_bodies: Iterable[bytes],
+    request_type: str | bytes,
+    response_bodies: Iterable[bytes],
+    response_type: str | bytes,
+    event_ids: Iterable[str],
+    inference_times: Iterable[str],
+    end: str = "",
+) -> list[str] | None:
+    """The lines :func:`line_text` makes for many requests with the same content types.
+
+    For requests whose record ids are the default ones (nothing stored) and
+    whose bodies are all stored as text: ``None`` if a content type or a
+    body that is not UTF-8 needs base64, for the caller to make the lines
+    one by one. ``event_ids`` are JSON strings. Every step is C-level
+    iteration over all the requests (decoding, escaping, one ``str.join``
+    per line): no Python step per line, which the server's writers need,
+    making thousands at a time while the serving threads wait for the GIL.
+    """
+    in_encoding = _type(request_type)[1]
+    out_encoding = _type(response_type)[1]
+    if BASE64_ENCODING in (in_encoding, out_encoding):
+        return None
+    try:
+        in_data = list(map(encode_basestring, map(_utf8, request_bodies)))
+        out_data = list(map(encode_basestring, map(_utf8, response_bodies)))
+    except UnicodeDecodeError:
+        return None
+    p0, p1, p2, p3, p4 = _line_parts(request_type, in_encoding, response_type, out_encoding)
+    same = itertools.repeat
+    pieces = zip(
+        same(p0), in_data, same(p1), out_data, same(p2), event_ids, same(p3), inference_times,
+        same(p4 + "}" + end),
+    )  # fmt: skip
+    return list(map("".join, pieces))
+
+
+_utf8 = bytes.decode
 
 
 def build_line(

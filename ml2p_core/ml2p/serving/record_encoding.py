@@ -38,6 +38,8 @@ spilled, logged), they keep them.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import logging
 import operator
@@ -47,7 +49,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ml2p.record_format import CAPTURE, capture_key, ids_text, line_text, posix_time
+from ml2p.record_format import CAPTURE, capture_key, ids_text, line_text, line_texts, posix_time
 from ml2p.record_ids import default_ids, uuid4_text, uuid4_texts
 from ml2p.recording import Record
 
@@ -275,6 +277,34 @@ def capture_line(item: Captured, event_id: str | None = None) -> bytes:
 
 #: Seconds of line making between two offers of the GIL.
 LINES_SLICE_SECONDS = 0.0002
+#: Lines are made in runs of at most this many body bytes (a line costs about
+#: :data:`_LINE_COST` more), the clock read once per run.
+LINES_RUN_BYTES = 32768
+_LINE_COST = 512
+
+_REQUEST, _REQUEST_TYPE = operator.itemgetter(3), operator.itemgetter(4)
+_RESPONSE, _RESPONSE_TYPE = operator.itemgetter(5), operator.itemgetter(6)
+_IDS = operator.itemgetter(7)
+_quoted = '"{}"'.format
+
+
+def _runs(items: Sequence[Captured]) -> list[int]:
+    """Where runs of about :data:`LINES_RUN_BYTES` of ``items`` end (each holds at least one).
+
+    A Python step per run, not per item: the costs are summed by C-level
+    iteration, and each run's end found by bisection.
+    """
+    # costs[i]: what the first i items cost (their bodies' bytes and _LINE_COST each).
+    requests = itertools.accumulate(map(len, map(_REQUEST, items)), initial=0)
+    responses = itertools.accumulate(map(len, map(_RESPONSE, items)), initial=0)
+    lines = range(0, _LINE_COST * (len(items) + 1), _LINE_COST)
+    costs = list(map(sum, zip(requests, responses, lines)))
+    ends = []
+    start, count = 0, len(items)
+    while start < count:
+        start = max(start + 1, bisect.bisect_right(costs, costs[start] + LINES_RUN_BYTES) - 1)
+        ends.append(start)
+    return ends
 
 
 def _lines(items: Sequence[Captured]) -> list[bytes]:
@@ -284,15 +314,46 @@ def _lines(items: Sequence[Captured]) -> list[bytes]:
     whole switch intervals (:func:`sys.getswitchinterval`) while the event
     loop and the prediction threads wait for it. Slices are measured in time
     (:data:`LINES_SLICE_SECONDS`), not lines: a line of a large batch takes
-    a hundred times longer than one of a single datum. The lines' event ids
-    are made together (:func:`~ml2p.record_ids.uuid4_texts`).
+    a hundred times longer than one of a single datum; the clock is read
+    after each run of about :data:`LINES_RUN_BYTES`. The lines' event ids
+    are made together (:func:`~ml2p.record_ids.uuid4_texts`). In the usual
+    case (the same content types, default ids) a run's lines are made
+    together too (:func:`~ml2p.record_format.line_texts`); else, or when a
+    body needs base64, one by one (:func:`capture_line`).
     """
+    event_ids = uuid4_texts(len(items))
+    request_types = set(map(_REQUEST_TYPE, items))
+    response_types = set(map(_RESPONSE_TYPE, items))
+    together = (
+        len(request_types) == 1
+        and len(response_types) == 1
+        and list(map(_IDS, items)).count(None) == len(items)
+    )
+    if together:
+        (request_type,) = request_types
+        (response_type,) = response_types
     lines: list[bytes] = []
-    append = lines.append
     clock = time.perf_counter
     until = clock() + LINES_SLICE_SECONDS
-    for item, event_id in zip(items, uuid4_texts(len(items))):
-        append(capture_line(item, event_id))
+    start = 0
+    for stop in _runs(items):
+        run, run_ids = items[start:stop], event_ids[start:stop]
+        texts = None
+        if together:
+            texts = line_texts(
+                map(_REQUEST, run),
+                request_type,
+                map(_RESPONSE, run),
+                response_type,
+                map(_quoted, run_ids),
+                map(posix_time, map(_TIME, run)),
+                "\n",
+            )
+        if texts is None:
+            lines.extend(map(capture_line, run, run_ids))
+        else:
+            lines.extend(map(str.encode, texts))
+        start = stop
         if clock() >= until:
             time.sleep(0)
             until = clock() + LINES_SLICE_SECONDS
