@@ -211,6 +211,20 @@ Captured = tuple[str, float, int, bytes, bytes, bytes, bytes, Optional[tuple[str
 _FOLDER, _TIME, _COUNT = operator.itemgetter(0), operator.itemgetter(1), operator.itemgetter(2)
 
 
+def capture_item(
+    folder: str,
+    when: float,
+    count: int,
+    request: bytes,
+    request_type: bytes,
+    response: bytes,
+    response_type: bytes,
+    ids: tuple[str, ...] | None = None,
+) -> Captured:
+    """The :data:`Captured` of one request: the one place its fields are put in order."""
+    return (folder, when, count, request, request_type, response, response_type, ids)
+
+
 def captured(record: Record) -> tuple[Captured, int]:
     """What the capture layout keeps of ``record``; and 1 if a value had to be replaced, else 0.
 
@@ -226,7 +240,7 @@ def captured(record: Record) -> tuple[Captured, int]:
         request, response, problem = _json_bodies(record)
         request_type = response_type = _JSON_TYPE_HEADER
     ids = record.record_ids()
-    item = (
+    item = capture_item(
         record.destination.capture_folder,
         record.time,
         record.count,

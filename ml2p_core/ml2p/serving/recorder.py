@@ -76,6 +76,7 @@ from ml2p.recording import Record, put_arguments
 from ml2p.serving.record_encoding import (
     Captured,
     Put,
+    capture_item,
     captured,
     files_of_lines,
     layout_puts,
@@ -238,12 +239,7 @@ class _Backlog:
             elif not (self._count or self._reserved):
                 # From empty: a sleeping writer must learn that records will come.
                 self._due.notify()
-            used = self._count + self._reserved
-            used_bytes = self._bytes + self._reserved_bytes
-            # As _full, inline: this runs for every request.
-            if (used or used_bytes) and (
-                used + count > self.capacity or used_bytes + size > self.capacity_bytes
-            ):
+            if self._full(count, size):
                 if timeout <= 0 or self.closing:
                     return False
                 deadline = time.monotonic() + timeout
@@ -725,11 +721,11 @@ class BackgroundRecorder:
         ``Record``. The bodies and their Content-Type header values are
         bytes, as received and sent. Then :meth:`commit` or :meth:`discard`.
         """
-        item = (folder, time.time(), count, request, request_type, response, response_type, None)
+        item = capture_item(
+            folder, time.time(), count, request, request_type, response, response_type
+        )
         size = _captured_size(item)
-        # Room at once, as nearly always; else wait for it as record() does.
-        reserved = self._backlog.reserve(count, size, 0.0) or self._reserve(count, size, True)
-        return Held(True, [item], count, size, reserved)
+        return Held(True, [item], count, size, self._reserve(count, size, wait=True))
 
     def commit(self, held: Held) -> None:
         """Queue the held records: the caller received the prediction. Never waits."""
