@@ -46,7 +46,7 @@ myst_heading_anchors = 3
 # are the only targets the nitpicky build (-n) is allowed to leave unresolved.
 _STDLIB = (
     "typing|collections|os|pathlib|logging|types|concurrent|json|tarfile|asyncio|_asyncio|socket"
-    "|datetime|http|subprocess|dataclasses"
+    "|datetime|http|subprocess|dataclasses|ssl"
 )
 nitpick_ignore_regex = [
     (r"py:.*", r"(boto3|botocore|pluggy|click|gunicorn|uvicorn|uvicorn_worker|yaml)(\..*)?"),

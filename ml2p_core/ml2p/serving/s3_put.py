@@ -1,4 +1,4 @@
-"""A light S3 PUT for the recorder's writers: botocore signs it, ``http.client`` sends it.
+"""A light S3 PUT for the recorder's writers: signed as botocore signs, sent over kept sockets.
 
 boto3's ``put_object`` runs botocore's whole request pipeline on every call
 (endpoint rules, event hooks, parameter checks, serialisation, retry
@@ -11,14 +11,23 @@ signing and sending, so :class:`LightPut` does only that:
   and signed but never sent (:func:`light_put_for`), so ``AWS_ENDPOINT_URL``,
   path or virtual-host addressing and regions are what the client would
   use; keys are URL-quoted as botocore quotes them;
-* each PUT is signed by botocore's ``S3SigV4Auth`` with the client's
-  credentials frozen at that PUT (refreshable credentials keep refreshing),
-  with the payload's SHA-256 as botocore signs it;
+* each PUT is signed with SigV4 (:mod:`ml2p.serving.sigv4`) exactly as
+  botocore's ``S3SigV4Auth`` signs the same request: the same signed
+  headers, canonical path and date, with the client's credentials frozen at
+  that PUT (refreshable credentials keep refreshing; a session token is sent
+  as ``X-Amz-Security-Token``). The payload's SHA-256 is signed, over HTTPS
+  as over HTTP: the light PUT sends no checksum header (boto3's own
+  ``put_object`` over HTTPS sends a CRC32 trailer instead, with an unsigned
+  streaming payload), and for a PUT without one ``S3SigV4Auth`` signs the
+  payload, unless the client's ``s3`` configuration sets
+  ``payload_signing_enabled`` to false: then ``UNSIGNED-PAYLOAD``, as there;
 * it sends ``Content-Type``, ``Content-Length`` and the headers of the extra
   ``put_object`` arguments (the SSE-KMS ones), named as botocore's S3 model
   names them;
-* one keep-alive connection per thread, with the client's connect and read
-  timeouts; a kept connection the server has closed is opened again once.
+* one keep-alive HTTP/1.1 connection per thread
+  (:mod:`ml2p.serving.http_connection`, not ``http.client``), with the
+  client's connect and read timeouts; a kept connection the server has
+  closed is opened again once.
 
 Answers: 2xx is stored; a 5xx, a throttle (429, ``SlowDown``,
 ``Throttling``) or S3's ``RequestTimeout`` raises :class:`PutFailed`, and a
@@ -36,15 +45,18 @@ the client configures one, and the recorder uses boto3.
 
 from __future__ import annotations
 
-import http.client
 import os
 import re
 import ssl
 import threading
 import uuid
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
+
+from ml2p.serving.http_connection import HTTPConnection
+from ml2p.serving.sigv4 import PutSigner
 
 __all__ = [
     "LightPut",
@@ -68,6 +80,9 @@ RETRIED_CODES = frozenset(
     {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError"}
 )
 _CODE = re.compile(rb"<Code>([^<]{1,200})</Code>")
+_UNSENDABLE = re.compile(r"[\r\n\0]")
+#: What botocore's signer reads of a client configured not to sign payloads.
+_UNSIGNED_PAYLOAD_CONFIG = SimpleNamespace(s3={"payload_signing_enabled": False})
 _CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
 
@@ -102,7 +117,7 @@ class _Prepared(Exception):
 
 
 class LightPut:
-    """PUT objects into one bucket, signed by botocore, over keep-alive connections.
+    """PUT objects into one bucket, signed as botocore signs them, over keep-alive connections.
 
     Build it with :func:`light_put_for`. Thread-safe: each thread has its own connection.
 
@@ -118,6 +133,9 @@ class LightPut:
     :param verify: HTTPS: check the server's certificate against botocore's CA
         bundle (``True``), the bundle at this path, or not at all (``False``), as
         botocore's ``verify``.
+    :param sign_payload: Sign the body's SHA-256 (``True``, what botocore does
+        for these PUTs unless the client's ``s3`` configuration sets
+        ``payload_signing_enabled`` to false) or send ``UNSIGNED-PAYLOAD``.
     """
 
     def __init__(
@@ -131,9 +149,8 @@ class LightPut:
         read_timeout: float = 15.0,
         user_agent: str = "ml2p",
         verify: bool | str = True,
+        sign_payload: bool = True,
     ):
-        from botocore.auth import S3SigV4Auth
-        from botocore.awsrequest import AWSRequest
         from botocore.utils import percent_encode
 
         parts = urlsplit(prefix)
@@ -143,13 +160,16 @@ class LightPut:
         self.region = region
         self.signing_name = signing_name
         self.credentials = credentials
-        self.headers = dict(headers or {})
+        self.headers = {str(name): _text(value) for name, value in (headers or {}).items()}
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.user_agent = user_agent
+        for name, value in (*self.headers.items(), ("User-Agent", user_agent)):
+            if _UNSENDABLE.search(f"{name}{value}") or not name:
+                raise LightPutUnavailable(f"cannot send the header {name!r}: {value!r}")
         self._https = parts.scheme == "https"
         self._host = parts.hostname
-        self._port = parts.port
+        self._port = parts.port or (443 if self._https else 80)
         self._ssl: ssl.SSLContext | None = None
         if self._https:
             from botocore.httpsession import get_cert_path
@@ -160,22 +180,65 @@ class LightPut:
             if verify is False:
                 self._ssl.check_hostname = False
                 self._ssl.verify_mode = ssl.CERT_NONE
-        self._signer = S3SigV4Auth
-        self._request = AWSRequest
+        # The Host header as http.client sends it and SigV4 signs it.
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        if self._port != (443 if self._https else 80):
+            host = f"{host}:{self._port}"
+        self._signer = PutSigner(host, region, signing_name, self.headers, sign_payload)
+        self._path = parts.path
+        # The fixed headers sent besides the signed ones (a fixed Content-Type is signed).
+        self._sent = {n: v for n, v in self.headers.items() if n.lower() != "content-type"}
+        self._fixed_head = "".join(
+            f"{name}: {value}\r\n"
+            for name, value in {"Host": host, "User-Agent": user_agent, **self._sent}.items()
+        )
         self._quote = percent_encode
         self._local = threading.local()
+        # Tests compare with botocore's own signer by turning this on.
+        self._botocore_signs = False
 
     def url(self, key: str) -> str:
         """The URL of ``key``, quoted as botocore quotes a key."""
         return self.prefix + self._quote(key, safe="/~")
 
     def signed(self, key: str, body: bytes, content_type: str) -> Any:
-        """The ``AWSRequest`` of the PUT of ``key``, signed now (not sent)."""
-        headers = {"Content-Type": content_type, **self.headers}
-        request = self._request(method="PUT", url=self.url(key), data=body, headers=headers)
+        """The ``AWSRequest`` of the PUT of ``key``, signed now (not sent), as :meth:`put` signs it.
+
+        "Now" is botocore's clock (``botocore.auth.get_current_datetime``).
+        """
+        from botocore import auth
+        from botocore.awsrequest import AWSRequest
+
+        quoted = self._quote(key, safe="/~")
+        timestamp = auth.get_current_datetime().strftime(auth.SIGV4_TIMESTAMP)
+        headers = self._signed_headers(quoted, body, content_type, timestamp)
+        return AWSRequest(
+            method="PUT", url=self.prefix + quoted, data=body, headers={**self._sent, **headers}
+        )
+
+    def _signed_headers(
+        self, quoted: str, body: bytes, content_type: str, timestamp: str | None = None
+    ) -> dict[str, str]:
+        """The headers that sign the PUT of ``body`` to the ``quoted`` key, besides the fixed ones.
+
+        Signed by :class:`~ml2p.serving.sigv4.PutSigner` at ``timestamp`` (default: now),
+        or, when tests turn ``_botocore_signs`` on, by botocore's ``S3SigV4Auth`` on
+        botocore's clock. The credentials are frozen now.
+        """
         frozen = self.credentials.get_frozen_credentials()
-        self._signer(frozen, self.signing_name, self.region).add_auth(request)
-        return request
+        if not self._botocore_signs:
+            return self._signer.sign(self._path + quoted, body, content_type, frozen, timestamp)
+        from botocore import auth
+        from botocore.awsrequest import AWSRequest
+
+        headers = {"Content-Type": content_type, **self.headers}
+        request = AWSRequest(method="PUT", url=self.prefix + quoted, data=body, headers=headers)
+        if not self._signer.sign_payload:
+            request.context["client_config"] = _UNSIGNED_PAYLOAD_CONFIG
+        auth.S3SigV4Auth(frozen, self.signing_name, self.region).add_auth(request)
+        return {
+            name: _text(value) for name, value in request.headers.items() if name not in self._sent
+        }
 
     def put(self, key: str, body: bytes, content_type: str) -> None:
         """Store ``body`` at ``key``.
@@ -184,13 +247,17 @@ class LightPut:
         :raises PutRefused: S3 answered another error (use boto3).
         :raises OSError: the network failed (retry).
         """
-        request = self.signed(key, body, content_type)
-        target = urlsplit(request.url)
-        path = target.path + (f"?{target.query}" if target.query else "")
-        headers = {name: _text(value) for name, value in request.headers.items()}
-        headers["Content-Length"] = str(len(body))
-        headers["User-Agent"] = self.user_agent
-        status, answer = self._send(path, headers, body)
+        quoted = self._quote(key, safe="/~")
+        signed = self._signed_headers(quoted, body, content_type)
+        head = "".join(
+            (
+                f"PUT {self._path}{quoted} HTTP/1.1\r\n",
+                self._fixed_head,
+                *[f"{name}: {value}\r\n" for name, value in signed.items()],
+                f"Content-Length: {len(body)}\r\n\r\n",
+            )
+        ).encode("latin-1")
+        status, answer = self._send(head, body)
         if 200 <= status < 300:
             return
         found = _CODE.search(answer)
@@ -199,14 +266,15 @@ class LightPut:
             raise PutFailed(status, code)
         raise PutRefused(status, code)
 
-    def _send(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+    def _send(self, head: bytes, body: bytes) -> tuple[int, bytes]:
         connection = getattr(self._local, "connection", None)
         reused = connection is not None
         if connection is None:
             connection = self._connect()
         try:
-            return self._exchange(connection, path, headers, body)
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            return self._exchange(connection, head, body)
+        except (ConnectionResetError, BrokenPipeError):
+            # RemoteDisconnected is a ConnectionResetError.
             self.close_connection()
             if not reused:
                 raise
@@ -216,37 +284,21 @@ class LightPut:
         # The server closed the kept connection while it was idle: once more on a new one.
         connection = self._connect()
         try:
-            return self._exchange(connection, path, headers, body)
+            return self._exchange(connection, head, body)
         except BaseException:
             self.close_connection()
             raise
 
-    def _exchange(
-        self,
-        connection: http.client.HTTPConnection,
-        path: str,
-        headers: dict[str, str],
-        body: bytes,
-    ) -> tuple[int, bytes]:
-        connection.request("PUT", path, body=body, headers=headers)
-        response = connection.getresponse()
-        answer = response.read()
-        if response.will_close:
+    def _exchange(self, connection: HTTPConnection, head: bytes, body: bytes) -> tuple[int, bytes]:
+        answer = connection.exchange(head, body)
+        if answer.will_close:
             self.close_connection()
-        return response.status, answer
+        return answer.status, answer.body
 
-    def _connect(self) -> http.client.HTTPConnection:
-        connection: http.client.HTTPConnection
-        if self._https:
-            connection = http.client.HTTPSConnection(
-                self._host, self._port, timeout=self.connect_timeout, context=self._ssl
-            )
-        else:
-            connection = http.client.HTTPConnection(
-                self._host, self._port, timeout=self.connect_timeout
-            )
-        connection.connect()
-        connection.sock.settimeout(self.read_timeout)
+    def _connect(self) -> HTTPConnection:
+        connection = HTTPConnection(
+            self._host, self._port, self.connect_timeout, self.read_timeout, self._ssl
+        )
         self._local.connection = connection
         return connection
 
@@ -351,4 +403,6 @@ def light_put_for(
         read_timeout=float(config.read_timeout),
         user_agent=f"ml2p-light-put {_text(config.user_agent or '')}".strip(),
         verify=verify if isinstance(verify, (bool, str)) else True,
+        sign_payload=(getattr(config, "s3", None) or {}).get("payload_signing_enabled")
+        is not False,
     )

@@ -214,8 +214,8 @@ S3_CLIENT_ENV = variables.ML2P_RECORD_S3_CLIENT
 
 #: Where records go that S3 cannot take (see :mod:`ml2p.serving.spill`), the default first.
 SPILLS = ("disk", "log")
-#: How records are PUT to S3, the default first: ``light`` (signed by botocore, sent
-#: by :mod:`ml2p.serving.s3_put`) or ``boto3`` (``put_object``).
+#: How records are PUT to S3, the default first: ``light`` (signed and sent by
+#: :mod:`ml2p.serving.s3_put`, as botocore signs) or ``boto3`` (``put_object``).
 S3_CLIENTS = ("light", "boto3")
 #: Writer threads per worker: PUTs in flight at once.
 DEFAULT_WRITERS: dict[str, int] = {"object": 16, "capture": 2}
