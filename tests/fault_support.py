@@ -14,7 +14,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ml2p.records import read_records
@@ -121,7 +121,9 @@ class Load:
     """Client threads posting ``{"x": n}`` with fresh numbers until stopped.
 
     Remembers the numbers answered 200 and every status; connection errors
-    (the server closed its socket) are counted, not raised.
+    (the server closed its socket) are counted, not raised. With ``expect``,
+    an answer 200 whose result is not ``expect(n)`` goes to ``wrong``, not
+    ``answered`` (an assertion in a client thread would fail no test).
     """
 
     def __init__(
@@ -131,11 +133,14 @@ class Load:
         pause: float = 0.0,
         start: int = 1,
         headers: Mapping[str, str] | None = None,
+        expect: Callable[[int], Any] | None = None,
     ):
         self.port = port
         self.pause = pause
         self.headers = dict(headers or {})
+        self.expect = expect
         self.answered: set[int] = set()
+        self.wrong: list[int] = []
         self.statuses: list[int] = []
         self.errors: list[Exception] = []
         self._stop = threading.Event()
@@ -154,9 +159,16 @@ class Load:
                 self.errors.append(exc)
                 time.sleep(0.02)
                 continue
+            wrong = (
+                resp.status == 200
+                and self.expect is not None
+                and resp.json()["result"] != self.expect(x)
+            )
             with self._lock:
                 self.statuses.append(resp.status)
-                if resp.status == 200:
+                if wrong:
+                    self.wrong.append(x)
+                elif resp.status == 200:
                     self.answered.add(x)
             if self.pause:
                 time.sleep(self.pause)
@@ -187,3 +199,19 @@ def wait_for(condition, timeout: float, step: float = 0.05) -> bool:
         if value or time.monotonic() > deadline:
             return value
         time.sleep(step)
+
+
+def put_a_file_in_place_of(folder, away) -> None:
+    """Make the folder ``folder`` refuse writes: moved to ``away``, an empty file in its place.
+
+    (These tests run as root, who writes whatever the permissions say.)
+    """
+    os.rename(folder, away)
+    with open(folder, "w"):
+        pass
+
+
+def put_the_folder_back(folder, away) -> None:
+    """Undo :func:`put_a_file_in_place_of`."""
+    os.unlink(folder)
+    os.rename(away, folder)

@@ -30,6 +30,8 @@ from tests.fault_support import (
     in_s3,
     in_spill,
     merge,
+    put_a_file_in_place_of,
+    put_the_folder_back,
     wait_for,
 )
 from tests.serving_support import ROOT, Server, free_port, post, request
@@ -508,6 +510,114 @@ def test_a_server_killed_while_sending_spilled_records_leaves_them_on_disk(
             third_log = srv.log()
     assert code == 0, third_log
     assert_each_once(load.answered, in_s3(s3), third_log)
+
+
+def spilled_by_a_first_server(tmp_path, env, proxy):
+    """Run a server whose records all spill (S3 refused); return the data it answered."""
+    (tmp_path / "first").mkdir()
+    proxy.set_mode("refuse")
+    with serve(tmp_path / "first", env) as srv:
+        assert srv.wait_ready().status == 200
+        with Load(srv.port, threads=3, pause=0.02) as load:
+            assert wait_for(lambda: load.count() > 40, 30)
+        code, _ = stop_with(srv, signal.SIGTERM)
+        log = srv.log()
+    assert code == 0, log
+    return load.answered, log
+
+
+def summary_of(log):
+    [line] = [line for line in log.splitlines() if "invocation recorder closed" in line]
+    return line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", ["capture", "object"])
+def test_an_unreadable_spill_file_is_skipped_and_the_others_are_sent(tmp_path, s3, aws, layout):
+    spill = tmp_path / "spill"
+    folder = spill / "ml2p-test"
+    with TcpProxy.to_url(aws) as proxy:
+        env = dict(
+            S3_ENV,
+            AWS_ENDPOINT_URL=proxy.url,
+            ML2P_RECORD_LAYOUT=layout,
+            ML2P_RECORD_BATCH_SECONDS="0.5",
+            ML2P_RECORD_SPILL_DIR=str(spill),
+        )
+        answered, first_log = spilled_by_a_first_server(tmp_path, env, proxy)
+        assert_each_once(answered, in_spill(spill), first_log)
+        # Before the first server's files, one that cannot be read (root reads any
+        # file: a folder in its place).
+        pid = min(name.split("-", 1)[0] for name in os.listdir(folder))
+        (folder / f"{pid}-000000.jsonl").mkdir()
+        proxy.set_mode("forward")
+        (tmp_path / "second").mkdir()
+        with serve(tmp_path / "second", env) as srv:
+            assert srv.wait_ready().status == 200
+            assert wait_for(lambda: not in_spill(spill), 30), srv.log()
+            time.sleep(1.0)  # writers spinning on the file would log it again and again
+            assert ping_recording(srv.port)["on_disk"] == 0
+            code, _ = stop_with(srv, signal.SIGTERM)
+            log = srv.log()
+    assert code == 0, log
+    unreadable = [line for line in log.splitlines() if "cannot read spill file" in line]
+    assert len(unreadable) == 1, unreadable[:3]
+    assert "Is a directory" in unreadable[0], unreadable
+    assert_each_once(answered, in_s3(s3), log)
+    # Left on disk for a later server (the spill never removes what it cannot read).
+    [left] = os.listdir(folder)
+    assert (folder / left).is_dir() and left in unreadable[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", ["capture", "object"])
+def test_records_sent_again_from_disk_that_cannot_spill_again_stay_in_their_file(
+    tmp_path, s3, aws, layout
+):
+    spill = tmp_path / "spill"
+    folder = spill / "ml2p-test"
+    away = spill / "away"
+    with TcpProxy.to_url(aws) as proxy:
+        env = dict(
+            S3_ENV,
+            AWS_ENDPOINT_URL=proxy.url,
+            ML2P_RECORD_LAYOUT=layout,
+            ML2P_RECORD_BATCH_SECONDS="0.5",
+            ML2P_RECORD_BATCH_SIZE="10",
+            ML2P_RECORD_SPILL_DIR=str(spill),
+        )
+        answered, first_log = spilled_by_a_first_server(tmp_path, env, proxy)
+        assert_each_once(answered, in_spill(spill), first_log)
+        # S3 still refused: the second server's writers hold records read from
+        # disk, retrying; then the spill folder refuses writes (a file in its
+        # place), and the server is stopped.
+        (tmp_path / "second").mkdir()
+        with serve(tmp_path / "second", env) as srv:
+            assert srv.wait_ready().status == 200
+            assert wait_for(lambda: ping_recording(srv.port)["queued"] > 0, 30), srv.log()
+            put_a_file_in_place_of(folder, away)
+            code, _ = stop_with(srv, signal.SIGTERM)
+            second_log = srv.log()
+        assert code == 0, second_log
+        summary = summary_of(second_log)
+        left = int(re.search(r", (\d+) read back from disk and left there$", summary)[1])
+        assert left > 0 and " 0 lost," in summary, summary
+        assert "invocation record(s) lost" not in second_log
+        again = [line for line in second_log.splitlines() if "could not be spilled again" in line]
+        assert again and all(f"spill file {folder}{os.sep}" in line for line in again), again
+        assert sum(int(re.search(r"(\d+) invocation record", line)[1]) for line in again) == left
+        # The folder back: every record is still on disk, and a third server sends them.
+        put_the_folder_back(folder, away)
+        assert_each_once(answered, in_spill(spill), second_log)
+        proxy.set_mode("forward")
+        (tmp_path / "third").mkdir()
+        with serve(tmp_path / "third", env) as srv:
+            assert srv.wait_ready().status == 200
+            assert wait_for(lambda: not in_spill(spill), 30), srv.log()
+            code, _ = stop_with(srv, signal.SIGTERM)
+            third_log = srv.log()
+    assert code == 0, third_log
+    assert_each_once(answered, in_s3(s3), third_log)
 
 
 # -- 8. the same through `ml2p local serve` ------------------------------------------

@@ -10,9 +10,11 @@ copy). Through the real server: ``tests/test_serving_faults.py``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -205,3 +207,187 @@ def test_an_unfinished_copy_left_by_a_killed_close_is_removed_not_sent(tmp_path)
     spill = DiskSpill(str(tmp_path), BUCKET)
     assert spill.pending == 3 and len(os.listdir(folder)) == 1
     assert spill.take(5) == puts
+
+
+def _unreadable(path):
+    """Make the spill file ``path`` unreadable, as root too: a folder in its place."""
+    if os.path.exists(path):
+        os.unlink(path)
+    os.mkdir(path)
+
+
+def _cpu_seconds(threads):
+    """CPU time the ``threads`` have used, from /proc (user and system)."""
+    ticks = 0
+    for thread in threads:
+        with open(f"/proc/self/task/{thread.native_id}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _errors(caplog):
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_an_unreadable_file_of_an_earlier_server_is_skipped_not_fatal(tmp_path, caplog):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    folder = tmp_path / BUCKET
+    folder.mkdir()
+    _unreadable(str(folder / f"{dead.pid}-000001.jsonl"))
+    puts = lines(2)
+    (folder / f"{dead.pid}-000002.jsonl").write_text(
+        "".join(
+            json.dumps({"key": p.key, "type": LINE_TYPE, "records": 1, "body": p.body.decode()})
+            + "\n"
+            for p in puts
+        )
+    )
+    with caplog.at_level(logging.ERROR, logger="ml2p.serving.recorder"):
+        spill = DiskSpill(str(tmp_path), BUCKET)
+        assert spill.pending == 2
+        taken = spill.take(5)
+        assert taken == puts and spill.take(5) == [] and spill.pending == 0
+    [error] = _errors(caplog)
+    [skipped] = [name for name in files(folder) if os.path.isdir(folder / name)]
+    assert f"cannot read spill file {folder / skipped}" in error and "Is a directory" in error
+    spill.done(taken)
+    assert files(folder) == [skipped]  # left for a later server, never removed
+
+
+@pytest.mark.parametrize("layout", ["object", "capture"])
+def test_an_unreadable_spill_file_is_logged_once_and_the_next_ones_are_sent(
+    tmp_path, s3, aws, caplog, monkeypatch, layout
+):
+    from ml2p.serving.recorder import BackgroundRecorder
+    from tests.fault_support import wait_for
+
+    monkeypatch.setattr(spill_module, "SEGMENT_BYTES", 1)  # every put() ends its file
+    spill = DiskSpill(str(tmp_path), BUCKET)
+    if layout == "capture":
+        first, second = lines(2), lines(2, start=2)
+    else:
+        first = [Put(f"proj/o{i}.json", b"{}") for i in range(2)]
+        second = [Put(f"proj/o{i}.json", b"{}") for i in range(2, 4)]
+    spill.put(first)
+    spill.put(second)
+    unreadable, _ = files(spill.folder)
+    # Counted in `pending`, then unreadable (an I/O error would do the same).
+    _unreadable(os.path.join(spill.folder, unreadable))
+    caplog.set_level(logging.ERROR, logger="ml2p.serving.recorder")
+    recorder = BackgroundRecorder(BUCKET, layout=layout, client=s3, spill=spill, batch_size=10)
+    try:
+        assert wait_for(lambda: recorder.written == 2, 20), _errors(caplog)
+        assert wait_for(lambda: files(spill.folder) == [unreadable], 10)
+        # The writers wait again: a spinning one would log the file at every turn.
+        cpu = _cpu_seconds(recorder._threads)
+        time.sleep(1.0)
+        spent = _cpu_seconds(recorder._threads) - cpu
+        assert len(_errors(caplog)) == 1, _errors(caplog)[:3]
+        assert spent < 0.3, spent
+        assert spill.pending == 0 and recorder.stats()["on_disk"] == 0
+    finally:
+        recorder.close(timeout=10)
+    [error] = _errors(caplog)
+    assert unreadable in error and "Is a directory" in error
+    assert files(spill.folder) == [unreadable]
+    stored = s3.list_objects_v2(Bucket=BUCKET, Prefix="proj/")["Contents"]
+    # capture: the 2 lines of the second file in one file; object: its 2 objects.
+    assert len(stored) == (1 if layout == "capture" else 2)
+    if layout == "object":
+        assert sorted(o["Key"] for o in stored) == [put.key for put in second]
+
+
+@pytest.mark.parametrize("layout", ["object", "capture"])
+def test_records_read_back_that_cannot_spill_again_stay_in_their_file_not_lost(
+    tmp_path, s3, aws, caplog, layout
+):
+    from ml2p.serving.recorder import BackgroundRecorder
+    from tests.fault_support import put_a_file_in_place_of, put_the_folder_back, wait_for
+    from tests.tcp_proxy import TcpProxy
+    from tests.test_recorder import s3_client
+
+    spill = DiskSpill(str(tmp_path), BUCKET)
+    if layout == "capture":
+        puts = lines(3)
+    else:
+        puts = [Put(f"proj/o{i}.json", b"{}") for i in range(3)]
+    spill.put(puts)
+    [name] = files(spill.folder)
+    away = spill.folder + ".away"
+    with TcpProxy.to_url(aws) as proxy:
+        proxy.set_mode("refuse")
+        recorder = BackgroundRecorder(
+            BUCKET, layout=layout, client=s3_client(proxy.url), spill=spill, writers=3
+        )
+        try:
+            # The writers hold every record read from the file, retrying.
+            assert wait_for(lambda: spill.pending == 0 and recorder.failures >= 3, 20)
+            # Then the spill folder refuses writes: a regular file in its place.
+            put_a_file_in_place_of(spill.folder, away)
+            with caplog.at_level(logging.INFO, logger="ml2p.serving.recorder"):
+                recorder.close(timeout=0.5)
+        finally:
+            recorder.close(timeout=0)
+    assert recorder.lost == 0 and recorder.left_on_disk == 3 and recorder.spilled == 0
+    messages = [r.getMessage() for r in caplog.records]
+    kept = [m for m in messages if "could not be spilled again" in m]
+    assert kept and all(os.path.join(spill.folder, name) in m for m in kept), messages
+    assert sum(int(m.split()[0]) for m in kept) == 3
+    assert not any("lost:" in m for m in messages), messages
+    [summary] = [m for m in messages if m.startswith("invocation recorder closed")]
+    assert "0 lost" in summary and summary.endswith(", 3 read back from disk and left there")
+    # The folder back, the records are all in their file, and the next recorder sends them.
+    put_the_folder_back(spill.folder, away)
+    assert files(spill.folder) == [name]
+    again = DiskSpill(str(tmp_path), BUCKET)
+    assert again.pending == 3
+    recorder = BackgroundRecorder(BUCKET, layout=layout, client=s3, spill=again)
+    try:
+        assert wait_for(lambda: not files(again.folder), 20), files(again.folder)
+    finally:
+        recorder.close(timeout=10)
+    assert recorder.written == 3 and recorder.lost == 0
+    stored = s3.list_objects_v2(Bucket=BUCKET, Prefix="proj/")["Contents"]
+    assert len(stored) == (1 if layout == "capture" else 3)
+
+
+def test_records_read_back_still_being_sent_past_the_deadline_stay_in_their_file(tmp_path, caplog):
+    import socket
+
+    from ml2p.serving.recorder import BackgroundRecorder
+    from tests.fault_support import put_a_file_in_place_of, put_the_folder_back, wait_for
+    from tests.test_recorder import s3_client
+
+    # An S3 endpoint that takes connections and never answers: each PUT waits
+    # for the client's 2 s read timeout, past the close deadline.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    spill = DiskSpill(str(tmp_path), BUCKET)
+    puts = [Put(f"proj/o{i}.json", b"{}") for i in range(2)]
+    spill.put(puts)
+    [name] = files(spill.folder)
+    away = spill.folder + ".away"
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    try:
+        recorder = BackgroundRecorder(
+            BUCKET, client=s3_client(url), spill=spill, writers=2, s3_client="boto3"
+        )
+        try:
+            assert wait_for(lambda: spill.pending == 0 and recorder.pending == 2, 10)
+            put_a_file_in_place_of(spill.folder, away)
+            with caplog.at_level(logging.INFO, logger="ml2p.serving.recorder"):
+                recorder.close(timeout=0.1)
+        finally:
+            recorder.close(timeout=0)
+    finally:
+        silent.close()
+    assert recorder.lost == 0 and recorder.left_on_disk == 2, _errors(caplog)
+    messages = [r.getMessage() for r in caplog.records]
+    [summary] = [m for m in messages if m.startswith("invocation recorder closed")]
+    assert "0 lost" in summary and summary.endswith(", 2 read back from disk and left there")
+    put_the_folder_back(spill.folder, away)
+    assert files(spill.folder) == [name]
+    assert DiskSpill(str(tmp_path), BUCKET).take(5) == puts

@@ -19,8 +19,10 @@ again when it takes records; the server's default) or a
 :class:`~ml2p.serving.spill.LogSpill` (each record logged whole on one
 line, ``UNWRITTEN_RECORD {"key": "...", "body": "..."}``; the default of
 this class). Every record is counted (one per datum): written, spilled,
-unwritten (logged), lost (the spill folder refused it), or not kept because
-the caller never received its prediction (:meth:`~BackgroundRecorder.discard`).
+unwritten (logged), lost (the spill folder refused it), left on disk (read
+back from a spill file, then refused by S3 and by the spill at shutdown: the
+file keeps it for the next server), or not kept because the caller never
+received its prediction (:meth:`~BackgroundRecorder.discard`).
 
 Two layouts (see :mod:`ml2p.recording`):
 
@@ -41,8 +43,8 @@ A record is named once: retried, spilled or logged, it keeps its ids, and a
 capture file its key.
 
 Objects are PUT by :mod:`ml2p.serving.s3_put` (``s3_client="light"``, the
-default): signed by botocore as the client's ``put_object`` would sign
-them, without the rest of botocore's per-call pipeline, whose CPU competes
+default): signed as botocore signs the client's ``put_object`` (SigV4, its
+credentials, endpoint and region), without botocore's per-call pipeline, whose CPU competes
 with the server's requests. If S3 answers such a PUT with an error that
 boto3 might handle (a redirect, 4xx), or a proxy is configured, the
 recorder logs why and uses the client's ``put_object`` from then on.
@@ -133,8 +135,7 @@ def _captured_count(item: Captured) -> int:
 
 
 def _captured_size(item: Captured) -> int:
-    # The bodies and about what the line adds to them.
-    return len(item[3]) + len(item[5]) + 256
+    return len(item[3])  # its line
 
 
 class _Backlog:
@@ -456,8 +457,8 @@ class BackgroundRecorder:
         (default: this module's logger, at ERROR level).
     :param spill: Where records spill (:mod:`ml2p.serving.spill`; default: a
         :class:`~ml2p.serving.spill.LogSpill` writing to ``log``).
-    :param s3_client: ``light`` (default): PUT objects signed by botocore with
-        the client's credentials, sent by :mod:`ml2p.serving.s3_put`, falling
+    :param s3_client: ``light`` (default): PUT objects signed as botocore signs
+        them with the client's credentials, sent by :mod:`ml2p.serving.s3_put`, falling
         back to ``client.put_object`` for good when S3 refuses one (logged);
         ``boto3``: always ``client.put_object``.
     """
@@ -543,8 +544,9 @@ class BackgroundRecorder:
         self.spill = spill if spill is not None else LogSpill(log)
         self._local = threading.local()
         self._lock = threading.Lock()
-        # Per writer thread, the objects it has taken and not yet stored or spilled.
-        self._in_flight: dict[int, list[Put]] = {}
+        # Per writer thread, the objects it has taken and not yet stored or spilled,
+        # and the spill file they were read from (None: from memory).
+        self._in_flight: dict[int, tuple[list[Put], str | None]] = {}
         self._abandoned: set[int] = set()
         self._closing = threading.Event()
         self._closed = False
@@ -565,6 +567,9 @@ class BackgroundRecorder:
         self.spilled = 0
         #: Records the spill refused (a full or read-only disk): lost, and logged as such.
         self.lost = 0
+        #: Records read back from a spill file that could be neither stored nor
+        #: spilled again: not lost, their file stays on disk for the next server.
+        self.left_on_disk = 0
         #: Records stored with values JSON could not encode replaced.
         self.unencodable = 0
         #: Records not kept because the caller did not receive the prediction.
@@ -767,7 +772,7 @@ class BackgroundRecorder:
     def pending(self) -> int:
         """Records queued or being written (not those spilled)."""
         with self._lock:
-            in_flight = sum(put.records for puts in self._in_flight.values() for put in puts)
+            in_flight = sum(put.records for puts, _ in self._in_flight.values() for put in puts)
         return len(self._backlog) + in_flight
 
     def stats(self) -> dict[str, Any]:
@@ -822,15 +827,23 @@ class BackgroundRecorder:
             thread.join(remaining)
         self._closed = True
         leftovers: list[Put] = []
+        read_back: dict[str, list[Put]] = {}
         with self._lock:
             # A writer stuck in an S3 call past the deadline: spill its records now.
-            for ident, puts in self._in_flight.items():
-                leftovers.extend(puts)
+            for ident, (puts, kept_in) in self._in_flight.items():
+                if kept_in is None:
+                    leftovers.extend(puts)
+                else:
+                    read_back.setdefault(kept_in, []).extend(puts)
                 self._abandoned.add(ident)
             self._in_flight.clear()
+        why = "recorder closed before they were written"
+        for kept_in, puts in read_back.items():
+            if puts:
+                self._spill(puts, why, kept_in)
         leftovers.extend(self._named(self._backlog.drain()))
         if leftovers:
-            self._spill(leftovers, "recorder closed before they were written")
+            self._spill(leftovers, why)
         self._flush_spill_log()
         try:
             self.spill.close()
@@ -842,7 +855,7 @@ class BackgroundRecorder:
         logger.info(
             "invocation recorder closed: %d written (%d with values JSON cannot encode), "
             "%d spilled to disk%s, %d unwritten (logged), %d lost, %d not delivered, "
-            "%d failed S3 requests",
+            "%d failed S3 requests, %d read back from disk and left there",
             self.written,
             self.unencodable,
             self.spilled,
@@ -851,6 +864,7 @@ class BackgroundRecorder:
             self.lost,
             self.discarded,
             self.failures,
+            self.left_on_disk,
         )
 
     # -- spilling -------------------------------------------------------------
@@ -868,18 +882,38 @@ class BackgroundRecorder:
     def _spill_items(self, items: Sequence[Any], why: str) -> None:
         self._spill(self._named(items), why)
 
-    def _spill(self, puts: list[Put], why: str) -> bool:
-        """Spill ``puts``; ``False`` if the spill refused them (they are counted lost)."""
+    def _spill(self, puts: list[Put], why: str, kept_in: str | None = None) -> bool:
+        """Spill ``puts``; ``False`` if the spill refused them.
+
+        Refused, they are counted lost, unless they were read back from the
+        spill file ``kept_in``: that file keeps them (it goes only once they
+        are released), so they are counted as left on disk.
+        """
         count = sum(put.records for put in puts)
         try:
             done = self.spill.put(puts)
         except Exception as exc:
+            where = getattr(self.spill, "folder", self.spill.kind)
+            if kept_in is not None:
+                with self._lock:
+                    self.left_on_disk += count
+                logger.error(
+                    "%d invocation record(s) read back from spill file %s could not be "
+                    "spilled again to %s (%s) after: %s; they stay in that file for the "
+                    "next server",
+                    count,
+                    kept_in,
+                    where,
+                    exc,
+                    why,
+                )
+                return False
             with self._lock:
                 self.lost += count
             logger.error(
                 "%d invocation record(s) lost: they could not be spilled to %s (%s) after: %s",
                 count,
-                getattr(self.spill, "folder", self.spill.kind),
+                where,
                 exc,
                 why,
             )
@@ -1030,15 +1064,16 @@ class BackgroundRecorder:
             self._s3_ok = True
             return True
 
-    def _store(self, puts: list[Put]) -> bool:
+    def _store(self, puts: list[Put], kept_in: str | None = None) -> bool:
         """Write ``puts`` in turn; spill one still unwritten at the close deadline.
 
-        ``True`` if each is stored or spilled again by this call.
+        ``True`` if each is stored or spilled again by this call. ``kept_in``:
+        the spill file they were read from, which keeps them if not.
         """
         ident = threading.get_ident()
         safe = True
         with self._lock:
-            self._in_flight[ident] = list(puts)
+            self._in_flight[ident] = (list(puts), kept_in)
         for put in puts:
             stored = self._write(put)
             with self._lock:
@@ -1046,7 +1081,7 @@ class BackgroundRecorder:
                     # close() already spilled these records.
                     self._abandoned.discard(ident)
                     return False
-                self._in_flight[ident].remove(put)
+                self._in_flight[ident][0].remove(put)
                 if stored:
                     self.written += put.records
                     now = time.monotonic()
@@ -1054,7 +1089,7 @@ class BackgroundRecorder:
                     while self._recent and now - self._recent[0][0] > _RATE_WINDOW:
                         self._recent.popleft()
             if not stored:
-                safe = self._spill([put], "S3 still failing at shutdown") and safe
+                safe = self._spill([put], "S3 still failing at shutdown", kept_in) and safe
         with self._lock:
             self._in_flight.pop(ident, None)
         return safe
@@ -1080,7 +1115,7 @@ class BackgroundRecorder:
                 spilled = spill.take(self.batch_size)
                 if spilled:
                     # Loose capture lines go into files, whatever this recorder's layout.
-                    if self._store(files_of_lines(spilled)):
+                    if self._store(files_of_lines(spilled), spill.kept_in(spilled)):
                         # Stored or spilled again: their spill file may go.
                         spill.done(spilled)
                 elif items is None:

@@ -14,7 +14,8 @@ personal data, so where they spill is a choice (``ML2P_RECORD_SPILL``):
     server killed while sending (SIGKILL, an OOM kill) leaves it whole.
     Files still there when the server stops stay on the disk: a later server
     using the same folder sends them; in a SageMaker container they go with
-    the container.
+    the container. A file that cannot be read is logged once, skipped and
+    left on the disk.
 ``log`` (:class:`LogSpill`)
     each record is logged whole on one line (``UNWRITTEN_RECORD {"key",
     "body"}``: an ``object`` record and its key, or a capture line and the
@@ -86,6 +87,10 @@ class LogSpill:
         """Nothing to release: logged records are never taken back."""
         return None
 
+    def kept_in(self, taken: list[Put]) -> str | None:
+        """Logged records are never taken back: no file keeps them."""
+        return None
+
     def close(self) -> None:
         return None
 
@@ -129,7 +134,10 @@ class DiskSpill:
     (``{"key", "type", "records", "body"}``), created readable by this user
     only. Each worker process writes and reads its own files; files of a
     process that no longer runs (an earlier server, a worker that died) are
-    taken over when a recorder starts.
+    taken over when a recorder starts. A file that cannot be read (an I/O
+    error, a folder in its place) is logged once and skipped: it stays on
+    disk for a later server, and its records are not counted in
+    :attr:`pending`.
 
     A file leaves the disk only once every object read from it is stored in
     S3 or spilled again: :meth:`take` hands out objects, the caller gives
@@ -162,6 +170,8 @@ class DiskSpill:
         self._segment: _Segment | None = None
         # Files read and not yet removed, by path: never read twice.
         self._read: dict[str, _Segment] = {}
+        # Files that could not be read: skipped (logged once), left on disk.
+        self._unreadable: set[str] = set()
         #: Records on disk, or read back and not yet handed to a writer.
         self.pending = 0
         self._adopt()
@@ -173,7 +183,7 @@ class DiskSpill:
             if match and int(match.group(1)) == self._pid:
                 names.append((int(match.group(2)), name))
         paths = [os.path.join(self.folder, name) for _, name in sorted(names)]
-        return [path for path in paths if path not in self._read]
+        return [path for path in paths if path not in self._read and path not in self._unreadable]
 
     def _adopt(self) -> None:
         """Take over the files of processes that no longer run (and count the records in ours)."""
@@ -195,9 +205,8 @@ class DiskSpill:
                 continue
             adopted += 1
         for path in self._own_segments():
-            with open(path, "rb") as f:
-                for line in f:
-                    self.pending += _records_of(line)
+            for line in self._lines_of(path) or ():
+                self.pending += _records_of(line)
         self._seq += 1
         if adopted:
             logger.warning(
@@ -265,6 +274,14 @@ class DiskSpill:
                 taken.segment = self._segment
         return taken
 
+    def kept_in(self, taken: list[Put]) -> str | None:
+        """The file the objects :meth:`take` handed out were read from.
+
+        It keeps them (and stays on disk) until :meth:`done` releases them.
+        """
+        segment = getattr(taken, "segment", None)
+        return segment.path if segment is not None else None
+
     def done(self, taken: list[Put]) -> None:
         """Release objects :meth:`take` handed out: they are stored in S3, or spilled again.
 
@@ -294,20 +311,39 @@ class DiskSpill:
             return
         del self._read[segment.path]
 
-    def _read_oldest(self) -> None:
-        segments = self._own_segments()
-        if not segments:
-            self.pending = 0  # the files are gone (removed by hand): nothing to take
-            return
-        path = segments[0]
-        if path == self._file_path:
-            self._close_file()
+    def _lines_of(self, path: str) -> list[bytes] | None:
+        """The lines of a spill file; ``None`` if it cannot be read (then it is skipped).
+
+        A file that cannot be read is logged once and never read again by
+        this process, so writers do not try it (and log it) in a loop; it
+        stays on disk: a later server may read it.
+        """
         try:
             with open(path, "rb") as f:
-                lines = f.readlines()
+                return f.readlines()
         except OSError as exc:
-            logger.error("cannot read spill file %s: %s", path, exc)
-            return
+            self._unreadable.add(path)
+            logger.error(
+                "cannot read spill file %s (%s): skipped, left on disk for a later server",
+                path,
+                exc,
+            )
+            return None
+
+    def _read_oldest(self) -> None:
+        """Read the oldest readable file into ``_reading``; under the lock."""
+        while True:
+            segments = self._own_segments()
+            if not segments:
+                # The files are gone (removed by hand) or cannot be read: nothing to take.
+                self.pending = 0
+                return
+            path = segments[0]
+            if path == self._file_path:
+                self._close_file()
+            lines = self._lines_of(path)
+            if lines is not None:
+                break
         puts = []
         for line in lines:
             try:
