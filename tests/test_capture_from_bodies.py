@@ -10,12 +10,14 @@ bodies queues.
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 
 from ml2p import plugins
 from ml2p.core import ModelPredictor, SageMakerEnv
+from ml2p.record_format import posix_time
 from ml2p.recording import Destination, Record
 from ml2p.serving.model_host import bodies_folder
 from ml2p.serving.recorder import BackgroundRecorder
@@ -131,9 +133,15 @@ def test_admitting_bodies_queues_what_admitting_their_record_queues(recorders, c
     from_bodies.commit(made)
     [expected] = through_record._backlog.drain()
     [item] = from_bodies._backlog.drain()
-    # The same item but for the time, which is when it was made.
-    assert item[:1] + item[2:] == expected[:1] + expected[2:]
+    # The same item but for the time, which is when it was made, and the line's
+    # event id (a new one each), which the line keeps.
+    assert (item[0], item[2]) == (expected[0], expected[2])
     assert before <= item[1] <= after
+    line, expected_line = json.loads(item[3]), json.loads(expected[3])
+    assert line["eventMetadata"]["inferenceTime"] == posix_time(item[1])
+    assert line["eventMetadata"]["eventId"] != expected_line["eventMetadata"]["eventId"]
+    del line["eventMetadata"], expected_line["eventMetadata"]
+    assert line == expected_line
 
 
 def test_bodies_admitted_then_discarded_are_not_kept_and_free_their_room(recorders):

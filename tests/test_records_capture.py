@@ -142,16 +142,18 @@ def test_any_body_and_event_id_survive_the_published_reader(body, response, cont
 def test_the_servers_writers_make_the_line_build_line_makes(
     body, response, content_type, when, ids
 ):
-    # The writers take the header bytes and a POSIX time; build_line text and a float.
-    from ml2p.serving.record_encoding import capture_line
+    # The server takes the header bytes and a POSIX time; build_line text and a float.
+    from ml2p.serving.record_encoding import capture_item, capture_line
 
-    item = ("f/", when, 1, body, content_type, response, b"application/json", ids)
+    ids = None if ids is None else tuple(ids)
+    json_type = b"application/json"
+    item = capture_item("f/", when, 1, body, content_type, response, json_type, ids, "e-1")
     text = content_type.decode("latin-1")
     expected = build_line(
         body, text, response, "application/json", event_id="e-1", inference_time=when,
         record_ids=ids,
     )  # fmt: skip
-    assert capture_line(item, "e-1") == expected.encode("utf-8") + b"\n"
+    assert capture_line(item) == expected.encode("utf-8") + b"\n"
     read = published_reader(expected)
     assert read["input"][0] == text and read["input"][2] == body and read["event_id"] == "e-1"
 
@@ -167,28 +169,29 @@ _CAPTURED = st.tuples(
 )
 
 
-@given(parts=st.lists(_CAPTURED, min_size=1, max_size=30), run_bytes=st.integers(1, 2000))
-def test_a_file_made_in_runs_holds_the_lines_capture_line_makes(parts, run_bytes):
-    # The writers make a run's lines together when they can (one content type
-    # each way, default ids, UTF-8 bodies) and one by one otherwise: the same
-    # bytes either way, whatever the mix and wherever runs end.
+@given(parts=st.lists(_CAPTURED, min_size=1, max_size=30), folders=st.integers(1, 2))
+def test_capture_files_hold_each_line_once_in_order_per_folder_and_hour(parts, folders):
+    # Whatever the mix of content types, ids, folders and hours: a file per
+    # folder and hour, named after its first line, holding its lines in order.
     from ml2p.serving import record_encoding
 
-    folder = "f/"
     items = [
-        (folder, when, 1, body, request_type, response, response_type, ids)
-        for body, request_type, response, response_type, ids, when in parts
+        record_encoding.capture_item(f"f{n % folders}/", when, 1, *rest)
+        for n, (*rest, when) in enumerate(parts)
     ]
-    json_type = b"application/json"
-    uniform = [(*item[:4], json_type, item[5], json_type, None) for item in items]
-    for group in (items, uniform):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(record_encoding, "LINES_RUN_BYTES", run_bytes)
-            lines = record_encoding._lines(group)
-        assert len(lines) == len(group)
-        for item, line in zip(group, lines):
-            event_id = json.loads(line)["eventMetadata"]["eventId"]
-            assert line == record_encoding.capture_line(item, event_id)
+    puts = record_encoding.capture_files(items)
+    expected: dict = {}
+    for item in items:
+        expected.setdefault((item[0], int(item[1] // 3600)), []).append(item)
+    assert len(puts) == len(expected)
+    for put, group in zip(puts, expected.values()):
+        named = record_encoding.capture_key(group[0][0], group[0][1], name="x")
+        uuid_and_suffix = 36 + len(".jsonl")
+        assert put.key[:-uuid_and_suffix] == named[: -len("x.jsonl")]
+        assert put.body == b"".join(map(record_encoding.capture_line, group))
+        assert put.records == len(group) and put.content_type == "application/jsonlines"
+    event_ids = [json.loads(item[3])["eventMetadata"]["eventId"] for item in items]
+    assert len(set(event_ids)) == len(items)
 
 
 # -- keys ---------------------------------------------------------------------

@@ -78,10 +78,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import itertools
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
@@ -331,55 +330,14 @@ def line_text(
     ``event_id`` as a JSON string, ``inference_time`` as :func:`posix_time`
     writes it, ``extra`` the members ending the line (:func:`ids_text`);
     ``end`` follows the line (a newline). Content types are text or header
-    bytes. :func:`build_line` and the server's writers
-    (:func:`ml2p.serving.record_encoding.capture_line`) use it;
-    :func:`line_texts` makes many lines of one kind at once.
+    bytes. :func:`build_line` and the server
+    (:func:`ml2p.serving.record_encoding.capture_item`) use it.
     """
     in_data, in_encoding = _body_data(request_body, request_type)
     out_data, out_encoding = _body_data(response_body, response_type)
     p0, p1, p2, p3, p4 = _line_parts(request_type, in_encoding, response_type, out_encoding)
     # One f-string: the line, bodies included, is copied once (a %-format copies it more).
     return f"{p0}{in_data}{p1}{out_data}{p2}{event_id}{p3}{inference_time}{p4}{extra}}}{end}"
-
-
-def line_texts(
-    request_bodies: Iterable[bytes],
-    request_type: str | bytes,
-    response_bodies: Iterable[bytes],
-    response_type: str | bytes,
-    event_ids: Iterable[str],
-    inference_times: Iterable[str],
-    end: str = "",
-) -> list[str] | None:
-    """The lines :func:`line_text` makes for many requests with the same content types.
-
-    For requests whose record ids are the default ones (nothing stored) and
-    whose bodies are all stored as text: ``None`` if a content type or a
-    body that is not UTF-8 needs base64, for the caller to make the lines
-    one by one. ``event_ids`` are JSON strings. Every step is C-level
-    iteration over all the requests (decoding, escaping, one ``str.join``
-    per line): no Python step per line, which the server's writers need,
-    making thousands at a time while the serving threads wait for the GIL.
-    """
-    in_encoding = _type(request_type)[1]
-    out_encoding = _type(response_type)[1]
-    if BASE64_ENCODING in (in_encoding, out_encoding):
-        return None
-    try:
-        in_data = list(map(encode_basestring, map(_utf8, request_bodies)))
-        out_data = list(map(encode_basestring, map(_utf8, response_bodies)))
-    except UnicodeDecodeError:
-        return None
-    p0, p1, p2, p3, p4 = _line_parts(request_type, in_encoding, response_type, out_encoding)
-    same = itertools.repeat
-    pieces = zip(
-        same(p0), in_data, same(p1), out_data, same(p2), event_ids, same(p3), inference_times,
-        same(p4 + "}" + end),
-    )  # fmt: skip
-    return list(map("".join, pieces))
-
-
-_utf8 = bytes.decode
 
 
 def build_line(

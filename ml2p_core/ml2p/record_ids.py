@@ -194,7 +194,7 @@ def uuid4_texts(count: int) -> list[str]:
 
     One :func:`os.urandom` call, one masking, one hex formatting and 32
     strided copies for all of them: the ``object`` layout names the data of a
-    batch this way, the ``capture`` writers the lines of a file.
+    batch this way, and :func:`uuid4_text` fills its pool.
     """
     if count <= 0:
         return []

@@ -23,13 +23,13 @@ A record becomes :class:`Put` objects, one per S3 object:
     ``predictions/<model_version>/<record id>.json``, the id being the one
     the predictor made or the default id (:func:`ml2p.record_ids.default_id`)
     made here;
-``capture`` layout (:func:`capture_line`, :func:`capture_files`)
+``capture`` layout (:func:`capture_item`, :func:`capture_files`)
     one JSON line per record (as :func:`ml2p.record_format.build_line` writes it): the
     bodies the server received and sent as they are when the record has
     them, else the data and predictions encoded as a JSON request and
     response would carry them; files hold the lines of one folder and hour.
-    The queue keeps only the bodies, ids and time of a record (a
-    :data:`Captured` tuple); the writer makes the lines.
+    A record's line is made when it is queued, on the thread that queues it
+    (a :data:`Captured` tuple holds it); the writers only join lines.
 
 A record is named once: its keys and ids are made when its puts (or its
 capture line) are, and whatever happens to them afterwards (stored, retried,
@@ -38,19 +38,16 @@ spilled, logged), they keep them.
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import json
 import logging
 import operator
 import posixpath
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
-from ml2p.record_format import CAPTURE, capture_key, ids_text, line_text, line_texts, posix_time
-from ml2p.record_ids import default_ids, uuid4_text, uuid4_texts
+from ml2p.record_format import CAPTURE, capture_key, ids_text, line_text, posix_time
+from ml2p.record_ids import default_ids, uuid4_text
 from ml2p.recording import Record
 
 logger = logging.getLogger("ml2p.serving.recorder")
@@ -195,17 +192,17 @@ def _json_bodies(record: Record) -> tuple[bytes, bytes, str | None]:
     return request.encode("utf-8"), response.encode("utf-8"), first
 
 
-#: What the ``capture`` layout keeps of a record until its line is made:
-#: ``(folder, time, count, request, request type, response, response type, ids)``: its model
+#: What the ``capture`` layout keeps of a record: ``(folder, time, count, line)``: its model
 #: version's capture folder (:attr:`~ml2p.recording.Destination.capture_folder`), when the
-#: record was made (POSIX seconds), how many data it records, the request and response
-#: bodies and their Content-Type header values (bytes, as the server saw them), and the
-#: data's record ids (``None`` for the default ones). A plain tuple of text, numbers and
-#: bytes, which the garbage collector stops tracking: a queue of records made every
-#: collection walk their data and predictions (long pauses under load: see BENCHMARKS.md,
-#: serving observations); a queue of these costs it nothing. (Evaluated at run time:
-#: ``Optional``, not ``| None``, for Python 3.9.)
-Captured = tuple[str, float, int, bytes, bytes, bytes, bytes, Optional[tuple[str, ...]]]
+#: record was made (POSIX seconds), how many data it records, and its capture line (bytes,
+#: with its newline). The line is made when the record is queued, by the thread queuing it,
+#: a few microseconds for a request: a writer making a file's thousands of lines at once
+#: spent tens of milliseconds of CPU sharing the GIL with the serving threads, which waited
+#: for it (the p99 latency; see BENCHMARKS.md). A plain tuple of text, numbers and bytes, which the
+#: garbage collector stops tracking: a queue of records made every collection walk their
+#: data and predictions (long pauses under load: see BENCHMARKS.md, serving observations);
+#: a queue of these costs it nothing.
+Captured = tuple[str, float, int, bytes]
 
 
 _FOLDER, _TIME, _COUNT = operator.itemgetter(0), operator.itemgetter(1), operator.itemgetter(2)
@@ -220,9 +217,27 @@ def capture_item(
     response: bytes,
     response_type: bytes,
     ids: tuple[str, ...] | None = None,
+    event_id: str | None = None,
 ) -> Captured:
-    """The :data:`Captured` of one request: the one place its fields are put in order."""
-    return (folder, when, count, request, request_type, response, response_type, ids)
+    """The :data:`Captured` of one request, its line made now: the one place it is put together.
+
+    The bodies and their Content-Type header values as the server saw them;
+    ``ids`` the data's record ids, stored in the line unless they are the
+    default ones (``None``: readers derive those). The request's ``eventId``
+    is ``event_id``, or a new UUID4; the line keeps it wherever it goes
+    (a file, a retry, a spill).
+    """
+    line = line_text(
+        request,
+        request_type,
+        response,
+        response_type,
+        f'"{event_id or uuid4_text()}"',
+        posix_time(when),
+        ids_text(ids),
+        "\n",
+    ).encode("utf-8")
+    return (folder, when, count, line)
 
 
 def captured(record: Record) -> tuple[Captured, int]:
@@ -267,111 +282,13 @@ def captured_records(records: Sequence[Record]) -> tuple[list[Captured], int]:
     return items, problems
 
 
-def capture_line(item: Captured, event_id: str | None = None) -> bytes:
-    """Make the capture line of what :func:`captured` kept (with its newline).
-
-    The request's ``eventId`` is ``event_id``, or a new UUID4: a line is
-    made once, when it is written or spilled, and keeps it. The data's ids
-    are stored in the line unless they are the default ones (readers derive
-    those).
-    """
-    _, when, _, request, request_type, response, response_type, ids = item
-    text = line_text(
-        request,
-        request_type,
-        response,
-        response_type,
-        f'"{event_id or uuid4_text()}"',
-        posix_time(when),
-        ids_text(ids),
-        "\n",
-    )
-    return text.encode("utf-8")
+def capture_line(item: Captured) -> bytes:
+    """The capture line of what :func:`captured` or :func:`capture_item` kept (with its newline)."""
+    return item[3]
 
 
-#: Seconds of line making between two offers of the GIL.
-LINES_SLICE_SECONDS = 0.0002
-#: Lines are made in runs of at most this many body bytes (a line costs about
-#: :data:`_LINE_COST` more), the clock read once per run.
-LINES_RUN_BYTES = 32768
-_LINE_COST = 512
-
-_REQUEST, _REQUEST_TYPE = operator.itemgetter(3), operator.itemgetter(4)
-_RESPONSE, _RESPONSE_TYPE = operator.itemgetter(5), operator.itemgetter(6)
-_IDS = operator.itemgetter(7)
-_quoted = '"{}"'.format
-
-
-def _runs(items: Sequence[Captured]) -> list[int]:
-    """Where runs of about :data:`LINES_RUN_BYTES` of ``items`` end (each holds at least one).
-
-    A Python step per run, not per item: the costs are summed by C-level
-    iteration, and each run's end found by bisection.
-    """
-    # costs[i]: what the first i items cost (their bodies' bytes and _LINE_COST each).
-    requests = itertools.accumulate(map(len, map(_REQUEST, items)), initial=0)
-    responses = itertools.accumulate(map(len, map(_RESPONSE, items)), initial=0)
-    lines = range(0, _LINE_COST * (len(items) + 1), _LINE_COST)
-    costs = list(map(sum, zip(requests, responses, lines)))
-    ends = []
-    start, count = 0, len(items)
-    while start < count:
-        start = max(start + 1, bisect.bisect_right(costs, costs[start] + LINES_RUN_BYTES) - 1)
-        ends.append(start)
-    return ends
-
-
-def _lines(items: Sequence[Captured]) -> list[bytes]:
-    """The lines of ``items``, offering the GIL to the serving threads every few lines.
-
-    A writer making thousands of lines would otherwise keep the GIL for
-    whole switch intervals (:func:`sys.getswitchinterval`) while the event
-    loop and the prediction threads wait for it. Slices are measured in time
-    (:data:`LINES_SLICE_SECONDS`), not lines: a line of a large batch takes
-    a hundred times longer than one of a single datum; the clock is read
-    after each run of about :data:`LINES_RUN_BYTES`. The lines' event ids
-    are made together (:func:`~ml2p.record_ids.uuid4_texts`). In the usual
-    case (the same content types, default ids) a run's lines are made
-    together too (:func:`~ml2p.record_format.line_texts`); else, or when a
-    body needs base64, one by one (:func:`capture_line`).
-    """
-    event_ids = uuid4_texts(len(items))
-    request_types = set(map(_REQUEST_TYPE, items))
-    response_types = set(map(_RESPONSE_TYPE, items))
-    together = (
-        len(request_types) == 1
-        and len(response_types) == 1
-        and list(map(_IDS, items)).count(None) == len(items)
-    )
-    if together:
-        (request_type,) = request_types
-        (response_type,) = response_types
-    lines: list[bytes] = []
-    clock = time.perf_counter
-    until = clock() + LINES_SLICE_SECONDS
-    start = 0
-    for stop in _runs(items):
-        run, run_ids = items[start:stop], event_ids[start:stop]
-        texts = None
-        if together:
-            texts = line_texts(
-                map(_REQUEST, run),
-                request_type,
-                map(_RESPONSE, run),
-                response_type,
-                map(_quoted, run_ids),
-                map(posix_time, map(_TIME, run)),
-                "\n",
-            )
-        if texts is None:
-            lines.extend(map(capture_line, run, run_ids))
-        else:
-            lines.extend(map(str.encode, texts))
-        start = stop
-        if clock() >= until:
-            time.sleep(0)
-            until = clock() + LINES_SLICE_SECONDS
-    return lines
+# capture_line without a Python call per item: a file joins thousands of lines.
+_LINE = operator.itemgetter(3)
 
 
 def capture_files(items: Sequence[Captured]) -> list[Put]:
@@ -400,7 +317,7 @@ def capture_files(items: Sequence[Captured]) -> list[Put]:
     puts = []
     for group in groups.values():
         folder, when = group[0][:2]
-        body = b"".join(_lines(group))
+        body = b"".join(map(_LINE, group))
         count = sum(map(_COUNT, group))
         puts.append(Put(capture_key(folder, when), body, JSONLINES_TYPE, count))
     return puts
@@ -440,7 +357,7 @@ def queued(layout: str, records: Sequence[Record]) -> tuple[list[Any], int]:
     """What a layout's queue keeps of ``records``, and how many values were replaced.
 
     ``object``: the records (their data are encoded when written);
-    ``capture``: :data:`Captured` tuples (their lines are made when written).
+    ``capture``: :data:`Captured` tuples (their lines made now).
     """
     if layout == CAPTURE:
         return captured_records(records)  # type: ignore[return-value]
