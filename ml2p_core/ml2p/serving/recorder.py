@@ -32,12 +32,12 @@ Two layouts (see :mod:`ml2p.recording`):
     stored well within the shutdown grace at the rate a worker PUTs
     (measured in ``BENCHMARKS.md``, ``object`` recording).
 ``capture``
-    SageMaker's data capture: one line per record, made by the writers from
-    the bodies the server received and sent (the request's own thread only
-    queues them: nothing per datum), files written every ``batch_size``
-    (10,000) data, ``batch_bytes`` (4 MiB) or ``batch_seconds`` (5 s),
-    whichever comes first; 2 writer threads, at most 50,000 data or 64 MiB
-    of bodies queued per worker.
+    SageMaker's data capture: one line per record, made from the bodies the
+    server received and sent by the request's own thread when it queues
+    the record (nothing per datum); the writers join the lines into files,
+    written every ``batch_size`` (10,000) data, ``batch_bytes`` (4 MiB) or
+    ``batch_seconds`` (5 s), whichever comes first; 2 writer threads, at
+    most 50,000 data or 64 MiB of lines queued per worker.
 
 A record is named once: retried, spilled or logged, it keeps its ids, and a
 capture file its key.
@@ -117,6 +117,9 @@ _SPILL_LOG_EVERY = 5.0
 _RATE_WINDOW = 5.0
 #: Seconds between a ``capture`` writer's looks at records put while it waits.
 ARRIVALS_POLL = 0.05
+#: Seconds between two warnings that requests wait for room in a full queue:
+#: while S3 is slower than the traffic, every request waits, hundreds a second.
+FULL_QUEUE_LOG_SECONDS = 60.0
 
 
 _ITEM, _COUNT, _SIZE = operator.itemgetter(1), operator.itemgetter(2), operator.itemgetter(3)
@@ -557,6 +560,9 @@ class BackgroundRecorder:
         self._congested = False
         self._spill_logged_at = 0.0
         self._spill_unlogged = 0
+        # Waits for room since the last warning about them, and when the next may come.
+        self._waits_unlogged = 0
+        self._next_wait_log = 0.0
         # (time.monotonic(), records) of recent writes: the flush estimate.
         self._recent: collections.deque[tuple[float, int]] = collections.deque()
         #: Records (data) stored in S3.
@@ -661,12 +667,7 @@ class BackgroundRecorder:
             return True
         if not wait or self._congested or not self._s3_ok:
             return False
-        logger.warning(
-            "invocation recorder queue is full (%d records waiting, S3 slow or down): "
-            "waiting up to %.1f s",
-            len(backlog),
-            self.queue_wait,
-        )
+        self._log_wait(len(backlog))
         if backlog.reserve(count, size, self.queue_wait):
             return True
         if not self._congested:
@@ -678,6 +679,26 @@ class BackgroundRecorder:
                 self.spill.kind,
             )
         return False
+
+    def _log_wait(self, queued: int) -> None:
+        """Warn that requests wait for room: the first wait, then at most every
+        :data:`FULL_QUEUE_LOG_SECONDS`, counting the waits in between."""
+        now = time.monotonic()
+        with self._lock:
+            self._waits_unlogged += 1
+            if now < self._next_wait_log:
+                return
+            self._next_wait_log = now + FULL_QUEUE_LOG_SECONDS
+            waits, self._waits_unlogged = self._waits_unlogged, 0
+        logger.warning(
+            "invocation recorder queue is full (%d records waiting, S3 slow or down): "
+            "requests wait up to %.1f s for room (%d wait(s) since the last such warning; "
+            "logged at most every %.0f s)",
+            queued,
+            self.queue_wait,
+            waits,
+            FULL_QUEUE_LOG_SECONDS,
+        )
 
     # -- holding a request's records until its answer is sent ---------------
 
