@@ -391,3 +391,43 @@ def test_records_read_back_still_being_sent_past_the_deadline_stay_in_their_file
     put_the_folder_back(spill.folder, away)
     assert files(spill.folder) == [name]
     assert DiskSpill(str(tmp_path), BUCKET).take(5) == puts
+
+
+def test_records_read_back_still_being_sent_at_close_are_not_spilled_twice(tmp_path, caplog):
+    import socket
+
+    from ml2p.serving.recorder import BackgroundRecorder
+    from tests.fault_support import wait_for
+    from tests.test_recorder import s3_client
+
+    # As above, with a spill folder that takes writes: the records are still in
+    # the file they were read from, and spilling them again would put a second
+    # copy on disk (the next server would send both).
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    spill = DiskSpill(str(tmp_path), BUCKET)
+    puts = [Put(f"proj/o{i}.json", b"{}") for i in range(2)]
+    spill.put(puts)
+    [name] = files(spill.folder)
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    try:
+        recorder = BackgroundRecorder(
+            BUCKET, client=s3_client(url), spill=spill, writers=2, s3_client="boto3"
+        )
+        try:
+            assert wait_for(lambda: spill.pending == 0 and recorder.pending == 2, 10)
+            with caplog.at_level(logging.INFO, logger="ml2p.serving.recorder"):
+                recorder.close(timeout=0.1)
+        finally:
+            recorder.close(timeout=0)
+    finally:
+        silent.close()
+    assert recorder.lost == 0 and recorder.spilled == 0, _errors(caplog)
+    assert recorder.left_on_disk == 2, _errors(caplog)
+    messages = [r.getMessage() for r in caplog.records]
+    [summary] = [m for m in messages if m.startswith("invocation recorder closed")]
+    assert summary.endswith(", 2 read back from disk and left there"), summary
+    assert files(spill.folder) == [name]
+    again = DiskSpill(str(tmp_path), BUCKET)
+    assert again.pending == 2 and again.take(5) == puts

@@ -832,7 +832,9 @@ class BackgroundRecorder:
     def close(self, timeout: float | None = None) -> None:
         """Write what is pending, for up to ``timeout`` seconds (``None``: until done).
 
-        Records still unwritten after that spill (see :mod:`ml2p.serving.spill`).
+        Records still unwritten after that spill (see :mod:`ml2p.serving.spill`),
+        except those read back from a spill file, which still holds them: it
+        stays on disk for the next server (counted in :attr:`left_on_disk`).
         Records given to :meth:`record` afterwards spill the same way.
         """
         if self._closed:
@@ -858,13 +860,22 @@ class BackgroundRecorder:
                     read_back.setdefault(kept_in, []).extend(puts)
                 self._abandoned.add(ident)
             self._in_flight.clear()
-        why = "recorder closed before they were written"
         for kept_in, puts in read_back.items():
-            if puts:
-                self._spill(puts, why, kept_in)
+            # Still in the file they were read from, which stays until they are
+            # released: spilled again, they would be on disk twice.
+            count = sum(put.records for put in puts)
+            if count:
+                with self._lock:
+                    self.left_on_disk += count
+                logger.warning(
+                    "%d invocation record(s) read back from spill file %s were still being "
+                    "sent at shutdown; they stay in that file for the next server",
+                    count,
+                    kept_in,
+                )
         leftovers.extend(self._named(self._backlog.drain()))
         if leftovers:
-            self._spill(leftovers, why)
+            self._spill(leftovers, "recorder closed before they were written")
         self._flush_spill_log()
         try:
             self.spill.close()
