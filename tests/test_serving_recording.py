@@ -699,25 +699,35 @@ def test_default_ids_of_a_batch_sort_in_the_order_of_its_data():
     assert all(list(parts) == ["ts", "uuid"] for parts in ids)
 
 
+def slow_recording(seconds, **kw):
+    """A :class:`Recording` whose every PUT takes ``seconds``."""
+
+    class Slow(Recording):
+        def _put(self, key, body, content_type):
+            time.sleep(seconds)
+            super()._put(key, body, content_type)
+
+    return Slow(**kw)
+
+
+def full_queue_warnings(caplog, count, recorder):
+    """Record ``count`` records one after the other, close; the full-queue warnings."""
+    with caplog.at_level("WARNING", logger="ml2p.serving.recorder"):
+        for record in _records(count):
+            recorder.record(record)
+        recorder.close(30)
+    assert recorder.written == count and recorder.unwritten == 0
+    return [r.getMessage() for r in caplog.records if "queue is full" in r.getMessage()]
+
+
 def test_requests_waiting_for_room_are_logged_once_a_while_not_once_each(caplog, monkeypatch):
     # S3 slower than the traffic: every record waits for room. One WARNING says
     # so, not one a request (a server answering hundreds a second flooded its log).
     from ml2p.serving import recorder as recorder_module
 
     monkeypatch.setattr(recorder_module, "FULL_QUEUE_LOG_SECONDS", 3600.0)
-
-    class Slow(Recording):
-        def _put(self, key, body, content_type):
-            time.sleep(0.01)
-            super()._put(key, body, content_type)
-
-    recorder = Slow(writers=1, queue_size=2, queue_wait=30)
-    with caplog.at_level("WARNING", logger="ml2p.serving.recorder"):
-        for record in _records(40):
-            recorder.record(record)
-        recorder.close(30)
-    assert recorder.written == 40 and recorder.unwritten == 0
-    full = [r.getMessage() for r in caplog.records if "queue is full" in r.getMessage()]
+    recorder = slow_recording(0.01, writers=1, queue_size=2, queue_wait=30)
+    full = full_queue_warnings(caplog, 40, recorder)
     assert len(full) == 1, full
     assert "requests wait up to 30.0 s for room" in full[0], full
 
@@ -726,19 +736,8 @@ def test_the_full_queue_warning_comes_again_counting_the_waits_between(caplog, m
     from ml2p.serving import recorder as recorder_module
 
     monkeypatch.setattr(recorder_module, "FULL_QUEUE_LOG_SECONDS", 0.2)
-
-    class Slow(Recording):
-        def _put(self, key, body, content_type):
-            time.sleep(0.05)
-            super()._put(key, body, content_type)
-
-    recorder = Slow(writers=1, queue_size=1, queue_wait=30)
-    with caplog.at_level("WARNING", logger="ml2p.serving.recorder"):
-        for record in _records(20):
-            recorder.record(record)
-        recorder.close(30)
-    assert recorder.written == 20
-    full = [r.getMessage() for r in caplog.records if "queue is full" in r.getMessage()]
+    recorder = slow_recording(0.05, writers=1, queue_size=1, queue_wait=30)
+    full = full_queue_warnings(caplog, 20, recorder)
     # 20 records, at most 1 queued and 1 being written: at least 18 waited, over
     # ~1 s of 0.05 s writes; a warning at most every 0.2 s.
     assert 2 <= len(full) < 18, full

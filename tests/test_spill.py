@@ -172,19 +172,26 @@ def test_the_log_spill_has_nothing_to_release():
     assert spill.pending == 0
 
 
-@pytest.mark.parametrize("layout", ["object", "capture"])
-def test_a_recorder_removes_a_spill_file_once_s3_stored_its_records(tmp_path, s3, aws, layout):
+def sent_by_a_new_recorder(spill, s3, layout, **kw):
+    """A new recorder sends every file of ``spill`` to S3; it is returned closed."""
     from ml2p.serving.recorder import BackgroundRecorder
     from tests.fault_support import wait_for
 
-    spill = DiskSpill(str(tmp_path), BUCKET)
-    objects = [Put(f"proj/o{i}.json", b"{}") for i in range(6)]
-    spill.put(lines(6) if layout == "capture" else objects)
-    recorder = BackgroundRecorder(BUCKET, layout=layout, client=s3, spill=spill, batch_size=4)
+    recorder = BackgroundRecorder(BUCKET, layout=layout, client=s3, spill=spill, **kw)
     try:
         assert wait_for(lambda: not files(spill.folder), 20), files(spill.folder)
     finally:
         recorder.close(timeout=10)
+    return recorder
+
+
+@pytest.mark.parametrize("layout", ["object", "capture"])
+def test_a_recorder_removes_a_spill_file_once_s3_stored_its_records(tmp_path, s3, aws, layout):
+
+    spill = DiskSpill(str(tmp_path), BUCKET)
+    objects = [Put(f"proj/o{i}.json", b"{}") for i in range(6)]
+    spill.put(lines(6) if layout == "capture" else objects)
+    recorder = sent_by_a_new_recorder(spill, s3, layout, batch_size=4)
     assert recorder.written == 6 and spill.pending == 0
     stored = s3.list_objects_v2(Bucket=BUCKET, Prefix="proj/")["Contents"]
     # capture: 6 lines of one hour in batches of 4 are two files; object: six objects.
@@ -343,66 +350,26 @@ def test_records_read_back_that_cannot_spill_again_stay_in_their_file_not_lost(
     assert files(spill.folder) == [name]
     again = DiskSpill(str(tmp_path), BUCKET)
     assert again.pending == 3
-    recorder = BackgroundRecorder(BUCKET, layout=layout, client=s3, spill=again)
-    try:
-        assert wait_for(lambda: not files(again.folder), 20), files(again.folder)
-    finally:
-        recorder.close(timeout=10)
+    recorder = sent_by_a_new_recorder(again, s3, layout)
     assert recorder.written == 3 and recorder.lost == 0
     stored = s3.list_objects_v2(Bucket=BUCKET, Prefix="proj/")["Contents"]
     assert len(stored) == (1 if layout == "capture" else 3)
 
 
-def test_records_read_back_still_being_sent_past_the_deadline_stay_in_their_file(tmp_path, caplog):
-    import socket
+def closed_while_sending(tmp_path, caplog, before_close=None):
+    """Spill 2 objects; a recorder reads them back and sends them to an S3 that
+    never answers (each PUT waits for the client's read timeout, past the close
+    deadline); ``before_close(spill)``, then close it.
 
-    from ml2p.serving.recorder import BackgroundRecorder
-    from tests.fault_support import put_a_file_in_place_of, put_the_folder_back, wait_for
-    from tests.test_recorder import s3_client
-
-    # An S3 endpoint that takes connections and never answers: each PUT waits
-    # for the client's 2 s read timeout, past the close deadline.
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(16)
-    spill = DiskSpill(str(tmp_path), BUCKET)
-    puts = [Put(f"proj/o{i}.json", b"{}") for i in range(2)]
-    spill.put(puts)
-    [name] = files(spill.folder)
-    away = spill.folder + ".away"
-    url = f"http://127.0.0.1:{silent.getsockname()[1]}"
-    try:
-        recorder = BackgroundRecorder(
-            BUCKET, client=s3_client(url), spill=spill, writers=2, s3_client="boto3"
-        )
-        try:
-            assert wait_for(lambda: spill.pending == 0 and recorder.pending == 2, 10)
-            put_a_file_in_place_of(spill.folder, away)
-            with caplog.at_level(logging.INFO, logger="ml2p.serving.recorder"):
-                recorder.close(timeout=0.1)
-        finally:
-            recorder.close(timeout=0)
-    finally:
-        silent.close()
-    assert recorder.lost == 0 and recorder.left_on_disk == 2, _errors(caplog)
-    messages = [r.getMessage() for r in caplog.records]
-    [summary] = [m for m in messages if m.startswith("invocation recorder closed")]
-    assert "0 lost" in summary and summary.endswith(", 2 read back from disk and left there")
-    put_the_folder_back(spill.folder, away)
-    assert files(spill.folder) == [name]
-    assert DiskSpill(str(tmp_path), BUCKET).take(5) == puts
-
-
-def test_records_read_back_still_being_sent_at_close_are_not_spilled_twice(tmp_path, caplog):
+    Returns the recorder, the objects, the spill file's name and the close
+    summary.
+    """
     import socket
 
     from ml2p.serving.recorder import BackgroundRecorder
     from tests.fault_support import wait_for
     from tests.test_recorder import s3_client
 
-    # As above, with a spill folder that takes writes: the records are still in
-    # the file they were read from, and spilling them again would put a second
-    # copy on disk (the next server would send both).
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(16)
@@ -417,17 +384,43 @@ def test_records_read_back_still_being_sent_at_close_are_not_spilled_twice(tmp_p
         )
         try:
             assert wait_for(lambda: spill.pending == 0 and recorder.pending == 2, 10)
+            if before_close is not None:
+                before_close(spill)
             with caplog.at_level(logging.INFO, logger="ml2p.serving.recorder"):
                 recorder.close(timeout=0.1)
         finally:
             recorder.close(timeout=0)
     finally:
         silent.close()
-    assert recorder.lost == 0 and recorder.spilled == 0, _errors(caplog)
-    assert recorder.left_on_disk == 2, _errors(caplog)
     messages = [r.getMessage() for r in caplog.records]
     [summary] = [m for m in messages if m.startswith("invocation recorder closed")]
+    return recorder, puts, name, summary
+
+
+def test_records_read_back_still_being_sent_past_the_deadline_stay_in_their_file(tmp_path, caplog):
+    from tests.fault_support import put_a_file_in_place_of, put_the_folder_back
+
+    folder = os.path.join(str(tmp_path), BUCKET)
+    away = folder + ".away"
+    recorder, puts, name, summary = closed_while_sending(
+        tmp_path, caplog, lambda spill: put_a_file_in_place_of(spill.folder, away)
+    )
+    assert recorder.lost == 0 and recorder.left_on_disk == 2, _errors(caplog)
+    assert "0 lost" in summary and summary.endswith(", 2 read back from disk and left there")
+    put_the_folder_back(folder, away)
+    assert files(folder) == [name]
+    assert DiskSpill(str(tmp_path), BUCKET).take(5) == puts
+
+
+def test_records_read_back_still_being_sent_at_close_are_not_spilled_twice(tmp_path, caplog):
+    # With a spill folder that takes writes: the records are still in the file
+    # they were read from, and spilling them again would put a second copy on
+    # disk (the next server would send both).
+    recorder, puts, name, summary = closed_while_sending(tmp_path, caplog)
+    assert recorder.lost == 0 and recorder.spilled == 0, _errors(caplog)
+    assert recorder.left_on_disk == 2, _errors(caplog)
     assert summary.endswith(", 2 read back from disk and left there"), summary
-    assert files(spill.folder) == [name]
+    folder = os.path.join(str(tmp_path), BUCKET)
+    assert files(folder) == [name]
     again = DiskSpill(str(tmp_path), BUCKET)
     assert again.pending == 2 and again.take(5) == puts
