@@ -1200,8 +1200,11 @@ def run(args: argparse.Namespace, command: str) -> str:
             if args.recording:
                 moto = Moto()
             specs = build_specs(args, ml_folder, moto.url if moto else None, v060_python)
+            # The S3 server alone is measured right before the object layout's server,
+            # which it is compared with: the same machine conditions, minutes apart at most.
+            alone_before = next((sp for sp in specs if sp.recording == "object"), specs[0])
             for round_no, spec in [(r, sp) for r in range(1, args.rounds + 1) for sp in specs]:
-                if moto is not None and spec is specs[0]:
+                if moto is not None and spec is alone_before:
                     print(f"S3 server alone (round {round_no}/{args.rounds}):", flush=True)
                     moto.reset()
                     cells = measure_s3_puts(moto, put_body, args.duration, args.warmup)
