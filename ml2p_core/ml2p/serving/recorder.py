@@ -573,8 +573,9 @@ class BackgroundRecorder:
         self.spilled = 0
         #: Records the spill refused (a full or read-only disk): lost, and logged as such.
         self.lost = 0
-        #: Records read back from a spill file that could be neither stored nor
-        #: spilled again: not lost, their file stays on disk for the next server.
+        #: Records read back from a spill file and not stored by the shutdown
+        #: (refused by S3 and by the spill, or still being sent): not lost, their
+        #: file stays on disk for the next server.
         self.left_on_disk = 0
         #: Records stored with values JSON could not encode replaced.
         self.unencodable = 0
