@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ml2p.errors import ClientError, ConfigError
 from ml2p.serving import bodies
@@ -426,3 +429,30 @@ def test_acceptor_pauses_when_out_of_file_descriptors(caplog):
     assert delay == accepting.RETRY_AFTER
     resume(*args)
     assert 99 in loop.readers
+
+
+# What a body must hold to be decoded again with the finiteness check: a
+# 3-digit exponent or a run of 20 digits, as this expression finds them.
+_MAYBE_HUGE_SPEC = re.compile(r"[eE]\+?[0-9]{3}|[0-9]{20}")
+
+
+@given(st.text(alphabet=st.sampled_from('0123456789eE+-. x"{}[],:é€\u0663'), max_size=60))
+def test_the_huge_number_check_finds_what_its_expression_finds(text):
+    assert bodies._maybe_huge(text) == (_MAYBE_HUGE_SPEC.search(text) is not None)
+
+
+@pytest.mark.parametrize(
+    "text, huge",
+    [
+        ('{"x": 1e309}', True),
+        ('{"x": 1E+400}', True),
+        ('{"x": 1e-400}', False),
+        ('{"x": 12345678901234567890.5}', True),
+        ('{"x": 1234567890123456789.5}', False),
+        ('{"instances": [{"x": 1.5}, {"x": 2e10}]}', False),
+        ('{"name": "e123"}', True),  # inside a string: decoded again, harmlessly
+        ('{"x": "\u0663\u0663\u0663"}', False),  # not ASCII digits: never a JSON number
+    ],
+)
+def test_the_huge_number_check_on_bodies(text, huge):
+    assert bodies._maybe_huge(text) is huge

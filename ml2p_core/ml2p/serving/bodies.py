@@ -78,7 +78,26 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 # digits (which a float of up to 19 digits and 2-digit exponent, always
 # finite, never does) is decoded again with the check.
 _STRICT_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
-_MAYBE_HUGE = re.compile(r"[eE]\+?\d{3}|\d{20}")
+# A body's ASCII digits become "0", "E" becomes "e", "+" and "e" stay, any other
+# ASCII character becomes a space (non-ASCII ones stay as they are): what is
+# left to find is "e000", "e+000" or twenty "0"s.
+_OTHER_ASCII = "".join(chr(c) for c in range(128) if chr(c) not in "0123456789eE+")
+_NUMBER_SHAPES = str.maketrans(
+    "0123456789E" + _OTHER_ASCII, "0000000000e" + " " * len(_OTHER_ASCII)
+)
+_TWENTY_DIGITS = "0" * 20
+
+
+def _maybe_huge(text: str) -> bool:
+    """Whether ``text`` holds a 3-digit exponent (``e123``, ``E+123``) or a run of 20 digits.
+
+    By C-level translation and substring search: a regular expression tried
+    at every character, ~15 times slower (~180 µs for a 6 kB batch body).
+    """
+    shapes = text.translate(_NUMBER_SHAPES)
+    return "e000" in shapes or "e+000" in shapes or _TWENTY_DIGITS in shapes
+
+
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 encode_json = _ENCODER.encode
@@ -159,7 +178,7 @@ class Request:
 
 def _loads(text: str, what: str) -> Any:
     try:
-        if _MAYBE_HUGE.search(text) is not None:
+        if _maybe_huge(text):
             return _STRICT_DECODER.decode(text)
         return _DECODER.decode(text)
     except _NotFinite as exc:
