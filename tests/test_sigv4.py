@@ -36,11 +36,14 @@ PREFIXES = [
 ]
 
 
-def botocores(light, key, body, content_type, client_config=None):
-    """The signing headers botocore's ``S3SigV4Auth`` gives the PUT ``light`` would send."""
+UNSIGNED_PAYLOAD_CONFIG = SimpleNamespace(s3={"payload_signing_enabled": False})
+
+
+def botocore_headers(light, url, body, content_type, client_config=None):
+    """The headers of the PUT ``light`` would send to ``url``, signed by ``S3SigV4Auth``."""
     request = AWSRequest(
         method="PUT",
-        url=light.url(key),
+        url=url,
         data=body,
         headers={"Content-Type": content_type, **light.headers},
     )
@@ -48,7 +51,26 @@ def botocores(light, key, body, content_type, client_config=None):
         request.context["client_config"] = client_config
     frozen = light.credentials.get_frozen_credentials()
     S3SigV4Auth(frozen, light.signing_name, light.region).add_auth(request)
-    return {name: request.headers.get(name) for name in SIGNING}
+    return request.headers
+
+
+def botocores(light, key, body, content_type, client_config=None):
+    """The signing headers botocore's ``S3SigV4Auth`` gives the PUT ``light`` would send."""
+    headers = botocore_headers(light, light.url(key), body, content_type, client_config)
+    return {name: headers.get(name) for name in SIGNING}
+
+
+def signed_by_botocore(monkeypatch, light):
+    """Make ``light`` sign its PUTs with botocore's ``S3SigV4Auth`` (on botocore's clock)."""
+    config = None if light._signer.sign_payload else UNSIGNED_PAYLOAD_CONFIG
+
+    def signed_headers(quoted, body, content_type, timestamp=None):
+        headers = botocore_headers(light, light.prefix + quoted, body, content_type, config)
+        return {
+            name: s3_put._text(value) for name, value in headers.items() if name not in light._sent
+        }
+
+    monkeypatch.setattr(light, "_signed_headers", signed_headers)
 
 
 def ours(light, key, body, content_type, timestamp):
@@ -91,8 +113,7 @@ def test_bodies_and_content_types_sign_as_botocore_signs_them(body, content_type
 @pytest.mark.parametrize("prefix", PREFIXES[:2])
 def test_unsigned_payloads_when_the_client_turns_payload_signing_off(prefix):
     light = _light(prefix, sign_payload=False)
-    config = SimpleNamespace(s3={"payload_signing_enabled": False})
-    want = botocores(light, "k", b"{}", "application/json", config)
+    want = botocores(light, "k", b"{}", "application/json", UNSIGNED_PAYLOAD_CONFIG)
     assert want["X-Amz-Content-SHA256"] == "UNSIGNED-PAYLOAD"
     assert ours(light, "k", b"{}", "application/json", want["X-Amz-Date"]) == want
 
@@ -120,7 +141,7 @@ def test_the_signing_key_follows_the_secret_and_the_date():
     assert len(timestamp_now()) == 16 and timestamp_now().endswith("Z")
 
 
-def test_refreshed_credentials_sign_each_put_with_the_keys_of_then():
+def test_refreshed_credentials_sign_each_put_with_the_keys_of_then(monkeypatch):
     rounds = iter(range(1, 100))
 
     def now():
@@ -138,9 +159,9 @@ def test_refreshed_credentials_sign_each_put_with_the_keys_of_then():
 
     credentials = RefreshableCredentials.create_from_metadata(refresh(), refresh, method="test")
     light = s3_put.LightPut(PREFIXES[0], "us-east-1", "s3", credentials, headers=SSE)
-    light._botocore_signs = True
-    botocore_request = light.signed("k", b"{}", "application/json")
-    light._botocore_signs = False
+    with monkeypatch.context() as patch:
+        signed_by_botocore(patch, light)
+        botocore_request = light.signed("k", b"{}", "application/json")
     our_request = light.signed("k", b"{}", "application/json")
     # Each signed() froze the credentials anew: the keys differ, each signature is right.
     assert "Credential=AKID2/" in botocore_request.headers["Authorization"]
@@ -149,14 +170,16 @@ def test_refreshed_credentials_sign_each_put_with_the_keys_of_then():
     assert our_request.headers["X-Amz-Security-Token"] == "token-3"
 
 
-def test_the_put_sends_the_headers_botocore_signs(s3):
+def test_the_put_sends_the_headers_botocore_signs(s3, monkeypatch):
     """Both signers through put() against moto: the same object lands either way."""
     extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": KMS_KEY}
     light = light_put_for(s3, "ml2p-test", extra, environ={})
     assert light._signer.sign_payload is True
     for botocore_signs in (True, False):
-        light._botocore_signs = botocore_signs
-        light.put(f"signed-by/{botocore_signs}/a b+c.json", b'{"n": 1}', "application/json")
+        with monkeypatch.context() as patch:
+            if botocore_signs:
+                signed_by_botocore(patch, light)
+            light.put(f"signed-by/{botocore_signs}/a b+c.json", b'{"n": 1}', "application/json")
     for botocore_signs in (True, False):
         got = s3.get_object(Bucket="ml2p-test", Key=f"signed-by/{botocore_signs}/a b+c.json")
         assert got["Body"].read() == b'{"n": 1}'

@@ -51,7 +51,6 @@ import ssl
 import threading
 import uuid
 from collections.abc import Mapping
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -81,8 +80,6 @@ RETRIED_CODES = frozenset(
 )
 _CODE = re.compile(rb"<Code>([^<]{1,200})</Code>")
 _UNSENDABLE = re.compile(r"[\r\n\0]")
-#: What botocore's signer reads of a client configured not to sign payloads.
-_UNSIGNED_PAYLOAD_CONFIG = SimpleNamespace(s3={"payload_signing_enabled": False})
 _CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
 
@@ -194,8 +191,6 @@ class LightPut:
         )
         self._quote = percent_encode
         self._local = threading.local()
-        # Tests compare with botocore's own signer by turning this on.
-        self._botocore_signs = False
 
     def url(self, key: str) -> str:
         """The URL of ``key``, quoted as botocore quotes a key."""
@@ -221,24 +216,11 @@ class LightPut:
     ) -> dict[str, str]:
         """The headers that sign the PUT of ``body`` to the ``quoted`` key, besides the fixed ones.
 
-        Signed by :class:`~ml2p.serving.sigv4.PutSigner` at ``timestamp`` (default: now),
-        or, when tests turn ``_botocore_signs`` on, by botocore's ``S3SigV4Auth`` on
-        botocore's clock. The credentials are frozen now.
+        Signed by :class:`~ml2p.serving.sigv4.PutSigner` at ``timestamp`` (default:
+        now), with the credentials frozen now.
         """
         frozen = self.credentials.get_frozen_credentials()
-        if not self._botocore_signs:
-            return self._signer.sign(self._path + quoted, body, content_type, frozen, timestamp)
-        from botocore import auth
-        from botocore.awsrequest import AWSRequest
-
-        headers = {"Content-Type": content_type, **self.headers}
-        request = AWSRequest(method="PUT", url=self.prefix + quoted, data=body, headers=headers)
-        if not self._signer.sign_payload:
-            request.context["client_config"] = _UNSIGNED_PAYLOAD_CONFIG
-        auth.S3SigV4Auth(frozen, self.signing_name, self.region).add_auth(request)
-        return {
-            name: _text(value) for name, value in request.headers.items() if name not in self._sent
-        }
+        return self._signer.sign(self._path + quoted, body, content_type, frozen, timestamp)
 
     def put(self, key: str, body: bytes, content_type: str) -> None:
         """Store ``body`` at ``key``.
