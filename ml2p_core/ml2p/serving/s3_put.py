@@ -166,7 +166,8 @@ class LightPut:
                 raise LightPutUnavailable(f"cannot send the header {name!r}: {value!r}")
         self._https = parts.scheme == "https"
         self._host = parts.hostname
-        self._port = parts.port or (443 if self._https else 80)
+        default_port = 443 if self._https else 80
+        self._port = parts.port or default_port
         self._ssl: ssl.SSLContext | None = None
         if self._https:
             from botocore.httpsession import get_cert_path
@@ -179,7 +180,7 @@ class LightPut:
                 self._ssl.verify_mode = ssl.CERT_NONE
         # The Host header as http.client sends it and SigV4 signs it.
         host = f"[{self._host}]" if ":" in self._host else self._host
-        if self._port != (443 if self._https else 80):
+        if self._port != default_port:
             host = f"{host}:{self._port}"
         self._signer = PutSigner(host, region, signing_name, self.headers, sign_payload)
         self._path = parts.path
