@@ -329,6 +329,19 @@ def workers_answering(port, workers, timeout=60.0):
     return answered
 
 
+def spilling_env(proxy, layout, spill, **more):
+    """A recording server's environment: S3 through ``proxy``, ``layout``, files
+    every 0.5 s, records S3 cannot take spilled to ``spill``; ``more`` besides."""
+    return dict(
+        S3_ENV,
+        AWS_ENDPOINT_URL=proxy.url,
+        ML2P_RECORD_LAYOUT=layout,
+        ML2P_RECORD_BATCH_SECONDS="0.5",
+        ML2P_RECORD_SPILL_DIR=str(spill),
+        **more,
+    )
+
+
 def ping_recording(port):
     resp = request(port, "GET", "/ping", timeout=5)
     assert resp.status == 200, resp
@@ -340,14 +353,7 @@ def ping_recording(port):
 def test_an_s3_outage_neither_stalls_predictions_nor_loses_records(tmp_path, s3, aws, layout):
     spill = tmp_path / "spill"
     with TcpProxy.to_url(aws) as proxy:
-        env = dict(
-            S3_ENV,
-            AWS_ENDPOINT_URL=proxy.url,
-            ML2P_RECORD_LAYOUT=layout,
-            ML2P_RECORD_BATCH_SECONDS="0.5",
-            ML2P_RECORD_QUEUE_SIZE="50",
-            ML2P_RECORD_SPILL_DIR=str(spill),
-        )
+        env = spilling_env(proxy, layout, spill, ML2P_RECORD_QUEUE_SIZE="50")
         with serve(tmp_path, env) as srv:
             assert srv.wait_ready().status == 200
             with Load(srv.port, threads=4) as load:
@@ -381,13 +387,7 @@ def test_an_s3_outage_neither_stalls_predictions_nor_loses_records(tmp_path, s3,
 def test_records_unwritten_at_shutdown_stay_on_disk_for_the_next_server(tmp_path, s3, aws, layout):
     spill = tmp_path / "spill"
     with TcpProxy.to_url(aws) as proxy:
-        env = dict(
-            S3_ENV,
-            AWS_ENDPOINT_URL=proxy.url,
-            ML2P_RECORD_LAYOUT=layout,
-            ML2P_RECORD_BATCH_SECONDS="0.5",
-            ML2P_RECORD_SPILL_DIR=str(spill),
-        )
+        env = spilling_env(proxy, layout, spill)
         with serve(tmp_path, env) as srv:
             assert srv.wait_ready().status == 200
             # Paced: the next server must send every spilled record within its wait,
@@ -459,31 +459,22 @@ def test_a_server_killed_while_sending_spilled_records_leaves_them_on_disk(
     tmp_path, s3, aws, layout
 ):
     spill = tmp_path / "spill"
-    for name in ("first", "second", "third"):
+    for name in ("second", "third"):
         (tmp_path / name).mkdir()
     with TcpProxy.to_url(aws) as proxy:
-        env = dict(
-            S3_ENV,
-            AWS_ENDPOINT_URL=proxy.url,
-            ML2P_RECORD_LAYOUT=layout,
-            ML2P_RECORD_BATCH_SECONDS="0.5",
+        env = spilling_env(
+            proxy,
+            layout,
+            spill,
             # Several capture files per spill file: sent again, each must replace itself.
             ML2P_RECORD_BATCH_SIZE="10",
             # A full queue spills at once: most records spill as loose capture lines,
             # which the next servers group into files.
             ML2P_RECORD_QUEUE_SIZE="5",
-            ML2P_RECORD_SPILL_DIR=str(spill),
         )
         # S3 unreachable: every record answered ends up on disk.
-        proxy.set_mode("refuse")
-        with serve(tmp_path / "first", env) as srv:
-            assert srv.wait_ready().status == 200
-            with Load(srv.port, threads=3, pause=0.02) as load:
-                assert wait_for(lambda: load.count() > 60, 30)
-            code, _ = stop_with(srv, signal.SIGTERM)
-            first_log = srv.log()
-        assert code == 0, first_log
-        assert_each_once(load.answered, in_spill(spill), first_log)
+        answered, first_log = spilled_by_a_first_server(tmp_path, env, proxy, answers=60)
+        assert_each_once(answered, in_spill(spill), first_log)
         # The next server sends them to an S3 that stores them and whose answers
         # are lost: its writers hold records read from disk and retry, until it
         # is killed without a clean stop.
@@ -498,7 +489,7 @@ def test_a_server_killed_while_sending_spilled_records_leaves_them_on_disk(
         assert re.search(r"took over \d+ spill file\(s\) of an earlier server", second_log)
         assert in_s3(s3), second_log  # some records reached S3 before the kill
         # Nothing it read left the disk.
-        assert_each_once(load.answered, in_spill(spill), second_log)
+        assert_each_once(answered, in_spill(spill), second_log)
         # A third server, S3 healthy, sends them all: the objects and capture
         # files the killed one stored are sent again under the same keys, and
         # replace themselves.
@@ -509,17 +500,18 @@ def test_a_server_killed_while_sending_spilled_records_leaves_them_on_disk(
             code, _ = stop_with(srv, signal.SIGTERM)
             third_log = srv.log()
     assert code == 0, third_log
-    assert_each_once(load.answered, in_s3(s3), third_log)
+    assert_each_once(answered, in_s3(s3), third_log)
 
 
-def spilled_by_a_first_server(tmp_path, env, proxy):
-    """Run a server whose records all spill (S3 refused); return the data it answered."""
+def spilled_by_a_first_server(tmp_path, env, proxy, answers=40):
+    """Run a server whose records all spill (S3 refused) until it answered more
+    than ``answers`` requests; return the data it answered, and its log."""
     (tmp_path / "first").mkdir()
     proxy.set_mode("refuse")
     with serve(tmp_path / "first", env) as srv:
         assert srv.wait_ready().status == 200
         with Load(srv.port, threads=3, pause=0.02) as load:
-            assert wait_for(lambda: load.count() > 40, 30)
+            assert wait_for(lambda: load.count() > answers, 30)
         code, _ = stop_with(srv, signal.SIGTERM)
         log = srv.log()
     assert code == 0, log
@@ -537,13 +529,7 @@ def test_an_unreadable_spill_file_is_skipped_and_the_others_are_sent(tmp_path, s
     spill = tmp_path / "spill"
     folder = spill / "ml2p-test"
     with TcpProxy.to_url(aws) as proxy:
-        env = dict(
-            S3_ENV,
-            AWS_ENDPOINT_URL=proxy.url,
-            ML2P_RECORD_LAYOUT=layout,
-            ML2P_RECORD_BATCH_SECONDS="0.5",
-            ML2P_RECORD_SPILL_DIR=str(spill),
-        )
+        env = spilling_env(proxy, layout, spill)
         answered, first_log = spilled_by_a_first_server(tmp_path, env, proxy)
         assert_each_once(answered, in_spill(spill), first_log)
         # Before the first server's files, one that cannot be read (root reads any
@@ -578,14 +564,7 @@ def test_records_sent_again_from_disk_that_cannot_spill_again_stay_in_their_file
     folder = spill / "ml2p-test"
     away = spill / "away"
     with TcpProxy.to_url(aws) as proxy:
-        env = dict(
-            S3_ENV,
-            AWS_ENDPOINT_URL=proxy.url,
-            ML2P_RECORD_LAYOUT=layout,
-            ML2P_RECORD_BATCH_SECONDS="0.5",
-            ML2P_RECORD_BATCH_SIZE="10",
-            ML2P_RECORD_SPILL_DIR=str(spill),
-        )
+        env = spilling_env(proxy, layout, spill, ML2P_RECORD_BATCH_SIZE="10")
         answered, first_log = spilled_by_a_first_server(tmp_path, env, proxy)
         assert_each_once(answered, in_spill(spill), first_log)
         # S3 still refused: the second server's writers hold records read from
